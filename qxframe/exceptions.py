@@ -1,0 +1,147 @@
+"""Every error qxframe raises, in one tree.
+
+::
+
+    QxError
+    ├── ConfigError (ValueError)        bad settings, caught before any network use
+    │   └── MappingError (KeyError)      a mapping names a column the frame lacks
+    ├── ApiError                         Qualtrics answered with an error envelope
+    │   ├── BadRequestError              400, and other 4xx not listed below
+    │   ├── AuthError                    401 / 403: the token was refused
+    │   ├── NotFoundError                404: unknown directory, list or contact
+    │   ├── PayloadTooLargeError         413: split the request
+    │   ├── RateLimitedError             429 after every retry was spent
+    │   └── ServerError                  5xx after every retry was spent
+    ├── TransportError                   the request could not be delivered (refused, timed out)
+    └── OutcomeUnknownError              a write may have landed; it was not re-sent
+
+Errors that replace a builtin also inherit it (``ConfigError`` is a ``ValueError``),
+and every message ends with what to do about it. No message ever contains the API
+token: error text is built only from Qualtrics' own ``errorMessage`` and from values
+qxframe chose to show.
+
+Errors coming from the network carry ``http_status``, ``error_code``, ``error_message``,
+``request_id`` and ``attempts`` (how many HTTP attempts were spent), so that a failed row
+in a results frame can be filled from the error alone.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApiError",
+    "AuthError",
+    "BadRequestError",
+    "ConfigError",
+    "MappingError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "PayloadTooLargeError",
+    "QxError",
+    "RateLimitedError",
+    "ServerError",
+    "TransportError",
+]
+
+
+class QxError(Exception):
+    """Base of every qxframe error.
+
+    Attributes mirror a results-frame row so a failure can be reported per row.
+    ``error_code`` is machine-readable (a Qualtrics ``errorCode`` or a qxframe code).
+    """
+
+    default_code = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        error_code: str | None = None,
+        error_message: str | None = None,
+        request_id: str | None = None,
+        attempts: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.error_code = error_code or self.default_code
+        self.error_message = error_message or message
+        self.request_id = request_id
+        self.attempts = attempts
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(QxError, ValueError):
+    """A setting is wrong (datacenter, ids, URLs); raised before anything is sent."""
+
+    default_code = "config_error"
+
+
+class MappingError(ConfigError, KeyError):
+    """A mapping names a column the frame does not have."""
+
+    default_code = "mapping_error"
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return self.message
+
+
+class ApiError(QxError):
+    """Qualtrics answered with an error envelope (``meta.error``)."""
+
+    default_code = "api_error"
+
+
+class BadRequestError(ApiError):
+    """400 (or another 4xx without its own class): the request was refused as sent."""
+
+    default_code = "bad_request"
+
+
+class AuthError(ApiError):
+    """401 or 403: the API token is missing, wrong, or lacks a permission."""
+
+    default_code = "unauthorized"
+
+
+class NotFoundError(ApiError):
+    """404: the directory, mailing list or contact does not exist."""
+
+    default_code = "not_found"
+
+
+class PayloadTooLargeError(ApiError):
+    """413: the body is too large for Qualtrics."""
+
+    default_code = "payload_too_large"
+
+
+class RateLimitedError(ApiError):
+    """429 still answered after every retry was spent."""
+
+    default_code = "rate_limited"
+
+
+class ServerError(ApiError):
+    """5xx still answered after every retry that was safe was spent."""
+
+    default_code = "server_error"
+
+
+class TransportError(QxError):
+    """The request could not be delivered: connection refused, DNS, timeout."""
+
+    default_code = "transport_error"
+
+
+class OutcomeUnknownError(QxError):
+    """A write may have been processed, and re-sending it could duplicate it.
+
+    Raised for a 500/502/504 answer or a timeout after the body was sent, on a write
+    that is not safe to repeat. Check in Qualtrics before sending the row again.
+    """
+
+    default_code = "outcome_unknown"
