@@ -1,0 +1,272 @@
+"""The Qualtrics client: settings, connection pools, and one method per endpoint.
+
+A :class:`Client` knows where to send requests and how to authenticate; delivery rules
+(rate limits, retries) live in :mod:`qxframe._transport`, envelopes in
+:mod:`qxframe._envelope`. Creating a client makes no network call.
+
+Connection pools are per event loop: async methods use a pool bound to the running loop;
+sync methods run on a loop the client owns in a background thread (so they also work
+inside a running Jupyter loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import weakref
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
+from urllib.parse import urljoin
+
+import httpx
+import polars as pl
+
+from qxframe._config import (
+    DEFAULT_DATACENTER,
+    RetryPolicy,
+    Secret,
+    check_datacenter,
+    endpoint_base,
+    resolve_rate_limits,
+)
+from qxframe._envelope import Reply, read_reply
+from qxframe._loop import LoopThread
+from qxframe._paging import frame_of, next_page_url
+from qxframe._ratelimit import Clock, RateLimiter, Sleep
+from qxframe._transport import READ, DeliveryTransport, Route
+from qxframe._urls import is_allowed_workflow_url, origin_of
+from qxframe.exceptions import ConfigError
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+def check_id(value: object, prefix: str, name: str) -> str:
+    """Return ``value`` if it is an id like ``POOL_abc``; raise ConfigError otherwise."""
+    if not isinstance(value, str) or not value.startswith(prefix) or not set(value) <= _ID_CHARS:
+        raise ConfigError(
+            f"{name} must look like '{prefix}…' (letters, digits, '_' and '-'), not {value!r}. "
+            "Copy it from Qualtrics (Account settings → Qualtrics IDs, or client.directories())."
+        )
+    return value
+
+
+class Client:
+    """A connection to Qualtrics (or any Qualtrics-compatible server, such as the sandbox).
+
+    Args:
+        api_token: the Qualtrics API token. It is never shown in a repr, log or error.
+        datacenter: the datacenter id, e.g. ``"iad1"`` → ``https://iad1.qualtrics.com``.
+        base_url: an origin that overrides the datacenter (a vanity host, the sandbox).
+        rate_limits: per-minute limits per endpoint family (``contacts``, ``search``,
+            ``transactions``, ``workflows``, ``reads``) replacing the defaults.
+        timeout: seconds (or an ``httpx.Timeout``) per HTTP attempt.
+        retry: a :class:`~qxframe._config.RetryPolicy`.
+        transport: an httpx async transport to send through (tests, the in-process sandbox).
+        sleep, clock: injectable waits and monotonic clock (tests record instead of waiting).
+    """
+
+    def __init__(
+        self,
+        api_token: str,
+        datacenter: str = DEFAULT_DATACENTER,
+        base_url: str | None = None,
+        *,
+        rate_limits: Mapping[str, float] | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        if not isinstance(api_token, str) or not api_token.strip():
+            raise ConfigError(
+                "api_token is empty: pass the token from Qualtrics (Account settings → "
+                "Qualtrics IDs) or set QUALTRICS_API_TOKEN and use Client.from_env()."
+            )
+        self._token = Secret(api_token.strip())
+        self.datacenter = check_datacenter(datacenter)
+        self.base_url = endpoint_base(datacenter, base_url)
+        self.rate_limits = resolve_rate_limits(rate_limits)
+        self.retry = retry or RetryPolicy()
+        self._timeout = timeout
+        self._transport = transport
+        self._sleep = sleep
+        self.limiter = RateLimiter(self.rate_limits, clock=clock, sleep=sleep)
+        self._explicit_origin = base_url is not None
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._loop_thread = LoopThread()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **kwargs: Any) -> Client:
+        """A client from ``QUALTRICS_API_TOKEN``, ``QUALTRICS_DATACENTER``, ``QUALTRICS_BASE_URL``."""
+        env = os.environ if env is None else env
+        token = env.get("QUALTRICS_API_TOKEN", "")
+        if not token:
+            raise ConfigError(
+                "QUALTRICS_API_TOKEN is not set: export it (and QUALTRICS_DATACENTER or "
+                "QUALTRICS_BASE_URL), or pass api_token= to qxframe.Client."
+            )
+        datacenter = env.get("QUALTRICS_DATACENTER") or DEFAULT_DATACENTER
+        base_url = env.get("QUALTRICS_BASE_URL") or None
+        return cls(token, datacenter, base_url, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Client(base_url={self.base_url!r})"
+
+    @property
+    def allowed_origin(self) -> str | None:
+        """The client's own origin when given as ``base_url`` (workflow URLs may use it)."""
+        return self.base_url if self._explicit_origin else None
+
+    # -- endpoints -------------------------------------------------------------------
+
+    def whoami(self) -> dict[str, Any]:
+        """Who the token belongs to: ``userName``, ``brandId``, ``datacenter``, …"""
+        return self.run(self.awhoami())
+
+    async def awhoami(self) -> dict[str, Any]:
+        reply = await self.asend("GET", "/API/v3/whoami", route=READ)
+        return dict(reply.result or {})
+
+    def directories(self) -> pl.DataFrame:
+        """One row per directory, with ``deduplication_criteria`` (a list of field names)."""
+        return self.run(self.adirectories())
+
+    async def adirectories(self) -> pl.DataFrame:
+        return frame_of(await self._all_pages("/API/v3/directories"), kind="directories")
+
+    def mailing_lists(self, directory_id: str) -> pl.DataFrame:
+        """One row per mailing list of ``directory_id``."""
+        return self.run(self.amailing_lists(directory_id))
+
+    async def amailing_lists(self, directory_id: str) -> pl.DataFrame:
+        pool = check_id(directory_id, "POOL_", "directory_id")
+        elements = await self._all_pages(f"/API/v3/directories/{pool}/mailinglists")
+        return frame_of(elements, kind="mailing_lists")
+
+    async def acreate_contact(
+        self, directory_id: str, body: Mapping[str, Any], *, repeatable: bool = False
+    ) -> Reply:
+        """``POST /directories/{id}/contacts``; ``repeatable`` when the directory will merge it."""
+        pool = check_id(directory_id, "POOL_", "directory_id")
+        route = Route("contacts", repeatable=repeatable)
+        return await self.asend("POST", f"/API/v3/directories/{pool}/contacts", route=route, json=body)
+
+    async def asearch_contacts(self, directory_id: str, body: Mapping[str, Any]) -> Reply:
+        """``POST /directories/{id}/contacts/search`` (first page: up to 100 matches)."""
+        pool = check_id(directory_id, "POOL_", "directory_id")
+        route = Route("search", repeatable=True)
+        path = f"/API/v3/directories/{pool}/contacts/search"
+        return await self.asend("POST", path, route=route, json=body)
+
+    async def acreate_transactions(self, directory_id: str, body: Mapping[str, Any]) -> Reply:
+        """``POST /directories/{id}/transactions``, many transactions keyed by the caller."""
+        pool = check_id(directory_id, "POOL_", "directory_id")
+        route = Route("transactions", repeatable=False)
+        path = f"/API/v3/directories/{pool}/transactions"
+        return await self.asend("POST", path, route=route, json=body)
+
+    async def atrigger_workflow(self, workflow_url: str, body: Any) -> Reply:
+        """``POST`` a JSON event to a workflow's trigger URL (checked before the token is sent)."""
+        self.check_workflow_url(workflow_url)
+        route = Route("workflows", repeatable=False)
+        return await self.asend("POST", workflow_url, route=route, json=body)
+
+    def check_workflow_url(self, url: str) -> str:
+        """Raise ConfigError unless the token may be sent to ``url`` (DESIGN §2)."""
+        if not is_allowed_workflow_url(url, self.allowed_origin):
+            raise ConfigError(
+                "workflow_url must be https on a *.qualtrics.com host, or on this client's own "
+                f"base_url origin ({self.base_url}); the API token is never sent elsewhere. "
+                "Copy the URL from the workflow's JSON-event trigger."
+            )
+        return url
+
+    # -- plumbing --------------------------------------------------------------------
+
+    async def asend(
+        self, method: str, url: str, *, route: Route, json: Any = None, params: Any = None
+    ) -> Reply:
+        """Send one request through the delivery layer and read its envelope."""
+        absolute = urljoin(self.base_url + "/", url)
+        if origin_of(absolute) != self.base_url and route.family != "workflows":
+            raise ConfigError(f"Refusing to send the API token outside {self.base_url}.")
+        content = None if json is None else _compact(json)
+        request = self._pool().build_request(
+            method,
+            absolute,
+            content=content,
+            params=params,
+            headers={"X-API-TOKEN": self._token.reveal()},
+            extensions={"qx_route": route},
+        )
+        response = await self._pool().send(request)
+        return read_reply(response)
+
+    async def _all_pages(self, path: str) -> list[dict[str, Any]]:
+        elements: list[dict[str, Any]] = []
+        url: str | None = path
+        while url is not None:
+            reply = await self.asend("GET", url, route=READ)
+            result = reply.result or {}
+            elements.extend(result.get("elements") or [])
+            url = next_page_url(result, self.base_url)
+        return elements
+
+    def _pool(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is None:
+            inner = self._transport or httpx.AsyncHTTPTransport(retries=0)
+            transport = DeliveryTransport(
+                inner, limiter=self.limiter, policy=self.retry, sleep=self._sleep
+            )
+            pool = httpx.AsyncClient(
+                transport=transport,
+                timeout=self._timeout,
+                headers={"Content-Type": "application/json", "User-Agent": "qxframe"},
+                follow_redirects=False,
+            )
+            self._pools[loop] = pool
+        return pool
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine to completion on the client's own loop (works inside Jupyter)."""
+        return self._loop_thread.run(coro)
+
+    async def aclose(self) -> None:
+        """Close the connection pool of the running loop."""
+        pool = self._pools.pop(asyncio.get_running_loop(), None)
+        if pool is not None:
+            await pool.aclose()
+
+    def close(self) -> None:
+        """Close the client's connection pools and its background loop."""
+        if self._loop_thread._loop is not None:
+            self.run(self.aclose())
+        self._loop_thread.close()
+        self._pools.clear()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _compact(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+

@@ -1,0 +1,96 @@
+"""Qualtrics response envelopes: a successful answer becomes a :class:`Reply`, an error
+envelope becomes the matching error of :mod:`qxframe.exceptions`.
+
+Success: ``{"result": {...}, "meta": {"httpStatus": "200 - OK", "requestId": "..."}}``.
+Error: ``{"meta": {"httpStatus": "...", "requestId": "...", "error": {"errorMessage":
+"...", "errorCode": "..."}}}`` (reference §1.3).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from qxframe.exceptions import (
+    ApiError,
+    AuthError,
+    BadRequestError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PayloadTooLargeError,
+    RateLimitedError,
+    ServerError,
+)
+
+_BY_STATUS: dict[int, tuple[type[ApiError], str]] = {
+    400: (BadRequestError, "fix the request as the message says"),
+    401: (AuthError, "check the API token (Account settings → Qualtrics IDs)"),
+    403: (AuthError, "the token lacks a permission this call needs; ask your brand administrator"),
+    404: (NotFoundError, "check the directory, mailing list or contact id, and the datacenter"),
+    413: (PayloadTooLargeError, "send smaller requests"),
+    429: (RateLimitedError, "lower the client's rate_limits or try again later"),
+}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A successful answer: its status, ``result``, ``meta.requestId`` and attempts spent."""
+
+    status: int
+    result: Any
+    request_id: str | None
+    attempts: int
+
+
+def read_reply(response: httpx.Response) -> Reply:
+    """Turn an answer into a :class:`Reply`, or raise the error its envelope describes."""
+    body = _json_or_none(response)
+    meta = body.get("meta") if isinstance(body, dict) else None
+    meta = meta if isinstance(meta, dict) else {}
+    request_id = meta.get("requestId")
+    attempts = int(response.extensions.get("qx_attempts", 1))
+    if response.is_success:
+        result = body.get("result") if isinstance(body, dict) else None
+        return Reply(response.status_code, result, request_id, attempts)
+    error = meta.get("error") if isinstance(meta.get("error"), dict) else {}
+    raise _error_for(response, error, request_id, attempts)
+
+
+def _error_for(
+    response: httpx.Response, error: dict[str, Any], request_id: str | None, attempts: int
+) -> Exception:
+    status = response.status_code
+    code = error.get("errorCode") or None
+    text = error.get("errorMessage") or response.reason_phrase or "no message"
+    if response.extensions.get("qx_outcome_unknown"):
+        return OutcomeUnknownError(
+            f"Qualtrics answered {status} ({text}) to a write that may have been processed; "
+            "it was not sent again. Check in Qualtrics before re-sending.",
+            http_status=status,
+            error_message=text,
+            request_id=request_id,
+            attempts=attempts,
+        )
+    cls, hint = _BY_STATUS.get(status, (ServerError if status >= 500 else BadRequestError, ""))
+    hint = hint or ("Qualtrics had a problem; try again later" if status >= 500 else "check the request")
+    label = f" {code}" if code else ""
+    return cls(
+        f"Qualtrics answered {status}{label}: {text}. What to do: {hint}.",
+        http_status=status,
+        error_code=code,
+        error_message=text,
+        request_id=request_id,
+        attempts=attempts,
+    )
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return None

@@ -1,0 +1,102 @@
+"""Client-side rate limiting: one token bucket per endpoint family.
+
+A :class:`TokenBucket` spaces requests at ``rate`` per second with a small burst, as
+reservations (the generic cell-rate algorithm): ``reserve()`` returns how long the caller
+must wait for its slot, so many coroutines and threads can share one bucket.
+
+When Qualtrics answers 429 the bucket pauses for ``Retry-After`` and lowers its rate by at
+most half (never below one request a second); each success then nudges the rate back up
+towards the configured one. :class:`RateLimiter` holds a bucket per family.
+
+The clock and the sleep are injected, so tests run the arithmetic without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+MIN_RATE = 1.0  # requests per second: the floor when slowing down after 429s
+RECOVERY = 1.02  # each success multiplies the lowered rate by this, up to the configured rate
+
+
+class TokenBucket:
+    """Reservation-based token bucket for one endpoint family.
+
+    ``rate`` is in requests per second; ``burst`` is how many requests may go at once
+    after an idle spell (1 = strictly evenly spaced).
+    """
+
+    def __init__(self, rate: float, *, burst: int = 1, clock: Clock = time.monotonic) -> None:
+        self.configured_rate = rate
+        self.rate = rate
+        self.burst = max(1, burst)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._next_free = 0.0  # theoretical arrival time of the next request
+        self._paused_until = 0.0
+        self._last_cut = float("-inf")
+
+    def reserve(self) -> float:
+        """Take the next slot; return the seconds to wait before using it (0 if none)."""
+        with self._lock:
+            now = self._clock()
+            interval = 1.0 / self.rate
+            admit = max(now, self._next_free - (self.burst - 1) * interval, self._paused_until)
+            self._next_free = max(self._next_free, admit) + interval
+            return admit - now
+
+    def on_rate_limited(self, retry_after: float | None) -> None:
+        """A 429 arrived: pause for ``retry_after`` and halve the rate (once per pause)."""
+        with self._lock:
+            now = self._clock()
+            pause = retry_after if retry_after is not None else 1.0
+            self._paused_until = max(self._paused_until, now + pause)
+            if now - self._last_cut >= max(pause, 1.0):
+                self._last_cut = now
+                floor = min(MIN_RATE, self.configured_rate)
+                self.rate = max(self.rate / 2, floor)
+
+    def on_success(self) -> None:
+        """A request went through: recover a little of the rate lost to 429s."""
+        if self.rate < self.configured_rate:
+            with self._lock:
+                self.rate = min(self.configured_rate, self.rate * RECOVERY)
+
+
+class RateLimiter:
+    """A token bucket per endpoint family, with per-minute limits."""
+
+    def __init__(
+        self,
+        per_minute: Mapping[str, float],
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._sleep = sleep
+        self.buckets = {
+            family: TokenBucket(limit / 60.0, clock=clock) for family, limit in per_minute.items()
+        }
+
+    async def acquire(self, family: str) -> float:
+        """Wait for a slot in ``family``'s bucket; return how long was waited."""
+        wait = self.buckets[family].reserve()
+        if wait > 0:
+            await self._sleep(wait)
+        return wait
+
+    def on_rate_limited(self, family: str, retry_after: float | None) -> None:
+        self.buckets[family].on_rate_limited(retry_after)
+
+    def on_success(self, family: str) -> None:
+        self.buckets[family].on_success()
+
+    def rate_per_minute(self, family: str) -> float:
+        """The family's current rate (lowered after 429s), in requests per minute."""
+        return self.buckets[family].rate * 60.0

@@ -1,0 +1,136 @@
+"""Safe delivery, as an httpx transport that wraps the real one.
+
+:class:`DeliveryTransport` adds to any inner transport (the network, or the sandbox's
+ASGI app in-process) the client's rate limiting and retry rules. Each request carries a
+:class:`Route` in ``request.extensions["qx_route"]``: its endpoint family (for the token
+bucket) and whether repeating it can create a duplicate.
+
+This module is the one place where httpx exceptions are caught and translated
+(:func:`translate_transport_error`); nothing else in qxframe catches them. The answer
+handed back carries ``qx_attempts`` (HTTP attempts spent) and ``qx_outcome_unknown`` (a
+write that may have landed was not re-sent) in ``response.extensions``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from qxframe._config import RetryPolicy
+from qxframe._ratelimit import RateLimiter, Sleep
+from qxframe._retry import Verdict, decide_error, decide_status, parse_retry_after
+from qxframe.exceptions import OutcomeUnknownError, TransportError
+
+#: Raised before any byte of the request could have reached the server.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+@dataclass(frozen=True)
+class Route:
+    """What the delivery layer needs to know about a request."""
+
+    family: str
+    repeatable: bool  # True when sending it twice cannot create anything twice
+
+
+READ = Route("reads", repeatable=True)
+
+
+def translate_transport_error(exc: httpx.TransportError, attempts: int) -> tuple[TransportError, bool]:
+    """The qxframe error for an httpx transport error, and whether the request may have left."""
+    sent = not isinstance(exc, _NOT_SENT)
+    host = exc.request.url.host if _has_request(exc) else "the server"
+    kind = type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        hint = "the server did not answer in time; try again later or raise the client's timeout."
+    else:
+        hint = "check the network, the datacenter or base_url, and try again."
+    error = TransportError(f"Could not complete the request to {host} ({kind}): {hint}", attempts=attempts)
+    return error, sent
+
+
+def _has_request(exc: httpx.TransportError) -> bool:
+    try:
+        exc.request  # noqa: B018 - the property raises when no request is attached
+    except RuntimeError:
+        return False
+    return True
+
+
+class DeliveryTransport(httpx.AsyncBaseTransport):
+    """Wraps an inner transport with rate limiting and retries."""
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        *,
+        limiter: RateLimiter,
+        policy: RetryPolicy,
+        sleep: Sleep = asyncio.sleep,
+        wall_clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._inner = inner
+        self._limiter = limiter
+        self._policy = policy
+        self._sleep = sleep
+        self._wall_clock = wall_clock
+        self._rng = rng or random.Random()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        route: Route = request.extensions.get("qx_route", READ)
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._limiter.acquire(route.family)
+            try:
+                response = await self._inner.handle_async_request(request)
+                await response.aread()
+            except httpx.TransportError as exc:
+                error, sent = translate_transport_error(exc, attempt)
+                decision = decide_error(
+                    self._policy, sent=sent, attempt=attempt, repeatable=route.repeatable, rng=self._rng
+                )
+                if decision.verdict is Verdict.RETRY:
+                    await self._sleep(decision.wait)
+                    continue
+                if decision.verdict is Verdict.UNKNOWN:
+                    raise OutcomeUnknownError(
+                        f"The connection failed after the request was sent ({type(exc).__name__}); "
+                        "it may have been processed, so it was not sent again. Check in Qualtrics "
+                        "before re-sending.",
+                        attempts=attempt,
+                    ) from exc
+                raise error from exc
+            decision = self._judge(response, route, attempt)
+            if decision.verdict is Verdict.RETRY:
+                await response.aclose()
+                await self._sleep(decision.wait)
+                continue
+            response.extensions["qx_attempts"] = attempt
+            response.extensions["qx_outcome_unknown"] = decision.verdict is Verdict.UNKNOWN
+            return response
+
+    def _judge(self, response: httpx.Response, route: Route, attempt: int):  # type: ignore[no-untyped-def]
+        status = response.status_code
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._wall_clock())
+        if status == 429:
+            self._limiter.on_rate_limited(route.family, retry_after)
+        elif status < 400:
+            self._limiter.on_success(route.family)
+        return decide_status(
+            self._policy,
+            status=status,
+            attempt=attempt,
+            repeatable=route.repeatable,
+            retry_after=retry_after,
+            rng=self._rng,
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

@@ -1,0 +1,145 @@
+"""The delivery transport: retries, outcome-unknown writes, error translation — recorded sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from qxframe._config import RetryPolicy
+from qxframe._envelope import read_reply
+from qxframe._ratelimit import RateLimiter
+from qxframe._transport import DeliveryTransport, Route
+from qxframe.exceptions import (
+    AuthError,
+    NotFoundError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+
+WRITE = Route("transactions", repeatable=False)
+READ = Route("reads", repeatable=True)
+
+
+def envelope(status: int, code: str = "E_1", message: str = "nope") -> dict:
+    return {"meta": {"httpStatus": f"{status} - X", "requestId": f"req-{status}",
+                     "error": {"errorCode": code, "errorMessage": message}}}
+
+
+def ok(result=None) -> httpx.Response:
+    return httpx.Response(200, json={"result": result or {}, "meta": {"requestId": "req-ok"}})
+
+
+class Script:
+    """A MockTransport handler answering from a list of responses or exceptions."""
+
+    def __init__(self, *steps):
+        self.steps = list(steps)
+        self.calls = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        step = self.steps.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+
+def send(script: Script, fake_time, route=WRITE, policy=None):
+    limiter = RateLimiter({"transactions": 6000, "reads": 6000}, clock=fake_time.clock,
+                          sleep=fake_time.sleep)
+    transport = DeliveryTransport(httpx.MockTransport(script), limiter=limiter,
+                                  policy=policy or RetryPolicy(max_attempts=4),
+                                  sleep=fake_time.sleep, wall_clock=lambda: 0.0)
+
+    async def go():
+        async with httpx.AsyncClient(transport=transport) as client:
+            request = client.build_request("POST", "https://iad1.qualtrics.com/x", json={},
+                                           extensions={"qx_route": route})
+            return read_reply(await client.send(request))
+
+    return asyncio.run(go())
+
+
+def test_429_then_success_honours_retry_after(fake_time):
+    script = Script(httpx.Response(429, headers={"Retry-After": "3"}, json=envelope(429)), ok())
+    reply = send(script, fake_time)
+    assert reply.attempts == 2 and reply.request_id == "req-ok"
+    assert 3.0 in fake_time.sleeps
+
+
+def test_503_retried_even_for_a_transaction(fake_time):
+    script = Script(httpx.Response(503, json=envelope(503)), httpx.Response(503), ok())
+    assert send(script, fake_time).attempts == 3
+
+
+def test_refused_connection_is_retried(fake_time):
+    script = Script(httpx.ConnectError("refused"), ok())
+    assert send(script, fake_time).attempts == 2
+
+
+def test_500_on_a_write_is_not_resent(fake_time):
+    script = Script(httpx.Response(500, json=envelope(500)), ok())
+    with pytest.raises(OutcomeUnknownError) as info:
+        send(script, fake_time)
+    assert script.calls == 1
+    assert info.value.error_code == "outcome_unknown" and info.value.http_status == 500
+    assert info.value.request_id == "req-500" and info.value.attempts == 1
+
+
+def test_500_on_a_read_is_retried(fake_time):
+    script = Script(httpx.Response(500), httpx.Response(504), ok())
+    assert send(script, fake_time, route=READ).attempts == 3
+
+
+def test_timeout_after_sending_a_write_is_outcome_unknown(fake_time):
+    script = Script(httpx.ReadTimeout("slow"), ok())
+    with pytest.raises(OutcomeUnknownError):
+        send(script, fake_time)
+    assert script.calls == 1
+
+
+def test_timeout_on_a_read_is_retried(fake_time):
+    script = Script(httpx.ReadTimeout("slow"), ok())
+    assert send(script, fake_time, route=READ).attempts == 2
+
+
+def test_retries_are_bounded_and_end_in_a_typed_error(fake_time):
+    script = Script(*[httpx.Response(429, json=envelope(429, "RL", "slow down"))] * 4)
+    with pytest.raises(RateLimitedError) as info:
+        send(script, fake_time)
+    assert script.calls == 4 and info.value.attempts == 4
+    script = Script(*[httpx.Response(503, json=envelope(503))] * 4)
+    with pytest.raises(ServerError):
+        send(script, fake_time)
+
+
+def test_connection_errors_exhausted_become_transport_error(fake_time):
+    script = Script(*[httpx.ConnectError("refused")] * 4)
+    with pytest.raises(TransportError) as info:
+        send(script, fake_time)
+    assert "What" not in str(info.value) and "check the network" in str(info.value)
+    assert isinstance(info.value.__cause__, httpx.ConnectError)
+
+
+@pytest.mark.parametrize(("code", "error"), [(401, AuthError), (403, AuthError),
+                                             (404, NotFoundError)])
+def test_error_envelopes_become_typed_errors(fake_time, code, error):
+    script = Script(httpx.Response(code, json=envelope(code, "AUTH_9", "token rejected")))
+    with pytest.raises(error) as info:
+        send(script, fake_time)
+    assert info.value.http_status == code and info.value.error_code == "AUTH_9"
+    assert info.value.error_message == "token rejected"
+    assert str(info.value).endswith(".") and "What to do" in str(info.value)
+    assert script.calls == 1
+
+
+def test_backoff_without_retry_after_grows(fake_time):
+    script = Script(httpx.Response(503), httpx.Response(503), httpx.Response(503), ok())
+    send(script, fake_time, policy=RetryPolicy(max_attempts=4, backoff=1.0))
+    backoffs = [s for s in fake_time.sleeps if s >= 0.5]
+    assert len(backoffs) == 3
+    assert 0.5 <= backoffs[0] <= 1 and 1 <= backoffs[1] <= 2 and 2 <= backoffs[2] <= 4
