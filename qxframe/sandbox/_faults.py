@@ -1,0 +1,116 @@
+"""The sandbox's fault injection: rate limits, random errors, and ``fail_next``.
+
+This module owns the decision, made once per request after the token check, of whether
+that request is refused before it is processed (429, a scripted status, a random
+500/503) or processed and then answered with a scripted error (``after_commit``). It is
+deterministic under ``seed``: the random errors come from ``random.Random(seed)``, drawn
+only when ``error_rate`` is above zero, in the order requests arrive. No HTTP here: the
+app turns a :class:`Fault` into a response.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+FAMILIES = ("reads", "contacts", "search", "transactions", "workflows")
+
+
+@dataclass(frozen=True)
+class Fault:
+    """How to answer one request instead of (or after) processing it."""
+
+    status: int
+    after_commit: bool = False
+    retry_after: str | None = None  # the Retry-After header value, if any
+
+
+class TokenBucket:
+    """``rate_per_min`` requests a minute, bursting to one second's worth (at least 1)."""
+
+    def __init__(self, rate_per_min: float, clock: Callable[[], float]) -> None:
+        if rate_per_min <= 0:
+            raise ValueError(f"rate_limit must be positive, got {rate_per_min!r}.")
+        self.rate = rate_per_min / 60.0
+        self.capacity = max(1.0, self.rate)
+        self.tokens = self.capacity
+        self.clock = clock
+        self.stamp = clock()
+
+    def take(self) -> float:
+        """Take a token; return 0.0, or the seconds until one is free (nothing taken)."""
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rate
+
+
+def _rate_limits(rate_limit: int | Mapping[str, int] | None) -> dict[str, int]:
+    if rate_limit is None:
+        return {}
+    if isinstance(rate_limit, Mapping):
+        unknown = set(rate_limit) - set(FAMILIES)
+        if unknown:
+            raise ValueError(f"Unknown endpoint family {sorted(unknown)[0]!r} in rate_limit; "
+                             f"use one of {', '.join(FAMILIES)}.")
+        return dict(rate_limit)
+    return dict.fromkeys(FAMILIES, rate_limit)
+
+
+def check_family(family: str) -> str:
+    if family not in FAMILIES:
+        raise ValueError(f"Unknown endpoint family {family!r}; use one of {', '.join(FAMILIES)}.")
+    return family
+
+
+class Faults:
+    """Per-sandbox fault state; thread-safe."""
+
+    def __init__(self, *, rate_limit: int | Mapping[str, int] | None = None,
+                 error_rate: float = 0.0, seed: int = 0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if not 0.0 <= error_rate <= 1.0:
+            raise ValueError(f"error_rate must be between 0 and 1, got {error_rate!r}.")
+        self.error_rate = error_rate
+        self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+        self._buckets = {f: TokenBucket(r, clock) for f, r in _rate_limits(rate_limit).items()}
+        self._scripted: dict[str, deque[Fault]] = {f: deque() for f in FAMILIES}
+
+    def fail_next(self, family: str, *, status: int = 500, times: int = 1,
+                  after_commit: bool = False, retry_after: float | None = None) -> None:
+        check_family(family)
+        if not 400 <= status <= 599:
+            raise ValueError(f"status must be an HTTP error status (400-599), got {status!r}.")
+        if times < 1:
+            raise ValueError(f"times must be at least 1, got {times!r}.")
+        header = None if retry_after is None else f"{retry_after:g}"
+        with self._lock:
+            self._scripted[family].extend([Fault(status, after_commit, header)] * times)
+
+    def clear(self) -> None:
+        with self._lock:
+            for queue in self._scripted.values():
+                queue.clear()
+
+    def decide(self, family: str | None) -> Fault | None:
+        """The fault for the request arriving now, if any (scripted, then 429, then random)."""
+        with self._lock:
+            if family is not None and self._scripted[family]:
+                return self._scripted[family].popleft()
+            bucket = self._buckets.get(family) if family is not None else None
+            if bucket is not None:
+                wait = bucket.take()
+                if wait > 0:
+                    return Fault(429, retry_after=str(max(1, math.ceil(wait))))
+            if self.error_rate > 0 and self._rng.random() < self.error_rate:
+                return Fault(500 if self._rng.random() < 0.5 else 503)
+        return None
