@@ -25,44 +25,67 @@ def _add_sandbox(subparsers: Any) -> None:
         description="Run the qxframe sandbox (a Qualtrics-compatible server) on 127.0.0.1 "
         "until Ctrl-C or SIGTERM. It prints a throwaway API token and the ids to use.",
     )
-    parser.add_argument("--port", type=int, default=0,
-                        help="port on 127.0.0.1 (default 0: pick a free one)")
-    parser.add_argument("--latency", type=float, default=0.0, metavar="S",
-                        help="seconds added to every request (default 0)")
-    parser.add_argument("--rate-limit", type=int, default=None, metavar="N",
-                        help="requests per minute per endpoint family; over it: 429")
-    parser.add_argument("--error-rate", type=float, default=0.0, metavar="F",
-                        help="share of requests (0..1) answered 500 or 503 (default 0)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed for ids and random errors (default 0)")
+    parser.add_argument(
+        "--port", type=int, default=0, help="port on 127.0.0.1 (default 0: pick a free one)"
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="seconds added to every request (default 0)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="requests per minute per endpoint family; over it: 429",
+    )
+    parser.add_argument(
+        "--error-rate",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="share of requests (0..1) answered 500 or 503 (default 0)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed for ids and random errors (default 0)"
+    )
     parser.set_defaults(handler=_run_sandbox)
 
 
 def _sandbox_banner(sb: Any) -> str:
-    return "\n".join([
-        f"qxframe sandbox listening on {sb.base_url}",
-        "",
-        f"  API token (a throwaway token for this sandbox only): {sb.api_token}",
-        f"  directory_id           {sb.directory_id}   (deduplicates on email)",
-        f"  mailing_list_id        {sb.mailing_list_id}",
-        f"  plain_directory_id     {sb.plain_directory_id}   (no deduplication)",
-        f"  plain_mailing_list_id  {sb.plain_mailing_list_id}",
-        f"  workflow_url           {sb.workflow_url}",
-        "",
-        "Use it from another shell:",
-        f"  export QUALTRICS_BASE_URL={sb.base_url}",
-        f"  export QUALTRICS_API_TOKEN={sb.api_token}",
-        "",
-        "Press Ctrl-C to stop.",
-    ])
+    return "\n".join(
+        [
+            f"qxframe sandbox listening on {sb.base_url}",
+            "",
+            f"  API token (a throwaway token for this sandbox only): {sb.api_token}",
+            f"  directory_id           {sb.directory_id}   (deduplicates on email)",
+            f"  mailing_list_id        {sb.mailing_list_id}",
+            f"  plain_directory_id     {sb.plain_directory_id}   (no deduplication)",
+            f"  plain_mailing_list_id  {sb.plain_mailing_list_id}",
+            f"  workflow_url           {sb.workflow_url}",
+            "",
+            "Use it from another shell:",
+            f"  export QUALTRICS_BASE_URL={sb.base_url}",
+            f"  export QUALTRICS_API_TOKEN={sb.api_token}",
+            "",
+            "Press Ctrl-C to stop.",
+        ]
+    )
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
     from qxframe.sandbox import Sandbox
 
     try:
-        sb = Sandbox(latency=args.latency, rate_limit=args.rate_limit,
-                     error_rate=args.error_rate, seed=args.seed)
+        sb = Sandbox(
+            latency=args.latency,
+            rate_limit=args.rate_limit,
+            error_rate=args.error_rate,
+            seed=args.seed,
+        )
         sb.start(port=args.port)
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"qxframe sandbox: {exc}", file=sys.stderr)

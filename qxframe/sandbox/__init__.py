@@ -5,7 +5,8 @@ the fault knobs, frames of what it holds, and a server it can start and stop) an
 :func:`sandbox`, the context manager that runs one on 127.0.0.1 for the length of a
 ``with`` block. The pieces behind it:
 
-- :mod:`._store` — in-memory state and the Qualtrics rules (no HTTP);
+- :mod:`._store` — in-memory state and the rules that need it (no HTTP);
+- :mod:`._rules` — checks of request bodies, pure functions;
 - :mod:`._faults` — rate limits, random errors, ``fail_next``;
 - :mod:`._app` — starlette routes, envelopes, the token check;
 - :mod:`._server` — uvicorn in a daemon thread.
@@ -45,21 +46,42 @@ IN_PROCESS_BASE_URL = "http://sandbox.test"
 _UTC = pl.Datetime("us", "UTC")
 _SCHEMAS: dict[str, dict[str, Any]] = {
     "contacts": {
-        "contact_id": pl.String, "directory_id": pl.String, "ext_ref": pl.String,
-        "email": pl.String, "phone": pl.String, "first_name": pl.String,
-        "last_name": pl.String, "language": pl.String, "unsubscribed": pl.Boolean,
-        "embedded_data": pl.String, "created_at": _UTC,
+        "contact_id": pl.String,
+        "directory_id": pl.String,
+        "ext_ref": pl.String,
+        "email": pl.String,
+        "phone": pl.String,
+        "first_name": pl.String,
+        "last_name": pl.String,
+        "language": pl.String,
+        "unsubscribed": pl.Boolean,
+        "embedded_data": pl.String,
+        "created_at": _UTC,
     },
     "transactions": {
-        "transaction_id": pl.String, "directory_id": pl.String, "contact_id": pl.String,
-        "mailing_list_id": pl.String, "transaction_date": pl.String, "data": pl.String,
+        "transaction_id": pl.String,
+        "directory_id": pl.String,
+        "contact_id": pl.String,
+        "mailing_list_id": pl.String,
+        "transaction_date": pl.String,
+        "data": pl.String,
         "key": pl.String,
     },
-    "events": {"event_id": pl.String, "url_token_id": pl.String, "received_at": _UTC,
-               "payload": pl.String},
-    "requests": {"seq": pl.Int64, "method": pl.String, "path": pl.String,
-                 "family": pl.String, "status": pl.Int64, "received_at": _UTC,
-                 "body_bytes": pl.Int64},
+    "events": {
+        "event_id": pl.String,
+        "url_token_id": pl.String,
+        "received_at": _UTC,
+        "payload": pl.String,
+    },
+    "requests": {
+        "seq": pl.Int64,
+        "method": pl.String,
+        "path": pl.String,
+        "family": pl.String,
+        "status": pl.Int64,
+        "received_at": _UTC,
+        "body_bytes": pl.Int64,
+    },
 }
 
 
@@ -80,15 +102,26 @@ class Sandbox:
         page_size: default and largest page of the directory and mailing-list lists.
     """
 
-    def __init__(self, latency: float = 0.0, rate_limit: int | Mapping[str, int] | None = None,
-                 error_rate: float = 0.0, seed: int = 0, page_size: int = 100) -> None:
+    def __init__(
+        self,
+        latency: float = 0.0,
+        rate_limit: int | Mapping[str, int] | None = None,
+        error_rate: float = 0.0,
+        seed: int = 0,
+        page_size: int = 100,
+    ) -> None:
         if latency < 0 or page_size < 1:
             raise ValueError("latency must be >= 0 and page_size >= 1.")
         self._store = Store(seed)
         self._faults = Faults(rate_limit=rate_limit, error_rate=error_rate, seed=seed)
         self.api_token = "sbx_" + secrets.token_hex(16)
-        self._app = SandboxApp(self._store, self._faults, api_token=self.api_token,
-                               latency=latency, page_size=page_size).build()
+        self._app = SandboxApp(
+            self._store,
+            self._faults,
+            api_token=self.api_token,
+            latency=latency,
+            page_size=page_size,
+        ).build()
         customers, prospects, _partners = self._store.directories
         self.directory_id = customers.directory_id
         self.mailing_list_id = customers.lists[0].mailing_list_id
@@ -111,8 +144,10 @@ class Sandbox:
 
     @property
     def workflow_url(self) -> str:
-        return (f"{self.base_url}/inbound-event/v1/events/json/triggers"
-                f"?urlTokenId={self._store.workflow_token}")
+        return (
+            f"{self.base_url}/inbound-event/v1/events/json/triggers"
+            f"?urlTokenId={self._store.workflow_token}"
+        )
 
     @property
     def running(self) -> bool:
@@ -162,15 +197,27 @@ class Sandbox:
 
     # -- test hooks ------------------------------------------------------------------
 
-    def fail_next(self, family: str, *, status: int = 500, times: int = 1,
-                  after_commit: bool = False, retry_after: float | None = None) -> None:
+    def fail_next(
+        self,
+        family: str,
+        *,
+        status: int = 500,
+        times: int = 1,
+        after_commit: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
         """Answer the next ``times`` requests of ``family`` with ``status``.
 
         With ``after_commit=True`` each request is processed first (the write lands)
         and then answered with the error. ``retry_after`` adds a ``Retry-After`` header.
         """
-        self._faults.fail_next(check_family(family), status=status, times=times,
-                               after_commit=after_commit, retry_after=retry_after)
+        self._faults.fail_next(
+            check_family(family),
+            status=status,
+            times=times,
+            after_commit=after_commit,
+            retry_after=retry_after,
+        )
 
     def reset(self) -> None:
         """Drop contacts, transactions, events, requests and pending ``fail_next``s."""
@@ -196,12 +243,21 @@ class Sandbox:
 
 
 @contextmanager
-def sandbox(latency: float = 0.0, rate_limit: int | Mapping[str, int] | None = None,
-            error_rate: float = 0.0, seed: int = 0, page_size: int = 100
-            ) -> Iterator[Sandbox]:
+def sandbox(
+    latency: float = 0.0,
+    rate_limit: int | Mapping[str, int] | None = None,
+    error_rate: float = 0.0,
+    seed: int = 0,
+    page_size: int = 100,
+) -> Iterator[Sandbox]:
     """Run a :class:`Sandbox` on 127.0.0.1 (ephemeral port) for the ``with`` block."""
-    sb = Sandbox(latency=latency, rate_limit=rate_limit, error_rate=error_rate, seed=seed,
-                 page_size=page_size)
+    sb = Sandbox(
+        latency=latency,
+        rate_limit=rate_limit,
+        error_rate=error_rate,
+        seed=seed,
+        page_size=page_size,
+    )
     sb.start()
     try:
         yield sb

@@ -59,8 +59,10 @@ def _rate_limits(rate_limit: int | Mapping[str, int] | None) -> dict[str, int]:
     if isinstance(rate_limit, Mapping):
         unknown = set(rate_limit) - set(FAMILIES)
         if unknown:
-            raise ValueError(f"Unknown endpoint family {sorted(unknown)[0]!r} in rate_limit; "
-                             f"use one of {', '.join(FAMILIES)}.")
+            raise ValueError(
+                f"Unknown endpoint family {sorted(unknown)[0]!r} in rate_limit; "
+                f"use one of {', '.join(FAMILIES)}."
+            )
         return dict(rate_limit)
     return dict.fromkeys(FAMILIES, rate_limit)
 
@@ -74,9 +76,14 @@ def check_family(family: str) -> str:
 class Faults:
     """Per-sandbox fault state; thread-safe."""
 
-    def __init__(self, *, rate_limit: int | Mapping[str, int] | None = None,
-                 error_rate: float = 0.0, seed: int = 0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        rate_limit: int | Mapping[str, int] | None = None,
+        error_rate: float = 0.0,
+        seed: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if not 0.0 <= error_rate <= 1.0:
             raise ValueError(f"error_rate must be between 0 and 1, got {error_rate!r}.")
         self.error_rate = error_rate
@@ -85,8 +92,15 @@ class Faults:
         self._buckets = {f: TokenBucket(r, clock) for f, r in _rate_limits(rate_limit).items()}
         self._scripted: dict[str, deque[Fault]] = {f: deque() for f in FAMILIES}
 
-    def fail_next(self, family: str, *, status: int = 500, times: int = 1,
-                  after_commit: bool = False, retry_after: float | None = None) -> None:
+    def fail_next(
+        self,
+        family: str,
+        *,
+        status: int = 500,
+        times: int = 1,
+        after_commit: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
         check_family(family)
         if not 400 <= status <= 599:
             raise ValueError(f"status must be an HTTP error status (400-599), got {status!r}.")

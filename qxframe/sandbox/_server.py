@@ -30,11 +30,18 @@ class ServerThread:
             self._sock.close()
             raise
         self.port: int = self._sock.getsockname()[1]
-        config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False,
-                                lifespan="off", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._run, name=f"qxframe-sandbox-{self.port}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"qxframe-sandbox-{self.port}", daemon=True
+        )
         self._error: BaseException | None = None
 
     def _run(self) -> None:
@@ -49,8 +56,10 @@ class ServerThread:
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"The sandbox server did not start on {HOST}:{self.port}"
-                                   f" ({self._error!r}); check that the port is free.")
+                raise RuntimeError(
+                    f"The sandbox server did not start on {HOST}:{self.port}"
+                    f" ({self._error!r}); check that the port is free."
+                )
             time.sleep(0.005)
 
     def stop(self, timeout: float = 5.0) -> None:

@@ -1,0 +1,155 @@
+"""The Qualtrics rules the sandbox applies to request bodies: pure functions, no state.
+
+This module owns what makes a body acceptable: the contact fields and their types
+(unknown keys are a 400, as in Qualtrics), search filters (types, comparisons, 2 to 5
+filters under ``"conjunction": "and"``), the per-key checks of a transactions body, and
+the ``skipToken`` encoding. A refusal is a :class:`StoreError` carrying the HTTP status,
+an ``errorCode`` and a sentence; :mod:`._app` turns it into an error envelope.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import re
+from typing import Any
+
+# Write field name -> (read field name, deduplicationCriteria name, contacts() column).
+CONTACT_FIELDS: dict[str, tuple[str, str | None, str]] = {
+    "firstName": ("firstName", "firstName", "first_name"),
+    "lastName": ("lastName", "lastName", "last_name"),
+    "email": ("email", "email", "email"),
+    "phone": ("phoneNumber", "phone", "phone"),
+    "extRef": ("externalDataReference", "externalDataReference", "ext_ref"),
+    "language": ("language", None, "language"),
+}
+SEARCH_FILTER_TYPES = ("email", "firstName", "lastName", "language", "phone", "extRef")
+SEARCH_MAX_DEPTH = 10_000
+_TX_DATE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+
+
+class StoreError(Exception):
+    """A request the rules refuse; the app answers ``status`` with an error envelope."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def norm(value: str | None) -> str:
+    return (value or "").strip().casefold()
+
+
+def encode_skip(offset: int) -> str:
+    return base64.urlsafe_b64encode(str(offset).encode()).decode()
+
+
+def decode_skip(token: str | None) -> int:
+    """Offset from a ``skipToken``; a token this sandbox did not hand out is a 400."""
+    if token is None:
+        return 0
+    try:
+        offset = int(base64.urlsafe_b64decode(token.encode()).decode())
+    except (ValueError, binascii.Error, UnicodeError):
+        raise StoreError(400, "QVAL_1", f"Invalid skipToken: {token!r}.") from None
+    if offset < 0:
+        raise StoreError(400, "QVAL_1", f"Invalid skipToken: {token!r}.")
+    return offset
+
+
+def check_contact_body(body: Any) -> dict[str, Any]:
+    """Validate a create-contact body as Qualtrics does: known keys, right types."""
+    if not isinstance(body, dict):
+        raise StoreError(400, "QVAL_1", "The request body must be a JSON object.")
+    allowed = {*CONTACT_FIELDS, "embeddedData", "unsubscribed"}
+    for key, value in body.items():
+        if key not in allowed:
+            raise StoreError(400, "QVAL_1", f"Unexpected json key provided: {key}")
+        if key == "unsubscribed":
+            ok = isinstance(value, bool)
+        elif key == "embeddedData":
+            ok = isinstance(value, dict) and all(_scalar(v) for v in value.values())
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            kind = {
+                "unsubscribed": "a boolean",
+                "embeddedData": "an object of strings, numbers and booleans",
+            }.get(key, "a string")
+            raise StoreError(400, "QVAL_1", f"Invalid value for {key}: expected {kind}.")
+    return body
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool)
+
+
+def _check_filter(flt: Any) -> tuple[str, str, str]:
+    if not isinstance(flt, dict) or set(flt) != {"filterType", "comparison", "value"}:
+        raise StoreError(400, "QVAL_1", "A filter needs exactly filterType, comparison, value.")
+    ftype, comp, value = flt["filterType"], flt["comparison"], flt["value"]
+    if ftype not in SEARCH_FILTER_TYPES:
+        raise StoreError(400, "QVAL_1", f"Invalid filterType: {ftype!r}.")
+    if comp not in ("eq", "neq"):
+        raise StoreError(400, "QVAL_1", f"Invalid comparison for {ftype}: {comp!r}.")
+    if not isinstance(value, str):
+        raise StoreError(400, "QVAL_1", f"Invalid value for filter {ftype}: expected a string.")
+    return ftype, comp, value
+
+
+def parse_search(body: Any) -> list[tuple[str, str, str]]:
+    """The list of (filterType, comparison, value) a search body asks for, AND-ed."""
+    if not isinstance(body, dict) or set(body) != {"filter"}:
+        raise StoreError(400, "QVAL_1", 'The search body must be {"filter": {...}}.')
+    flt = body["filter"]
+    if not isinstance(flt, dict) or "conjunction" not in flt:
+        return [_check_filter(flt)]
+    if flt.get("conjunction") != "and" or set(flt) != {"conjunction", "filters"}:
+        raise StoreError(
+            400, "QVAL_1", 'A conjunction must be {"conjunction": "and", "filters": [...]}.'
+        )
+    filters = flt["filters"]
+    if not isinstance(filters, list) or not 2 <= len(filters) <= 5:
+        raise StoreError(400, "QVAL_1", "A conjunction takes between 2 and 5 filters.")
+    return [_check_filter(f) for f in filters]
+
+
+def transaction_problem(tx: Any, contacts: set[str], lists: set[str]) -> tuple[str, str] | None:
+    """Why one transaction cannot be stored, as (short code, sentence), or None."""
+    if not isinstance(tx, dict):
+        return "invalid_transaction", "A transaction must be a JSON object."
+    unknown = set(tx) - {"contactId", "mailingListId", "transactionDate", "data"}
+    if unknown:
+        return "invalid_transaction", f"Unexpected json key provided: {sorted(unknown)[0]}"
+    if tx.get("contactId") not in contacts:
+        return "contact_not_found", (
+            f"Contact {tx.get('contactId')!r} does not exist in this directory."
+        )
+    if tx.get("mailingListId") not in lists:
+        return "mailing_list_not_found", (
+            f"Mailing list {tx.get('mailingListId')!r} does not exist in this directory."
+        )
+    date = tx.get("transactionDate")
+    if not isinstance(date, str) or not _valid_date(date):
+        return "invalid_transaction_date", (
+            f"transactionDate {date!r} is not a date in the format YYYY-MM-DD HH:MM:SS."
+        )
+    data = tx.get("data")
+    if not isinstance(data, dict) or not all(_scalar(v) for v in data.values()):
+        return "invalid_transaction_data", (
+            "data must be an object of strings, numbers and booleans."
+        )
+    return None
+
+
+def _valid_date(value: str) -> bool:
+    if not _TX_DATE.fullmatch(value):
+        return False
+    try:
+        dt.datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return False
+    return True
