@@ -105,7 +105,10 @@ class Client:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **kwargs: Any) -> Client:
-        """A client from ``QUALTRICS_API_TOKEN``, ``QUALTRICS_DATACENTER``, ``QUALTRICS_BASE_URL``."""
+        """A client from the ``QUALTRICS_*`` environment variables (token, datacenter, base URL).
+
+        ``env`` defaults to ``os.environ``; other keyword arguments go to :class:`Client`.
+        """
         env = os.environ if env is None else env
         token = env.get("QUALTRICS_API_TOKEN", "")
         if not token:
@@ -157,7 +160,9 @@ class Client:
         """``POST /directories/{id}/contacts``; ``repeatable`` when the directory will merge it."""
         pool = check_id(directory_id, "POOL_", "directory_id")
         route = Route("contacts", repeatable=repeatable)
-        return await self.asend("POST", f"/API/v3/directories/{pool}/contacts", route=route, json=body)
+        return await self.asend(
+            "POST", f"/API/v3/directories/{pool}/contacts", route=route, json=body
+        )
 
     async def asearch_contacts(self, directory_id: str, body: Mapping[str, Any]) -> Reply:
         """``POST /directories/{id}/contacts/search`` (first page: up to 100 matches)."""
@@ -269,4 +274,3 @@ class Client:
 
 def _compact(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
-

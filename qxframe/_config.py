@@ -103,7 +103,11 @@ def resolve_rate_limits(overrides: Mapping[str, float] | None) -> dict[str, floa
             raise ConfigError(
                 f"Unknown rate-limit family {family!r}; use one of {', '.join(FAMILIES)}."
             )
-        if isinstance(per_minute, bool) or not isinstance(per_minute, int | float) or per_minute <= 0:
+        if (
+            isinstance(per_minute, bool)
+            or not isinstance(per_minute, int | float)
+            or per_minute <= 0
+        ):
             raise ConfigError(
                 f"Rate limit for {family!r} must be a positive number of requests per minute, "
                 f"not {per_minute!r}."

@@ -75,7 +75,9 @@ def _error_for(
             attempts=attempts,
         )
     cls, hint = _BY_STATUS.get(status, (ServerError if status >= 500 else BadRequestError, ""))
-    hint = hint or ("Qualtrics had a problem; try again later" if status >= 500 else "check the request")
+    hint = hint or (
+        "Qualtrics had a problem; try again later" if status >= 500 else "check the request"
+    )
     label = f" {code}" if code else ""
     return cls(
         f"Qualtrics answered {status}{label}: {text}. What to do: {hint}.",

@@ -39,7 +39,9 @@ class LoopThread:
         loop = self.loop
         if threading.current_thread() is self._thread:
             coro.close()
-            raise RuntimeError("LoopThread.run() called from its own loop; await the coroutine instead")
+            raise RuntimeError(
+                "LoopThread.run() called from its own loop; await the coroutine instead"
+            )
         future = asyncio.run_coroutine_threadsafe(coro, loop)
         try:
             return future.result()

@@ -41,7 +41,9 @@ class Route:
 READ = Route("reads", repeatable=True)
 
 
-def translate_transport_error(exc: httpx.TransportError, attempts: int) -> tuple[TransportError, bool]:
+def translate_transport_error(
+    exc: httpx.TransportError, attempts: int
+) -> tuple[TransportError, bool]:
     """The qxframe error for an httpx transport error, and whether the request may have left."""
     sent = not isinstance(exc, _NOT_SENT)
     host = exc.request.url.host if _has_request(exc) else "the server"
@@ -50,7 +52,9 @@ def translate_transport_error(exc: httpx.TransportError, attempts: int) -> tuple
         hint = "the server did not answer in time; try again later or raise the client's timeout."
     else:
         hint = "check the network, the datacenter or base_url, and try again."
-    error = TransportError(f"Could not complete the request to {host} ({kind}): {hint}", attempts=attempts)
+    error = TransportError(
+        f"Could not complete the request to {host} ({kind}): {hint}", attempts=attempts
+    )
     return error, sent
 
 
@@ -94,7 +98,11 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
             except httpx.TransportError as exc:
                 error, sent = translate_transport_error(exc, attempt)
                 decision = decide_error(
-                    self._policy, sent=sent, attempt=attempt, repeatable=route.repeatable, rng=self._rng
+                    self._policy,
+                    sent=sent,
+                    attempt=attempt,
+                    repeatable=route.repeatable,
+                    rng=self._rng,
                 )
                 if decision.verdict is Verdict.RETRY:
                     await self._sleep(decision.wait)

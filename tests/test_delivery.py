@@ -25,8 +25,13 @@ READ = Route("reads", repeatable=True)
 
 
 def envelope(status: int, code: str = "E_1", message: str = "nope") -> dict:
-    return {"meta": {"httpStatus": f"{status} - X", "requestId": f"req-{status}",
-                     "error": {"errorCode": code, "errorMessage": message}}}
+    return {
+        "meta": {
+            "httpStatus": f"{status} - X",
+            "requestId": f"req-{status}",
+            "error": {"errorCode": code, "errorMessage": message},
+        }
+    }
 
 
 def ok(result=None) -> httpx.Response:
@@ -49,16 +54,22 @@ class Script:
 
 
 def send(script: Script, fake_time, route=WRITE, policy=None):
-    limiter = RateLimiter({"transactions": 6000, "reads": 6000}, clock=fake_time.clock,
-                          sleep=fake_time.sleep)
-    transport = DeliveryTransport(httpx.MockTransport(script), limiter=limiter,
-                                  policy=policy or RetryPolicy(max_attempts=4),
-                                  sleep=fake_time.sleep, wall_clock=lambda: 0.0)
+    limiter = RateLimiter(
+        {"transactions": 6000, "reads": 6000}, clock=fake_time.clock, sleep=fake_time.sleep
+    )
+    transport = DeliveryTransport(
+        httpx.MockTransport(script),
+        limiter=limiter,
+        policy=policy or RetryPolicy(max_attempts=4),
+        sleep=fake_time.sleep,
+        wall_clock=lambda: 0.0,
+    )
 
     async def go():
         async with httpx.AsyncClient(transport=transport) as client:
-            request = client.build_request("POST", "https://iad1.qualtrics.com/x", json={},
-                                           extensions={"qx_route": route})
+            request = client.build_request(
+                "POST", "https://iad1.qualtrics.com/x", json={}, extensions={"qx_route": route}
+            )
             return read_reply(await client.send(request))
 
     return asyncio.run(go())
@@ -125,8 +136,9 @@ def test_connection_errors_exhausted_become_transport_error(fake_time):
     assert isinstance(info.value.__cause__, httpx.ConnectError)
 
 
-@pytest.mark.parametrize(("code", "error"), [(401, AuthError), (403, AuthError),
-                                             (404, NotFoundError)])
+@pytest.mark.parametrize(
+    ("code", "error"), [(401, AuthError), (403, AuthError), (404, NotFoundError)]
+)
 def test_error_envelopes_become_typed_errors(fake_time, code, error):
     script = Script(httpx.Response(code, json=envelope(code, "AUTH_9", "token rejected")))
     with pytest.raises(error) as info:

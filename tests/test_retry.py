@@ -14,8 +14,12 @@ POLICY = RetryPolicy(max_attempts=4, backoff=1.0, max_backoff=8.0)
 
 def status(code, *, attempt=1, repeatable=False, retry_after=None):
     return decide_status(
-        POLICY, status=code, attempt=attempt, repeatable=repeatable,
-        retry_after=retry_after, rng=random.Random(0),
+        POLICY,
+        status=code,
+        attempt=attempt,
+        repeatable=repeatable,
+        retry_after=retry_after,
+        rng=random.Random(0),
     )
 
 
