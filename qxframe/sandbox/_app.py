@@ -144,12 +144,13 @@ class SandboxApp:
     # -- the pipeline every request goes through --------------------------------
 
     async def _serve(self, request: Request, family: str | None, handler: Handler) -> Response:
-        received_at = dt.datetime.now(dt.UTC)
+        seq, received_at = self.store.arrive(), dt.datetime.now(dt.UTC)
         body = await request.body()
         if self.latency > 0:
             await asyncio.sleep(self.latency)
         response = self._answer(request, family, handler, body)
         self.store.record_request(
+            seq=seq,
             method=request.method,
             path=request.url.path,
             family=family,

@@ -13,6 +13,7 @@ import base64
 import binascii
 import datetime as dt
 import re
+from collections.abc import Container
 from typing import Any
 
 # Write field name -> (read field name, deduplicationCriteria name, contacts() column).
@@ -117,18 +118,21 @@ def parse_search(body: Any) -> list[tuple[str, str, str]]:
     return [_check_filter(f) for f in filters]
 
 
-def transaction_problem(tx: Any, contacts: set[str], lists: set[str]) -> tuple[str, str] | None:
+def transaction_problem(
+    tx: Any, contacts: Container[str], lists: Container[str]
+) -> tuple[str, str] | None:
     """Why one transaction cannot be stored, as (short code, sentence), or None."""
     if not isinstance(tx, dict):
         return "invalid_transaction", "A transaction must be a JSON object."
     unknown = set(tx) - {"contactId", "mailingListId", "transactionDate", "data"}
     if unknown:
         return "invalid_transaction", f"Unexpected json key provided: {sorted(unknown)[0]}"
-    if tx.get("contactId") not in contacts:
+    contact_id, list_id = tx.get("contactId"), tx.get("mailingListId")
+    if not isinstance(contact_id, str) or contact_id not in contacts:
         return "contact_not_found", (
             f"Contact {tx.get('contactId')!r} does not exist in this directory."
         )
-    if tx.get("mailingListId") not in lists:
+    if not isinstance(list_id, str) or list_id not in lists:
         return "mailing_list_not_found", (
             f"Mailing list {tx.get('mailingListId')!r} does not exist in this directory."
         )

@@ -11,12 +11,14 @@ everything, because the server thread and the test thread both reach in.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 import random
 import string
 import threading
 import uuid
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +55,7 @@ class Directory:
 
 @dataclass
 class Contact:
+    serial: int  # creation order
     contact_id: str
     directory_id: str
     fields: dict[str, str]  # write field name -> value
@@ -62,14 +65,55 @@ class Contact:
     modified_at: dt.datetime
 
 
+class ContactIndex:
+    """Contacts in creation order, by id, and by (directory, field, normalised value).
+
+    Keeps dedup and ``eq`` search lookups O(1) however many contacts a benchmark pushes.
+    """
+
+    def __init__(self) -> None:
+        self.all: list[Contact] = []
+        self.by_id: dict[str, Contact] = {}
+        self._by_value: dict[tuple[str, str, str], dict[str, Contact]] = {}
+
+    def add(self, contact: Contact) -> None:
+        self.all.append(contact)
+        self.by_id[contact.contact_id] = contact
+
+    def set_field(self, contact: Contact, name: str, value: str) -> None:
+        old = contact.fields.get(name)
+        if old is not None:
+            self._by_value.get((contact.directory_id, name, norm(old)), {}).pop(
+                contact.contact_id, None
+            )
+        contact.fields[name] = value
+        key = (contact.directory_id, name, norm(value))
+        self._by_value.setdefault(key, {})[contact.contact_id] = contact
+
+    def matching(self, directory_id: str, name: str, value: str) -> list[Contact]:
+        found = self._by_value.get((directory_id, name, norm(value)), {})
+        return sorted(found.values(), key=lambda c: c.serial)
+
+    def in_directory(self, directory_id: str) -> Container[str]:
+        by_id = self.by_id
+
+        class Members:
+            def __contains__(self, contact_id: object) -> bool:
+                contact = by_id.get(contact_id) if isinstance(contact_id, str) else None
+                return contact is not None and contact.directory_id == directory_id
+
+        return Members()
+
+
 @dataclass
 class State:
     """Everything :meth:`Store.reset` drops."""
 
-    contacts: list[Contact] = field(default_factory=list)
+    contacts: ContactIndex = field(default_factory=ContactIndex)
     transactions: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    arrivals: int = 0  # requests seen, answered or not: the next request's ``seq``
 
 
 def _now() -> dt.datetime:
@@ -124,7 +168,7 @@ class Store:
 
     def directory_elements(self) -> list[dict[str, Any]]:
         with self.lock:
-            counts = self._count_by(c.directory_id for c in self.state.contacts)
+            counts = self._count_by(c.directory_id for c in self.state.contacts.all)
         return [
             {
                 "directoryId": d.directory_id,
@@ -174,9 +218,15 @@ class Store:
             existing = self._dedup_match(directory, body)
             now = _now()
             if existing is None:
-                existing = Contact(self.new_id("CID_"), directory_id, {}, None, {}, now, now)
-                self.state.contacts.append(existing)
-            existing.fields.update({k: v for k, v in body.items() if k in CONTACT_FIELDS})
+                contacts = self.state.contacts
+                serial = len(contacts.all)
+                existing = Contact(
+                    serial, self.new_id("CID_"), directory_id, {}, None, {}, now, now
+                )
+                contacts.add(existing)
+            for name, value in body.items():
+                if name in CONTACT_FIELDS:
+                    self.state.contacts.set_field(existing, name, value)
             existing.embedded.update(body.get("embeddedData", {}))
             if "unsubscribed" in body:
                 existing.unsubscribed = body["unsubscribed"]
@@ -187,10 +237,9 @@ class Store:
         wanted = {f: norm(body.get(f)) for f in directory.dedup}
         if not wanted or not all(wanted.values()):
             return None
-        for contact in self.state.contacts:
-            if contact.directory_id == directory.directory_id and all(
-                norm(contact.fields.get(f)) == v for f, v in wanted.items()
-            ):
+        first, *_ = directory.dedup
+        for contact in self.state.contacts.matching(directory.directory_id, first, wanted[first]):
+            if all(norm(contact.fields.get(f)) == v for f, v in wanted.items()):
                 return contact
         return None
 
@@ -206,10 +255,13 @@ class Store:
                 "QVAL_1",
                 "Cannot page past the first 10,000 results; use a contact export instead.",
             )
+        eqs = [(ftype, value) for ftype, comp, value in filters if comp == "eq" and norm(value)]
         with self.lock:
+            contacts = self.state.contacts
+            pool = contacts.matching(directory_id, *eqs[0]) if eqs else contacts.all
             found = [
                 c
-                for c in self.state.contacts
+                for c in pool
                 if c.directory_id == directory_id
                 and all(
                     (norm(c.fields.get(ftype)) == norm(value)) == (comp == "eq")
@@ -248,7 +300,7 @@ class Store:
         created: dict[str, Any] = {}
         unprocessed: dict[str, Any] = {}
         with self.lock:
-            contacts = {c.contact_id for c in self.state.contacts if c.directory_id == directory_id}
+            contacts = self.state.contacts.in_directory(directory_id)
             for key, tx in body.items():
                 problem = transaction_problem(tx, contacts, lists)
                 if problem:
@@ -286,9 +338,16 @@ class Store:
             )
             return event_id
 
-    def record_request(self, **row: Any) -> None:
+    def arrive(self) -> int:
+        """Number a request in order of arrival (its ``seq`` in the request log)."""
         with self.lock:
-            self.state.requests.append({"seq": len(self.state.requests), **row})
+            self.state.arrivals += 1
+            return self.state.arrivals - 1
+
+    def record_request(self, **row: Any) -> None:
+        """Log an answered request; the log stays in ``seq`` (arrival) order."""
+        with self.lock:
+            bisect.insort(self.state.requests, row, key=lambda r: r["seq"])
 
     def contact_rows(self) -> list[dict[str, Any]]:
         with self.lock:
@@ -301,5 +360,5 @@ class Store:
                     "embedded_data": json.dumps(c.embedded, ensure_ascii=False),
                     "created_at": c.created_at,
                 }
-                for c in self.state.contacts
+                for c in self.state.contacts.all
             ]

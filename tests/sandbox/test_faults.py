@@ -143,6 +143,9 @@ def test_latency_is_awaited_not_blocking(make_api):
     elapsed = time.perf_counter() - started
     assert [r.status_code for r in responses] == [200] * 5
     assert 0.2 <= elapsed < 0.6
+    log = api.sb.requests()
+    assert log["seq"].to_list() == list(range(5))  # numbered on arrival
+    assert log["received_at"].is_sorted()
 
 
 def test_reset_keeps_ids_and_token_and_drops_the_rest(api, ok):
