@@ -1,0 +1,120 @@
+"""The field catalogue: which fields each action takes, and what each one is.
+
+This module owns the names. A field has a snake_case ``name`` (what ``mapping`` keys and
+frame columns use), Segment's camelCase ``alias`` (also accepted as a column name), a
+``kind`` that decides how its values are normalised, and the ``body_key`` it is sent as
+(``None`` when it goes into a URL or, for ``event_payload``, is the whole body).
+
+>>> [f.name for f in fields_for("workflow")]
+['workflow_url', 'event_payload']
+>>> field("transactions", "transaction_data").body_key
+'data'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from qxframe.exceptions import ConfigError
+
+Kind = Literal["identifier", "string", "bool", "date", "object"]
+
+ACTIONS: Final = ("contacts", "transactions", "workflow")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of an action."""
+
+    name: str
+    alias: str
+    kind: Kind
+    body_key: str | None
+    #: ``POOL_``, ``CG_``, ``CID_`` for Qualtrics ids; ``None`` otherwise.
+    prefix: str | None = None
+    #: A destination field (``directory_id``, ``mailing_list_id``, ``workflow_url``): may be
+    #: given as a constant keyword, and every row needs a value.
+    destination: bool = False
+
+    @property
+    def pattern(self) -> re.Pattern[str] | None:
+        """The whole-string pattern an identifier must match (prefix + safe characters)."""
+        if self.prefix is None:
+            return None
+        return re.compile(re.escape(self.prefix) + r"[A-Za-z0-9_-]+")
+
+
+def _contact_fields() -> tuple[Field, ...]:
+    return (
+        Field("directory_id", "directoryId", "identifier", None, "POOL_", destination=True),
+        Field("ext_ref", "extRef", "string", "extRef"),
+        Field("email", "email", "string", "email"),
+        Field("phone", "phone", "string", "phone"),
+        Field("first_name", "firstName", "string", "firstName"),
+        Field("last_name", "lastName", "string", "lastName"),
+        Field("language", "language", "string", "language"),
+        Field("unsubscribed", "unsubscribed", "bool", "unsubscribed"),
+        Field("embedded_data", "embeddedData", "object", "embeddedData"),
+    )
+
+
+_CATALOGUE: Final[dict[str, tuple[Field, ...]]] = {
+    "contacts": _contact_fields(),
+    "transactions": (
+        *_contact_fields(),
+        Field(
+            "mailing_list_id",
+            "mailingListId",
+            "identifier",
+            "mailingListId",
+            "CG_",
+            destination=True,
+        ),
+        Field("contact_id", "contactId", "identifier", "contactId", "CID_"),
+        Field("transaction_date", "transactionDate", "date", "transactionDate"),
+        Field("transaction_data", "transactionData", "object", "data"),
+    ),
+    "workflow": (
+        Field("workflow_url", "workflowUrl", "string", None, destination=True),
+        Field("event_payload", "eventPayload", "object", None),
+    ),
+}
+
+#: Object fields whose nested values are sent as a JSON string each (embedded and
+#: transaction data); ``event_payload`` keeps nested values as JSON structure.
+FLAT_OBJECTS: Final = frozenset({"embedded_data", "transaction_data"})
+
+#: Fields that identify a contact, in the order a directory search filters on them.
+LOOKUP_FIELDS: Final = ("ext_ref", "phone", "email")
+
+
+def check_action(action: str) -> str:
+    """Return ``action`` if it is one of :data:`ACTIONS`, else raise ``ConfigError``."""
+    if action not in _CATALOGUE:
+        raise ConfigError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
+    return action
+
+
+def fields_for(action: str) -> tuple[Field, ...]:
+    """The fields of ``action``, in a stable order (destinations first)."""
+    return _CATALOGUE[check_action(action)]
+
+
+def field_names(action: str) -> tuple[str, ...]:
+    """The snake_case field names of ``action``."""
+    return tuple(f.name for f in fields_for(action))
+
+
+def field(action: str, name: str) -> Field:
+    """The field ``name`` of ``action``; ``ConfigError`` listing the valid names if unknown."""
+    for f in fields_for(action):
+        if f.name == name:
+            return f
+    valid = ", ".join(field_names(action))
+    hint = ""
+    for f in fields_for(action):
+        if f.alias == name and f.alias != f.name:
+            hint = f" (did you mean {f.name!r}? mapping keys are snake_case)"
+    raise ConfigError(f"{name!r} is not a field of {action}{hint}; valid fields are: {valid}")

@@ -1,0 +1,60 @@
+"""JSON object text built column-wise in polars, byte for byte what ``compact_json`` gives.
+
+Encoding row by row in Python costs microseconds a row; these expressions cost a fraction
+of that. Members whose value is null are left out, like everywhere else in qxframe.
+Strings are escaped as Python's ``json`` does with ``ensure_ascii=False`` (``"``, ``\\``
+and control characters only); floats are rendered by Python's own ``float.__repr__``
+(polars formats some differently: ``0.00001`` for ``1e-05``), one value at a time.
+The tests hold these expressions to ``compact_json`` on random values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import polars as pl
+
+
+def _key(key: str) -> str:
+    return json.dumps(key, ensure_ascii=False) + ":"
+
+
+def value_text(value: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """The JSON text of a scalar column (null stays null; NaN and infinities become null).
+
+    ``dtype`` is the column's: String, Boolean or an integer type (floats: see
+    :func:`float_text`).
+    """
+    if dtype == pl.Boolean:
+        return pl.when(value).then(pl.lit("true")).when(value.not_()).then(pl.lit("false"))
+    if dtype.is_integer():
+        return value.cast(pl.String)
+    if dtype in (pl.String, pl.Null):
+        wrapped = pl.struct(value.cast(pl.String).alias("v")).struct.json_encode()
+        return pl.when(value.is_not_null()).then(
+            wrapped.str.strip_prefix('{"v":').str.strip_suffix("}")
+        )
+    raise TypeError(f"no JSON text for dtype {dtype}")
+
+
+def float_text(values: pl.Series) -> pl.Series:
+    """The JSON text of each float as Python writes it; NaN and infinities become null."""
+    texts = [
+        None if x is None or not math.isfinite(x) else float.__repr__(x)
+        for x in values.cast(pl.Float64).to_list()
+    ]
+    return pl.Series(values.name, texts, dtype=pl.String)
+
+
+def member(key: str, text: pl.Expr) -> pl.Expr:
+    """``"key":<text>``, or null when ``text`` (already JSON text) is null."""
+    return pl.concat_str(pl.lit(_key(key)), text)
+
+
+def json_object(members: list[pl.Expr]) -> pl.Expr:
+    """``{m1,m2,…}`` from member expressions, null members left out (``{}`` if all are)."""
+    if not members:
+        return pl.lit("{}")
+    joined = pl.concat_str(members, separator=",", ignore_nulls=True)
+    return pl.concat_str(pl.lit("{"), joined, pl.lit("}"))
