@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import pandera.polars as pa
 import polars as pl
 
 from qxframe._fields import field, fields_for
@@ -106,9 +105,11 @@ def _normalized(
 def _failures(
     normal: pl.DataFrame, action: str, allowed_origin: str | None, row_offset: int
 ) -> pl.DataFrame:
+    from pandera.errors import SchemaErrors  # loaded on first use, like the schemas
+
     try:
         schema_for(action, allowed_origin).validate(normal, lazy=True)
-    except pa.errors.SchemaErrors as exc:
+    except SchemaErrors as exc:
         cases = exc.failure_cases
     else:
         return pl.DataFrame(schema=PROBLEM_SCHEMA)

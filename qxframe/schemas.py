@@ -18,14 +18,16 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandera.polars as pa
 import polars as pl
 
 from qxframe._fields import LOOKUP_FIELDS, fields_for
 from qxframe._normalize import DATE_PATTERN, diagnostic, diagnostic_rules
 from qxframe._urls import is_allowed_workflow_url, redact
+
+if TYPE_CHECKING:  # pandera (and the pandas it pulls in) loads on first use, not on import
+    import pandera.polars as pa
 
 __all__ = [
     "EMAIL_PATTERN",
@@ -96,7 +98,7 @@ def _rows(expr: Callable[[pl.Expr], pl.Expr]) -> Check:
 
 
 def _check(code: str, expr: Callable[[pl.Expr], pl.Expr]) -> pa.Check:
-    return pa.Check(_rows(expr), name=code, ignore_na=False)
+    return _pa().Check(_rows(expr), name=code, ignore_na=False)
 
 
 def _matches(code: str, pattern: str) -> pa.Check:
@@ -110,7 +112,7 @@ def _allowed_url(allowed_origin: str | None) -> pa.Check:
         allowed = [u for u in urls if u is not None and is_allowed_workflow_url(u, allowed_origin)]
         return data.lazyframe.select(column.is_null() | column.is_in(allowed))
 
-    return pa.Check(check, name="workflow_url_not_allowed", ignore_na=False)
+    return _pa().Check(check, name="workflow_url_not_allowed", ignore_na=False)
 
 
 def _has_identity(candidates: tuple[str, ...]) -> pa.Check:
@@ -123,12 +125,12 @@ def _has_identity(candidates: tuple[str, ...]) -> pa.Check:
         )
         return data.lazyframe.select(ok.alias("has_identity"))
 
-    return pa.Check(check, name="missing_identity", ignore_na=False)
+    return _pa().Check(check, name="missing_identity", ignore_na=False)
 
 
 def _diagnostic(rule: str) -> tuple[str, pa.Column]:
     check = _check(rule, lambda c: c.is_null())
-    return diagnostic(rule), pa.Column(pl.String, checks=[check], nullable=True, required=False)
+    return diagnostic(rule), _pa().Column(pl.String, checks=[check], nullable=True, required=False)
 
 
 def _field_columns(action: str, allowed_origin: str | None) -> dict[str, pa.Column]:
@@ -153,7 +155,7 @@ def _field_columns(action: str, allowed_origin: str | None) -> dict[str, pa.Colu
                 _check("payload_too_large", lambda c: c.str.len_bytes() <= MAX_WORKFLOW_BYTES)
             )
         dtype = pl.Boolean if f.kind == "bool" else pl.String
-        columns[f.name] = pa.Column(dtype, checks=checks, nullable=True, required=f.destination)
+        columns[f.name] = _pa().Column(dtype, checks=checks, nullable=True, required=f.destination)
     return columns
 
 
@@ -169,12 +171,30 @@ def schema_for(action: str, allowed_origin: str | None = None) -> pa.DataFrameSc
     if action != "workflow":
         identity = LOOKUP_FIELDS + (("contact_id",) if action == "transactions" else ())
         checks.append(_has_identity(identity))
-    return pa.DataFrameSchema(columns, checks=checks, strict=False, name=f"{action}_schema")
+    return _pa().DataFrameSchema(columns, checks=checks, strict=False, name=f"{action}_schema")
 
 
-contacts_schema = schema_for("contacts")
-transactions_schema = schema_for("transactions")
-workflow_schema = schema_for("workflow")
+contacts_schema: pa.DataFrameSchema  # these three are built on first access (__getattr__)
+transactions_schema: pa.DataFrameSchema
+workflow_schema: pa.DataFrameSchema
+_EXPORTED = {
+    "contacts_schema": "contacts",
+    "transactions_schema": "transactions",
+    "workflow_schema": "workflow",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``contacts_schema``, ``transactions_schema``, ``workflow_schema``, built on first use."""
+    if name in _EXPORTED:
+        return schema_for(_EXPORTED[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _pa() -> Any:
+    import pandera.polars
+
+    return pandera.polars
 
 
 def message(code: str, value: Any, action: str = "contacts") -> str:

@@ -1,0 +1,89 @@
+"""Where the token may go: workflow URL rules, origins, and redaction for display."""
+
+from __future__ import annotations
+
+import pytest
+
+from qxframe._urls import is_allowed_workflow_url, origin_of, redact
+from qxframe.exceptions import ConfigError
+
+TRIGGER = "https://iad1.qualtrics.com/inbound-event/v1/events/json/triggers?urlTokenId=abc"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        TRIGGER,
+        "https://qualtrics.com/hook",
+        "https://cornell.ca1.qualtrics.com/inbound-event/v1/events/JSON/triggers?contextId=OC_1",
+        "HTTPS://IAD1.QUALTRICS.COM/x",
+        "https://testdc.qualtrics.com/workflow-trigger",  # Segment's test URL
+    ],
+)
+def test_qualtrics_hosts_are_allowed(url: str) -> None:
+    assert is_allowed_workflow_url(url, None)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evilqualtrics.com/hook",
+        "https://qualtrics.com.evil.example/hook",
+        "user@evil.example/?.qualtrics.com",
+        "https://x.qualtrics.com@evil.example/",
+        "https://user:pw@iad1.qualtrics.com/hook",  # userinfo is refused outright
+        "http://iad1.qualtrics.com/hook",  # not https
+        "ftp://iad1.qualtrics.com/hook",
+        "https://evil.example/?next=https://iad1.qualtrics.com",
+        "https://evil.example#.qualtrics.com",
+        "https://evil.example\\@iad1.qualtrics.com/",
+        "https://evil%2eexample.qualtrics.com/",
+        "https://iad1.qualtrics.com./hook",
+        "https://iad1.qualtrics.com:99999/hook",
+        " https://iad1.qualtrics.com/hook",
+        "https://iad1.qualtrics.com/ho\nok",
+        "//iad1.qualtrics.com/hook",
+        "iad1.qualtrics.com/hook",
+        "",
+    ],
+)
+def test_hostile_or_foreign_urls_are_refused(url: str) -> None:
+    assert not is_allowed_workflow_url(url, None)
+
+
+def test_non_strings_are_refused() -> None:
+    assert not is_allowed_workflow_url(None, None)  # type: ignore[arg-type]
+    assert not is_allowed_workflow_url(42, None)  # type: ignore[arg-type]
+
+
+def test_the_clients_own_origin_is_allowed_exactly() -> None:
+    origin = "http://127.0.0.1:8765"
+    assert is_allowed_workflow_url("http://127.0.0.1:8765/inbound-event/x?urlTokenId=1", origin)
+    assert not is_allowed_workflow_url("http://127.0.0.1:8766/inbound-event/x", origin)
+    assert not is_allowed_workflow_url("https://127.0.0.1:8765/inbound-event/x", origin)
+    assert not is_allowed_workflow_url("http://localhost:8765/inbound-event/x", origin)
+    assert not is_allowed_workflow_url("http://u@127.0.0.1:8765/x", origin)
+    assert not is_allowed_workflow_url("http://127.0.0.1:8765/x", None)
+
+
+def test_default_ports_count_as_the_same_origin() -> None:
+    assert is_allowed_workflow_url("http://example.test/x", "http://example.test:80")
+    assert is_allowed_workflow_url("https://example.test:443/x", "https://example.test")
+
+
+def test_origin_of() -> None:
+    assert origin_of("HTTP://127.0.0.1:8765/API/v3/") == "http://127.0.0.1:8765"
+    assert origin_of("https://iad1.qualtrics.com:443/API") == "https://iad1.qualtrics.com"
+    assert origin_of("http://[::1]:9000/x") == "http://[::1]:9000"
+    with pytest.raises(ConfigError, match="absolute URL"):
+        origin_of("not a url")
+    with pytest.raises(ConfigError):
+        origin_of("https://user@iad1.qualtrics.com/")
+
+
+def test_redact_hides_token_like_parameters_and_passwords() -> None:
+    assert redact(TRIGGER) == TRIGGER.replace("urlTokenId=abc", "urlTokenId=***")
+    shown = redact("https://u:secret@h.example/p?api_key=k&x=1&access_token=t")
+    assert "secret" not in shown and "=k" not in shown and "=t" not in shown
+    assert "x=1" in shown
+    assert redact(None) == "None"
