@@ -177,4 +177,5 @@ def workflow_bodies(frame: pl.DataFrame) -> pl.Series:
 
 
 def _select(frame: pl.DataFrame, expr: pl.Expr) -> pl.Series:
-    return frame.select(expr.alias("payload")).to_series()
+    # with_columns, not select: a literal ({} for a row with no fields) must broadcast
+    return frame.with_columns(expr.alias("_payload")).get_column("_payload").alias("payload")

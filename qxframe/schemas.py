@@ -121,7 +121,7 @@ def _has_identity(candidates: tuple[str, ...]) -> pa.Check:
         ok = (
             pl.any_horizontal([pl.col(c).is_not_null() for c in present])
             if present
-            else (pl.lit(False))
+            else pl.repeat(False, pl.len())
         )
         return data.lazyframe.select(ok.alias("has_identity"))
 

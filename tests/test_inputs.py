@@ -44,10 +44,11 @@ def test_csv_path_keeps_leading_zeros(tmp_path: Path) -> None:
     path = tmp_path / "contacts.csv"
     path.write_text("ext_ref,phone,unsubscribed\n007,0005551234,true\n010,,0\n", encoding="utf-8")
     (chunk,) = list(iter_chunks(path))
-    assert chunk.schema == pl.Schema({"ext_ref": pl.String, "phone": pl.String,
-                                      "unsubscribed": pl.String})
+    assert chunk.schema == pl.Schema(
+        {"ext_ref": pl.String, "phone": pl.String, "unsubscribed": pl.String}
+    )
     assert chunk.rows() == [("007", "0005551234", "true"), ("010", None, "0")]
-    assert list(iter_chunks(str(path)))[0].equals(chunk)
+    assert next(iter(iter_chunks(str(path)))).equals(chunk)
 
 
 def test_csv_is_streamed_in_chunks(tmp_path: Path) -> None:
@@ -75,7 +76,7 @@ def test_empty_inputs_yield_one_empty_chunk_with_columns(tmp_path: Path) -> None
 def test_non_utf8_csv_is_a_clear_config_error(tmp_path: Path) -> None:
     path = tmp_path / "latin1.csv"
     path.write_bytes("name,city\nJosé,München\n".encode("latin-1"))
-    with pytest.raises(ConfigError, match="not UTF-8.*re-save it as UTF-8"):
+    with pytest.raises(ConfigError, match=r"not UTF-8.*re-save it as UTF-8"):
         list(iter_chunks(path))
 
 

@@ -70,7 +70,7 @@ def test_a_constant_and_a_mapping_for_the_same_field_conflict() -> None:
 def test_constants_only_for_destination_fields_and_as_text() -> None:
     with pytest.raises(ConfigError, match="email cannot be given as a constant"):
         resolve(ROWS, "contacts", None, {"email": "x@y.com"})
-    with pytest.raises(ConfigError, match="mailing_list_id.*not a field of contacts"):
+    with pytest.raises(ConfigError, match=r"mailing_list_id.*not a field of contacts"):
         resolve(ROWS, "contacts", None, {"mailing_list_id": "CG_1"})
     with pytest.raises(ConfigError, match="must be text"):
         resolve(ROWS, "contacts", None, {"directory_id": 7})  # type: ignore[dict-item]
@@ -95,7 +95,7 @@ def test_lists_and_expressions_naming_missing_columns(source: object) -> None:
 
 
 def test_unknown_field_lists_the_valid_ones() -> None:
-    with pytest.raises(ConfigError, match="'mobile' is not a field of contacts.*ext_ref, email"):
+    with pytest.raises(ConfigError, match=r"'mobile' is not a field of contacts.*ext_ref, email"):
         resolve(ROWS, "contacts", {"mobile": "mail"}, {})
     with pytest.raises(ConfigError, match="did you mean 'ext_ref'"):
         resolve(ROWS, "contacts", {"extRef": "mail"}, {})

@@ -1,0 +1,176 @@
+"""Properties over any frame of mixed types and nulls: every row lands in exactly one of
+valid/invalid, and every body is JSON with no null anywhere, identical whether built row by
+row or column-wise."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from qxframe._jsontext import value_text
+from qxframe._payloads import (
+    compact_json,
+    contact_bodies,
+    contact_body,
+    lookup_key,
+    search_body,
+    transaction_entries,
+    transaction_entry,
+    workflow_bodies,
+    workflow_body,
+)
+from qxframe._prepare import prepare
+
+NOW = "2030-01-01 00:00:00"
+PROPS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+TEXT = st.text(max_size=12) | st.sampled_from(
+    [
+        "a@b.com",
+        "bob@",
+        " ",
+        "0",
+        "yes",
+        "TRUE",
+        "2024-01-02T03:04:05+02:00",
+        "1706781600000",
+        '{"k":[1,null]}',
+        "[1]",
+    ]
+)
+KINDS: dict[str, tuple[pl.DataType, st.SearchStrategy[Any]]] = {
+    "text": (pl.String(), TEXT),
+    "int": (pl.Int64(), st.integers(-(2**63), 2**63 - 1) | st.sampled_from([0, 1])),
+    "float": (pl.Float64(), st.floats() | st.sampled_from([1e-05, 1e16, 0.0, -0.0])),
+    "bool": (pl.Boolean(), st.booleans()),
+    "date": (pl.Date(), st.dates()),
+    "datetime": (pl.Datetime("us"), st.datetimes(min_value=dt.datetime(1, 1, 2))),
+    "list": (pl.List(pl.Int64), st.lists(st.integers(-9, 9) | st.none(), max_size=3)),
+    "struct": (
+        pl.Struct({"a": pl.String, "b": pl.Float64}),
+        st.fixed_dictionaries({"a": TEXT | st.none(), "b": st.floats() | st.none()}),
+    ),
+}
+SCALAR = ["text", "int", "float", "bool"]
+FIELD_KINDS = {
+    "ext_ref": SCALAR,
+    "email": ["text"],
+    "phone": SCALAR,
+    "first_name": SCALAR,
+    "language": ["text"],
+    "unsubscribed": ["text", "int", "bool", "float"],
+    "contact_id": ["text"],
+    "transaction_date": ["text", "int", "float", "date", "datetime"],
+}
+
+
+@st.composite
+def frames(draw: st.DrawFn, fields: list[str]) -> pl.DataFrame:
+    height = draw(st.integers(0, 6))
+    names = draw(st.lists(st.sampled_from(fields), unique=True)) if fields else []
+    extras = draw(st.lists(st.sampled_from(list(KINDS)), max_size=4))
+    columns = [(name, draw(st.sampled_from(FIELD_KINDS[name]))) for name in names]
+    columns += [(f"x{i}_{kind}", kind) for i, kind in enumerate(extras)]
+    series = []
+    for name, kind in columns:
+        dtype, values = KINDS[kind]
+        cells = draw(st.lists(values | st.none(), min_size=height, max_size=height))
+        series.append(pl.Series(name, cells, dtype=dtype))
+    return pl.DataFrame(series, height=height) if series else pl.DataFrame(height=height)
+
+
+def no_nulls(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(v is not None and no_nulls(v) for v in value.values())
+    if isinstance(value, list):
+        return all(v is not None and no_nulls(v) for v in value)
+    return value is not None
+
+
+def check_partition(frame: pl.DataFrame, prepared: Any) -> None:
+    rows = prepared.valid["row"].to_list() + prepared.invalid["row"].to_list()
+    assert sorted(rows) == list(range(frame.height))
+    assert prepared.invalid["error_code"].null_count() == 0
+    assert prepared.invalid["error_message"].null_count() == 0
+
+
+def extras(frame: pl.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c.startswith("x")]
+
+
+@PROPS
+@given(frames(["ext_ref", "email", "phone", "first_name", "language", "unsubscribed"]))
+def test_contacts(frame: pl.DataFrame) -> None:
+    mapping = {"embedded_data": extras(frame)} if extras(frame) else None
+    prepared = prepare(
+        frame,
+        "contacts",
+        mapping=mapping,
+        constants={"directory_id": "POOL_1"},
+        allowed_origin=None,
+    )
+    check_partition(frame, prepared)
+    rows = list(prepared.valid.iter_rows(named=True))
+    texts = [compact_json(contact_body(r)) for r in rows]
+    assert contact_bodies(prepared.valid).to_list() == texts
+    for text in texts:
+        assert no_nulls(json.loads(text))
+    for row in rows:
+        key = lookup_key(row)
+        assert key is not None  # valid contacts always identify someone
+        assert no_nulls(search_body(key))
+
+
+@PROPS
+@given(frames(["ext_ref", "email", "phone", "contact_id", "transaction_date"]))
+def test_transactions(frame: pl.DataFrame) -> None:
+    mapping = {"transaction_data": extras(frame)} if extras(frame) else None
+    prepared = prepare(
+        frame,
+        "transactions",
+        mapping=mapping,
+        constants={"directory_id": "POOL_1", "mailing_list_id": "CG_1"},
+        allowed_origin=None,
+    )
+    check_partition(frame, prepared)
+    rows = list(prepared.valid.iter_rows(named=True))
+    texts = [
+        compact_json(transaction_entry(r, contact_id=r.get("contact_id"), default_date=NOW))
+        for r in rows
+    ]
+    assert transaction_entries(prepared.valid, default_date=NOW).to_list() == texts
+    for text in texts:
+        entry = json.loads(text)
+        assert no_nulls(entry) and isinstance(entry["data"], dict)
+        assert len(entry["transactionDate"]) == 19
+
+
+@PROPS
+@given(frames([]))
+def test_workflow_default_payload(frame: pl.DataFrame) -> None:
+    prepared = prepare(
+        frame,
+        "workflow",
+        mapping=None,
+        constants={"workflow_url": "https://x.qualtrics.com/h"},
+        allowed_origin=None,
+    )
+    check_partition(frame, prepared)
+    texts = [compact_json(workflow_body(r)) for r in prepared.valid.iter_rows(named=True)]
+    assert workflow_bodies(prepared.valid).to_list() == texts
+    for text in texts:
+        assert no_nulls(json.loads(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text() | st.none(), max_size=20))
+def test_string_escaping_matches_python_json(values: list[str | None]) -> None:
+    series = pl.Series("v", values, dtype=pl.String)
+    rendered = series.to_frame().select(value_text(pl.col("v"), pl.String())).to_series()
+    expected = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+    assert rendered.to_list() == expected
