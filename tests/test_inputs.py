@@ -133,3 +133,18 @@ def test_count_rows(tmp_path: Path) -> None:
     assert count_rows(csv) == 3
     assert count_rows(parquet) == 3
     assert count_rows(FRAME.lazy()) is None
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
+
+
+def test_sample_files_are_what_make_samples_writes(tmp_path: Path) -> None:
+    import runpy
+
+    make = runpy.run_path(str(SAMPLES / "make_samples.py"))
+    make["main"](tmp_path)
+    for name in ("contacts.csv", "transactions.csv", "workflow_events.csv"):
+        written = (tmp_path / name).read_bytes()
+        assert written == (SAMPLES / name).read_bytes(), f"re-run make_samples.py ({name})"
+        assert len(written) < 100_000
+        assert count_rows(SAMPLES / name) == 300

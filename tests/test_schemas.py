@@ -326,3 +326,30 @@ def test_validate_reports_every_problem_of_any_input(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError):
         schemas.validate(path, "contacts", constants={"directory_id": "oops"})
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
+
+
+def test_sample_files_are_awkward_in_the_documented_ways() -> None:
+    contacts = schemas.validate(
+        SAMPLES / "contacts.csv",
+        "contacts",
+        mapping={"embedded_data": ["plan", "city", "signup_date", "attributes", "notes"]},
+        constants=POOL,
+    )
+    assert set(contacts["error_code"]) == {
+        "email_format",
+        "missing_identity",
+        "unsubscribed_not_boolean",
+        "embedded_data_value_too_long",
+    }
+    transactions = schemas.validate(SAMPLES / "transactions.csv", "transactions", constants=TX)
+    assert "transaction_date_unparseable" in set(transactions["error_code"])
+    events = schemas.validate(
+        SAMPLES / "workflow_events.csv",
+        "workflow",
+        mapping={"event_payload": "properties"},
+        constants={"workflow_url": HOOK},
+    )
+    assert events["row"].to_list() == [7, 8]
