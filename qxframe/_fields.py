@@ -118,3 +118,28 @@ def field(action: str, name: str) -> Field:
         if f.alias == name and f.alias != f.name:
             hint = f" (did you mean {f.name!r}? mapping keys are snake_case)"
     raise ConfigError(f"{name!r} is not a field of {action}{hint}; valid fields are: {valid}")
+
+
+def diagnostic(rule: str) -> str:
+    """The column in which normalisation reports failures of ``rule`` (``_`` + rule)."""
+    return "_" + rule
+
+
+def diagnostic_rules(f: Field) -> tuple[str, ...]:
+    """The rules whose failures normalising ``f`` reports in diagnostic columns."""
+    if f.kind == "bool":
+        return (f"{f.name}_not_boolean",)
+    if f.kind == "date":
+        return (f"{f.name}_unparseable",)
+    if f.kind == "object":
+        rules = ("not_object", "key_too_long", "value_too_long")
+        return tuple(f"{f.name}_{r}" for r in rules[: 3 if f.name in FLAT_OBJECTS else 1])
+    return ()
+
+
+def dtype_error(name: str, dtype: object, wants: str) -> ConfigError:
+    """The error for a column whose dtype cannot hold field ``name`` at all."""
+    return ConfigError(
+        f"field {name!r} needs {wants}, but its column has dtype {dtype}; "
+        "map it to another column or cast the column first"
+    )

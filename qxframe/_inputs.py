@@ -59,11 +59,13 @@ def count_rows(source: Any) -> int | None:
         return len(source)
     if isinstance(source, str | Path):
         path = Path(source)
-        if _kind(path) == "parquet" or path.stat().st_size <= _BIG_CSV_BYTES:
-            try:
-                return int(_scan(path).select(pl.len()).collect().item())
-            except pl.exceptions.PolarsError:
-                return None
+        lazy = _scan(path)  # ConfigError for a missing, empty or non-UTF-8 file
+        if _kind(path) == "csv" and path.stat().st_size > _BIG_CSV_BYTES:
+            return None
+        try:
+            return int(lazy.select(pl.len()).collect().item())
+        except pl.exceptions.PolarsError:
+            return None
     return None
 
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from qxframe._fields import LOOKUP_FIELDS, fields_for
-from qxframe._normalize import DATE_PATTERN, diagnostic, diagnostic_rules
+from qxframe._fields import LOOKUP_FIELDS, diagnostic, diagnostic_rules, fields_for
+from qxframe._normalize import DATE_PATTERN
 from qxframe._urls import is_allowed_workflow_url, redact
 
 if TYPE_CHECKING:  # pandera (and the pandas it pulls in) loads on first use, not on import

@@ -1,0 +1,202 @@
+"""Object fields (embedded data, transaction data, event payload) as compact JSON text.
+
+Sources: a struct column (a list of mapped columns arrives as one), or a column of
+JSON-object text. For embedded and transaction data (*flat* objects) str/int/float/bool
+values stay as they are, dates become ISO-8601 text and each nested value (list, struct)
+becomes the JSON text of that value alone; keys over 200 characters and values over 1,024
+characters are reported. ``event_payload`` keeps nested values as JSON structure. Nulls and
+NaN are dropped at every depth; an object left empty is null (no ``embeddedData: {}``).
+
+Struct columns of scalars are rendered column-wise in polars (``_jsontext``); JSON text
+and nested values go through Python's ``json``, one value at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from qxframe._fields import FLAT_OBJECTS, diagnostic, dtype_error
+from qxframe._jsontext import float_text, json_object, member, value_text
+from qxframe._payloads import compact_json
+
+MAX_KEY_CHARS = 200
+MAX_VALUE_CHARS = 1024
+_OBJECT_DTYPES = "an object (a struct, JSON-object text, or a list of columns)"
+
+
+def _object_diagnostics(name: str, height: int, **values: pl.Series | None) -> list[pl.Series]:
+    out = []
+    rules = (
+        ("not_object", "key_too_long", "value_too_long")
+        if name in FLAT_OBJECTS
+        else ("not_object",)
+    )
+    for rule in rules:
+        series = values.get(rule)
+        column = diagnostic(f"{name}_{rule}")
+        if series is None:
+            series = pl.Series(column, [None] * height, dtype=pl.String)
+        out.append(series.alias(column).cast(pl.String))
+    return out
+
+
+def flat_object(s: pl.Series, name: str) -> list[pl.Series]:
+    if isinstance(s.dtype, pl.Struct):
+        return _flat_from_struct(s, name)
+    if s.dtype in (pl.String, pl.Null):
+        return _from_json_text(s, name, flat=True)
+    raise dtype_error(name, s.dtype, _OBJECT_DTYPES)
+
+
+def nested_object(s: pl.Series, name: str) -> list[pl.Series]:
+    if isinstance(s.dtype, pl.Struct):
+        fields = s.struct.unnest()
+        rendered = fields.select(_scalar_for_json(c, fields.schema[c]) for c in fields.columns)
+        values = rendered.select(pl.struct(pl.all())).to_series() if rendered.width else s
+        texts = [None if v is None else compact_json(clean(v)) for v in values.to_list()]
+        text_series = pl.Series(name, texts, dtype=pl.String)
+        return [text_series, *_object_diagnostics(name, len(s))]
+    if s.dtype in (pl.String, pl.Null):
+        return _from_json_text(s, name, flat=False)
+    raise dtype_error(name, s.dtype, _OBJECT_DTYPES)
+
+
+def _scalar_for_json(column: str, dtype: pl.DataType) -> pl.Expr:
+    """Top-level dates as ISO-8601 text and NaN as null, before values go to Python."""
+    v = pl.col(column)
+    if dtype == pl.Date:
+        return v.dt.strftime("%Y-%m-%d")
+    if isinstance(dtype, pl.Datetime):
+        return v.dt.strftime("%Y-%m-%dT%H:%M:%S%.f" + ("%:z" if dtype.time_zone else ""))
+    if dtype.is_float():
+        return pl.when(v.is_finite()).then(v)
+    if dtype.is_decimal():
+        return v.cast(pl.Float64)
+    if dtype in (pl.Time,) or isinstance(dtype, pl.Duration | pl.Categorical | pl.Enum):
+        return v.cast(pl.String)
+    return v
+
+
+def _flat_from_struct(s: pl.Series, name: str) -> list[pl.Series]:
+    fields = s.struct.unnest()
+    fields = fields.select(_scalar_for_json(c, fields.schema[c]) for c in fields.columns)
+    members, long_keys, long_values = [], [], []
+    for key in fields.columns:
+        column = fields.get_column(key)
+        if column.dtype == pl.Null:
+            continue
+        if column.dtype.is_nested():
+            fields = fields.with_columns(
+                pl.Series(key, [_nested_text(v) for v in column.to_list()], dtype=pl.String)
+            )
+        elif column.dtype.is_float():
+            fields = fields.with_columns(float_text(column))
+        elif not (column.dtype in (pl.String, pl.Boolean) or column.dtype.is_integer()):
+            raise dtype_error(f"{name}.{key}", column.dtype, "a JSON-ready value")
+        v, dtype = pl.col(key), fields.schema[key]
+        text = v if column.dtype.is_float() else value_text(v, dtype)
+        members.append(member(key, text))
+        if len(key) > MAX_KEY_CHARS:
+            long_keys.append(pl.when(v.is_not_null()).then(pl.lit(_shorten(key))))
+        if dtype == pl.String and not column.dtype.is_float():
+            long_values.append(pl.when(v.str.len_chars() > MAX_VALUE_CHARS).then(pl.lit(key)))
+    out = fields.select(
+        json_object(members).alias(name),
+        _first(long_keys).alias("key_too_long"),
+        _first(long_values).alias("value_too_long"),
+    ).with_columns(pl.when(pl.col(name) != "{}").then(pl.col(name)).alias(name))
+    return [
+        out.get_column(name),
+        *_object_diagnostics(
+            name,
+            len(s),
+            key_too_long=out.get_column("key_too_long"),
+            value_too_long=out.get_column("value_too_long"),
+        ),
+    ]
+
+
+def _first(exprs: Sequence[pl.Expr]) -> pl.Expr:
+    return pl.coalesce(exprs) if exprs else pl.lit(None, pl.String)
+
+
+def _shorten(value: str, limit: int = 40) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _nested_text(value: Any) -> str | None:
+    cleaned = clean(value)
+    return None if cleaned is None else compact_json(cleaned)
+
+
+def _from_json_text(s: pl.Series, name: str, *, flat: bool) -> list[pl.Series]:
+    """Object values from JSON text, one Python ``json.loads`` per distinct non-null value."""
+    texts: list[str | None] = []
+    diags: dict[str, list[str | None]] = {
+        "not_object": [],
+        "key_too_long": [],
+        "value_too_long": [],
+    }
+    for raw in s.cast(pl.String).to_list():
+        rendered, rule, shown = _render_json_text(raw, flat=flat)
+        texts.append(rendered)
+        for key, column in diags.items():
+            column.append(shown if key == rule else None)
+    return [
+        pl.Series(name, texts, dtype=pl.String),
+        *_object_diagnostics(
+            name, len(s), **{k: pl.Series(k, v, dtype=pl.String) for k, v in diags.items()}
+        ),
+    ]
+
+
+def _render_json_text(raw: str | None, *, flat: bool) -> tuple[str | None, str | None, str]:
+    """(compact JSON or None, failed rule or None, text to quote in a message)."""
+    if raw is None or not raw.strip():
+        return None, None, ""
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        obj = None
+    if not isinstance(obj, dict):
+        return None, "not_object", _shorten(raw.strip())
+    if not flat:
+        return compact_json(clean(obj) or {}), None, ""
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        rendered = clean(value)
+        if rendered is None:
+            continue
+        if isinstance(rendered, dict | list):
+            rendered = compact_json(rendered)
+        if len(key) > MAX_KEY_CHARS:
+            return None, "key_too_long", _shorten(key)
+        if isinstance(rendered, str) and len(rendered) > MAX_VALUE_CHARS:
+            return None, "value_too_long", key
+        out[key] = rendered
+    return (compact_json(out) if out else None), None, ""
+
+
+def clean(value: Any) -> Any:
+    """``value`` made JSON-ready: nulls and NaN dropped (in dicts and lists, recursively),
+    dates as ISO-8601 text, decimals as floats; ``None`` when nothing is left of a scalar."""
+    if isinstance(value, dict):
+        return {str(k): c for k, v in value.items() if (c := clean(v)) is not None}
+    if isinstance(value, list | tuple):
+        return [c for v in value if (c := clean(v)) is not None]
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return clean(float(value))
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
