@@ -1,5 +1,25 @@
-"""qxframe: push rows of a dataframe to Qualtrics."""
+"""qxframe: push rows of a dataframe to Qualtrics.
 
+>>> import qxframe as qx
+>>> with qx.sandbox() as sb:                                         # doctest: +SKIP
+...     res = qx.upsert_contacts(frame, client=sb.client(), directory_id=sb.directory_id)
+
+The public names are listed in ``__all__``; everything in a module whose name starts
+with an underscore is private.
+"""
+
+from qxframe import schemas
+from qxframe._actions import (
+    atrigger_workflow,
+    aupsert_contacts,
+    aupsert_transactions,
+    trigger_workflow,
+    upsert_contacts,
+    upsert_transactions,
+)
+from qxframe._client import Client
+from qxframe._config import RetryPolicy
+from qxframe._results import summary
 from qxframe.exceptions import (
     ApiError,
     AuthError,
@@ -14,11 +34,15 @@ from qxframe.exceptions import (
     ServerError,
     TransportError,
 )
+from qxframe._sandbox import Sandbox, sandbox
+
+__version__ = "0.1.0"
 
 __all__ = [
     "ApiError",
     "AuthError",
     "BadRequestError",
+    "Client",
     "ConfigError",
     "MappingError",
     "NotFoundError",
@@ -26,6 +50,17 @@ __all__ = [
     "PayloadTooLargeError",
     "QxError",
     "RateLimitedError",
+    "RetryPolicy",
+    "Sandbox",
     "ServerError",
     "TransportError",
+    "atrigger_workflow",
+    "aupsert_contacts",
+    "aupsert_transactions",
+    "sandbox",
+    "schemas",
+    "summary",
+    "trigger_workflow",
+    "upsert_contacts",
+    "upsert_transactions",
 ]

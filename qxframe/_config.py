@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
+from qxframe._urls import origin_of
 from qxframe.exceptions import ConfigError
 
 #: Endpoint families, each under its own rate limit.
@@ -85,7 +86,7 @@ def check_base_url(base_url: str) -> str:
             f"Invalid base_url {base_url!r}: give the origin only (no path), "
             "e.g. 'https://acme.iad1.qualtrics.com'."
         )
-    return f"{parts.scheme}://{parts.netloc}"
+    return origin_of(base_url)
 
 
 def endpoint_base(datacenter: str, base_url: str | None) -> str:

@@ -77,7 +77,7 @@ def _sandbox_banner(sb: Any) -> str:
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
-    from qxframe.sandbox import Sandbox
+    from qxframe._sandbox import Sandbox
 
     try:
         sb = Sandbox(

@@ -10,7 +10,7 @@ import pytest
 import qxframe.exceptions as qxe
 from qxframe._client import Client
 from qxframe._config import RetryPolicy
-from qxframe.sandbox import Sandbox, sandbox
+from qxframe._sandbox import Sandbox, sandbox
 
 TOKEN = "tok-SECRET-1234567890"
 
@@ -270,3 +270,9 @@ def test_client_not_told_the_limit_recovers_without_failures():
     ]
     assert statuses.count(429) >= 1 and statuses.count(200) == 40
     assert slowed < 3000  # it slowed down after the 429s
+
+
+def test_base_url_is_normalised_to_its_origin():
+    assert Client(api_token=TOKEN, base_url="https://IAD1.Qualtrics.com:443").base_url == (
+        "https://iad1.qualtrics.com"
+    )

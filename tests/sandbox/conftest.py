@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from qxframe.sandbox import Sandbox
+from qxframe._sandbox import Sandbox
 
 
 class InProcess:

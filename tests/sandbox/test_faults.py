@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from qxframe.sandbox import Sandbox
-from qxframe.sandbox._faults import TokenBucket
+from qxframe._sandbox import Sandbox
+from qxframe._sandbox._faults import TokenBucket
 
 
 def test_rate_limit_answers_429_with_retry_after_and_processes_nothing(make_api, ok, err):

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from qxframe.sandbox import Sandbox, sandbox
+from qxframe._sandbox import Sandbox, sandbox
 
 
 @pytest.fixture(scope="module")

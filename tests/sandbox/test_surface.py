@@ -5,12 +5,12 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-import qxframe.sandbox
-from qxframe.sandbox import Sandbox
+import qxframe._sandbox
+from qxframe._sandbox import Sandbox
 
 
 def test_exports():
-    assert qxframe.sandbox.__all__ == ["Sandbox", "sandbox"]
+    assert qxframe._sandbox.__all__ == ["Sandbox", "sandbox"]
 
 
 def test_ids_have_qualtrics_shapes_and_are_stable_under_seed():

@@ -28,9 +28,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from qxframe.sandbox._faults import Fault, Faults
-from qxframe.sandbox._rules import StoreError, decode_skip, encode_skip
-from qxframe.sandbox._store import Store
+from qxframe._sandbox._faults import Fault, Faults
+from qxframe._sandbox._rules import StoreError, decode_skip, encode_skip
+from qxframe._sandbox._store import Store
 
 MAX_TRANSACTIONS_BODY = 5 * 1024 * 1024
 MAX_WORKFLOW_BODY = 102_400

@@ -22,7 +22,7 @@ from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
 
-from qxframe.sandbox._rules import (
+from qxframe._sandbox._rules import (
     CONTACT_FIELDS,
     SEARCH_MAX_DEPTH,
     StoreError,

@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from qxframe.sandbox._app import SandboxApp
-from qxframe.sandbox._faults import Faults, check_family
-from qxframe.sandbox._server import HOST, ServerThread
-from qxframe.sandbox._store import Store
+from qxframe._sandbox._app import SandboxApp
+from qxframe._sandbox._faults import Faults, check_family
+from qxframe._sandbox._server import HOST, ServerThread
+from qxframe._sandbox._store import Store
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette

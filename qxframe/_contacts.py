@@ -1,0 +1,102 @@
+"""The ``upsert_contacts`` action: one ``POST /directories/{id}/contacts`` per row.
+
+Rows of one identity (the same lookup key) are sent one after the other in input order;
+different identities go out concurrently. A create is marked repeatable — retried after
+a 500 or a timeout — only when the directory deduplicates and the row carries a value for
+every deduplication field, so that Qualtrics would merge a second copy (DESIGN §3).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import polars as pl
+
+from qxframe import _results
+from qxframe._envelope import Reply
+from qxframe._payloads import compact_json, contact_body, lookup_key
+from qxframe._runner import Action, Push, rows_of, run_groups
+from qxframe.exceptions import AuthError, QxError
+
+
+def group_by_identity(rows: list[dict[str, Any]], key: Any) -> list[list[dict[str, Any]]]:
+    """Rows grouped by ``key(row)``, groups in order of first appearance, rows in input order."""
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for row in rows:
+        identity = key(row)
+        groups.setdefault(("row", row["row"]) if identity is None else identity, []).append(row)
+    return list(groups.values())
+
+
+async def dedup_fields(push: Push, directory_id: str) -> tuple[str, ...]:
+    """The directory's deduplication fields (qxframe names), fetched once per push.
+
+    A directory the token may not list counts as not deduplicating: nothing is retried
+    that could duplicate. A refused token raises (before the push's first success).
+    """
+    known: dict[str, tuple[str, ...]] | None = push.memo.get("dedup")
+    if known is None:
+        try:
+            frame = await push.api.adirectories()
+        except QxError as error:
+            if isinstance(error, AuthError) and error.http_status == 401:
+                raise
+            frame = pl.DataFrame({"directory_id": [], "deduplication_criteria": []})
+        known = {
+            row["directory_id"]: tuple(row["deduplication_criteria"] or ())
+            for row in frame.iter_rows(named=True)
+        }
+        push.memo["dedup"] = known
+    return known.get(directory_id, ())
+
+
+def _identity(row: dict[str, Any]) -> Any:
+    key = lookup_key(row)
+    return None if key is None else (row.get("directory_id"), key)
+
+
+async def create_contact(push: Push, row: dict[str, Any]) -> Reply | QxError:
+    """Create (or, in a deduplicating directory, merge) the contact described by ``row``."""
+    directory_id = row["directory_id"]
+    fields = await dedup_fields(push, directory_id)
+    repeatable = bool(fields) and all(row.get(name) is not None for name in fields)
+    create = partial(
+        push.api.acreate_contact, directory_id, contact_body(row), repeatable=repeatable
+    )
+    return await push.call(create)
+
+
+async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
+    outcomes: list[_results.Outcome] = []
+
+    async def upsert(group: list[dict[str, Any]]) -> None:
+        for row in group:
+            outcomes.append(_outcome(row["row"], await create_contact(push, row)))
+            push.advance(1)
+
+    groups = group_by_identity(list(rows_of(valid)), _identity)
+    await run_groups(groups, upsert, push.concurrency)
+    return outcomes
+
+
+def _outcome(row: int, answer: Reply | QxError) -> _results.Outcome:
+    if isinstance(answer, QxError):
+        return _results.failed(row, answer)
+    contact_id = (answer.result or {}).get("id")
+    return _results.Outcome(
+        row=row,
+        status="success",
+        http_status=answer.status,
+        qualtrics_id=contact_id,
+        request_id=answer.request_id,
+        attempts=answer.attempts,
+    )
+
+
+def dry_run(valid: pl.DataFrame, push: Push) -> pl.DataFrame:
+    payloads = [compact_json(contact_body(row)) for row in rows_of(valid)]
+    return _results.from_dry_run(valid["row"], payloads)
+
+
+CONTACTS = Action(name="contacts", constants=("directory_id",), send=send, dry_run=dry_run)

@@ -1,0 +1,109 @@
+"""The results frame: exactly one row per input row, in input order (DESIGN §1).
+
+Rows that were sent are collected as :class:`Outcome` objects; rows that were invalid or
+only dry-run are built column-wise (they can be millions). :func:`assemble` puts both
+into one frame with the full schema, sorted by input position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+import polars as pl
+
+from qxframe.exceptions import QxError
+
+STATUSES = ("success", "invalid", "failed", "dry_run", "skipped")
+
+SCHEMA: dict[str, pl.DataType] = {
+    "row": pl.Int64(),
+    "status": pl.String(),
+    "http_status": pl.Int64(),
+    "qualtrics_id": pl.String(),
+    "contact_id": pl.String(),
+    "error_code": pl.String(),
+    "error_message": pl.String(),
+    "request_id": pl.String(),
+    "attempts": pl.Int64(),
+    "payload": pl.String(),
+}
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one input row that reached the sending stage."""
+
+    row: int
+    status: str
+    http_status: int | None = None
+    qualtrics_id: str | None = None
+    contact_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    request_id: str | None = None
+    attempts: int = 0
+    payload: str | None = None
+
+
+def failed(
+    row: int, error: QxError, *, contact_id: str | None = None, attempts: int | None = None
+) -> Outcome:
+    """The outcome of a row whose request ended in ``error``."""
+    return Outcome(
+        row=row,
+        status="failed",
+        http_status=error.http_status,
+        contact_id=contact_id,
+        error_code=error.error_code,
+        error_message=error.message,
+        request_id=error.request_id,
+        attempts=error.attempts if attempts is None else attempts,
+    )
+
+
+def empty() -> pl.DataFrame:
+    """A results frame with no rows and the full schema."""
+    return pl.DataFrame(schema=SCHEMA)
+
+
+def from_outcomes(outcomes: Iterable[Outcome]) -> pl.DataFrame:
+    rows = [asdict(outcome) for outcome in outcomes]
+    return pl.DataFrame(rows, schema=SCHEMA) if rows else empty()
+
+
+def from_invalid(invalid: pl.DataFrame) -> pl.DataFrame:
+    """Result rows for rows that failed validation (columns row, error_code, error_message)."""
+    return conform(invalid.with_columns(status=pl.lit("invalid"), attempts=pl.lit(0, pl.Int64)))
+
+
+def from_dry_run(
+    rows: pl.Series, payloads: list[str], contact_ids: list[str | None] | None = None
+) -> pl.DataFrame:
+    """Result rows for a dry run: valid rows with the exact JSON body they would send."""
+    frame = pl.DataFrame({"row": rows, "payload": pl.Series(payloads, dtype=pl.String)})
+    if contact_ids is not None:
+        frame = frame.with_columns(contact_id=pl.Series(contact_ids, dtype=pl.String))
+    return conform(frame.with_columns(status=pl.lit("dry_run"), attempts=pl.lit(0, pl.Int64)))
+
+
+def conform(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add the missing columns as nulls and order/cast them as :data:`SCHEMA`."""
+    return frame.select(
+        (pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtype).alias(name)
+        for name, dtype in SCHEMA.items()
+    )
+
+
+def assemble(parts: Iterable[pl.DataFrame]) -> pl.DataFrame:
+    """One frame from result parts, sorted by input position."""
+    frames = [part for part in parts if part.height]
+    if not frames:
+        return empty()
+    return pl.concat(frames, how="vertical").sort("row")
+
+
+def summary(results: pl.DataFrame) -> dict[str, int]:
+    """Counts per status, every status present (zero when absent)."""
+    counts = dict(results.group_by("status").len().iter_rows())
+    return {status: int(counts.get(status, 0)) for status in STATUSES}

@@ -1,0 +1,241 @@
+"""The ``upsert_transactions`` action: find or create each contact, then batch transactions.
+
+1. Rows without ``contact_id`` are resolved by lookup key (DESIGN §2): one search per key
+   per push (the task is shared, so ten rows of one new person create one contact);
+   0 matches → create the contact from the row, 1 → use it, more → the rows of that key
+   fail with ``directory_lookup_error``.
+2. Resolved rows go out ``batch_size`` per request, under keys ``r<row>`` that map back to
+   rows, in input order. A batch waits for the earlier batches that hold one of its
+   contacts, so one contact's transactions land in input order. A 413 splits the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import polars as pl
+
+from qxframe import _results
+from qxframe._contacts import create_contact
+from qxframe._envelope import Reply
+from qxframe._payloads import compact_json, lookup_key, search_body, transaction_entry
+from qxframe._runner import Action, Push, rows_of, run_groups
+from qxframe.exceptions import OutcomeUnknownError, PayloadTooLargeError, QxError
+
+LOOKUP_CACHE_SIZE = 200_000  # lookup keys remembered per push (streamed inputs stay bounded)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Which contact a lookup key resolved to, or why it could not be."""
+
+    contact_id: str | None
+    attempts: int
+    error: QxError | None = None
+
+
+@dataclass
+class Batch:
+    directory_id: str
+    items: list[tuple[dict[str, Any], str, int]] = field(
+        default_factory=list
+    )  # row, contact, attempts
+    after: set[int] = field(default_factory=set)  # batches that must be answered first
+
+
+# -- 1. lookups ------------------------------------------------------------------------
+
+
+async def resolve(push: Push, row: dict[str, Any]) -> Resolution:
+    """The contact for ``row``'s lookup key, looked up at most once per push."""
+    cache: OrderedDict[Any, asyncio.Future[Resolution]] = push.memo.setdefault(
+        "lookups", OrderedDict()
+    )
+    cache_key = (row["directory_id"], lookup_key(row))
+    task = cache.get(cache_key)
+    if task is None:
+        task = asyncio.ensure_future(_lookup(push, row))
+        cache[cache_key] = task
+        if len(cache) > LOOKUP_CACHE_SIZE:
+            cache.popitem(last=False)
+    return await task
+
+
+async def _lookup(push: Push, row: dict[str, Any]) -> Resolution:
+    directory_id, key = row["directory_id"], lookup_key(row)
+    found = await push.call(partial(push.api.asearch_contacts, directory_id, search_body(key)))
+    if isinstance(found, QxError):
+        return Resolution(None, found.attempts, found)
+    elements = (found.result or {}).get("elements") or []
+    if len(elements) == 1:
+        return Resolution(elements[0].get("id"), found.attempts)
+    if len(elements) > 1:
+        return Resolution(None, found.attempts, _ambiguous(found, len(elements)))
+    created = await create_contact(push, row)
+    spent = found.attempts + created.attempts
+    if isinstance(created, QxError):
+        return Resolution(None, spent, created)
+    return Resolution((created.result or {}).get("id"), spent)
+
+
+def _ambiguous(found: Reply, matches: int) -> QxError:
+    more = "100 or more" if matches >= 100 else str(matches)
+    return QxError(
+        f"The directory holds {more} contacts matching this row's ext_ref/phone/email, so "
+        "the transaction was not added. Give the row a contact_id, or merge the duplicates "
+        "in Qualtrics.",
+        http_status=found.status,
+        error_code="directory_lookup_error",
+        request_id=found.request_id,
+        attempts=found.attempts,
+    )
+
+
+# -- 2. batches ------------------------------------------------------------------------
+
+
+def plan(ready: list[tuple[dict[str, Any], str, int]], batch_size: int) -> list[Batch]:
+    """Batches per directory in input order, each knowing which earlier batches share a contact."""
+    batches: list[Batch] = []
+    open_batch: dict[str, int] = {}
+    last_holding: dict[str, int] = {}
+    for item in ready:
+        directory_id, contact_id = item[0]["directory_id"], item[1]
+        index = open_batch.get(directory_id)
+        if index is None or len(batches[index].items) >= batch_size:
+            index = open_batch[directory_id] = len(batches)
+            batches.append(Batch(directory_id))
+        batch = batches[index]
+        batch.items.append(item)
+        previous = last_holding.get(contact_id)
+        if previous is not None and previous != index:
+            batch.after.add(previous)
+        last_holding[contact_id] = index
+    return batches
+
+
+async def send_batch(push: Push, batch: Batch, spent: int = 0) -> list[_results.Outcome]:
+    """Send one batch; split it in two on 413. ``spent``: attempts already spent on it."""
+    body = {
+        f"r{row['row']}": transaction_entry(
+            row, contact_id=contact_id, default_date=push.default_date
+        )
+        for row, contact_id, _ in batch.items
+    }
+    answer = await push.call(partial(push.api.acreate_transactions, batch.directory_id, body))
+    if isinstance(answer, PayloadTooLargeError) and len(batch.items) > 1:
+        half = len(batch.items) // 2
+        spent += answer.attempts
+        first = await send_batch(push, Batch(batch.directory_id, batch.items[:half]), spent)
+        return first + await send_batch(push, Batch(batch.directory_id, batch.items[half:]), spent)
+    return [
+        _outcome(row, contact_id, attempts + spent, answer)
+        for row, contact_id, attempts in batch.items
+    ]
+
+
+def _outcome(
+    row: dict[str, Any], contact_id: str, attempts: int, answer: Reply | QxError
+) -> _results.Outcome:
+    if isinstance(answer, QxError):
+        return _results.failed(
+            row["row"], answer, contact_id=contact_id, attempts=attempts + answer.attempts
+        )
+    key = f"r{row['row']}"
+    result = answer.result or {}
+    common = dict(
+        http_status=answer.status,
+        contact_id=contact_id,
+        request_id=answer.request_id,
+        attempts=attempts + answer.attempts,
+    )
+    created = (result.get("createdTransactions") or {}).get(key)
+    if created is not None:
+        return _results.Outcome(row["row"], "success", qualtrics_id=created.get("id"), **common)
+    refused = (result.get("unprocessedTransactions") or {}).get(key)
+    if refused is not None:
+        reason = refused.get("errorMessage") or refused.get("error") or "no reason given"
+        return _results.Outcome(
+            row["row"],
+            "failed",
+            error_code=refused.get("error") or "unprocessed_transaction",
+            error_message=f"Qualtrics did not add this transaction: {reason}",
+            **common,
+        )
+    unknown = OutcomeUnknownError(
+        "Qualtrics' answer does not mention this transaction, so it may or may not have been "
+        "added; check the contact's transactions in Qualtrics before sending it again."
+    )
+    return _results.Outcome(
+        row["row"], "failed", error_code=unknown.error_code, error_message=unknown.message, **common
+    )
+
+
+# -- the action ------------------------------------------------------------------------
+
+
+async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
+    rows = list(rows_of(valid))
+    to_resolve = {}
+    for row in rows:
+        if row.get("contact_id") is None:
+            to_resolve.setdefault((row["directory_id"], lookup_key(row)), row)
+    await run_groups(list(to_resolve.values()), partial(resolve, push), push.concurrency)
+
+    outcomes: list[_results.Outcome] = []
+    ready: list[tuple[dict[str, Any], str, int]] = []
+    for row in rows:
+        if row.get("contact_id") is not None:
+            ready.append((row, row["contact_id"], 0))
+            continue
+        resolution = await resolve(push, row)  # cached: no second request
+        if resolution.error is not None or resolution.contact_id is None:
+            error = resolution.error or QxError("The contact could not be found or created.")
+            outcomes.append(_results.failed(row["row"], error, attempts=resolution.attempts))
+            push.advance(1)
+        else:
+            ready.append((row, resolution.contact_id, resolution.attempts))
+
+    outcomes.extend(await _send_all(push, plan(ready, push.batch_size)))
+    return outcomes
+
+
+async def _send_all(push: Push, batches: list[Batch]) -> list[_results.Outcome]:
+    answered = [asyncio.Event() for _ in batches]
+    outcomes: list[_results.Outcome] = []
+
+    async def run(index: int) -> None:
+        try:
+            for earlier in batches[index].after:
+                await answered[earlier].wait()
+            part = await send_batch(push, batches[index])
+            outcomes.extend(part)
+            push.advance(len(part))
+        finally:
+            answered[index].set()
+
+    results = await asyncio.gather(*(run(i) for i in range(len(batches))), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return outcomes
+
+
+def dry_run(valid: pl.DataFrame, push: Push) -> pl.DataFrame:
+    rows = list(rows_of(valid))
+    payloads = [
+        compact_json(
+            transaction_entry(row, contact_id=row.get("contact_id"), default_date=push.default_date)
+        )
+        for row in rows
+    ]
+    return _results.from_dry_run(valid["row"], payloads, [row.get("contact_id") for row in rows])
+
+
+TRANSACTIONS = Action(
+    name="transactions", constants=("directory_id", "mailing_list_id"), send=send, dry_run=dry_run
+)

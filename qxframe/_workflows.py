@@ -1,0 +1,50 @@
+"""The ``trigger_workflow`` action: one ``POST <workflow url>`` per row, concurrently.
+
+The URL is checked twice before the token goes out: by validation (an invalid row) and by
+the client itself (:meth:`Client.check_workflow_url`). A trigger is never re-sent after a
+500 or a timeout: a second event would start the workflow twice.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import polars as pl
+
+from qxframe import _results
+from qxframe._payloads import compact_json, workflow_body
+from qxframe._runner import Action, Push, rows_of, run_groups
+from qxframe.exceptions import QxError
+
+
+async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
+    outcomes: list[_results.Outcome] = []
+
+    async def trigger(row: dict[str, Any]) -> None:
+        post = partial(push.api.atrigger_workflow, row["workflow_url"], workflow_body(row))
+        answer = await push.call(post)
+        if isinstance(answer, QxError):
+            outcomes.append(_results.failed(row["row"], answer))
+        else:
+            outcomes.append(
+                _results.Outcome(
+                    row["row"],
+                    "success",
+                    http_status=answer.status,
+                    request_id=answer.request_id,
+                    attempts=answer.attempts,
+                )
+            )
+        push.advance(1)
+
+    await run_groups(list(rows_of(valid)), trigger, push.concurrency)
+    return outcomes
+
+
+def dry_run(valid: pl.DataFrame, push: Push) -> pl.DataFrame:
+    payloads = [compact_json(workflow_body(row)) for row in rows_of(valid)]
+    return _results.from_dry_run(valid["row"], payloads)
+
+
+WORKFLOW = Action(name="workflow", constants=("workflow_url",), send=send, dry_run=dry_run)
