@@ -20,6 +20,7 @@ from qxframe._actions import (
 from qxframe._client import Client
 from qxframe._config import RetryPolicy
 from qxframe._results import summary
+from qxframe._sandbox import Sandbox, sandbox
 from qxframe.exceptions import (
     ApiError,
     AuthError,
@@ -34,7 +35,6 @@ from qxframe.exceptions import (
     ServerError,
     TransportError,
 )
-from qxframe._sandbox import Sandbox, sandbox
 
 __version__ = "0.1.0"
 

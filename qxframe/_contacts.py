@@ -15,7 +15,7 @@ import polars as pl
 
 from qxframe import _results
 from qxframe._envelope import Reply
-from qxframe._payloads import compact_json, contact_body, lookup_key
+from qxframe._payloads import contact_bodies, contact_body, lookup_key
 from qxframe._runner import Action, Push, rows_of, run_groups
 from qxframe.exceptions import AuthError, QxError
 
@@ -95,8 +95,7 @@ def _outcome(row: int, answer: Reply | QxError) -> _results.Outcome:
 
 
 def dry_run(valid: pl.DataFrame, push: Push) -> pl.DataFrame:
-    payloads = [compact_json(contact_body(row)) for row in rows_of(valid)]
-    return _results.from_dry_run(valid["row"], payloads)
+    return _results.from_dry_run(valid["row"], contact_bodies(valid))
 
 
 CONTACTS = Action(name="contacts", constants=("directory_id",), send=send, dry_run=dry_run)

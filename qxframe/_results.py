@@ -78,12 +78,12 @@ def from_invalid(invalid: pl.DataFrame) -> pl.DataFrame:
 
 
 def from_dry_run(
-    rows: pl.Series, payloads: list[str], contact_ids: list[str | None] | None = None
+    rows: pl.Series, payloads: pl.Series, contact_ids: pl.Series | None = None
 ) -> pl.DataFrame:
     """Result rows for a dry run: valid rows with the exact JSON body they would send."""
-    frame = pl.DataFrame({"row": rows, "payload": pl.Series(payloads, dtype=pl.String)})
+    frame = pl.DataFrame({"row": rows, "payload": payloads})
     if contact_ids is not None:
-        frame = frame.with_columns(contact_id=pl.Series(contact_ids, dtype=pl.String))
+        frame = frame.with_columns(contact_id=contact_ids)
     return conform(frame.with_columns(status=pl.lit("dry_run"), attempts=pl.lit(0, pl.Int64)))
 
 

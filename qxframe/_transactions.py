@@ -22,7 +22,7 @@ import polars as pl
 from qxframe import _results
 from qxframe._contacts import create_contact
 from qxframe._envelope import Reply
-from qxframe._payloads import compact_json, lookup_key, search_body, transaction_entry
+from qxframe._payloads import lookup_key, search_body, transaction_entries, transaction_entry
 from qxframe._runner import Action, Push, rows_of, run_groups
 from qxframe.exceptions import OutcomeUnknownError, PayloadTooLargeError, QxError
 
@@ -226,14 +226,9 @@ async def _send_all(push: Push, batches: list[Batch]) -> list[_results.Outcome]:
 
 
 def dry_run(valid: pl.DataFrame, push: Push) -> pl.DataFrame:
-    rows = list(rows_of(valid))
-    payloads = [
-        compact_json(
-            transaction_entry(row, contact_id=row.get("contact_id"), default_date=push.default_date)
-        )
-        for row in rows
-    ]
-    return _results.from_dry_run(valid["row"], payloads, [row.get("contact_id") for row in rows])
+    contact_ids = valid["contact_id"] if "contact_id" in valid.columns else None
+    payloads = transaction_entries(valid, default_date=push.default_date)
+    return _results.from_dry_run(valid["row"], payloads, contact_ids)
 
 
 TRANSACTIONS = Action(

@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from qxframe import _results
-from qxframe._payloads import compact_json, workflow_body
+from qxframe._payloads import workflow_bodies, workflow_body
 from qxframe._runner import Action, Push, rows_of, run_groups
 from qxframe.exceptions import QxError
 
@@ -43,8 +43,7 @@ async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
 
 
 def dry_run(valid: pl.DataFrame, push: Push) -> pl.DataFrame:
-    payloads = [compact_json(workflow_body(row)) for row in rows_of(valid)]
-    return _results.from_dry_run(valid["row"], payloads)
+    return _results.from_dry_run(valid["row"], workflow_bodies(valid))
 
 
 WORKFLOW = Action(name="workflow", constants=("workflow_url",), send=send, dry_run=dry_run)

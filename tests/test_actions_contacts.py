@@ -35,8 +35,12 @@ def sb(live):
 
 
 def test_results_have_one_row_per_input_row_in_order(sb):
-    res = qx.upsert_contacts(PEOPLE, client=sb.client(), directory_id=sb.directory_id,
-                             mapping={"embedded_data": ["plan"]})
+    res = qx.upsert_contacts(
+        PEOPLE,
+        client=sb.client(),
+        directory_id=sb.directory_id,
+        mapping={"embedded_data": ["plan"]},
+    )
     assert res.schema == pl.Schema(SCHEMA)
     assert res["row"].to_list() == [0, 1, 2, 3, 4]
     assert res["status"].to_list() == ["success", "invalid", "success", "invalid", "success"]
@@ -65,17 +69,25 @@ def test_plain_directory_creates_every_time(sb):
 
 
 def test_no_invented_defaults_are_sent(sb):
-    res = qx.upsert_contacts(PEOPLE.head(1), client=sb.client(), directory_id=sb.directory_id,
-                             dry_run=True)
+    res = qx.upsert_contacts(
+        PEOPLE.head(1), client=sb.client(), directory_id=sb.directory_id, dry_run=True
+    )
     body = payloads(res)[0]
-    assert body == {"email": "ada@example.com", "firstName": "Ada", "extRef": "u1",
-                    "embeddedData": {"plan": "pro"}} or "language" not in body
+    assert (
+        body
+        == {
+            "email": "ada@example.com",
+            "firstName": "Ada",
+            "extRef": "u1",
+            "embeddedData": {"plan": "pro"},
+        }
+        or "language" not in body
+    )
     assert "language" not in body and "unsubscribed" not in body
 
 
 def test_dry_run_sends_nothing_and_shows_exact_bodies(sb):
-    res = qx.upsert_contacts(PEOPLE, client=sb.client(), directory_id=sb.directory_id,
-                             dry_run=True)
+    res = qx.upsert_contacts(PEOPLE, client=sb.client(), directory_id=sb.directory_id, dry_run=True)
     assert res["status"].to_list() == ["dry_run", "invalid", "dry_run", "invalid", "dry_run"]
     assert sb.requests().height == 0
     first = payloads(res)[0]
@@ -96,14 +108,17 @@ def test_bad_directory_id_raises_before_sending(sb):
 
 def test_mapping_to_a_missing_column_raises_naming_it(sb):
     with pytest.raises(qx.MappingError) as info:
-        qx.upsert_contacts(PEOPLE, client=sb.client(), directory_id=sb.directory_id,
-                           mapping={"email": "mail"})
+        qx.upsert_contacts(
+            PEOPLE, client=sb.client(), directory_id=sb.directory_id, mapping={"email": "mail"}
+        )
     assert "mail" in str(info.value) and "first_name" in str(info.value)
     assert sb.requests().height == 0
 
 
 def test_wrong_dtype_is_an_invalid_row_with_a_reason(sb):
-    frame = pl.DataFrame({"email": ["a@example.com", "b@example.com"], "unsubscribed": ["yes", "true"]})
+    frame = pl.DataFrame(
+        {"email": ["a@example.com", "b@example.com"], "unsubscribed": ["yes", "true"]}
+    )
     res = qx.upsert_contacts(frame, client=sb.client(), directory_id=sb.directory_id)
     assert res["status"].to_list() == ["invalid", "success"]
     assert res["error_code"][0] == "unsubscribed_not_boolean" and "yes" in res["error_message"][0]
@@ -111,11 +126,15 @@ def test_wrong_dtype_is_an_invalid_row_with_a_reason(sb):
 
 
 def test_no_valid_rows_and_empty_frames(sb):
-    res = qx.upsert_contacts(pl.DataFrame({"email": ["nope"]}), client=sb.client(),
-                             directory_id=sb.directory_id)
+    res = qx.upsert_contacts(
+        pl.DataFrame({"email": ["nope"]}), client=sb.client(), directory_id=sb.directory_id
+    )
     assert res["status"].to_list() == ["invalid"]
-    empty = qx.upsert_contacts(pl.DataFrame({"email": []}, schema={"email": pl.String}),
-                               client=sb.client(), directory_id=sb.directory_id)
+    empty = qx.upsert_contacts(
+        pl.DataFrame({"email": []}, schema={"email": pl.String}),
+        client=sb.client(),
+        directory_id=sb.directory_id,
+    )
     assert empty.height == 0 and empty.schema == pl.Schema(SCHEMA)
     assert sb.requests().height == 0
 
@@ -138,15 +157,21 @@ def test_429_and_503_are_retried_and_counted(sb, fake_time):
 def test_500_on_a_create_that_cannot_merge_is_outcome_unknown(sb, fake_time):
     frame = pl.DataFrame({"ext_ref": ["only-ref"]})  # dedup is on e-mail: no merge possible
     sb.fail_next("contacts", status=500, after_commit=True)
-    res = qx.upsert_contacts(frame, client=sb.client(sleep=fake_time.sleep), directory_id=sb.directory_id)
-    assert res["status"].to_list() == ["failed"] and res["error_code"].to_list() == ["outcome_unknown"]
+    res = qx.upsert_contacts(
+        frame, client=sb.client(sleep=fake_time.sleep), directory_id=sb.directory_id
+    )
+    assert res["status"].to_list() == ["failed"] and res["error_code"].to_list() == [
+        "outcome_unknown"
+    ]
     assert bodies(sb, "contacts") == 1 and sb.contacts().height == 1
 
 
 def test_500_on_a_create_that_merges_is_retried(sb, fake_time):
     frame = pl.DataFrame({"email": ["merge@example.com"]})
     sb.fail_next("contacts", status=500, after_commit=True)
-    res = qx.upsert_contacts(frame, client=sb.client(sleep=fake_time.sleep), directory_id=sb.directory_id)
+    res = qx.upsert_contacts(
+        frame, client=sb.client(sleep=fake_time.sleep), directory_id=sb.directory_id
+    )
     assert res["status"].to_list() == ["success"] and res["attempts"].to_list() == [2]
     assert sb.contacts().height == 1
 

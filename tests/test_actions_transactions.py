@@ -23,13 +23,15 @@ def sb(live):
 
 def push(sb, frame, **kwargs):
     kwargs.setdefault("client", sb.client())
-    return qx.upsert_transactions(frame, directory_id=sb.directory_id,
-                                  mailing_list_id=sb.mailing_list_id, **kwargs)
+    return qx.upsert_transactions(
+        frame, directory_id=sb.directory_id, mailing_list_id=sb.mailing_list_id, **kwargs
+    )
 
 
 def test_ten_transactions_for_one_new_person_create_one_contact(sb):
-    frame = pl.DataFrame({"email": ["New@Example.com"] * 5 + ["new@example.com "] * 5,
-                          "amount": list(range(10))})
+    frame = pl.DataFrame(
+        {"email": ["New@Example.com"] * 5 + ["new@example.com "] * 5, "amount": list(range(10))}
+    )
     res = push(sb, frame, mapping={"transaction_data": ["amount"]})
     assert res["status"].to_list() == ["success"] * 10
     assert res["contact_id"].n_unique() == 1 and sb.contacts().height == 1
@@ -40,8 +42,11 @@ def test_ten_transactions_for_one_new_person_create_one_contact(sb):
 
 
 def test_existing_contact_is_found_and_used(sb):
-    existing = qx.upsert_contacts(pl.DataFrame({"ext_ref": ["u7"], "email": ["u7@example.com"]}),
-                                  client=sb.client(), directory_id=sb.directory_id)
+    existing = qx.upsert_contacts(
+        pl.DataFrame({"ext_ref": ["u7"], "email": ["u7@example.com"]}),
+        client=sb.client(),
+        directory_id=sb.directory_id,
+    )
     res = push(sb, pl.DataFrame({"ext_ref": ["u7"], "email": ["U7@example.com"]}))
     assert res["contact_id"][0] == existing["qualtrics_id"][0]
     assert sb.contacts().height == 1 and bodies(sb, "contacts") == 1
@@ -52,17 +57,24 @@ def test_existing_contact_is_found_and_used(sb):
 def test_ambiguous_lookup_fails_with_directory_lookup_error(sb):
     twins = pl.DataFrame({"ext_ref": ["twin", "twin"]})
     qx.upsert_contacts(twins, client=sb.client(), directory_id=sb.plain_directory_id)
-    res = qx.upsert_transactions(pl.DataFrame({"ext_ref": ["twin"]}), client=sb.client(),
-                                 directory_id=sb.plain_directory_id,
-                                 mailing_list_id=sb.plain_mailing_list_id)
+    res = qx.upsert_transactions(
+        pl.DataFrame({"ext_ref": ["twin"]}),
+        client=sb.client(),
+        directory_id=sb.plain_directory_id,
+        mailing_list_id=sb.plain_mailing_list_id,
+    )
     assert res["status"][0] == "failed" and res["error_code"][0] == "directory_lookup_error"
     assert "contact_id" in res["error_message"][0]
     assert bodies(sb, "transactions") == 0
 
 
 def test_batches_of_batch_size_and_keys_map_back(sb):
-    frame = pl.DataFrame({"email": [f"p{i}@example.com" for i in range(7)],
-                          "transaction_date": ["2024-05-01T13:45:10+02:00"] * 7})
+    frame = pl.DataFrame(
+        {
+            "email": [f"p{i}@example.com" for i in range(7)],
+            "transaction_date": ["2024-05-01T13:45:10+02:00"] * 7,
+        }
+    )
     res = push(sb, frame, batch_size=3)
     assert res["status"].to_list() == ["success"] * 7
     assert bodies(sb, "transactions") == 3  # 3 + 3 + 1
@@ -74,8 +86,9 @@ def test_batches_of_batch_size_and_keys_map_back(sb):
 
 
 def test_unprocessed_transactions_fail_their_rows_only(sb):
-    known = qx.upsert_contacts(pl.DataFrame({"email": ["k@example.com"]}), client=sb.client(),
-                               directory_id=sb.directory_id)["qualtrics_id"][0]
+    known = qx.upsert_contacts(
+        pl.DataFrame({"email": ["k@example.com"]}), client=sb.client(), directory_id=sb.directory_id
+    )["qualtrics_id"][0]
     frame = pl.DataFrame({"contact_id": [known, "CID_doesnotexist", known]})
     res = push(sb, frame)
     assert res["status"].to_list() == ["success", "failed", "success"]
@@ -107,13 +120,19 @@ def test_500_after_a_landed_batch_is_outcome_unknown_and_not_resent(sb, fake_tim
 
 def test_503_on_a_batch_is_retried(sb, fake_time):
     sb.fail_next("transactions", status=503)
-    res = push(sb, pl.DataFrame({"email": ["r@example.com"]}), client=sb.client(sleep=fake_time.sleep))
+    res = push(
+        sb, pl.DataFrame({"email": ["r@example.com"]}), client=sb.client(sleep=fake_time.sleep)
+    )
     assert res["status"].to_list() == ["success"] and res["attempts"].to_list() == [4]
 
 
 def test_invalid_rows_are_reported_not_sent(sb):
-    frame = pl.DataFrame({"email": ["ok@example.com", None, "ok2@example.com"],
-                          "transaction_date": ["2024-01-01", "2024-01-01", "not a date"]})
+    frame = pl.DataFrame(
+        {
+            "email": ["ok@example.com", None, "ok2@example.com"],
+            "transaction_date": ["2024-01-01", "2024-01-01", "not a date"],
+        }
+    )
     res = push(sb, frame)
     assert res["status"].to_list() == ["success", "invalid", "invalid"]
     assert res["error_code"][1:].to_list() == ["missing_identity", "transaction_date_unparseable"]
@@ -121,20 +140,32 @@ def test_invalid_rows_are_reported_not_sent(sb):
 
 
 def test_dry_run_payload_has_no_contact_id_when_it_would_come_from_a_lookup(sb):
-    frame = pl.DataFrame({"email": ["d@example.com", None], "contact_id": [None, "CID_abc"],
-                          "transaction_date": [1_700_000_000_000, 1_700_000_000_000],
-                          "transaction_data": ['{"sku": "A-1", "tags": ["x", "y"]}', None]})
+    frame = pl.DataFrame(
+        {
+            "email": ["d@example.com", None],
+            "contact_id": [None, "CID_abc"],
+            "transaction_date": [1_700_000_000_000, 1_700_000_000_000],
+            "transaction_data": ['{"sku": "A-1", "tags": ["x", "y"]}', None],
+        }
+    )
     res = push(sb, frame, dry_run=True)
     first, second = payloads(res)
     assert "contactId" not in first and second["contactId"] == "CID_abc"
     assert first["transactionDate"] == "2023-11-14 22:13:20"
     assert first["mailingListId"] == sb.mailing_list_id
-    assert first["data"] == {"sku": "A-1", "tags": '["x","y"]'} or first["data"]["tags"] == '["x", "y"]'
+    assert (
+        first["data"] == {"sku": "A-1", "tags": '["x","y"]'}
+        or first["data"]["tags"] == '["x", "y"]'
+    )
     assert second["data"] == {}
     assert sb.requests().height == 0
 
 
 def test_missing_mailing_list_raises_or_invalidates(sb):
     with pytest.raises(qx.ConfigError):
-        qx.upsert_transactions(pl.DataFrame({"email": ["a@example.com"]}), client=sb.client(),
-                               directory_id=sb.directory_id, mailing_list_id="oops")
+        qx.upsert_transactions(
+            pl.DataFrame({"email": ["a@example.com"]}),
+            client=sb.client(),
+            directory_id=sb.directory_id,
+            mailing_list_id="oops",
+        )
