@@ -19,7 +19,7 @@ from qxframe._actions import (
 )
 from qxframe._client import Client
 from qxframe._config import RetryPolicy
-from qxframe._results import summary
+from qxframe._results import rows_to_retry, summary
 from qxframe._sandbox import Sandbox, sandbox
 from qxframe.exceptions import (
     ApiError,
@@ -57,6 +57,7 @@ __all__ = [
     "atrigger_workflow",
     "aupsert_contacts",
     "aupsert_transactions",
+    "rows_to_retry",
     "sandbox",
     "schemas",
     "summary",

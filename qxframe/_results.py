@@ -107,3 +107,34 @@ def summary(results: pl.DataFrame) -> dict[str, int]:
     """Counts per status, every status present (zero when absent)."""
     counts = dict(results.group_by("status").len().iter_rows())
     return {status: int(counts.get(status, 0)) for status in STATUSES}
+
+
+def rows_to_retry(
+    source: object,
+    results: pl.DataFrame,
+    *,
+    include_invalid: bool = False,
+    include_unknown: bool = False,
+) -> pl.DataFrame:
+    """The input rows worth sending again, as a polars frame with the input's columns.
+
+    ``source`` is the input of the push (a frame or a path), ``results`` its results
+    frame. Rows that ``failed`` are picked, except those whose outcome is unknown (they
+    may have landed: check in Qualtrics first) unless ``include_unknown``; ``invalid`` rows
+    only with ``include_invalid`` (fix them first, or they will be invalid again).
+    """
+    from qxframe._inputs import iter_chunks
+
+    wanted = pl.col("status") == "failed"
+    if not include_unknown:
+        wanted &= pl.col("error_code").fill_null("") != "outcome_unknown"
+    if include_invalid:
+        wanted |= pl.col("status") == "invalid"
+    positions = results.filter(wanted)["row"]
+    frame = pl.concat(list(iter_chunks(source)), how="vertical")
+    index = "__qxframe_row__"
+    return (
+        frame.with_row_index(index)
+        .filter(pl.col(index).cast(pl.Int64).is_in(positions.implode()))
+        .drop(index)
+    )

@@ -218,3 +218,23 @@ def test_directory_id_column_and_keyword_precedence(sb):
 def test_the_token_is_nowhere_in_the_results(sb):
     res = qx.upsert_contacts(PEOPLE, client=sb.client(), directory_id=sb.directory_id)
     assert sb.api_token not in json.dumps(res.to_dicts(), default=str)
+
+
+def test_rows_to_retry_picks_failed_rows_but_not_unknown_ones(sb, fake_time):
+    frame = pl.DataFrame(
+        {
+            "email": ["a@example.com", "bad", "c@example.com", "d@example.com"],
+            "ext_ref": ["a", "b", "c", None],
+        }
+    )
+    sb.fail_next("contacts", status=400)
+    client = sb.client(sleep=fake_time.sleep)
+    res = qx.upsert_contacts(frame, client=client, directory_id=sb.directory_id, concurrency=1)
+    assert res["status"].to_list() == ["failed", "invalid", "success", "success"]
+    again = qx.rows_to_retry(frame, res)
+    assert again.to_dicts() == [{"email": "a@example.com", "ext_ref": "a"}]
+    with_invalid = qx.rows_to_retry(frame, res, include_invalid=True)
+    assert with_invalid["email"].to_list() == ["a@example.com", "bad"]
+    unknown = res.with_columns(error_code=pl.lit("outcome_unknown"))
+    assert qx.rows_to_retry(frame, unknown).height == 0
+    assert qx.rows_to_retry(frame, unknown, include_unknown=True).height == 1
