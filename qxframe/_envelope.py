@@ -55,8 +55,8 @@ def read_reply(response: httpx.Response) -> Reply:
     if response.is_success:
         result = body.get("result") if isinstance(body, dict) else None
         return Reply(response.status_code, result, request_id, attempts)
-    error = meta.get("error") if isinstance(meta.get("error"), dict) else {}
-    raise _error_for(response, error, request_id, attempts)
+    error = meta.get("error")
+    raise _error_for(response, error if isinstance(error, dict) else {}, request_id, attempts)
 
 
 def _error_for(

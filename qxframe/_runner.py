@@ -89,7 +89,7 @@ class Push:
 
 
 async def run_groups(
-    groups: Sequence[T], work: Callable[[T], Awaitable[None]], concurrency: int
+    groups: Sequence[T], work: Callable[[T], Awaitable[object]], concurrency: int
 ) -> None:
     """Run ``work`` over ``groups`` with at most ``concurrency`` groups in progress.
 

@@ -67,6 +67,7 @@ async def resolve(push: Push, row: dict[str, Any]) -> Resolution:
 
 async def _lookup(push: Push, row: dict[str, Any]) -> Resolution:
     directory_id, key = row["directory_id"], lookup_key(row)
+    assert key is not None, "validation guarantees an identity on rows without contact_id"
     found = await push.call(partial(push.api.asearch_contacts, directory_id, search_body(key)))
     if isinstance(found, QxError):
         return Resolution(None, found.attempts, found)
@@ -147,12 +148,12 @@ def _outcome(
         )
     key = f"r{row['row']}"
     result = answer.result or {}
-    common = dict(
-        http_status=answer.status,
-        contact_id=contact_id,
-        request_id=answer.request_id,
-        attempts=attempts + answer.attempts,
-    )
+    common: dict[str, Any] = {
+        "http_status": answer.status,
+        "contact_id": contact_id,
+        "request_id": answer.request_id,
+        "attempts": attempts + answer.attempts,
+    }
     created = (result.get("createdTransactions") or {}).get(key)
     if created is not None:
         return _results.Outcome(row["row"], "success", qualtrics_id=created.get("id"), **common)
@@ -180,7 +181,7 @@ def _outcome(
 
 async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
     rows = list(rows_of(valid))
-    to_resolve = {}
+    to_resolve: dict[Any, dict[str, Any]] = {}
     for row in rows:
         if row.get("contact_id") is None:
             to_resolve.setdefault((row["directory_id"], lookup_key(row)), row)

@@ -23,7 +23,7 @@ import httpx
 
 from qxframe._config import RetryPolicy
 from qxframe._ratelimit import RateLimiter, Sleep
-from qxframe._retry import Verdict, decide_error, decide_status, parse_retry_after
+from qxframe._retry import Decision, Verdict, decide_error, decide_status, parse_retry_after
 from qxframe.exceptions import OutcomeUnknownError, TransportError
 
 #: Raised before any byte of the request could have reached the server.
@@ -124,7 +124,7 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
             response.extensions["qx_outcome_unknown"] = decision.verdict is Verdict.UNKNOWN
             return response
 
-    def _judge(self, response: httpx.Response, route: Route, attempt: int):  # type: ignore[no-untyped-def]
+    def _judge(self, response: httpx.Response, route: Route, attempt: int) -> Decision:
         status = response.status_code
         retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._wall_clock())
         if status == 429:

@@ -28,8 +28,8 @@ def _print_results(title: str, results: pl.DataFrame, seconds: float) -> None:
     print(f"\n== {title}: {results.height} rows in {seconds:.1f}s — {shown}")
     problems = results.filter(pl.col("status").is_in(["failed", "invalid"]))
     if problems.height:
-        shown = min(SHOWN_FAILURES, problems.height)
-        print(f"   first {shown} of {problems.height} not sent or refused:")
+        first = min(SHOWN_FAILURES, problems.height)
+        print(f"   first {first} of {problems.height} not sent or refused:")
         for row in problems.head(SHOWN_FAILURES).iter_rows(named=True):
             reason = f"{row['error_code']}: {row['error_message']}"
             print(f"   row {row['row']:>4} {row['status']:<8} {reason}")
