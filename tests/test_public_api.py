@@ -1,0 +1,91 @@
+"""The public surface: names, signatures, the error tree, and what `import qxframe` loads."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+
+import pytest
+
+import qxframe as qx
+import qxframe.exceptions as qxe
+
+PUBLIC = {
+    "ApiError",
+    "AuthError",
+    "BadRequestError",
+    "Client",
+    "ConfigError",
+    "MappingError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "PayloadTooLargeError",
+    "QxError",
+    "RateLimitedError",
+    "RetryPolicy",
+    "Sandbox",
+    "ServerError",
+    "TransportError",
+    "atrigger_workflow",
+    "aupsert_contacts",
+    "aupsert_transactions",
+    "rows_to_retry",
+    "sandbox",
+    "schemas",
+    "summary",
+    "trigger_workflow",
+    "upsert_contacts",
+    "upsert_transactions",
+}
+COMMON = {"client", "mapping", "dry_run", "concurrency", "progress"}
+
+
+def test_all_is_the_public_surface():
+    assert set(qx.__all__) >= PUBLIC
+    for name in qx.__all__:
+        assert getattr(qx, name) is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "destinations"),
+    [
+        ("upsert_contacts", {"directory_id"}),
+        ("upsert_transactions", {"directory_id", "mailing_list_id", "batch_size"}),
+        ("trigger_workflow", {"workflow_url"}),
+    ],
+)
+def test_actions_take_keyword_arguments_and_have_async_twins(name, destinations):
+    for function in (getattr(qx, name), getattr(qx, "a" + name)):
+        params = inspect.signature(function).parameters
+        assert list(params)[0] == "frame"
+        keywords = {p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY}
+        assert keywords >= COMMON | destinations
+        assert params["dry_run"].default is False and params["mapping"].default is None
+    assert inspect.iscoroutinefunction(getattr(qx, "a" + name))
+    assert not inspect.iscoroutinefunction(getattr(qx, name))
+
+
+def test_sandbox_is_a_callable_context_manager():
+    assert callable(qx.sandbox)
+    with qx.sandbox() as sb:
+        assert sb.base_url.startswith("http://127.0.0.1:")
+
+
+def test_error_tree():
+    for name in qxe.__all__:
+        assert issubclass(getattr(qxe, name), qxe.QxError)
+    assert issubclass(qx.ConfigError, ValueError)
+    assert issubclass(qx.MappingError, qx.ConfigError) and issubclass(qx.MappingError, KeyError)
+    for cls in (qx.AuthError, qx.NotFoundError, qx.RateLimitedError, qx.ServerError):
+        assert issubclass(cls, qx.ApiError)
+    assert not issubclass(qx.OutcomeUnknownError, qx.ApiError)
+    doc = qxe.__doc__ or ""
+    for name in qxe.__all__:
+        assert name in doc, f"{name} is missing from the tree drawn in exceptions.py"
+
+
+def test_importing_qxframe_loads_nothing_optional():
+    code = "import sys, qxframe; print(sorted(m for m in ('pandas', 'ipywidgets', 'pandera', 'IPython') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
