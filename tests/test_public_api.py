@@ -58,7 +58,7 @@ def test_all_is_the_public_surface():
 def test_actions_take_keyword_arguments_and_have_async_twins(name, destinations):
     for function in (getattr(qx, name), getattr(qx, "a" + name)):
         params = inspect.signature(function).parameters
-        assert list(params)[0] == "frame"
+        assert next(iter(params)) == "frame"
         keywords = {p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY}
         assert keywords >= COMMON | destinations
         assert params["dry_run"].default is False and params["mapping"].default is None
@@ -86,6 +86,7 @@ def test_error_tree():
 
 
 def test_importing_qxframe_loads_nothing_optional():
-    code = "import sys, qxframe; print(sorted(m for m in ('pandas', 'ipywidgets', 'pandera', 'IPython') if m in sys.modules))"
+    optional = ("pandas", "ipywidgets", "pandera", "IPython")
+    code = f"import sys, qxframe; print(sorted(m for m in {optional!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
