@@ -260,7 +260,7 @@ def test_client_told_the_limit_gets_almost_no_429():
 def test_client_not_told_the_limit_recovers_without_failures():
     """The client believes 3,000/min; the sandbox allows 600/min and answers 429s."""
     with sandbox(rate_limit={"reads": 600}, seed=6) as live:
-        client = live.client()
+        client = live.client(rate_limits={"reads": 3000})  # Qualtrics default
         answers = client.run(_hammer(client, 40))
         statuses = live.requests()["status"].to_list()
         slowed = client.limiter.rate_per_minute("reads")
@@ -276,3 +276,10 @@ def test_base_url_is_normalised_to_its_origin():
     assert Client(api_token=TOKEN, base_url="https://IAD1.Qualtrics.com:443").base_url == (
         "https://iad1.qualtrics.com"
     )
+
+
+def test_sandbox_client_is_told_the_sandbox_limits():
+    limited = Sandbox(rate_limit={"contacts": 120})
+    assert limited.client().rate_limits["contacts"] == 120
+    assert limited.client().rate_limits["reads"] >= 60_000  # not limited by the sandbox
+    assert limited.client(rate_limits={"contacts": 60}).rate_limits["contacts"] == 60

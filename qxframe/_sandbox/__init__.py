@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from qxframe._sandbox._app import SandboxApp
-from qxframe._sandbox._faults import Faults, check_family
+from qxframe._sandbox._faults import FAMILIES, Faults, check_family
 from qxframe._sandbox._server import HOST, ServerThread
 from qxframe._sandbox._store import Store
 
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["Sandbox", "sandbox"]
 
 IN_PROCESS_BASE_URL = "http://sandbox.test"
+UNLIMITED = 600_000  # requests a minute: what sb.client() assumes where the sandbox has no limit
 
 _UTC = pl.Datetime("us", "UTC")
 _SCHEMAS: dict[str, dict[str, Any]] = {
@@ -154,10 +155,13 @@ class Sandbox:
         return self._server is not None and self._server.running
 
     def client(self, **kwargs: Any) -> Any:
-        """A ``qxframe.Client`` for this sandbox.
+        """A ``qxframe.Client`` for this sandbox, told the sandbox's own rate limits.
 
-        Not started, the client talks to ``sb.app`` in-process (an
-        ``httpx.ASGITransport``) unless a ``transport`` is given.
+        Families the sandbox does not limit get :data:`UNLIMITED` requests a minute, so
+        pushes run as fast as the sandbox answers; pass ``rate_limits=`` to choose others
+        (e.g. Qualtrics' defaults, to see the client slow down on 429s). Not started, the
+        client talks to ``sb.app`` in-process (an ``httpx.ASGITransport``) unless a
+        ``transport`` is given.
         """
         from qxframe._client import Client
 
@@ -165,6 +169,8 @@ class Sandbox:
             import httpx
 
             kwargs["transport"] = httpx.ASGITransport(app=self._app)
+        limits = {family: UNLIMITED for family in FAMILIES} | self._faults.rate_limits
+        kwargs.setdefault("rate_limits", limits)
         return Client(api_token=self.api_token, base_url=self.base_url, **kwargs)
 
     # -- lifecycle -----------------------------------------------------------------

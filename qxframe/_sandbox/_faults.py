@@ -89,7 +89,8 @@ class Faults:
         self.error_rate = error_rate
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
-        self._buckets = {f: TokenBucket(r, clock) for f, r in _rate_limits(rate_limit).items()}
+        self.rate_limits = _rate_limits(rate_limit)
+        self._buckets = {f: TokenBucket(r, clock) for f, r in self.rate_limits.items()}
         self._scripted: dict[str, deque[Fault]] = {f: deque() for f in FAMILIES}
 
     def fail_next(
