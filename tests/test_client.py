@@ -283,3 +283,10 @@ def test_sandbox_client_is_told_the_sandbox_limits():
     assert limited.client().rate_limits["contacts"] == 120
     assert limited.client().rate_limits["reads"] >= 60_000  # not limited by the sandbox
     assert limited.client(rate_limits={"contacts": 60}).rate_limits["contacts"] == 60
+
+
+def test_sandbox_server_socket_is_tcp_so_answers_are_not_delayed_by_nagle():
+    """asyncio sets TCP_NODELAY only on sockets accepted from a socket that says TCP."""
+    with sandbox() as live:
+        listening = live._server._sock
+        assert listening.proto == socket.IPPROTO_TCP

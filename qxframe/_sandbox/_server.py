@@ -22,7 +22,10 @@ class ServerThread:
     """One uvicorn server in one daemon thread."""
 
     def __init__(self, app: Any, port: int = 0) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when
+        # the listening socket says TCP; without it every keep-alive answer waits ~40 ms
+        # for a delayed ACK (Nagle).
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             self._sock.bind((HOST, port))
