@@ -1,0 +1,349 @@
+"""The connect panel: token, datacenter, a whoami check, directory and mailing-list pickers.
+
+This module owns :class:`ConnectPanel` (built by :func:`connect`) and the pure helpers
+behind it: :func:`describe_error` turns what connecting raised into one sentence, and
+:func:`directory_options` / :func:`mailing_list_options` turn the client's list frames
+into dropdown options.
+
+The token. A widget's ``value`` is synced state, so the password field is read once when
+Connect is pressed, handed to :class:`qxframe.Client` (which keeps it in a ``Secret``)
+and cleared at once, whatever happens next. A token from ``QUALTRICS_API_TOKEN`` is never
+copied into a widget: the field only says, as a placeholder, that it will be used.
+Messages are built from qxframe's errors (which never carry the token) and are scrubbed
+of it anyway.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import ipywidgets as w
+import polars as pl
+
+from qxframe._client import Client
+from qxframe._config import DEFAULT_DATACENTER, RetryPolicy, check_base_url, check_datacenter
+from qxframe._sandbox import Sandbox
+from qxframe.exceptions import AuthError, ConfigError, QxError, TransportError
+from qxframe.widgets import _html
+
+#: The sandbox has no rate limits; the client's defaults are Qualtrics' (500 writes a
+#: minute per family), which would make a sandbox push of a few hundred rows take minutes.
+SANDBOX_RATE_LIMITS: Mapping[str, float] = {"contacts": 6000, "search": 6000, "transactions": 6000}
+
+#: The panel's own reads (whoami, lists) give up quickly: a wrong datacenter should be
+#: reported in a second, not after the full backoff a push deserves.
+CHECK_RETRY = RetryPolicy(max_attempts=2, backoff=0.25, max_backoff=1.0)
+
+ENV_PLACEHOLDER = "using QUALTRICS_API_TOKEN from the environment"
+EMPTY_PLACEHOLDER = "paste your Qualtrics API token"
+_WIDE = w.Layout(width="32em")
+
+
+def describe_error(exc: BaseException, where: str, secret: str | None = None) -> str:
+    """One sentence saying why connecting to ``where`` failed and what to do (no traceback)."""
+    if isinstance(exc, AuthError) and exc.http_status == 403:
+        text = (
+            f"{where} accepted the token but refused access (403): the account needs API "
+            "access and permission to use XM Directory; ask your Brand Administrator."
+        )
+    elif isinstance(exc, AuthError):
+        text = (
+            f"{where} refused the token (401): check that you pasted the whole token "
+            "(Account settings → Qualtrics IDs) and that it belongs to this datacenter."
+        )
+    elif isinstance(exc, TransportError):
+        text = (
+            f"Could not reach {where}: check the datacenter (the part before "
+            "'.qualtrics.com' in your Qualtrics address) or base URL, and your network."
+        )
+    elif isinstance(exc, ConfigError):
+        text = exc.message
+    elif isinstance(exc, QxError):
+        text = f"{where} answered with an error: {exc.message}"
+    else:
+        text = f"Connecting to {where} failed unexpectedly ({type(exc).__name__}: {exc})."
+    return scrub(text, secret)
+
+
+def scrub(text: str, secret: str | None) -> str:
+    """``text`` with every occurrence of ``secret`` replaced by asterisks."""
+    return text.replace(secret, "********") if secret else text
+
+
+def directory_options(directories: pl.DataFrame) -> list[tuple[str, str]]:
+    """Dropdown options ``(label, directory_id)``: name, contact count, deduplication."""
+    options = []
+    for row in directories.iter_rows(named=True):
+        count = row.get("contact_count")
+        counted = "? contacts" if count is None else f"{count:,} contacts"
+        dedup = ", ".join(row.get("deduplication_criteria") or []) or "none"
+        options.append((f"{row['name']} · {counted} · dedup: {dedup}", row["directory_id"]))
+    return options
+
+
+def mailing_list_options(lists: pl.DataFrame) -> list[tuple[str, str]]:
+    """Dropdown options ``(label, mailing_list_id)``: name and contact count."""
+    options = []
+    for row in lists.iter_rows(named=True):
+        count = row.get("contact_count")
+        label = row["name"] if count is None else f"{row['name']} · {count:,} contacts"
+        options.append((label, row["mailing_list_id"]))
+    return options
+
+
+def default_directory(directories: pl.DataFrame, preferred: str | None = None) -> str | None:
+    """``preferred`` if listed, else the default directory, else the first one."""
+    ids = directories.get_column("directory_id").to_list()
+    if preferred in ids:
+        return preferred
+    defaults = directories.filter(pl.col("is_default").fill_null(False))
+    return defaults.item(0, "directory_id") if defaults.height else (ids[0] if ids else None)
+
+
+class ConnectPanel(w.VBox):
+    """A panel that connects to Qualtrics (or the sandbox) and picks a directory and list.
+
+    Args:
+        sandbox: ``True`` to start the embedded sandbox and connect to it, or a
+            :class:`qxframe.Sandbox` to connect to (the panel stops only a sandbox it started).
+        env: where ``QUALTRICS_*`` settings are read (default ``os.environ``).
+        client_options: keyword arguments for :class:`qxframe.Client` (``rate_limits``, …).
+    """
+
+    def __init__(
+        self,
+        *,
+        sandbox: bool | Sandbox = False,
+        env: Mapping[str, str] | None = None,
+        client_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._env = os.environ if env is None else env
+        self._options = dict(client_options or {})
+        self._client: Client | None = None
+        self._reader: Client | None = None
+        self._sandbox: Sandbox | None = sandbox if isinstance(sandbox, Sandbox) else None
+        self._owns_sandbox = False
+        self._quiet = False
+        self.whoami: dict[str, Any] = {}
+        self.token = w.Password(description="API token", layout=_WIDE)
+        self.datacenter = w.Text(
+            description="Datacenter",
+            value=self._env.get("QUALTRICS_DATACENTER") or DEFAULT_DATACENTER,
+            layout=_WIDE,
+        )
+        self.base_url = w.Text(
+            description="Base URL",
+            value=self._env.get("QUALTRICS_BASE_URL") or "",
+            placeholder="optional: a vanity host or compatible server (overrides the datacenter)",
+            layout=_WIDE,
+        )
+        self.use_sandbox = w.Checkbox(description="try it in the sandbox", indent=False)
+        self.connect_button = w.Button(description="Connect", button_style="primary")
+        self.status = w.HTML()
+        self.directory = w.Dropdown(description="Directory", options=[], layout=_WIDE)
+        self.mailing_list = w.Dropdown(description="Mailing list", options=[], layout=_WIDE)
+        for widget in (self.token, self.datacenter, self.base_url, self.directory):
+            widget.style.description_width = "7em"
+        self.mailing_list.style.description_width = "7em"
+        self._reset_token_placeholder()
+        self.datacenter.observe(self._on_settings, names="value")
+        self.base_url.observe(self._on_settings, names="value")
+        self.use_sandbox.observe(self._on_sandbox, names="value")
+        self.connect_button.on_click(lambda _button: self.connect())
+        self.directory.observe(self._on_directory, names="value")
+        super().__init__(
+            children=[
+                w.HTML("<b>Connect to Qualtrics</b>"),
+                self.token,
+                self.datacenter,
+                self.base_url,
+                w.HBox([self.connect_button, self.use_sandbox]),
+                self.status,
+                self.directory,
+                self.mailing_list,
+            ]
+        )
+        self.add_class("qx-connect")
+        self._show_lists(False)
+        self._say("Paste a token and press Connect, or try it in the sandbox.")
+        if _settings_problem(self.datacenter.value, self.base_url.value.strip()):
+            self._on_settings(None)
+        if sandbox:
+            self.use_sandbox.value = True
+
+    # -- what the panel yields -------------------------------------------------------
+
+    @property
+    def client(self) -> Client | None:
+        """The connected :class:`qxframe.Client`, or ``None`` before a successful Connect."""
+        return self._client
+
+    @property
+    def directory_id(self) -> str | None:
+        """The chosen directory (``POOL_…``)."""
+        return self.directory.value
+
+    @property
+    def mailing_list_id(self) -> str | None:
+        """The chosen mailing list (``CG_…``) of the chosen directory."""
+        return self.mailing_list.value
+
+    @property
+    def sandbox(self) -> Sandbox | None:
+        """The sandbox the panel is connected to (when the sandbox switch is on)."""
+        return self._sandbox if self.use_sandbox.value else None
+
+    def __repr__(self) -> str:
+        where = self._client.base_url if self._client is not None else "not connected"
+        return f"<ConnectPanel {where} directory_id={self.directory_id!r}>"
+
+    # -- actions ---------------------------------------------------------------------
+
+    def connect(self) -> bool:
+        """Check the settings with whoami and list the directories (what Connect does)."""
+        typed = self.token.value
+        self.token.value = ""  # never keep the token in synced widget state
+        self._close_clients()
+        if self.use_sandbox.value:
+            sb = self._ensure_sandbox()
+            token, datacenter, base_url = sb.api_token, DEFAULT_DATACENTER, sb.base_url
+            options = {"rate_limits": SANDBOX_RATE_LIMITS, **self._options}
+        else:
+            token = typed.strip() or self._env.get("QUALTRICS_API_TOKEN", "").strip()
+            datacenter, base_url = self.datacenter.value, self.base_url.value.strip()
+            options = self._options
+            if not token:
+                return self._fail("Paste your API token (or set QUALTRICS_API_TOKEN) first.")
+        return self._open(token, datacenter, base_url or None, options)
+
+    def disconnect(self) -> None:
+        """Close the clients, stop a sandbox the panel started, and clear the pickers."""
+        self._close_clients()
+        if self._owns_sandbox and self._sandbox is not None:
+            self._sandbox.stop()
+            self._sandbox, self._owns_sandbox = None, False
+        self._quiet = True
+        try:
+            self.use_sandbox.value = False
+        finally:
+            self._quiet = False
+        self._set_fields_disabled(False)
+        self._say("Disconnected.")
+
+    # -- internals -------------------------------------------------------------------
+
+    def _open(
+        self, token: str, datacenter: str, base_url: str | None, options: Mapping[str, Any]
+    ) -> bool:
+        where = base_url or f"https://{datacenter}.qualtrics.com"
+        try:
+            reader = Client(token, datacenter, base_url, **{**options, "retry": CHECK_RETRY})
+            self._say(f"Connecting to {reader.base_url}…")
+            me = reader.whoami()
+            directories = reader.directories()
+            client = Client(token, datacenter, base_url, **options)
+        except Exception as exc:  # shown as a sentence, never as a traceback
+            self._close_clients()
+            return self._fail(describe_error(exc, where, token))
+        self._reader, self._client, self.whoami = reader, client, me
+        preferred = self._sandbox.directory_id if self.use_sandbox.value and self._sandbox else None
+        self.directory.options = directory_options(directories)
+        self.directory.value = default_directory(directories, preferred)
+        self._show_lists(True)
+        self._reset_token_placeholder(connected=True)
+        user, brand = me.get("userName", "?"), me.get("brandId", "?")
+        self._say(f"Connected to {client.base_url} as {user} (brand {brand}).", "ok")
+        return True
+
+    def _fail(self, text: str) -> bool:
+        self._show_lists(False)
+        self._say(text, "error")
+        return False
+
+    def _say(self, text: str, kind: str = "info") -> None:
+        self.status.value = _html.message(text, kind)
+
+    def _on_settings(self, _change: Any) -> None:
+        problem = _settings_problem(self.datacenter.value, self.base_url.value.strip())
+        self.connect_button.disabled = problem is not None
+        if problem is not None:
+            self._say(problem, "error")
+        elif self._client is None:
+            self._say("Press Connect to check the token.")
+
+    def _on_sandbox(self, change: Any) -> None:
+        if self._quiet:
+            return
+        self._set_fields_disabled(change["new"])
+        if change["new"]:
+            self.connect()
+        else:
+            self.disconnect()
+
+    def _on_directory(self, change: Any) -> None:
+        directory_id = change["new"]
+        self.mailing_list.options = []
+        if directory_id is None or self._reader is None:
+            return
+        try:
+            options = mailing_list_options(self._reader.mailing_lists(directory_id))
+        except Exception as exc:
+            self._say(describe_error(exc, self._reader.base_url), "error")
+            return
+        self.mailing_list.options = options
+        self.mailing_list.value = options[0][1] if options else None
+
+    def _ensure_sandbox(self) -> Sandbox:
+        if self._sandbox is None:
+            self._sandbox, self._owns_sandbox = Sandbox().start(), True
+        return self._sandbox
+
+    def _close_clients(self) -> None:
+        for client in (self._client, self._reader):
+            if client is not None:
+                client.close()
+        self._client = self._reader = None
+        self.whoami = {}
+        self.directory.options = []
+        self._reset_token_placeholder()
+
+    def _show_lists(self, shown: bool) -> None:
+        display = None if shown else "none"
+        self.directory.layout.display = display
+        self.mailing_list.layout.display = display
+
+    def _set_fields_disabled(self, disabled: bool) -> None:
+        for widget in (self.token, self.datacenter, self.base_url):
+            widget.disabled = disabled
+
+    def _reset_token_placeholder(self, connected: bool = False) -> None:
+        if connected:
+            self.token.placeholder = "connected; paste another token to reconnect"
+        elif self._env.get("QUALTRICS_API_TOKEN"):
+            self.token.placeholder = ENV_PLACEHOLDER
+        else:
+            self.token.placeholder = EMPTY_PLACEHOLDER
+
+
+def _settings_problem(datacenter: str, base_url: str) -> str | None:
+    """Why the datacenter/base URL fields cannot be used, checked as the client checks them."""
+    try:
+        if base_url:
+            check_base_url(base_url)
+        else:
+            check_datacenter(datacenter)
+    except ConfigError as exc:
+        return exc.message
+    return None
+
+
+def connect(
+    *,
+    sandbox: bool | Sandbox = False,
+    env: Mapping[str, str] | None = None,
+    client_options: Mapping[str, Any] | None = None,
+) -> ConnectPanel:
+    """A :class:`ConnectPanel`; with ``sandbox=True`` it starts the sandbox and connects."""
+    return ConnectPanel(sandbox=sandbox, env=env, client_options=client_options)

@@ -1,0 +1,502 @@
+"""Headless tests of ``qxframe.widgets``: build each widget, set values and press buttons in
+code, and check what is shown; the pure functions behind the widgets; and the token, which
+must never reach a widget's state or an output."""
+
+from __future__ import annotations
+
+import html
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import ipywidgets as w
+import polars as pl
+import pytest
+
+import qxframe as qx
+import qxframe.widgets as qxw
+from qxframe._fields import field
+from qxframe.exceptions import AuthError, ConfigError, NotFoundError, TransportError
+from qxframe.widgets import _connect, _picks, _preview, _results_view
+
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+TOKEN = "tok_SECRET_do_not_show_1234567890"
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def tree(widget: w.Widget) -> Iterator[w.Widget]:
+    """``widget`` and every widget it holds (children, layout, style, …), once each."""
+    seen: set[int] = set()
+    stack = [widget]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for name in current.keys:
+            value = getattr(current, name)
+            values = value if isinstance(value, list | tuple) else [value]
+            stack.extend(v for v in values if isinstance(v, w.Widget))
+
+
+def shown_text(widget: w.Widget) -> str:
+    """Every widget's synced state in the tree, and the widget's own display outputs."""
+    states = [json.dumps(node.get_state(), default=str) for node in tree(widget)]
+    bundle = json.dumps(widget._repr_mimebundle_() or {}, default=str)
+    return "\n".join([*states, bundle, repr(widget)])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def sb() -> Iterator[qx.Sandbox]:
+    with qx.sandbox(seed=3) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def panel(sb: qx.Sandbox) -> Iterator[qxw.ConnectPanel]:
+    p = qxw.connect(sandbox=sb)
+    yield p
+    p.disconnect()
+
+
+@pytest.fixture
+def contacts() -> pl.DataFrame:
+    return pl.read_csv(SAMPLES / "contacts.csv", infer_schema=False)
+
+
+# -- the package -------------------------------------------------------------------------
+
+
+def test_importing_qxframe_does_not_import_ipywidgets():
+    code = "import sys, qxframe; print('ipywidgets' in sys.modules, 'IPython' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_importing_qxframe_widgets_imports_ipywidgets():
+    code = "import sys, qxframe.widgets; print('ipywidgets' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
+
+
+def test_public_surface():
+    assert qxw.__all__ == [
+        "ConnectPanel",
+        "PreviewPanel",
+        "ResultsView",
+        "connect",
+        "preview",
+        "results",
+    ]
+
+
+# -- connect: pure helpers ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (AuthError("no", http_status=401), "refused the token (401)"),
+        (AuthError("no", http_status=403), "refused access (403)"),
+        (TransportError("down"), "Could not reach https://x.example"),
+        (ConfigError("Invalid datacenter ID 'a b'."), "Invalid datacenter ID"),
+        (NotFoundError("Qualtrics answered 404."), "answered with an error: Qualtrics"),
+        (RuntimeError("boom"), "failed unexpectedly (RuntimeError: boom)"),
+    ],
+)
+def test_describe_error_is_one_sentence(error, expected):
+    text = _connect.describe_error(error, "https://x.example")
+    assert expected in text and "Traceback" not in text and "\n" not in text
+
+
+def test_describe_error_scrubs_the_token():
+    text = _connect.describe_error(RuntimeError(f"bad header {TOKEN}"), "here", TOKEN)
+    assert TOKEN not in text and "********" in text
+
+
+def test_directory_and_list_options_and_default():
+    dirs = pl.DataFrame(
+        {
+            "directory_id": ["POOL_a", "POOL_b"],
+            "name": ["A", "B"],
+            "contact_count": [1200, None],
+            "is_default": [False, True],
+            "deduplication_criteria": [["email", "ext_ref"], []],
+        }
+    )
+    assert _connect.directory_options(dirs) == [
+        ("A · 1,200 contacts · dedup: email, ext_ref", "POOL_a"),
+        ("B · ? contacts · dedup: none", "POOL_b"),
+    ]
+    assert _connect.default_directory(dirs) == "POOL_b"
+    assert _connect.default_directory(dirs, "POOL_a") == "POOL_a"
+    lists = pl.DataFrame(
+        {
+            "mailing_list_id": ["CG_1", "CG_2"],
+            "name": ["News", "Buyers"],
+            "contact_count": [3, None],
+        }
+    )
+    assert _connect.mailing_list_options(lists) == [
+        ("News · 3 contacts", "CG_1"),
+        ("Buyers", "CG_2"),
+    ]
+
+
+# -- connect: the panel ------------------------------------------------------------------
+
+
+def test_sandbox_panel_connects_and_picks_directory_and_list(panel, sb):
+    assert isinstance(panel.client, qx.Client)
+    assert panel.client.base_url == sb.base_url
+    assert panel.whoami["userName"] == "sandbox-user"
+    assert "Connected to" in panel.status.value and "sandbox-user" in panel.status.value
+    assert panel.directory_id == sb.directory_id
+    assert panel.mailing_list_id == sb.mailing_list_id
+    labels = [label for label, _ in panel.directory.options]
+    assert any(label.startswith("Customers · 0 contacts · dedup: email") for label in labels)
+    panel.directory.value = sb.plain_directory_id
+    assert panel.mailing_list_id == sb.plain_mailing_list_id
+    assert panel.sandbox is sb
+    assert panel.client.rate_limits["contacts"] == _connect.SANDBOX_RATE_LIMITS["contacts"]
+
+
+def test_sandbox_switch_starts_and_stops_its_own_sandbox():
+    p = qxw.connect()
+    assert p.client is None and p.directory.layout.display == "none"
+    p.use_sandbox.value = True
+    try:
+        sb = p.sandbox
+        assert sb is not None and sb.running and p.client is not None
+        assert p.token.disabled and p.datacenter.disabled
+        assert p.client.whoami()["brandId"] == "sandbox"
+    finally:
+        p.use_sandbox.value = False
+    assert not sb.running and p.client is None and p.sandbox is None
+    assert "Disconnected" in p.status.value and not p.token.disabled
+
+
+def test_disconnect_leaves_a_given_sandbox_running(sb):
+    p = qxw.connect(sandbox=sb)
+    p.disconnect()
+    assert sb.running and p.client is None and p.directory_id is None
+
+
+def test_wrong_token_is_a_sentence_and_never_shown(sb):
+    p = qxw.connect(env={})
+    p.base_url.value = sb.base_url
+    p.token.value = TOKEN
+    p.connect_button.click()
+    assert p.client is None
+    assert "refused the token (401)" in p.status.value
+    assert "Traceback" not in p.status.value
+    assert p.token.value == ""
+    assert TOKEN not in shown_text(p)
+
+
+def test_right_token_connects_and_is_cleared_from_the_field(sb):
+    p = qxw.connect(env={})
+    p.base_url.value = sb.base_url
+    p.token.value = sb.api_token
+    p.connect_button.click()
+    try:
+        assert p.client is not None and p.directory_id == sb.directory_id
+        assert p.token.value == "" and "paste another token" in p.token.placeholder
+        assert sb.api_token not in shown_text(p)
+    finally:
+        p.disconnect()
+
+
+def test_env_token_is_used_but_never_put_in_a_widget(sb):
+    env = {"QUALTRICS_API_TOKEN": sb.api_token, "QUALTRICS_BASE_URL": sb.base_url}
+    p = qxw.connect(env=env)
+    assert p.token.value == "" and p.token.placeholder == _connect.ENV_PLACEHOLDER
+    assert p.base_url.value == sb.base_url
+    assert sb.api_token not in shown_text(p)
+    p.connect_button.click()
+    try:
+        assert p.client is not None
+        assert sb.api_token not in shown_text(p)
+    finally:
+        p.disconnect()
+
+
+def test_sandbox_token_is_never_shown(panel, sb):
+    assert sb.api_token not in shown_text(panel)
+
+
+def test_missing_token_asks_for_one():
+    p = qxw.connect(env={})
+    p.connect_button.click()
+    assert "Paste your API token" in p.status.value and p.client is None
+
+
+def test_malformed_datacenter_is_refused_as_the_client_refuses_it():
+    p = qxw.connect(env={})
+    p.datacenter.value = "iad1.qualtrics.com"
+    assert p.connect_button.disabled
+    assert "Invalid datacenter ID" in p.status.value
+    p.datacenter.value = "fra1"
+    assert not p.connect_button.disabled
+    p.datacenter.value = "iad1\n"  # re.fullmatch, as the client
+    assert p.connect_button.disabled
+
+
+def test_unknown_datacenter_is_a_sentence_after_a_failed_connect():
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("Name or service not known", request=request)
+
+    p = qxw.connect(env={}, client_options={"transport": httpx.MockTransport(unreachable)})
+    p.datacenter.value = "nope9"
+    p.token.value = TOKEN
+    p.connect_button.click()
+    assert "Could not reach https://nope9.qualtrics.com" in p.status.value
+    assert p.client is None and p.directory.layout.display == "none"
+    assert TOKEN not in shown_text(p)
+
+
+def test_network_failure_is_a_sentence():
+    p = qxw.connect(env={})
+    p.base_url.value = f"http://127.0.0.1:{free_port()}"
+    p.token.value = TOKEN
+    p.connect_button.click()
+    assert "Could not reach http://127.0.0.1:" in p.status.value
+    assert TOKEN not in shown_text(p)
+
+
+# -- preview: pure functions -------------------------------------------------------------
+
+
+def test_preview_table_matches_a_dry_run(contacts):
+    head = contacts.slice(8, 5)  # rows 10..12 have bad e-mails
+    mapping = {"embedded_data": ["plan", "city"]}
+    table = _preview.preview_table(
+        head, "upsert_contacts", mapping=mapping, constants={"directory_id": "POOL_x"}
+    )
+    dry = qx.upsert_contacts(head, directory_id="POOL_x", mapping=mapping, dry_run=True)
+    assert table["row"].to_list() == [0, 1, 2, 3, 4]
+    assert table["status"].to_list() == ["valid", "valid", "invalid", "invalid", "invalid"]
+    assert table["payload"].to_list() == dry["payload"].to_list()
+    assert table["error_message"].to_list() == dry["error_message"].to_list()
+    assert json.loads(table["payload"][0])["embeddedData"] == {
+        "plan": "enterprise",
+        "city": "São Paulo",
+    }
+
+
+def test_preview_table_raises_for_bad_settings(contacts):
+    with pytest.raises(ConfigError, match="directory_id"):
+        _preview.preview_table(contacts.head(2), "contacts", constants={"directory_id": "oops"})
+    with pytest.raises(ConfigError, match="does not have"):
+        _preview.preview_table(
+            contacts.head(2),
+            "contacts",
+            mapping={"email": "mail"},
+            constants={"directory_id": "POOL_x"},
+        )
+
+
+def test_table_html_escapes_values():
+    table = pl.DataFrame(
+        {
+            "row": [0],
+            "status": ["invalid"],
+            "error_code": ["email_format"],
+            "error_message": ['e-mail "<b>x</b>" is bad'],
+            "payload": [None],
+        }
+    )
+    shown = _preview.table_html(table)
+    assert "&lt;b&gt;x&lt;/b&gt;" in shown and "<b>x</b>" not in shown
+    assert 'class="qx-preview-table"' in shown
+
+
+def test_initial_keys_follow_the_mapping_rules():
+    cols = ["extRef", "email", "plan"]
+    assert _picks.initial_key(field("contacts", "ext_ref"), cols, {}, {}) == _picks.column("extRef")
+    assert _picks.initial_key(field("contacts", "phone"), cols, {}, {}) == _picks.NONE
+    assert _picks.initial_key(field("contacts", "email"), cols, {"email": "plan"}, {}) == (
+        _picks.column("plan")
+    )
+    assert (
+        _picks.initial_key(
+            field("contacts", "embedded_data"), cols, {"embedded_data": ["plan"]}, {}
+        )
+        == _picks.SEVERAL
+    )
+    assert (
+        _picks.initial_key(field("contacts", "directory_id"), cols, {}, {"directory_id": "POOL_x"})
+        == _picks.CONSTANT
+    )
+    assert _picks.initial_key(field("workflow", "event_payload"), cols, {}, {}) == _picks.WHOLE_ROW
+
+
+def test_mapping_of_leaves_defaults_out_and_nulls_deselected_columns():
+    cols = ["extRef", "email", "plan", "city"]
+    keys = {
+        "ext_ref": _picks.column("extRef"),  # the default: left out
+        "email": _picks.NONE,  # default would find "email": null it
+        "first_name": _picks.column("plan"),
+        "embedded_data": _picks.SEVERAL,
+        "directory_id": _picks.CONSTANT,
+    }
+    mapping = _picks.mapping_of("contacts", cols, keys, {"embedded_data": ["plan", "city"]})
+    assert set(mapping) == {"email", "first_name", "embedded_data"}
+    assert mapping["first_name"] == "plan" and mapping["embedded_data"] == ["plan", "city"]
+    assert isinstance(mapping["email"], pl.Expr)
+    assert _picks.mapping_of("contacts", cols, {"embedded_data": _picks.SEVERAL}, {}) == {}
+
+
+# -- preview: the panel ------------------------------------------------------------------
+
+
+def test_preview_pickers_start_from_the_default_mapping(contacts, panel, sb):
+    pv = qxw.preview(contacts, action="contacts", client=panel, rows=4)
+    assert pv.pickers.dropdowns["ext_ref"].value == _picks.column("extRef")
+    assert pv.pickers.dropdowns["email"].value == _picks.column("email")
+    assert pv.pickers.dropdowns["embedded_data"].value == _picks.NONE
+    directory = pv.pickers.dropdowns["directory_id"]
+    assert directory.disabled and sb.directory_id in directory.label
+    assert pv.mapping == {}
+    assert pv.table.height == 4 and "4 of 4 previewed rows are valid" in pv.status.value
+    labels = [label for label, _ in pv.pickers.dropdowns["email"].options]
+    assert labels[0] == "— not sent —" and set(contacts.columns) <= set(labels)
+
+
+def test_preview_updates_live_and_mapping_is_reusable(contacts, panel, sb):
+    pv = qxw.preview(contacts.slice(9, 4), action="contacts", client=panel)
+    assert pv.table["status"].to_list() == ["valid", "invalid", "invalid", "invalid"]
+    assert "bob@" in pv.table_view.value
+    pv.pickers.choose("email", None)  # drop the e-mail column: the bad addresses go
+    assert pv.table["status"].to_list() == ["valid", "valid", "valid", "invalid"]
+    pv.pickers.choose("embedded_data", ["plan", "city"])
+    assert pv.pickers.several["embedded_data"].layout.display is None
+    body = json.loads(pv.table["payload"][0])
+    assert "email" not in body and body["embeddedData"] == {"city": "Lisboa"}
+    assert "&quot;embeddedData&quot;" in pv.table_view.value
+    dry = qx.upsert_contacts(
+        contacts.slice(9, 4),
+        client=panel.client,
+        directory_id=sb.directory_id,
+        mapping=pv.mapping,
+        dry_run=True,
+    )
+    assert dry["payload"].to_list() == pv.table["payload"].to_list()
+
+
+def test_preview_shows_a_mapping_error_as_a_sentence(contacts):
+    pv = qxw.preview(contacts, mapping={"email": "mail"}, directory_id="POOL_x")
+    assert "names column 'mail'" in html.unescape(pv.status.value)
+    assert pv.table_view.value == ""
+    pv.pickers.choose("email", "email")
+    assert "previewed rows are valid" in pv.status.value
+
+
+def test_preview_follows_the_panel_directory(contacts, panel, sb):
+    tx = pl.read_csv(SAMPLES / "transactions.csv", infer_schema=False)
+    pv = qxw.preview(tx, action="transactions", client=panel, rows=2)
+    assert pv.constants == {"directory_id": sb.directory_id, "mailing_list_id": sb.mailing_list_id}
+    panel.directory.value = sb.plain_directory_id
+    assert pv.constants["mailing_list_id"] == sb.plain_mailing_list_id
+    assert sb.plain_mailing_list_id in pv.table["payload"][0]
+    given = qxw.preview(tx, action="transactions", client=panel, directory_id=sb.directory_id)
+    assert given.constants["directory_id"] == sb.directory_id
+
+
+def test_push_button_pushes_and_shows_results(contacts, panel, sb):
+    frame = contacts.head(30)
+    pv = qxw.preview(frame, action="contacts", client=panel)
+    pv.pickers.choose("embedded_data", "attributes")
+    pv.push_button.click()
+    assert pv.results is not None and pv.results.height == 30
+    counts = qx.summary(pv.results)
+    assert counts["success"] == 21 and counts["invalid"] == 9
+    assert "Pushed. 30 rows: success 21, invalid 9." in pv.status.value
+    (view,) = pv.results_area.children
+    assert isinstance(view, qxw.ResultsView) and view.frame is frame
+    assert sb.contacts().height == 21
+    assert sb.api_token not in shown_text(pv)
+
+
+def test_push_without_a_client_says_so(contacts):
+    pv = qxw.preview(contacts, directory_id="POOL_x")
+    pv.push_button.click()
+    assert "Connect first" in pv.status.value and pv.results is None
+
+
+def test_workflow_preview_shows_the_body(sb):
+    events = pl.read_csv(SAMPLES / "workflow_events.csv", infer_schema=False)
+    client = sb.client()
+    pv = qxw.preview(events, action="trigger_workflow", client=client, workflow_url=sb.workflow_url)
+    body = json.loads(pv.table["payload"][0])
+    assert body["event"] == "NPS Submitted" and body["user_id"] == "C000207"
+    pv.pickers.choose("event_payload", "properties")
+    assert json.loads(pv.table["payload"][0]) == {
+        "source": "android",
+        "score": 5,
+        "comment": "Très bien",
+    }
+    assert pv.mapping == {"event_payload": "properties"}
+    client.close()
+
+
+# -- results -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mixed() -> pl.DataFrame:
+    from qxframe._results import conform
+
+    return conform(
+        pl.DataFrame(
+            {
+                "row": [0, 1, 2, 3, 4],
+                "status": ["success", "invalid", "failed", "failed", "success"],
+                "error_code": [None, "email_format", "bad_request", "outcome_unknown", None],
+                "error_message": [None, 'e-mail "<x>" is bad', "refused", "may have landed", None],
+            }
+        )
+    )
+
+
+def test_results_pure_functions(mixed):
+    assert _results_view.summary_text(mixed) == "5 rows: success 2, invalid 1, failed 2."
+    assert _results_view.retry_counts(mixed) == {"retry": 1, "unknown": 1, "invalid": 1}
+    assert _results_view.problem_rows(mixed)["row"].to_list() == [1, 2, 3]
+    shown = _results_view.summary_html(mixed, limit=2)
+    assert "&lt;x&gt;" in shown and "… and 1 more." in shown
+    assert "qx.rows_to_retry(frame, res)" in shown and "include_invalid=True" in shown
+
+
+def test_results_view_shows_counts_problems_and_rows_to_retry(mixed):
+    frame = pl.DataFrame({"email": ["a@x.org", "<x>", "c@x.org", "d@x.org", "e@x.org"]})
+    view = qxw.results(mixed, frame=frame)
+    assert "qx-status-failed" in view.summary.value and "outcome_unknown" in view.summary.value
+    assert view.rows_to_retry()["email"].to_list() == ["c@x.org"]
+    assert view.rows_to_retry().equals(qx.rows_to_retry(frame, mixed))
+    view.retry_button.click()
+    assert "1 rows to re-run" in view.retry_area.value and "c@x.org" in view.retry_area.value
+    bundle = view._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/html"] == view.summary.value
+    assert repr(view) == "<ResultsView 5 rows: success 2, invalid 1, failed 2.>"
+
+
+def test_results_view_without_frame(mixed):
+    view = qxw.results(mixed)
+    assert view.retry_button not in view.children
+    with pytest.raises(ValueError, match="frame="):
+        view.rows_to_retry()
