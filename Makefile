@@ -34,5 +34,25 @@ bench: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 notebooks/
 
+# Real-browser check of the notebook widgets: JupyterLab + headless Chromium (Debian's
+# package, driven by the `playwright` package from the `e2e` extra; never `playwright install`).
+CHROMIUM  := /usr/bin/chromium
+E2E_STAMP := $(VENV)/.e2e-stamp
+
+.PHONY: e2e-setup
+
+$(E2E_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,e2e]'
+	touch $(E2E_STAMP)
+
+e2e-setup:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update && $$SUDO apt-get install -y chromium; \
+	fi
+
+e2e: $(E2E_STAMP) e2e-setup
+	$(PY) tests/e2e/run_e2e.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
