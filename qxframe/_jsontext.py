@@ -11,9 +11,10 @@ The tests hold these expressions to ``compact_json`` on random values.
 from __future__ import annotations
 
 import json
-import math
 
 import polars as pl
+
+_PLAIN_MIN, _PLAIN_MAX = 1e-4, 1e16  # where Python's float repr uses plain notation
 
 
 def _key(key: str) -> str:
@@ -39,12 +40,27 @@ def value_text(value: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 
 
 def float_text(values: pl.Series) -> pl.Series:
-    """The JSON text of each float as Python writes it; NaN and infinities become null."""
-    texts = [
-        None if x is None or not math.isfinite(x) else float.__repr__(x)
-        for x in values.cast(pl.Float64).to_list()
-    ]
-    return pl.Series(values.name, texts, dtype=pl.String)
+    """The JSON text of each float as Python writes it; NaN and infinities become null.
+
+    For zero and magnitudes in [1e-4, 1e16) polars writes a Float64 exactly as
+    ``float.__repr__`` does (the same shortest round-trip digits, in plain notation), so
+    those are cast in polars; outside that range Python switches to ``1e-05``/``1e+16``
+    notation where polars does not, so only those values go through ``float.__repr__``.
+    """
+    x = pl.col("x")
+    size = x.abs()
+    plain = (x == 0) | ((size >= _PLAIN_MIN) & (size < _PLAIN_MAX))
+    frame = values.cast(pl.Float64).to_frame("x")
+    out = frame.select(
+        pl.when(x.is_finite() & plain).then(x.cast(pl.String)).alias("text"),
+        (x.is_finite() & ~plain).alias("python"),
+    )
+    texts = out.get_column("text").alias(values.name)
+    where = out.get_column("python").arg_true()
+    if len(where):
+        floats = frame.get_column("x").gather(where).to_list()
+        texts = texts.scatter(where, [float.__repr__(v) for v in floats])
+    return texts
 
 
 def member(key: str, text: pl.Expr) -> pl.Expr:
