@@ -9,6 +9,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -268,13 +269,16 @@ def test_unknown_datacenter_is_a_sentence_after_a_failed_connect():
     assert TOKEN not in shown_text(p)
 
 
-def test_network_failure_is_a_sentence():
+def test_network_failure_is_a_sentence_and_leaves_no_client_running():
+    loops = lambda: sum(t.name == "qxframe-loop" for t in threading.enumerate())  # noqa: E731
+    before = loops()
     p = qxw.connect(env={})
     p.base_url.value = f"http://127.0.0.1:{free_port()}"
     p.token.value = TOKEN
     p.connect_button.click()
     assert "Could not reach http://127.0.0.1:" in p.status.value
     assert TOKEN not in shown_text(p)
+    assert loops() == before
 
 
 # -- preview: pure functions -------------------------------------------------------------

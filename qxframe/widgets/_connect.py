@@ -238,6 +238,7 @@ class ConnectPanel(w.VBox):
         self, token: str, datacenter: str, base_url: str | None, options: Mapping[str, Any]
     ) -> bool:
         where = base_url or f"https://{datacenter}.qualtrics.com"
+        reader: Client | None = None
         try:
             reader = Client(token, datacenter, base_url, **{**options, "retry": CHECK_RETRY})
             self._say(f"Connecting to {reader.base_url}…")
@@ -245,7 +246,8 @@ class ConnectPanel(w.VBox):
             directories = reader.directories()
             client = Client(token, datacenter, base_url, **options)
         except Exception as exc:  # shown as a sentence, never as a traceback
-            self._close_clients()
+            if reader is not None:
+                reader.close()
             return self._fail(describe_error(exc, where, token))
         self._reader, self._client, self.whoami = reader, client, me
         preferred = self._sandbox.directory_id if self.use_sandbox.value and self._sandbox else None
