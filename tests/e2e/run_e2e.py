@@ -279,6 +279,8 @@ def main() -> int:
         print(f"{CHROMIUM} is missing: run `make e2e-setup` (apt-get install chromium)")
         return 2
     SHOTS.mkdir(exist_ok=True)
+    for old in SHOTS.glob("*.png"):  # no picture from an earlier run passes for this one
+        old.unlink()
     failures: list[str] = []
     tmp = Path(tempfile.mkdtemp(prefix="qxframe-e2e-"))
     try:
