@@ -2,21 +2,24 @@
 and their async twins (DESIGN §1).
 
 Each takes a frame (polars, pandas, LazyFrame, or a CSV/Parquet path) and keyword
-arguments, and returns the results frame: one row per input row, in input order. The sync
-functions run the push on the client's own background loop, so they also work inside a
-running event loop (a Jupyter cell).
+arguments, and returns the results frame: one row per input row, in input order — or,
+given ``out=``, writes it to that file as it goes and returns a LazyFrame scanning it.
+The sync functions run the push on the client's own background loop, so they also work
+inside a running event loop (a Jupyter cell).
 """
 
 from __future__ import annotations
 
 from collections.abc import Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import polars as pl
 
 from qxframe._contacts import CONTACTS
 from qxframe._loop import LoopThread
-from qxframe._runner import apush
+from qxframe._runner import Action, apush
+from qxframe._sinks import ResultsWriter, scan_results
 from qxframe._transactions import TRANSACTIONS
 from qxframe._workflows import WORKFLOW
 
@@ -25,11 +28,59 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 Mapping_ = Mapping[str, Any] | None
+Results = pl.DataFrame | pl.LazyFrame
 _dry_run_loop = LoopThread("qxframe-dry-run")  # for dry runs given no client
 
 
 def _run(coro: Coroutine[Any, Any, T], client: Client | None) -> T:
     return client.run(coro) if client is not None else _dry_run_loop.run(coro)
+
+
+ACTIONS: dict[str, Action] = {a.name: a for a in (CONTACTS, TRANSACTIONS, WORKFLOW)}
+
+
+def run_push(action: str, frame: Any, *, client: Client | None, **options: Any) -> pl.DataFrame:
+    """Run the push behind the public actions to its end (the CLI's entry; ``sink=`` allowed)."""
+    return _run(apush(ACTIONS[action], frame, client=client, **options), client)
+
+
+async def _apush(action: Action, frame: Any, out: str | Path | None, **options: Any) -> Results:
+    """``apush``, its results kept in memory, or written to ``out`` and scanned from there."""
+    if out is None:
+        return await apush(action, frame, **options)
+    with ResultsWriter(out) as writer:
+        await apush(action, frame, sink=writer, **options)
+    return scan_results(out)
+
+
+@overload
+async def aupsert_contacts(
+    frame: Any,
+    *,
+    client: Client | None = None,
+    directory_id: str | None = None,
+    mapping: Mapping_ = None,
+    dry_run: bool = False,
+    concurrency: int | None = None,
+    progress: bool | None = None,
+    journal: str | Path | None = None,
+    out: None = None,
+) -> pl.DataFrame: ...
+
+
+@overload
+async def aupsert_contacts(
+    frame: Any,
+    *,
+    client: Client | None = None,
+    directory_id: str | None = None,
+    mapping: Mapping_ = None,
+    dry_run: bool = False,
+    concurrency: int | None = None,
+    progress: bool | None = None,
+    journal: str | Path | None = None,
+    out: str | Path,
+) -> pl.LazyFrame: ...
 
 
 async def aupsert_contacts(
@@ -41,18 +92,52 @@ async def aupsert_contacts(
     dry_run: bool = False,
     concurrency: int | None = None,
     progress: bool | None = None,
-) -> pl.DataFrame:
+    journal: str | Path | None = None,
+    out: str | Path | None = None,
+) -> Results:
     """Async twin of :func:`upsert_contacts`."""
-    return await apush(
+    return await _apush(
         CONTACTS,
         frame,
+        out,
         client=client,
         constants={"directory_id": directory_id},
         mapping=mapping,
         dry_run=dry_run,
         concurrency=concurrency,
         progress=progress,
+        journal=journal,
     )
+
+
+@overload
+def upsert_contacts(
+    frame: Any,
+    *,
+    client: Client | None = None,
+    directory_id: str | None = None,
+    mapping: Mapping_ = None,
+    dry_run: bool = False,
+    concurrency: int | None = None,
+    progress: bool | None = None,
+    journal: str | Path | None = None,
+    out: None = None,
+) -> pl.DataFrame: ...
+
+
+@overload
+def upsert_contacts(
+    frame: Any,
+    *,
+    client: Client | None = None,
+    directory_id: str | None = None,
+    mapping: Mapping_ = None,
+    dry_run: bool = False,
+    concurrency: int | None = None,
+    progress: bool | None = None,
+    journal: str | Path | None = None,
+    out: str | Path,
+) -> pl.LazyFrame: ...
 
 
 def upsert_contacts(
@@ -64,7 +149,9 @@ def upsert_contacts(
     dry_run: bool = False,
     concurrency: int | None = None,
     progress: bool | None = None,
-) -> pl.DataFrame:
+    journal: str | Path | None = None,
+    out: str | Path | None = None,
+) -> Results:
     """Create or update one XM Directory contact per row.
 
     Args:
@@ -75,23 +162,66 @@ def upsert_contacts(
         dry_run: send nothing; valid rows get ``status="dry_run"`` and their JSON body.
         concurrency: requests in flight (default 4).
         progress: show a progress bar (default: for pushes over a few hundred rows).
+        journal: path of a journal file (SQLite) making the push resumable: rows it
+            records as done are not sent again but come back ``skipped`` with their ids;
+            rows whose outcome is unknown come back ``outcome_unknown`` and are not re-sent.
+        out: a ``.csv`` or ``.parquet`` path: results are written there chunk by chunk as
+            they come instead of being kept in memory, and a LazyFrame scanning the file is
+            returned (for inputs larger than memory).
 
     Returns:
-        The results frame: one row per input row, in input order.
+        The results frame: one row per input row, in input order (a LazyFrame with ``out``).
 
     A contact is merged into an existing one only when the directory deduplicates on
     fields the row carries (Qualtrics' own rule); otherwise each row creates a contact.
     """
-    coro = aupsert_contacts(
+    coro = _apush(
+        CONTACTS,
         frame,
+        out,
         client=client,
-        directory_id=directory_id,
+        constants={"directory_id": directory_id},
         mapping=mapping,
         dry_run=dry_run,
         concurrency=concurrency,
         progress=progress,
+        journal=journal,
     )
     return _run(coro, client)
+
+
+@overload
+async def aupsert_transactions(
+    frame: Any,
+    *,
+    client: Client | None = None,
+    directory_id: str | None = None,
+    mailing_list_id: str | None = None,
+    mapping: Mapping_ = None,
+    dry_run: bool = False,
+    concurrency: int | None = None,
+    progress: bool | None = None,
+    batch_size: int = 100,
+    journal: str | Path | None = None,
+    out: None = None,
+) -> pl.DataFrame: ...
+
+
+@overload
+async def aupsert_transactions(
+    frame: Any,
+    *,
+    client: Client | None = None,
+    directory_id: str | None = None,
+    mailing_list_id: str | None = None,
+    mapping: Mapping_ = None,
+    dry_run: bool = False,
+    concurrency: int | None = None,
+    progress: bool | None = None,
+    batch_size: int = 100,
+    journal: str | Path | None = None,
+    out: str | Path,
+) -> pl.LazyFrame: ...
 
 
 async def aupsert_transactions(
@@ -105,20 +235,57 @@ async def aupsert_transactions(
     concurrency: int | None = None,
     progress: bool | None = None,
     batch_size: int = 100,
-) -> pl.DataFrame:
+    journal: str | Path | None = None,
+    out: str | Path | None = None,
+) -> Results:
     """Async twin of :func:`upsert_transactions`."""
-    constants = {"directory_id": directory_id, "mailing_list_id": mailing_list_id}
-    return await apush(
+    return await _apush(
         TRANSACTIONS,
         frame,
+        out,
         client=client,
-        constants=constants,
+        constants={"directory_id": directory_id, "mailing_list_id": mailing_list_id},
         mapping=mapping,
         dry_run=dry_run,
         concurrency=concurrency,
         progress=progress,
         batch_size=batch_size,
+        journal=journal,
     )
+
+
+@overload
+def upsert_transactions(
+    frame: Any,
+    *,
+    client: Client | None = None,
+    directory_id: str | None = None,
+    mailing_list_id: str | None = None,
+    mapping: Mapping_ = None,
+    dry_run: bool = False,
+    concurrency: int | None = None,
+    progress: bool | None = None,
+    batch_size: int = 100,
+    journal: str | Path | None = None,
+    out: None = None,
+) -> pl.DataFrame: ...
+
+
+@overload
+def upsert_transactions(
+    frame: Any,
+    *,
+    client: Client | None = None,
+    directory_id: str | None = None,
+    mailing_list_id: str | None = None,
+    mapping: Mapping_ = None,
+    dry_run: bool = False,
+    concurrency: int | None = None,
+    progress: bool | None = None,
+    batch_size: int = 100,
+    journal: str | Path | None = None,
+    out: str | Path,
+) -> pl.LazyFrame: ...
 
 
 def upsert_transactions(
@@ -132,7 +299,9 @@ def upsert_transactions(
     concurrency: int | None = None,
     progress: bool | None = None,
     batch_size: int = 100,
-) -> pl.DataFrame:
+    journal: str | Path | None = None,
+    out: str | Path | None = None,
+) -> Results:
     """Add one contact transaction per row, finding or creating each contact first.
 
     Rows without ``contact_id`` are looked up by ``ext_ref``, ``phone`` and ``email``
@@ -140,18 +309,50 @@ def upsert_transactions(
     ``batch_size`` per request. Other arguments as :func:`upsert_contacts`; the results
     carry the transaction id in ``qualtrics_id`` and the contact in ``contact_id``.
     """
-    coro = aupsert_transactions(
+    coro = _apush(
+        TRANSACTIONS,
         frame,
+        out,
         client=client,
-        directory_id=directory_id,
-        mailing_list_id=mailing_list_id,
+        constants={"directory_id": directory_id, "mailing_list_id": mailing_list_id},
         mapping=mapping,
         dry_run=dry_run,
         concurrency=concurrency,
         progress=progress,
         batch_size=batch_size,
+        journal=journal,
     )
     return _run(coro, client)
+
+
+@overload
+async def atrigger_workflow(
+    frame: Any,
+    *,
+    client: Client | None = None,
+    workflow_url: str | None = None,
+    mapping: Mapping_ = None,
+    dry_run: bool = False,
+    concurrency: int | None = None,
+    progress: bool | None = None,
+    journal: str | Path | None = None,
+    out: None = None,
+) -> pl.DataFrame: ...
+
+
+@overload
+async def atrigger_workflow(
+    frame: Any,
+    *,
+    client: Client | None = None,
+    workflow_url: str | None = None,
+    mapping: Mapping_ = None,
+    dry_run: bool = False,
+    concurrency: int | None = None,
+    progress: bool | None = None,
+    journal: str | Path | None = None,
+    out: str | Path,
+) -> pl.LazyFrame: ...
 
 
 async def atrigger_workflow(
@@ -163,18 +364,52 @@ async def atrigger_workflow(
     dry_run: bool = False,
     concurrency: int | None = None,
     progress: bool | None = None,
-) -> pl.DataFrame:
+    journal: str | Path | None = None,
+    out: str | Path | None = None,
+) -> Results:
     """Async twin of :func:`trigger_workflow`."""
-    return await apush(
+    return await _apush(
         WORKFLOW,
         frame,
+        out,
         client=client,
         constants={"workflow_url": workflow_url},
         mapping=mapping,
         dry_run=dry_run,
         concurrency=concurrency,
         progress=progress,
+        journal=journal,
     )
+
+
+@overload
+def trigger_workflow(
+    frame: Any,
+    *,
+    client: Client | None = None,
+    workflow_url: str | None = None,
+    mapping: Mapping_ = None,
+    dry_run: bool = False,
+    concurrency: int | None = None,
+    progress: bool | None = None,
+    journal: str | Path | None = None,
+    out: None = None,
+) -> pl.DataFrame: ...
+
+
+@overload
+def trigger_workflow(
+    frame: Any,
+    *,
+    client: Client | None = None,
+    workflow_url: str | None = None,
+    mapping: Mapping_ = None,
+    dry_run: bool = False,
+    concurrency: int | None = None,
+    progress: bool | None = None,
+    journal: str | Path | None = None,
+    out: str | Path,
+) -> pl.LazyFrame: ...
 
 
 def trigger_workflow(
@@ -186,21 +421,27 @@ def trigger_workflow(
     dry_run: bool = False,
     concurrency: int | None = None,
     progress: bool | None = None,
-) -> pl.DataFrame:
+    journal: str | Path | None = None,
+    out: str | Path | None = None,
+) -> Results:
     """Start a workflow once per row through its JSON-event trigger URL.
 
     The event body is ``event_payload`` (default: the whole row, less the column that gave
     ``workflow_url``). The URL must be https on ``*.qualtrics.com`` or the client's own
     ``base_url`` origin: the API token is never sent anywhere else. A trigger is never
-    re-sent after an ambiguous failure (``outcome_unknown``).
+    re-sent after an ambiguous failure (``outcome_unknown``). Other arguments as
+    :func:`upsert_contacts`.
     """
-    coro = atrigger_workflow(
+    coro = _apush(
+        WORKFLOW,
         frame,
+        out,
         client=client,
-        workflow_url=workflow_url,
+        constants={"workflow_url": workflow_url},
         mapping=mapping,
         dry_run=dry_run,
         concurrency=concurrency,
         progress=progress,
+        journal=journal,
     )
     return _run(coro, client)

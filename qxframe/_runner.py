@@ -1,30 +1,36 @@
-"""Running a push: chunks in, validated, sent (or dry-run), one results frame out.
+"""Running a push: chunks in, validated, sent (or dry-run), results out chunk by chunk.
 
 :func:`apush` is the one pipeline behind every action: it reads the input in chunks,
 prepares each chunk (mapping + validation), reports invalid rows, and hands the valid
-rows to the action's ``send`` (or ``dry_run``). :class:`Push` is the state one push
-shares between its requests: the client, the concurrency limit, the progress bar, and
-the rule that a token refused before the first success stops the whole push.
+rows to the action's ``send`` (or ``dry_run``). Each chunk's results go to a ``sink``
+when one is given (memory stays bounded), else into the one results frame returned.
+With a journal, rows done by an earlier run are skipped (:mod:`qxframe._resume`).
+:class:`Push` is the state one push shares between its requests: the client, the
+concurrency limit, the progress bar, the rule that a token refused before the first
+success stops the whole push, and the hook told of each write before it goes out.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 
 from qxframe import _results
 from qxframe._envelope import Reply
-from qxframe._inputs import iter_chunks
+from qxframe._inputs import count_rows, iter_chunks
 from qxframe._prepare import check_constants, prepare
 from qxframe.exceptions import AuthError, ConfigError, QxError
 
 if TYPE_CHECKING:
     from qxframe._client import Client
+    from qxframe._resume import Resume
 
 T = TypeVar("T")
 DEFAULT_CONCURRENCY = 4
@@ -48,6 +54,7 @@ class Push:
     any_success: bool = False
     fatal: QxError | None = None
     memo: dict[str, Any] = field(default_factory=dict)  # per-push caches kept by actions
+    before_write: Callable[[str, bool], None] | None = None  # told (kind, repeatable) per write
 
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.concurrency)
@@ -60,6 +67,8 @@ class Push:
     @property
     def api(self) -> Client:
         assert self.client is not None, "a push that sends needs a client"
+        if self.before_write is not None:
+            return _Announcing(self.client, self.before_write)  # type: ignore[return-value]
         return self.client
 
     async def call(self, make: Callable[[], Awaitable[Reply]]) -> Reply | QxError:
@@ -120,6 +129,20 @@ class Action:
     dry_run: Callable[[pl.DataFrame, Push], pl.DataFrame]
 
 
+Sink = Callable[[pl.DataFrame], object]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What every chunk of one push is prepared and sent with."""
+
+    action: Action
+    mapping: Mapping[str, Any] | None
+    constants: Mapping[str, Any]
+    allowed_origin: str | None
+    dry_run: bool
+
+
 async def apush(
     action: Action,
     source: Any,
@@ -131,8 +154,15 @@ async def apush(
     concurrency: int | None,
     progress: bool | None,
     batch_size: int = 100,
+    journal: str | Path | None = None,
+    sink: Sink | None = None,
 ) -> pl.DataFrame:
-    """Push ``source`` with ``action``; return the results frame."""
+    """Push ``source`` with ``action``; return the results frame.
+
+    ``journal``: a journal file; rows an earlier push recorded are not sent again.
+    ``sink``: called with each chunk's results (in input order) instead of keeping them;
+    the frame returned is then empty.
+    """
     client = _client_for(client, dry_run)
     concurrency = _positive(
         "concurrency", DEFAULT_CONCURRENCY if concurrency is None else concurrency
@@ -140,27 +170,67 @@ async def apush(
     batch_size = _positive("batch_size", batch_size)
     allowed_origin = client.allowed_origin if client is not None else None
     check_constants(action.name, constants, allowed_origin)
+    plan = _Plan(action, mapping, constants, allowed_origin, dry_run)
     push = Push(client, constants, concurrency=concurrency, batch_size=batch_size)
-    parts: list[pl.DataFrame] = []
-    with _progress_bar(source, progress, action.name) as push.progress:
+    kept: list[pl.DataFrame] = []
+    emit: Sink = sink if sink is not None else kept.append
+    with ExitStack() as stack:
+        push.progress = stack.enter_context(_progress_bar(source, progress, action.name))
+        resume = _resume_for(journal, plan, push, stack)
         offset = 0
         for chunk in iter_chunks(source):
-            prepared = prepare(
-                chunk,
-                action.name,
-                mapping=mapping,
-                constants=constants,
-                allowed_origin=allowed_origin,
-                row_offset=offset,
-            )
+            emit(await _push_chunk(plan, chunk, offset, push, resume))
             offset += chunk.height
-            parts.append(_results.from_invalid(prepared.invalid))
-            push.advance(prepared.invalid.height)
-            parts.append(await _handle(action, prepared.valid, push, dry_run))
+    return _results.assemble(kept)
+
+
+async def _push_chunk(
+    plan: _Plan, chunk: pl.DataFrame, offset: int, push: Push, resume: Resume | None
+) -> pl.DataFrame:
+    """The results of one chunk, sorted by input position."""
+    prepared = prepare(
+        chunk,
+        plan.action.name,
+        mapping=plan.mapping,
+        constants=plan.constants,
+        allowed_origin=plan.allowed_origin,
+        row_offset=offset,
+    )
+    parts = [_results.from_invalid(prepared.invalid)]
+    push.advance(prepared.invalid.height)
+    valid = prepared.valid
+    if resume is not None and valid.height:
+        done, valid = resume.split(valid)
+        parts.append(done)
+        push.advance(done.height)
+    parts.append(await _handle(plan.action, valid, push, plan.dry_run, resume))
     return _results.assemble(parts)
 
 
-async def _handle(action: Action, valid: pl.DataFrame, push: Push, dry_run: bool) -> pl.DataFrame:
+def _resume_for(
+    journal: str | Path | None, plan: _Plan, push: Push, stack: ExitStack
+) -> Resume | None:
+    """The push's journal, opened (for lookups only in a dry run, and only if it exists)."""
+    if journal is None:
+        return None
+    from qxframe._journal import Journal
+    from qxframe._resume import Resume
+
+    if not isinstance(journal, str | Path) or not str(journal):
+        raise ConfigError(f"journal must be the path of a file, not {journal!r}")
+    opened = Journal.for_lookups(journal) if plan.dry_run else Journal(journal)
+    if opened is None:
+        return None
+    stack.callback(opened.close)
+    resume = Resume(opened, plan.action)
+    if not plan.dry_run:
+        push.before_write = resume.before_write
+    return resume
+
+
+async def _handle(
+    action: Action, valid: pl.DataFrame, push: Push, dry_run: bool, resume: Resume | None
+) -> pl.DataFrame:
     if valid.height == 0:
         return _results.empty()
     if dry_run:
@@ -168,7 +238,10 @@ async def _handle(action: Action, valid: pl.DataFrame, push: Push, dry_run: bool
         push.advance(valid.height)
         return part
     try:
-        outcomes = await action.send(valid, push)
+        if resume is not None:
+            outcomes = await resume.send(action, valid, push)
+        else:
+            outcomes = await action.send(valid, push)
     except _Aborted:
         assert push.fatal is not None
         raise push.fatal from None
@@ -192,16 +265,33 @@ def _positive(name: str, value: int) -> int:
 def _progress_bar(source: Any, progress: bool | None, label: str) -> Any:
     from tqdm.auto import tqdm
 
-    total = source.height if isinstance(source, pl.DataFrame) else _length(source)
+    total = count_rows(source)
     show = progress if progress is not None else (total is None or total > PROGRESS_THRESHOLD)
     return tqdm(total=total, disable=not show, unit="row", desc=f"qxframe {label}", leave=True)
 
 
-def _length(source: Any) -> int | None:
-    height = getattr(source, "shape", None)
-    if isinstance(height, tuple) and height and isinstance(height[0], int):
-        return height[0]
-    return None
+class _Announcing:
+    """The client, telling ``before(kind, repeatable)`` of each write just before it goes out."""
+
+    def __init__(self, client: Client, before: Callable[[str, bool], None]) -> None:
+        self._client, self._before = client, before
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    async def acreate_contact(
+        self, directory_id: str, body: Any, *, repeatable: bool = False
+    ) -> Reply:
+        self._before("contacts", repeatable)
+        return await self._client.acreate_contact(directory_id, body, repeatable=repeatable)
+
+    async def acreate_transactions(self, directory_id: str, body: Any) -> Reply:
+        self._before("transactions", False)
+        return await self._client.acreate_transactions(directory_id, body)
+
+    async def atrigger_workflow(self, workflow_url: str, body: Any) -> Reply:
+        self._before("workflows", False)
+        return await self._client.atrigger_workflow(workflow_url, body)
 
 
 def rows_of(frame: pl.DataFrame) -> Iterable[dict[str, Any]]:

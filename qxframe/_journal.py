@@ -1,0 +1,273 @@
+"""The journal: a local SQLite file recording what happened to each row a push sent.
+
+This module owns the file format, the row keys and the queries; :mod:`qxframe._resume`
+decides what a push does with them. One table (format 1)::
+
+    CREATE TABLE outcomes (
+        action       TEXT    NOT NULL,  -- contacts | transactions | workflow
+        destination  BLOB    NOT NULL,  -- sha256[:16] of the row's destination values
+        fingerprint  BLOB    NOT NULL,  -- sha256[:16] of the row's other field values
+        occurrence   INTEGER NOT NULL,  -- 0 for the first row of a push with this key, 1 …
+        status       TEXT    NOT NULL,  -- pending | success | failed
+        http_status INTEGER, qualtrics_id TEXT, contact_id TEXT, error_code TEXT,
+        error_message TEXT, request_id TEXT,
+        row          INTEGER,           -- input position when last written (for people)
+        updated_at   TEXT    NOT NULL,  -- UTC, ISO 8601
+        PRIMARY KEY (action, destination, fingerprint, occurrence)
+    ) WITHOUT ROWID
+
+A row's key is computed from its prepared (canonical) field values: a compact JSON object
+of the non-null values, keys sorted, hashed with SHA-256 — stable across processes and
+library versions, unlike polars' ``hash_rows``. Destination values (directory, mailing
+list, workflow URL) are hashed apart, so the workflow URL's semi-secret ``urlTokenId`` is
+never stored. ``occurrence`` numbers identical rows within one push, so a file holding
+the same row twice sends it twice, once per run.
+
+WAL mode with ``synchronous=NORMAL``: a commit is a write to the WAL file, which survives
+the process being killed; a power cut may lose the last commits. One push at a time may
+write a journal: it is locked (``flock``) while a push uses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import operator
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from qxframe.exceptions import ConfigError
+
+FORMAT = "1"
+COMMIT_EVERY_ROWS = 500  # outcomes written without a pending mark are committed in batches
+COMMIT_EVERY_SECONDS = 1.0
+
+Key = tuple[bytes, bytes, int]  # destination, fingerprint, occurrence
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outcomes (
+    action TEXT NOT NULL, destination BLOB NOT NULL, fingerprint BLOB NOT NULL,
+    occurrence INTEGER NOT NULL, status TEXT NOT NULL,
+    http_status INTEGER, qualtrics_id TEXT, contact_id TEXT, error_code TEXT,
+    error_message TEXT, request_id TEXT, row INTEGER, updated_at TEXT NOT NULL,
+    PRIMARY KEY (action, destination, fingerprint, occurrence)
+) WITHOUT ROWID;
+"""
+_SEEN = """
+CREATE TEMP TABLE IF NOT EXISTS seen (
+    destination BLOB NOT NULL, fingerprint BLOB NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (destination, fingerprint)
+) WITHOUT ROWID
+"""
+_UPSERT = """
+INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO UPDATE SET status = excluded.status, http_status = excluded.http_status,
+    qualtrics_id = excluded.qualtrics_id, contact_id = excluded.contact_id,
+    error_code = excluded.error_code, error_message = excluded.error_message,
+    request_id = excluded.request_id, row = excluded.row, updated_at = excluded.updated_at
+"""
+_OUTCOME_FIELDS = operator.attrgetter(
+    "status", "http_status", "qualtrics_id", "contact_id", "error_code", "error_message",
+    "request_id", "row",
+)  # fmt: skip
+_dumps = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=str
+).encode
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What the journal holds for one row key."""
+
+    status: str
+    http_status: int | None
+    qualtrics_id: str | None
+    contact_id: str | None
+    error_code: str | None
+    error_message: str | None
+    request_id: str | None
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()[:16]
+
+
+def row_digests(
+    valid: pl.DataFrame, destination_fields: Sequence[str]
+) -> list[tuple[bytes, bytes]]:
+    """``(destination, fingerprint)`` for each row of a prepared ``valid`` frame, in order."""
+    dests = sorted(name for name in destination_fields if name in valid.columns)
+    names = sorted(c for c in valid.columns if c != "row" and c not in dests)
+    width = len(dests)
+    memo: dict[tuple[Any, ...], bytes] = {}
+    out: list[tuple[bytes, bytes]] = []
+    for values in valid.select(*dests, *names).iter_rows():
+        where = values[:width]
+        destination = memo.get(where)
+        if destination is None:
+            if len(memo) > 10_000:
+                memo.clear()
+            destination = memo[where] = _digest(_dumps(dict(zip(dests, where, strict=True))))
+        fields = {n: v for n, v in zip(names, values[width:], strict=True) if v is not None}
+        out.append((destination, _digest(_dumps(fields))))
+    return out
+
+
+class Journal:
+    """An open journal file. ``writable=False`` opens it for lookups only (dry runs)."""
+
+    def __init__(self, path: str | Path, *, writable: bool = True) -> None:
+        self.path = Path(path)
+        self.writable = writable
+        self._lock_file: Any = None
+        self._dirty = 0
+        self._last_commit = time.monotonic()
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._setup()
+        except sqlite3.Error as exc:
+            raise ConfigError(
+                f"cannot use {self.path} as a journal ({exc}); give a new file name, or the "
+                "journal file of an earlier qxframe push"
+            ) from exc
+        if writable:
+            self._lock()
+
+    @classmethod
+    def for_lookups(cls, path: str | Path) -> Journal | None:
+        """The journal at ``path`` opened for lookups only, or ``None`` if there is none."""
+        return cls(path, writable=False) if Path(path).exists() else None
+
+    def _setup(self) -> None:
+        db = self._db
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+        if tables and "meta" not in tables:
+            raise sqlite3.DatabaseError("it is an SQLite file that is not a qxframe journal")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+        found = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        if found is None:
+            db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
+        elif found[0] != FORMAT:
+            raise sqlite3.DatabaseError(f"journal format {found[0]}, this qxframe writes {FORMAT}")
+        db.execute(_SEEN)
+
+    def _lock(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # not on this platform: no protection against a second push
+            return
+        self._lock_file = self.path.open("rb")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            self.close()
+            raise ConfigError(
+                f"the journal {self.path} is in use by another push; wait for it to finish "
+                "(two pushes sharing a journal could send the same rows twice)"
+            ) from exc
+
+    # -- keys ------------------------------------------------------------------------
+
+    def keys(self, digests: Sequence[tuple[bytes, bytes]]) -> list[Key]:
+        """Number identical rows: the n-th row of this push with a digest gets occurrence n-1."""
+        counts: dict[tuple[bytes, bytes], int] = {}
+        local = []
+        for digest in digests:
+            local.append(counts.get(digest, 0))
+            counts[digest] = local[-1] + 1
+        find = "SELECT n FROM seen WHERE destination = ? AND fingerprint = ?"
+        prior = {d: (self._db.execute(find, d).fetchone() or (0,))[0] for d in counts}
+        self._db.executemany(
+            "INSERT OR REPLACE INTO seen VALUES (?, ?, ?)",
+            [(*d, prior[d] + n) for d, n in counts.items()],
+        )
+        return [(*d, prior[d] + i) for d, i in zip(digests, local, strict=True)]
+
+    def lookup(self, action: str, keys: Iterable[Key]) -> dict[Key, Entry]:
+        """The entries the journal holds for ``keys``."""
+        query = (
+            "SELECT status, http_status, qualtrics_id, contact_id, error_code, error_message, "
+            "request_id FROM outcomes WHERE action = ? AND destination = ? AND fingerprint = ? "
+            "AND occurrence = ?"
+        )
+        found: dict[Key, Entry] = {}
+        for key in keys:
+            row = self._db.execute(query, (action, *key)).fetchone()
+            if row is not None:
+                found[key] = Entry(*row)
+        return found
+
+    # -- writes ----------------------------------------------------------------------
+
+    def mark_pending(self, action: str, items: Iterable[tuple[Key, int]]) -> None:
+        """Record ``(key, row)`` as being sent now, and commit before the request goes out."""
+        now = _now()
+        rows = [(action, *key, "pending", *([None] * 6), row, now) for key, row in items]
+        self._write(_UPSERT, rows)
+        self.commit()
+
+    def record(self, action: str, items: Iterable[tuple[Key, Any]]) -> None:
+        """Record ``(key, outcome)`` pairs; committed in batches (see :data:`COMMIT_EVERY_ROWS`)."""
+        now = _now()
+        rows = [(action, *key, *_OUTCOME_FIELDS(o), now) for key, o in items]
+        self._write(_UPSERT, rows)
+        self._maybe_commit()
+
+    def forget(self, action: str, keys: Iterable[Key]) -> None:
+        """Drop the entries of ``keys`` (rows that may be sent again as if never tried)."""
+        where = "action = ? AND destination = ? AND fingerprint = ? AND occurrence = ?"
+        self._write(f"DELETE FROM outcomes WHERE {where}", [(action, *key) for key in keys])
+        self._maybe_commit()
+
+    def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        if not self.writable:
+            raise RuntimeError("this journal was opened for lookups only")
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN")
+        self._db.executemany(sql, rows)
+        self._dirty += len(rows)
+
+    def _maybe_commit(self) -> None:
+        late = time.monotonic() - self._last_commit >= COMMIT_EVERY_SECONDS
+        if self._dirty >= COMMIT_EVERY_ROWS or (self._dirty and late):
+            self.commit()
+
+    def commit(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+        self._dirty = 0
+        self._last_commit = time.monotonic()
+
+    def close(self) -> None:
+        """Commit what is written and close the file (idempotent)."""
+        if self._db is not None:
+            try:
+                self.commit()
+            finally:
+                self._db.close()
+                self._db = None  # type: ignore[assignment]
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
