@@ -3,19 +3,41 @@
 This module owns argument parsing and what the command prints; the work is done by
 library functions. Each subcommand is one ``_add_<name>(subparsers)`` function that
 registers its parser and sets ``handler`` to a ``_run_<name>(args) -> int`` function;
-:func:`main` dispatches and returns the exit code (0 ok, 1 some rows failed, 2 usage or
-configuration errors).
+:func:`main` dispatches and returns the exit code (0 ok, 1 some rows failed, 2 usage,
+configuration or authentication errors). Errors are converted to messages and exit codes
+here, at the edge, and nowhere else.
 
-Subcommands: ``sandbox`` (run the embedded Qualtrics-compatible server until Ctrl-C).
+Subcommands:
+
+- ``push contacts|transactions|workflow FILE``: push a CSV/Parquet file (progress on
+  stderr, a summary on stdout, results to ``--out``, resumable with ``--journal``);
+- ``retry contacts|transactions|workflow RESULTS FILE``: push again the rows of FILE that
+  failed according to RESULTS (never those whose outcome is unknown);
+- ``sandbox``: run the embedded Qualtrics-compatible server until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import signal
+import sqlite3
 import sys
 import threading
+from contextlib import ExitStack
 from typing import Any
+
+ACTIONS = {  # subcommand → (library function, destination options)
+    "contacts": ("upsert_contacts", ("directory_id",)),
+    "transactions": ("upsert_transactions", ("directory_id", "mailing_list_id")),
+    "workflow": ("trigger_workflow", ("workflow_url",)),
+}
+DESTINATION_METAVAR = {"directory_id": "POOL_ID", "mailing_list_id": "CG_ID", "workflow_url": "URL"}
+DESTINATION_HELP = {
+    "directory_id": "the XM Directory (POOL_…) for every row (else a directory_id column)",
+    "mailing_list_id": "the mailing list (CG_…) for every row (else a mailing_list_id column)",
+    "workflow_url": "the workflow's JSON-event trigger URL (else a workflow_url column)",
+}
+LISTED_ROWS = 50  # outcome-unknown rows listed by number in the summary
 
 
 def _add_sandbox(subparsers: Any) -> None:
@@ -105,6 +127,268 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- push and retry ----------------------------------------------------------------------
+
+
+def _add_push(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "push",
+        help="push the rows of a CSV or Parquet file to Qualtrics",
+        description="Push the rows of a CSV or Parquet file: one contact, transaction or "
+        "workflow event per row. The token and datacenter (or base URL) come from "
+        "QUALTRICS_API_TOKEN and QUALTRICS_DATACENTER (or QUALTRICS_BASE_URL). Exit status: "
+        "0 every row succeeded (or was skipped as done before), 1 some rows failed or were "
+        "invalid, 2 usage, configuration or authentication error.",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action in ACTIONS:
+        sub = actions.add_parser(
+            action, help=f"push {action} from FILE", description=parser.description
+        )
+        sub.add_argument("file", metavar="FILE", help="the input rows: a .csv or .parquet file")
+        _add_push_options(sub, action)
+        sub.set_defaults(handler=_run_push)
+
+
+def _add_retry(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "retry",
+        help="push again the rows that failed in an earlier push",
+        description="Push again the rows of FILE that failed according to RESULTS (the "
+        "--out file of an earlier push of FILE). Rows whose outcome is unknown "
+        "(outcome_unknown) are not re-sent: they may have landed, check them in Qualtrics. "
+        "Give the same destination options as the push. Exit status as for push.",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action in ACTIONS:
+        sub = actions.add_parser(
+            action, help=f"retry failed {action}", description=parser.description
+        )
+        sub.add_argument("results", metavar="RESULTS", help="the results file (.csv/.parquet)")
+        sub.add_argument("file", metavar="FILE", help="the input file of that push")
+        sub.add_argument(
+            "--include-invalid",
+            action="store_true",
+            help="also push the rows that were invalid (after fixing them in FILE)",
+        )
+        _add_push_options(sub, action, journal=False)
+        sub.set_defaults(handler=_run_retry, journal=None)
+
+
+def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: bool = True) -> None:
+    for name in ACTIONS[action][1]:
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            metavar=DESTINATION_METAVAR[name],
+            help=DESTINATION_HELP[name],
+        )
+    parser.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="read FIELD from COLUMN (repeatable); object fields take a comma-separated "
+        "list of columns: --map embedded_data=plan,region",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="send nothing; --out gets each row's JSON body"
+    )
+    parser.add_argument(
+        "--concurrency", type=_positive, metavar="N", help="requests in flight (default 4)"
+    )
+    if action == "transactions":
+        parser.add_argument(
+            "--batch-size",
+            type=_positive,
+            default=100,
+            metavar="N",
+            help="transactions per request (default 100)",
+        )
+    parser.add_argument(
+        "--out", metavar="PATH", help="write one result row per input row to a .csv/.parquet"
+    )
+    if journal:
+        parser.add_argument(
+            "--journal",
+            metavar="PATH",
+            help="record outcomes in this SQLite file; run again to resume without re-sending",
+        )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
+    return value
+
+
+def _run_push(args: argparse.Namespace) -> int:
+    return _at_edge(lambda: _push(args, args.file))
+
+
+def _run_retry(args: argparse.Namespace) -> int:
+    return _at_edge(lambda: _retry(args))
+
+
+def _at_edge(work: Any) -> int:
+    """Run ``work``; turn qxframe's errors into a message on stderr and an exit status."""
+    from qxframe.exceptions import AuthError, ConfigError, QxError
+
+    try:
+        return int(work())
+    except (ConfigError, AuthError) as exc:
+        print(f"qxframe: {exc}", file=sys.stderr)
+        return 2
+    except (QxError, OSError, sqlite3.Error) as exc:
+        print(f"qxframe: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "qxframe: interrupted. With --journal, run the same command again to resume.",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _push(args: argparse.Namespace, frame: Any, positions: Any = None) -> int:
+    """Push ``frame`` as ``args`` say; print the summary; return the exit status.
+
+    Results stream to a tally (and to ``--out``) chunk by chunk, never all in memory.
+    ``positions`` (retry): the input position of each row of ``frame``, so that results
+    name rows of the original file.
+    """
+    from qxframe._actions import run_push
+    from qxframe._sinks import ResultsWriter, Tally
+
+    tally = Tally(keep_rows=LISTED_ROWS)
+    options: dict[str, Any] = {d: getattr(args, d) for d in ACTIONS[args.action][1]}
+    with ExitStack() as stack:
+        sinks: list[Any] = [tally]
+        if args.out is not None:
+            sinks.append(stack.enter_context(ResultsWriter(args.out)))
+
+        def sink(part: Any) -> None:
+            if positions is not None:
+                part = part.with_columns(row=positions.gather(part["row"]))
+            for each in sinks:
+                each(part)
+
+        run_push(
+            args.action,
+            frame,
+            client=_client(args.dry_run),
+            constants=options,
+            mapping=_mapping(args.action, args.map),
+            dry_run=args.dry_run,
+            concurrency=args.concurrency,
+            progress=False if args.no_progress else None,
+            batch_size=getattr(args, "batch_size", 100),
+            journal=args.journal,
+            sink=sink,
+        )
+    _summarize(f"{args.command} {args.action}", tally, args.out)
+    return 0 if tally.ok else 1
+
+
+def _retry(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from qxframe._inputs import iter_chunks
+    from qxframe._results import rows_to_retry
+    from qxframe._sinks import read_results
+
+    results = read_results(args.results)
+    index = "__qxframe_source_row__"
+    source = pl.concat(list(iter_chunks(args.file)), how="vertical").with_row_index(index)
+    if source.height != results.height:
+        raise _config_error(
+            f"{args.results} has {results.height} rows but {args.file} has {source.height}: "
+            "give the results of a push of this very file"
+        )
+    frame = rows_to_retry(source, results, include_invalid=args.include_invalid)
+    unknown = results.filter(pl.col("error_code") == "outcome_unknown")["row"].to_list()
+    if unknown:
+        print(
+            f"Not re-sent: {len(unknown)} row(s) ended outcome_unknown; they may have landed, "
+            f"check them in Qualtrics ({_rows(unknown[:LISTED_ROWS], len(unknown))})."
+        )
+    print(f"Retrying {frame.height} row(s) of {args.file}.")
+    positions = frame[index].cast(pl.Int64)
+    return _push(args, frame.drop(index), positions)
+
+
+def _client(dry_run: bool) -> Any:
+    """A client from the QUALTRICS_* variables; a dry run without a token needs none."""
+    import os
+
+    from qxframe import Client
+
+    if dry_run and not os.environ.get("QUALTRICS_API_TOKEN"):
+        return None
+    return Client.from_env()
+
+
+def _mapping(action: str, items: list[str]) -> dict[str, Any] | None:
+    """``--map FIELD=COLUMN`` options as a mapping (object fields: a list of columns)."""
+    from qxframe._fields import field
+
+    mapping: dict[str, Any] = {}
+    for item in items:
+        name, sep, column = item.partition("=")
+        name, column = name.strip(), column.strip()
+        if not sep or not name or not column:
+            raise _config_error(f"--map wants FIELD=COLUMN, not {item!r}")
+        if name in mapping:
+            raise _config_error(f"--map {name}=… is given twice; give each field once")
+        if field(action, name).kind == "object":
+            mapping[name] = [c.strip() for c in column.split(",") if c.strip()]
+        else:
+            mapping[name] = column
+    return mapping or None
+
+
+def _config_error(message: str) -> Exception:
+    from qxframe.exceptions import ConfigError
+
+    return ConfigError(message)
+
+
+# -- the summary ---------------------------------------------------------------------------
+
+
+def _summarize(what: str, tally: Any, out: str | None) -> None:
+    """Print counts per status (with reasons) and the outcome-unknown rows."""
+    from qxframe._results import STATUSES
+
+    print(f"qxframe {what}: {sum(tally.counts.values())} row(s)")
+    for status in STATUSES:
+        reasons = sorted(
+            ((n, code) for (s, code), n in tally.reasons.items() if s == status),
+            key=lambda item: (-item[0], item[1]),
+        )
+        detail = ", ".join(f"{code} {n}" for n, code in reasons)
+        print(f"  {status:<8} {tally.counts[status]:>9}" + (f"   ({detail})" if detail else ""))
+    if tally.unknown:
+        rows = _rows(tally.unknown_rows, tally.unknown)
+        print(
+            "Outcome unknown: these rows may or may not have landed and were not sent again; "
+            f"check them in Qualtrics first: {rows}"
+        )
+    if out is not None:
+        print(f"Results: {out}")
+    elif not tally.ok:
+        print("Per-row results were not kept: add --out results.csv to keep them.")
+
+
+def _rows(rows: list[int], total: int) -> str:
+    more = f" … and {total - len(rows)} more (see the results)" if total > len(rows) else ""
+    return "rows " + ", ".join(str(r) for r in rows) + more
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qxframe",
@@ -112,6 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
         "transactions and Xflow workflow events.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_push(subparsers)
+    _add_retry(subparsers)
     _add_sandbox(subparsers)
     return parser
 
