@@ -101,8 +101,10 @@ class Resume:
             if self.action == "transactions":  # waves in order: one contact's rows stay in order
                 for wave in _waves(valid.height, push.batch_size * push.concurrency):
                     await run(wave)
-            else:
-                await run_groups(_units(self.action, valid), run, push.concurrency)
+            else:  # the first unit alone, so that per-push lookups (directories) happen once
+                units = _units(self.action, valid)
+                await run(units[0])
+                await run_groups(units[1:], run, push.concurrency)
         finally:
             self.journal.commit()
         return outcomes
