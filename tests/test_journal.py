@@ -243,3 +243,63 @@ def test_the_workflow_url_is_not_stored(sb, tmp_path):
     assert token.encode() not in journal.read_bytes()
     wal = journal.with_name(journal.name + "-wal")
     assert not wal.exists() or token.encode() not in wal.read_bytes()
+
+
+class Observer:
+    """A transport noting, as each request leaves, how many rows the journal holds pending."""
+
+    def __init__(self, journal) -> None:
+        import httpx
+
+        self.inner, self.journal, self.seen = httpx.AsyncHTTPTransport(), journal, []
+
+    async def handle_async_request(self, request):
+        pending = 0
+        if self.journal.exists():
+            with sqlite3.connect(self.journal) as db:
+                found = db.execute("SELECT count(*) FROM outcomes WHERE status = 'pending'")
+                pending = found.fetchone()[0]
+        self.seen.append((request.url.path.rsplit("/", 1)[-1], pending))
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_pending_is_committed_before_transactions_go_out_not_before_lookups(sb, tmp_path):
+    journal = tmp_path / "j.sqlite"
+    observer = Observer(journal)
+    frame = pl.DataFrame({"email": ["m@example.com", "n@example.com", "m@example.com"]})
+    res = qx.upsert_transactions(
+        frame,
+        client=sb.client(transport=observer),
+        directory_id=sb.plain_directory_id,
+        mailing_list_id=sb.plain_mailing_list_id,
+        journal=journal,
+        concurrency=1,
+    )
+    assert res["status"].to_list() == ["success"] * 3
+    assert observer.seen == [
+        ("search", 0),
+        ("directories", 0),  # does the directory deduplicate? (it does not)
+        ("contacts", 0),  # a contact create of a transaction row: safe to redo, not marked
+        ("search", 0),
+        ("contacts", 0),
+        ("transactions", 3),  # the wave's rows are pending while their batch is in flight
+    ]
+    assert [status for status, *_ in entries(journal)] == ["success"] * 3
+
+
+def test_contacts_that_would_merge_are_not_marked_pending(sb, tmp_path):
+    journal = tmp_path / "j.sqlite"
+    observer = Observer(journal)
+    frame = pl.DataFrame({"email": ["m@example.com", None], "phone": [None, "0005550000"]})
+    qx.upsert_contacts(
+        frame,
+        client=sb.client(transport=observer),
+        directory_id=sb.directory_id,  # deduplicates on email
+        journal=journal,
+        concurrency=1,
+    )
+    assert observer.seen == [("directories", 0), ("contacts", 0), ("contacts", 1)]
+    assert sb.requests().filter(pl.col("family") == "reads").height == 1
