@@ -26,10 +26,10 @@ import threading
 from contextlib import ExitStack
 from typing import Any
 
-ACTIONS = {  # subcommand → (library function, destination options)
-    "contacts": ("upsert_contacts", ("directory_id",)),
-    "transactions": ("upsert_transactions", ("directory_id", "mailing_list_id")),
-    "workflow": ("trigger_workflow", ("workflow_url",)),
+ACTIONS = {  # subcommand → destination options
+    "contacts": ("directory_id",),
+    "transactions": ("directory_id", "mailing_list_id"),
+    "workflow": ("workflow_url",),
 }
 DESTINATION_METAVAR = {"directory_id": "POOL_ID", "mailing_list_id": "CG_ID", "workflow_url": "URL"}
 DESTINATION_HELP = {
@@ -176,7 +176,7 @@ def _add_retry(subparsers: Any) -> None:
 
 
 def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: bool = True) -> None:
-    for name in ACTIONS[action][1]:
+    for name in ACTIONS[action]:
         parser.add_argument(
             "--" + name.replace("_", "-"),
             metavar=DESTINATION_METAVAR[name],
@@ -265,7 +265,8 @@ def _push(args: argparse.Namespace, frame: Any, positions: Any = None) -> int:
     from qxframe._sinks import ResultsWriter, Tally
 
     tally = Tally(keep_rows=LISTED_ROWS)
-    options: dict[str, Any] = {d: getattr(args, d) for d in ACTIONS[args.action][1]}
+    constants: dict[str, Any] = {d: getattr(args, d) for d in ACTIONS[args.action]}
+    client, mapping = _client(args.dry_run), _mapping(args.action, args.map)
     with ExitStack() as stack:
         sinks: list[Any] = [tally]
         if args.out is not None:
@@ -280,9 +281,9 @@ def _push(args: argparse.Namespace, frame: Any, positions: Any = None) -> int:
         run_push(
             args.action,
             frame,
-            client=_client(args.dry_run),
-            constants=options,
-            mapping=_mapping(args.action, args.map),
+            client=client,
+            constants=constants,
+            mapping=mapping,
             dry_run=args.dry_run,
             concurrency=args.concurrency,
             progress=False if args.no_progress else None,
