@@ -56,15 +56,19 @@ def _identity(row: dict[str, Any]) -> Any:
     return None if key is None else (row.get("directory_id"), key)
 
 
-async def create_contact(push: Push, row: dict[str, Any]) -> Reply | QxError:
-    """Create (or, in a deduplicating directory, merge) the contact described by ``row``."""
+async def create_contact(push: Push, row: dict[str, Any], *, lands_row: bool) -> Reply | QxError:
+    """Create (or, in a deduplicating directory, merge) the contact described by ``row``.
+
+    ``lands_row``: this create is the row's own write (not a transaction's lookup), so a
+    create that cannot be repeated is announced to the push's watcher before it goes out.
+    """
     directory_id = row["directory_id"]
     fields = await dedup_fields(push, directory_id)
     repeatable = bool(fields) and all(row.get(name) is not None for name in fields)
-    create = partial(
-        push.api.acreate_contact, directory_id, contact_body(row), repeatable=repeatable
-    )
-    return await push.call(create)
+    body = contact_body(row)
+    create = partial(push.api.acreate_contact, directory_id, body, repeatable=repeatable)
+    risky = [row["row"]] if lands_row and not repeatable else []
+    return await push.call(create, risky_rows=risky)
 
 
 async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
@@ -72,8 +76,9 @@ async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
 
     async def upsert(group: list[dict[str, Any]]) -> None:
         for row in group:
-            outcomes.append(_outcome(row["row"], await create_contact(push, row)))
-            push.advance(1)
+            outcome = _outcome(row["row"], await create_contact(push, row, lands_row=True))
+            outcomes.append(outcome)
+            push.settle([outcome])
 
     groups = group_by_identity(list(rows_of(valid)), _identity)
     await run_groups(groups, upsert, push.concurrency)

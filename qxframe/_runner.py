@@ -7,7 +7,8 @@ when one is given (memory stays bounded), else into the one results frame return
 With a journal, rows done by an earlier run are skipped (:mod:`qxframe._resume`).
 :class:`Push` is the state one push shares between its requests: the client, the
 concurrency limit, the progress bar, the rule that a token refused before the first
-success stops the whole push, and the hook told of each write before it goes out.
+success stops the whole push, and the watcher (the journal) told of risky writes and of
+outcomes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import polars as pl
 
@@ -54,7 +55,7 @@ class Push:
     any_success: bool = False
     fatal: QxError | None = None
     memo: dict[str, Any] = field(default_factory=dict)  # per-push caches kept by actions
-    before_write: Callable[[str, bool], None] | None = None  # told (kind, repeatable) per write
+    watcher: Watcher | None = None  # told of risky writes and of outcomes (the journal)
 
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.concurrency)
@@ -67,24 +68,30 @@ class Push:
     @property
     def api(self) -> Client:
         assert self.client is not None, "a push that sends needs a client"
-        if self.before_write is not None:
-            return _Announcing(self.client, self.before_write)  # type: ignore[return-value]
         return self.client
 
-    async def call(self, make: Callable[[], Awaitable[Reply]]) -> Reply | QxError:
+    async def call(
+        self, make: Callable[[], Awaitable[Reply]], *, risky_rows: Sequence[int] = ()
+    ) -> Reply | QxError:
         """One request under the concurrency limit; a failure comes back as its error.
 
-        A 401/403 before any success in this push stops the whole push (it raises
-        ``AuthError`` to the caller); after a success it only fails its rows.
+        ``risky_rows``: the rows a write lands that must not be sent twice; the watcher
+        hears of them just before the request goes out. A 401/403 before any success in
+        this push stops the whole push (it raises ``AuthError`` to the caller); after a
+        success it only fails its rows.
         """
         async with self._slots:
             if self.fatal is not None:
                 raise _Aborted
+            if risky_rows and self.watcher is not None:
+                self.watcher.sending(risky_rows)
             try:
                 reply = await make()
             except AuthError as error:
                 if not self.any_success:
                     self.fatal = error
+                    if risky_rows and self.watcher is not None:
+                        self.watcher.refused(risky_rows)
                     raise _Aborted from error
                 return error
             except QxError as error:
@@ -92,9 +99,24 @@ class Push:
             self.any_success = True
             return reply
 
+    def settle(self, outcomes: Sequence[_results.Outcome]) -> None:
+        """Rows whose outcome is known: move the progress bar, tell the watcher."""
+        if self.progress is not None and outcomes:
+            self.progress.update(len(outcomes))
+        if self.watcher is not None:
+            self.watcher.settled(outcomes)
+
     def advance(self, rows: int) -> None:
         if self.progress is not None and rows:
             self.progress.update(rows)
+
+
+class Watcher(Protocol):
+    """What a push tells its journal (:class:`qxframe._resume.Resume`)."""
+
+    def sending(self, rows: Sequence[int]) -> None: ...
+    def refused(self, rows: Sequence[int]) -> None: ...
+    def settled(self, outcomes: Sequence[_results.Outcome]) -> None: ...
 
 
 async def run_groups(
@@ -224,7 +246,7 @@ def _resume_for(
     stack.callback(opened.close)
     resume = Resume(opened, plan.action)
     if not plan.dry_run:
-        push.before_write = resume.before_write
+        push.watcher = resume
     return resume
 
 
@@ -238,13 +260,13 @@ async def _handle(
         push.advance(valid.height)
         return part
     try:
-        if resume is not None:
-            outcomes = await resume.send(action, valid, push)
-        else:
-            outcomes = await action.send(valid, push)
+        outcomes = await action.send(valid, push)
     except _Aborted:
         assert push.fatal is not None
         raise push.fatal from None
+    finally:
+        if resume is not None:
+            resume.flush()
     return _results.from_outcomes(outcomes)
 
 
@@ -268,30 +290,6 @@ def _progress_bar(source: Any, progress: bool | None, label: str) -> Any:
     total = count_rows(source)
     show = progress if progress is not None else (total is None or total > PROGRESS_THRESHOLD)
     return tqdm(total=total, disable=not show, unit="row", desc=f"qxframe {label}", leave=True)
-
-
-class _Announcing:
-    """The client, telling ``before(kind, repeatable)`` of each write just before it goes out."""
-
-    def __init__(self, client: Client, before: Callable[[str, bool], None]) -> None:
-        self._client, self._before = client, before
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    async def acreate_contact(
-        self, directory_id: str, body: Any, *, repeatable: bool = False
-    ) -> Reply:
-        self._before("contacts", repeatable)
-        return await self._client.acreate_contact(directory_id, body, repeatable=repeatable)
-
-    async def acreate_transactions(self, directory_id: str, body: Any) -> Reply:
-        self._before("transactions", False)
-        return await self._client.acreate_transactions(directory_id, body)
-
-    async def atrigger_workflow(self, workflow_url: str, body: Any) -> Reply:
-        self._before("workflows", False)
-        return await self._client.atrigger_workflow(workflow_url, body)
 
 
 def rows_of(frame: pl.DataFrame) -> Iterable[dict[str, Any]]:

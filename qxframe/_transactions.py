@@ -76,7 +76,7 @@ async def _lookup(push: Push, row: dict[str, Any]) -> Resolution:
         return Resolution(elements[0].get("id"), found.attempts)
     if len(elements) > 1:
         return Resolution(None, found.attempts, _ambiguous(found, len(elements)))
-    created = await create_contact(push, row)
+    created = await create_contact(push, row, lands_row=False)
     spent = found.attempts + created.attempts
     if isinstance(created, QxError):
         return Resolution(None, spent, created)
@@ -127,7 +127,9 @@ async def send_batch(push: Push, batch: Batch, spent: int = 0) -> list[_results.
         )
         for row, contact_id, _ in batch.items
     }
-    answer = await push.call(partial(push.api.acreate_transactions, batch.directory_id, body))
+    rows = [row["row"] for row, _, _ in batch.items]
+    post = partial(push.api.acreate_transactions, batch.directory_id, body)
+    answer = await push.call(post, risky_rows=rows)
     if isinstance(answer, PayloadTooLargeError) and len(batch.items) > 1:
         half = len(batch.items) // 2
         spent += answer.attempts
@@ -196,8 +198,9 @@ async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
         resolution = await resolve(push, row)  # cached: no second request
         if resolution.error is not None or resolution.contact_id is None:
             error = resolution.error or QxError("The contact could not be found or created.")
-            outcomes.append(_results.failed(row["row"], error, attempts=resolution.attempts))
-            push.advance(1)
+            outcome = _results.failed(row["row"], error, attempts=resolution.attempts)
+            outcomes.append(outcome)
+            push.settle([outcome])
         else:
             ready.append((row, resolution.contact_id, resolution.attempts))
 
@@ -215,7 +218,7 @@ async def _send_all(push: Push, batches: list[Batch]) -> list[_results.Outcome]:
                 await answered[earlier].wait()
             part = await send_batch(push, batches[index])
             outcomes.extend(part)
-            push.advance(len(part))
+            push.settle(part)
         finally:
             answered[index].set()
 

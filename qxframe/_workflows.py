@@ -23,20 +23,19 @@ async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
 
     async def trigger(row: dict[str, Any]) -> None:
         post = partial(push.api.atrigger_workflow, row["workflow_url"], workflow_body(row))
-        answer = await push.call(post)
+        answer = await push.call(post, risky_rows=[row["row"]])
         if isinstance(answer, QxError):
-            outcomes.append(_results.failed(row["row"], answer))
+            outcome = _results.failed(row["row"], answer)
         else:
-            outcomes.append(
-                _results.Outcome(
-                    row["row"],
-                    "success",
-                    http_status=answer.status,
-                    request_id=answer.request_id,
-                    attempts=answer.attempts,
-                )
+            outcome = _results.Outcome(
+                row["row"],
+                "success",
+                http_status=answer.status,
+                request_id=answer.request_id,
+                attempts=answer.attempts,
             )
-        push.advance(1)
+        outcomes.append(outcome)
+        push.settle([outcome])
 
     await run_groups(list(rows_of(valid)), trigger, push.concurrency)
     return outcomes
