@@ -18,7 +18,7 @@ import polars as pl
 
 from qxframe._contacts import CONTACTS
 from qxframe._loop import LoopThread
-from qxframe._runner import Action, apush
+from qxframe._runner import Action, apush, progress_bar
 from qxframe._sinks import ResultsWriter, scan_results
 from qxframe._transactions import TRANSACTIONS
 from qxframe._workflows import WORKFLOW
@@ -32,8 +32,13 @@ Results = pl.DataFrame | pl.LazyFrame
 _dry_run_loop = LoopThread("qxframe-dry-run")  # for dry runs given no client
 
 
-def _run(coro: Coroutine[Any, Any, T], client: Client | None) -> T:
-    return client.run(coro) if client is not None else _dry_run_loop.run(coro)
+def _run(coro: Coroutine[Any, Any, T], client: Client | None, bar: Any = None) -> T:
+    """Run a push to its end on the client's loop; close its progress bar whatever happens."""
+    try:
+        return client.run(coro) if client is not None else _dry_run_loop.run(coro)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 ACTIONS: dict[str, Action] = {a.name: a for a in (CONTACTS, TRANSACTIONS, WORKFLOW)}
@@ -175,6 +180,7 @@ def upsert_contacts(
     A contact is merged into an existing one only when the directory deduplicates on
     fields the row carries (Qualtrics' own rule); otherwise each row creates a contact.
     """
+    progress = progress_bar(frame, progress, CONTACTS.name)  # made here: see progress_bar
     coro = _apush(
         CONTACTS,
         frame,
@@ -187,7 +193,7 @@ def upsert_contacts(
         progress=progress,
         journal=journal,
     )
-    return _run(coro, client)
+    return _run(coro, client, progress)
 
 
 @overload
@@ -309,6 +315,7 @@ def upsert_transactions(
     ``batch_size`` per request. Other arguments as :func:`upsert_contacts`; the results
     carry the transaction id in ``qualtrics_id`` and the contact in ``contact_id``.
     """
+    progress = progress_bar(frame, progress, TRANSACTIONS.name)  # made here: see progress_bar
     coro = _apush(
         TRANSACTIONS,
         frame,
@@ -322,7 +329,7 @@ def upsert_transactions(
         batch_size=batch_size,
         journal=journal,
     )
-    return _run(coro, client)
+    return _run(coro, client, progress)
 
 
 @overload
@@ -432,6 +439,7 @@ def trigger_workflow(
     re-sent after an ambiguous failure (``outcome_unknown``). Other arguments as
     :func:`upsert_contacts`.
     """
+    progress = progress_bar(frame, progress, WORKFLOW.name)  # made here: see progress_bar
     coro = _apush(
         WORKFLOW,
         frame,
@@ -444,4 +452,4 @@ def trigger_workflow(
         progress=progress,
         journal=journal,
     )
-    return _run(coro, client)
+    return _run(coro, client, progress)

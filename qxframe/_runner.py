@@ -197,7 +197,7 @@ async def apush(
     kept: list[pl.DataFrame] = []
     emit: Sink = sink if sink is not None else kept.append
     with ExitStack() as stack:
-        push.progress = stack.enter_context(_progress_bar(source, progress, action.name))
+        push.progress = stack.enter_context(progress_bar(source, progress, action.name))
         resume = _resume_for(journal, plan, push, stack)
         offset = 0
         for chunk in iter_chunks(source):
@@ -284,7 +284,15 @@ def _positive(name: str, value: int) -> int:
     return value
 
 
-def _progress_bar(source: Any, progress: bool | None, label: str) -> Any:
+def progress_bar(source: Any, progress: Any, label: str) -> Any:
+    """A tqdm bar for the push (tqdm.auto: a widget in a notebook, text in a terminal).
+
+    ``progress``: True/False, None (on above a few hundred rows), or a bar already made —
+    the sync functions make it in the caller's thread, so that in a notebook it shows
+    under the cell that started the push.
+    """
+    if progress is not None and not isinstance(progress, bool):
+        return progress
     from tqdm.auto import tqdm
 
     total = count_rows(source)

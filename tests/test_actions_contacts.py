@@ -238,3 +238,42 @@ def test_rows_to_retry_picks_failed_rows_but_not_unknown_ones(sb, fake_time):
     unknown = res.with_columns(error_code=pl.lit("outcome_unknown"))
     assert qx.rows_to_retry(frame, unknown).height == 0
     assert qx.rows_to_retry(frame, unknown, include_unknown=True).height == 1
+
+
+def test_progress_bar_is_made_in_the_callers_thread_and_closed(sb, monkeypatch):
+    import threading
+
+    import tqdm.auto
+
+    made = []
+
+    class Recorder:
+        def __init__(self, *args, **kwargs):
+            self.thread, self.total, self.n, self.closed = (
+                threading.current_thread(),
+                kwargs.get("total"),
+                0,
+                False,
+            )
+            made.append(self)
+
+        def update(self, n):
+            self.n += n
+
+        def close(self):
+            self.closed = True
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.close()
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Recorder)
+    qx.upsert_contacts(PEOPLE, client=sb.client(), directory_id=sb.directory_id, progress=True)
+    (bar,) = made
+    assert bar.thread is threading.current_thread() and bar.closed
+    assert bar.total == 5 and bar.n == 5
+    with pytest.raises(qx.ConfigError):
+        qx.upsert_contacts(PEOPLE, client=sb.client(), directory_id="oops", progress=True)
+    assert made[1].closed
