@@ -31,6 +31,10 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+.PHONY: bench-quick
+bench-quick: $(STAMP)
+	$(PY) -m bench --quick
+
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 notebooks/
 

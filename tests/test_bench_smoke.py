@@ -1,0 +1,51 @@
+"""The benchmarks run, at toy size: each returns a figure with a checked row, and the report
+renders. Structure only — no timing is asserted here (the figures are in BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root holds bench/
+
+from bench import cpu, latency, memory, rate, report, sandbox_alone, transactions
+from bench._common import SMOKE, Figure, machine
+
+MODULES = [sandbox_alone, latency, rate, transactions, cpu, memory]
+
+
+@pytest.fixture(scope="module")
+def figures() -> list[Figure]:
+    return [module.run(SMOKE) for module in MODULES]
+
+
+def test_each_benchmark_returns_a_figure_with_checked_rows(figures: list[Figure]) -> None:
+    assert [f.key for f in figures] == ["0", "a", "b", "c", "d", "e"]
+    for figure in figures:
+        assert figure.title and figure.setup and figure.seconds > 0
+        assert any(row.met is not None for row in figure.rows), figure.key
+        assert all(isinstance(row.value, str) and row.value for row in figure.rows)
+
+
+def test_pushes_did_their_work(figures: list[Figure]) -> None:
+    by_key = {f.key: f.data for f in figures}
+    assert by_key["b"]["succeeded"] == round(SMOKE.b_limit / 60 * SMOKE.b_seconds)
+    people = SMOKE.c_people
+    assert by_key["c"]["contacts"] == people
+    assert by_key["c"]["transactions"] == people * SMOKE.c_per_person
+    assert by_key["e"]["cli"] in (True, False)
+    assert set(by_key["e"]["peak_mb"]) == set(SMOKE.e_rows)
+
+
+def test_the_loop_of_d_matches_qxframe_bodies(figures: list[Figure]) -> None:
+    row = next(r for r in figures[4].rows if r.label.startswith("same statuses"))
+    assert row.value.startswith("yes")
+
+
+def test_report_renders_every_figure(figures: list[Figure]) -> None:
+    text = report.render(figures, machine() | {"load_end": "0"}, SMOKE, "now", 1.0)
+    assert text.startswith("# Benchmarks")
+    for figure in figures:
+        assert f"## {figure.key}. {figure.title}" in text
