@@ -8,6 +8,8 @@ every deduplication field, so that Qualtrics would merge a second copy (DESIGN Â
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -17,7 +19,7 @@ from qxframe import _results
 from qxframe._envelope import Reply
 from qxframe._payloads import contact_bodies, contact_body, lookup_key
 from qxframe._runner import Action, Push, rows_of, run_groups
-from qxframe.exceptions import AuthError, QxError
+from qxframe.exceptions import AuthError, OutcomeUnknownError, QxError
 
 
 def group_by_identity(rows: list[dict[str, Any]], key: Any) -> list[list[dict[str, Any]]]:
@@ -30,25 +32,37 @@ def group_by_identity(rows: list[dict[str, Any]], key: Any) -> list[list[dict[st
 
 
 async def dedup_fields(push: Push, directory_id: str) -> tuple[str, ...]:
-    """The directory's deduplication fields (qxframe names), fetched once per push.
+    """The directory's deduplication fields (qxframe names), read once per push.
 
-    A directory the token may not list counts as not deduplicating: nothing is retried
-    that could duplicate. A refused token raises (before the push's first success).
+    Concurrent callers share the one request. A directory the token may not list counts
+    as not deduplicating: nothing is retried that could duplicate. A refused token raises
+    (before the push's first success).
     """
-    known: dict[str, tuple[str, ...]] | None = push.memo.get("dedup")
+    known = push.memo.get("dedup")
     if known is None:
-        try:
-            frame = await push.api.adirectories()
-        except QxError as error:
-            if isinstance(error, AuthError) and error.http_status == 401:
-                raise
-            frame = pl.DataFrame({"directory_id": [], "deduplication_criteria": []})
-        known = {
-            row["directory_id"]: tuple(row["deduplication_criteria"] or ())
-            for row in frame.iter_rows(named=True)
-        }
-        push.memo["dedup"] = known
-    return known.get(directory_id, ())
+        known = push.memo["dedup"] = asyncio.ensure_future(_read_dedup_fields(push))
+    fields: dict[str, tuple[str, ...]] = await known
+    return fields.get(directory_id, ())
+
+
+async def _read_dedup_fields(push: Push) -> dict[str, tuple[str, ...]]:
+    try:
+        frame = await push.api.adirectories()
+    except QxError as error:
+        if isinstance(error, AuthError) and error.http_status == 401:
+            raise
+        return {}
+    return {
+        row["directory_id"]: tuple(row["deduplication_criteria"] or ())
+        for row in frame.iter_rows(named=True)
+    }
+
+
+async def merges(push: Push, row: dict[str, Any]) -> bool:
+    """Whether Qualtrics would merge a second copy of ``row``'s contact into the first:
+    the directory deduplicates and the row has a value for every deduplication field."""
+    fields = await dedup_fields(push, row["directory_id"])
+    return bool(fields) and all(row.get(name) is not None for name in fields)
 
 
 def _identity(row: dict[str, Any]) -> Any:
@@ -59,16 +73,29 @@ def _identity(row: dict[str, Any]) -> Any:
 async def create_contact(push: Push, row: dict[str, Any], *, lands_row: bool) -> Reply | QxError:
     """Create (or, in a deduplicating directory, merge) the contact described by ``row``.
 
-    ``lands_row``: this create is the row's own write (not a transaction's lookup), so a
-    create that cannot be repeated is announced to the push's watcher before it goes out.
+    The row's own create (``lands_row``) first asks whether a second copy would merge, so
+    a 500 can be retried and the journal hears of a create that must not be repeated. A
+    transaction's lookup create asks only when a 500 or a timeout left its outcome unknown
+    (no directory read otherwise), and then sends it again if a second copy would merge.
     """
-    directory_id = row["directory_id"]
-    fields = await dedup_fields(push, directory_id)
-    repeatable = bool(fields) and all(row.get(name) is not None for name in fields)
     body = contact_body(row)
-    create = partial(push.api.acreate_contact, directory_id, body, repeatable=repeatable)
-    risky = [row["row"]] if lands_row and not repeatable else []
-    return await push.call(create, risky_rows=risky)
+
+    async def attempt(repeatable: bool) -> Reply | QxError:
+        create = partial(push.api.acreate_contact, row["directory_id"], body, repeatable=repeatable)
+        risky = [row["row"]] if lands_row and not repeatable else []
+        return await push.call(create, risky_rows=risky)
+
+    if lands_row:
+        return await attempt(await merges(push, row))
+    first = await attempt(False)
+    if isinstance(first, OutcomeUnknownError) and await merges(push, row):
+        again = await attempt(True)
+        spent = first.attempts + again.attempts
+        if isinstance(again, QxError):
+            again.attempts = spent
+            return again
+        return replace(again, attempts=spent)
+    return first
 
 
 async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:

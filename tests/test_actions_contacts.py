@@ -277,3 +277,10 @@ def test_progress_bar_is_made_in_the_callers_thread_and_closed(sb, monkeypatch):
     with pytest.raises(qx.ConfigError):
         qx.upsert_contacts(PEOPLE, client=sb.client(), directory_id="oops", progress=True)
     assert made[1].closed
+
+
+def test_directory_settings_are_read_once_per_push_even_concurrently(sb):
+    frame = pl.DataFrame({"email": [f"c{i}@example.com" for i in range(40)]})
+    res = qx.upsert_contacts(frame, client=sb.client(), directory_id=sb.directory_id, concurrency=8)
+    assert res.filter(status="success").height == 40
+    assert bodies(sb, "reads") == 1

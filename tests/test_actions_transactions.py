@@ -36,6 +36,7 @@ def test_ten_transactions_for_one_new_person_create_one_contact(sb):
     assert res["status"].to_list() == ["success"] * 10
     assert res["contact_id"].n_unique() == 1 and sb.contacts().height == 1
     assert (bodies(sb, "search"), bodies(sb, "contacts"), bodies(sb, "transactions")) == (1, 1, 1)
+    assert bodies(sb, "reads") == 0  # no directory read unless a create's outcome is unknown
     held = sb.transactions()
     assert held.height == 10 and set(held["contact_id"]) == {res["contact_id"][0]}
     assert res["qualtrics_id"].is_not_null().all() and res["qualtrics_id"].n_unique() == 10
@@ -169,3 +170,23 @@ def test_missing_mailing_list_raises_or_invalidates(sb):
             directory_id=sb.directory_id,
             mailing_list_id="oops",
         )
+
+
+def test_lookup_create_answered_500_is_resent_only_when_a_copy_would_merge(sb, fake_time):
+    client = sb.client(sleep=fake_time.sleep)
+    sb.fail_next("contacts", status=500, after_commit=True)
+    res = push(sb, pl.DataFrame({"email": ["merge@example.com"]}), client=client)
+    assert res["status"].to_list() == ["success"]
+    assert res["attempts"].to_list() == [4]  # search, the create answered 500, its resend, batch
+    assert sb.contacts().height == 1 and bodies(sb, "reads") == 1
+
+    sb.fail_next("contacts", status=500, after_commit=True)
+    plain = qx.upsert_transactions(
+        pl.DataFrame({"email": ["once@example.com"]}),
+        client=client,
+        directory_id=sb.plain_directory_id,
+        mailing_list_id=sb.plain_mailing_list_id,
+    )
+    assert plain["error_code"].to_list() == ["outcome_unknown"]
+    assert sb.contacts().filter(directory_id=sb.plain_directory_id).height == 1
+    assert sb.transactions().height == 1  # only the first push's

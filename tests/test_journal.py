@@ -281,11 +281,10 @@ def test_pending_is_committed_before_transactions_go_out_not_before_lookups(sb, 
     assert res["status"].to_list() == ["success"] * 3
     assert observer.seen == [
         ("search", 0),
-        ("directories", 0),  # does the directory deduplicate? (it does not)
         ("contacts", 0),  # a contact create of a transaction row: safe to redo, not marked
         ("search", 0),
         ("contacts", 0),
-        ("transactions", 3),  # the wave's rows are pending while their batch is in flight
+        ("transactions", 3),  # the batch's rows are pending while it is in flight
     ]
     assert [status for status, *_ in entries(journal)] == ["success"] * 3
 
