@@ -19,6 +19,7 @@ Subcommands:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sqlite3
 import sys
@@ -123,7 +124,8 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         sb.stop()
-    print("qxframe sandbox stopped.", flush=True)
+    with contextlib.suppress(BrokenPipeError):  # whoever read our output may be gone
+        print("qxframe sandbox stopped.", flush=True)
     return 0
 
 
