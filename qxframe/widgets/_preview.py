@@ -257,27 +257,7 @@ class PreviewPanel(w.VBox):
         self.status.value = _html.message(text, kind)
 
 
-def preview(
-    frame: Any,
-    *,
-    action: str = "contacts",
-    mapping: Mapping[str, Any] | None = None,
-    client: Client | ConnectPanel | None = None,
-    directory_id: str | None = None,
-    mailing_list_id: str | None = None,
-    workflow_url: str | None = None,
-    rows: int = 5,
-    push_options: Mapping[str, Any] | None = None,
-) -> PreviewPanel:
-    """A :class:`PreviewPanel` for ``frame`` pushed with ``action``."""
-    return PreviewPanel(
-        frame,
-        action=action,
-        mapping=mapping,
-        client=client,
-        directory_id=directory_id,
-        mailing_list_id=mailing_list_id,
-        workflow_url=workflow_url,
-        rows=rows,
-        push_options=push_options,
-    )
+def preview(frame: Any, **options: Any) -> PreviewPanel:
+    """A :class:`PreviewPanel` for ``frame``; ``options`` are its keyword arguments
+    (``action``, ``mapping``, ``client``, the destinations, ``rows``, ``push_options``)."""
+    return PreviewPanel(frame, **options)
