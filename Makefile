@@ -17,7 +17,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m qxframe.demo
 
-test: $(STAMP)
+test: lint typecheck
 	$(PY) -m pytest tests
 	$(PY) -m pytest --nbval-lax -p no:randomly notebooks/
 
