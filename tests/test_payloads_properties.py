@@ -174,3 +174,30 @@ def test_string_escaping_matches_python_json(values: list[str | None]) -> None:
     rendered = series.to_frame().select(value_text(pl.col("v"), pl.String())).to_series()
     expected = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
     assert rendered.to_list() == expected
+
+
+RESULT_PROPS = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@RESULT_PROPS
+@given(frames(["ext_ref", "email", "phone", "first_name", "unsubscribed"]))
+def test_every_row_is_in_the_results_once_in_order_dry_run_and_sent(frame: pl.DataFrame) -> None:
+    import qxframe as qx
+
+    mapping = {"embedded_data": extras(frame)} if extras(frame) else None
+    sb = qx.Sandbox(seed=0)
+    for dry_run in (True, False):
+        res = qx.upsert_contacts(
+            frame,
+            client=sb.client(),
+            directory_id=sb.plain_directory_id,
+            mapping=mapping,
+            dry_run=dry_run,
+            progress=False,
+        )
+        assert res["row"].to_list() == list(range(frame.height))
+        assert res.columns[:3] == ["row", "status", "http_status"]
+        expected = {"dry_run", "invalid"} if dry_run else {"success", "invalid"}
+        assert set(res["status"]) <= expected
+    sent = res.filter(pl.col("status") == "success").height
+    assert sb.contacts().height == sent
