@@ -2,15 +2,18 @@
 
 Accepted: a polars ``DataFrame`` or ``LazyFrame``, a pandas ``DataFrame`` (pandas is
 imported only if the caller already did), or a ``str``/``Path`` to a ``.csv`` or
-``.parquet`` file. Files and LazyFrames are scanned lazily and collected in batches, so
-a file larger than memory is never loaded whole.
+``.parquet`` file. Parquet files and LazyFrames are scanned lazily and collected in
+batches; a CSV file is read in blocks of a few MiB cut at record boundaries
+(:mod:`qxframe._csvblocks`: polars' streaming CSV reader reads ahead of its consumer
+without bound), so a file larger than memory is never loaded whole.
 
 CSV files are read with every column as ``String`` (``infer_schema=False``): an id such
 as ``ext_ref`` or ``phone`` keeps its leading zeros, and normalisation casts each field
 to its canonical type (``unsubscribed`` from ``"true"``/``"0"``, epoch-millisecond
 strings to dates, and so on). Empty CSV cells are null. A CSV must be UTF-8 (a BOM is
-fine); the first MiB is checked before anything is yielded, and a bad byte found later
-also raises ``ConfigError``.
+fine); the first MiB is checked when the file is opened and the rest block by block as
+it is parsed, so a bad byte further on raises ``ConfigError`` (with its offset) before
+any row of its block is yielded.
 
 Every source yields at least one chunk (an empty one, with the columns, for an empty
 input), so callers can always resolve a mapping against the columns.
@@ -25,11 +28,12 @@ from typing import Any
 
 import polars as pl
 
+from qxframe import _csvblocks
 from qxframe.exceptions import ConfigError
 
 DEFAULT_CHUNK_SIZE = 50_000
 _UTF8_PROBE_BYTES = 1 << 20
-_BIG_CSV_BYTES = 1 << 30
+_BIG_CSV_BYTES = 1 << 30  # count_rows gives None above: counting is a pass over the file
 
 
 def iter_chunks(source: Any, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[pl.DataFrame]:
@@ -44,7 +48,10 @@ def iter_chunks(source: Any, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterato
         return _pandas_slices(source, chunk_size)
     if isinstance(source, str | Path):
         path = Path(source)
-        return _batches(_scan(path), chunk_size, str(path))
+        if _kind(path) == "csv":
+            _check_csv(path)
+            return _csv_chunks(path, chunk_size)
+        return _batches(_scan_parquet(path), chunk_size, str(path))
     raise ConfigError(
         f"cannot read rows from a {type(source).__name__}; pass a polars DataFrame or "
         "LazyFrame, a pandas DataFrame, or the path of a .csv or .parquet file"
@@ -52,16 +59,24 @@ def iter_chunks(source: Any, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterato
 
 
 def count_rows(source: Any) -> int | None:
-    """The number of rows when it is cheap to know; ``None`` otherwise (a LazyFrame)."""
+    """The number of rows when it is cheap to know; ``None`` otherwise.
+
+    ``None`` for a LazyFrame, and for a CSV file over 1 GiB: a CSV's rows are counted by a
+    pass over the file (block by block, quotes respected, memory bounded), which is about
+    two seconds per GiB.
+    """
     if isinstance(source, pl.DataFrame):
         return source.height
     if _is_pandas(source):
         return len(source)
     if isinstance(source, str | Path):
         path = Path(source)
-        lazy = _scan(path)  # ConfigError for a missing, empty or non-UTF-8 file
-        if _kind(path) == "csv" and path.stat().st_size > _BIG_CSV_BYTES:
-            return None
+        if _kind(path) == "csv":
+            _check_csv(path)  # ConfigError for a missing, empty or non-UTF-8 file
+            if path.stat().st_size > _BIG_CSV_BYTES:
+                return None
+            return _csvblocks.count_records(path)
+        lazy = _scan_parquet(path)
         try:
             return int(lazy.select(pl.len()).collect().item())
         except pl.exceptions.PolarsError:
@@ -106,16 +121,30 @@ def _kind(path: Path) -> str:
     )
 
 
-def _scan(path: Path) -> pl.LazyFrame:
-    kind = _kind(path)
+def _scan_parquet(path: Path) -> pl.LazyFrame:
+    _check_file(path)
+    return pl.scan_parquet(path)
+
+
+def _check_file(path: Path) -> None:
     if not path.is_file():
         raise ConfigError(f"{path} does not exist or is not a file; check the path")
-    if kind == "parquet":
-        return pl.scan_parquet(path)
+
+
+def _check_csv(path: Path) -> None:
+    _check_file(path)
     _check_utf8(path)
     if path.stat().st_size == 0:
         raise ConfigError(f"{path} is empty; a CSV needs at least a header line")
-    return pl.scan_csv(path, infer_schema=False)
+
+
+def _csv_chunks(path: Path, chunk_size: int) -> Iterator[pl.DataFrame]:
+    try:
+        yield from _csvblocks.read_chunks(path, chunk_size)
+    except _csvblocks.NotUtf8 as exc:
+        raise _not_utf8(path, exc.offset) from exc
+    except pl.exceptions.PolarsError as exc:
+        raise _read_error(exc, str(path)) from exc
 
 
 def _check_utf8(path: Path) -> None:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import tempfile
+import threading
 from pathlib import Path
 
+import hypothesis.strategies as st
 import pandas as pd
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from polars.testing import assert_frame_equal
 
+from qxframe import _csvblocks, _inputs
 from qxframe._inputs import count_rows, iter_chunks
 from qxframe.exceptions import ConfigError
 
@@ -148,3 +155,159 @@ def test_sample_files_are_what_make_samples_writes(tmp_path: Path) -> None:
         assert written == (SAMPLES / name).read_bytes(), f"re-run make_samples.py ({name})"
         assert len(written) < 100_000
         assert count_rows(SAMPLES / name) == 300
+
+
+# CSV files are read in blocks cut at record boundaries (qxframe._csvblocks); these make
+# the blocks tiny so every boundary case happens, and compare with polars' own reading.
+
+CSV_CASES = {
+    "quoted newlines": b'id,note\n1,"two\nlines"\n2,"a ""quoted"" word,\nand more"\n3,x\n',
+    "crlf": b'id,note\r\n1,"a\r\nb"\r\n2,\r\n3,""\r\n',
+    "no trailing newline": b"id,note\n1,a\n2,b",
+    "bom": b"\xef\xbb\xbfid,note\n1,a\n2,b\n",
+    "unicode": "id,note\n1,zoë\n2,東京\n3,😀,\n4,€\n".encode().replace(b",\n", b"\n"),
+    "record longer than a block": b'id,note\n1,"' + b"long\n" * 40 + b'"\n2,short\n',
+    "header with a quoted newline": b'"i\nd",note\n1,a\n',
+    "blank lines": b"\n\r\nid,note\n1,a\n\n2,b\n\r\n",
+    "one column with nulls": b"id\n1\n\n2\n\n",
+    "header only": b"id,note\n",
+    "header only, no newline": b"id,note",
+}
+
+
+@pytest.mark.parametrize("name", list(CSV_CASES))
+@pytest.mark.parametrize("block_bytes", [1, 2, 3, 7, 16, 1 << 20])
+@pytest.mark.parametrize("chunk_size", [1, 2, 1000])
+def test_csv_blocks_read_exactly_what_polars_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, block_bytes: int, chunk_size: int
+) -> None:
+    path = tmp_path / "case.csv"
+    path.write_bytes(CSV_CASES[name])
+    monkeypatch.setattr(_csvblocks, "BLOCK_BYTES", block_bytes)
+    _check_against_polars(path, chunk_size)
+
+
+def _check_against_polars(path: Path, chunk_size: int) -> None:
+    expected = pl.read_csv(path, infer_schema=False)
+    chunks = list(iter_chunks(path, chunk_size=chunk_size))
+    heights = _heights(chunks)
+    assert all(h == chunk_size for h in heights[:-1]) and 0 <= heights[-1] <= chunk_size
+    assert_frame_equal(pl.concat(chunks), expected)
+    assert count_rows(path) == expected.height
+
+
+CELL = st.text(alphabet='ab ,"\n\r\té€😀', max_size=8) | st.none()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(st.tuples(CELL, CELL, CELL), max_size=12),
+    width=st.integers(1, 3),
+    crlf=st.booleans(),
+    bom=st.booleans(),
+    cut_last_newline=st.booleans(),
+    block_bytes=st.integers(1, 48),
+    chunk_size=st.integers(1, 5),
+)
+def test_random_csv_files_read_like_polars(
+    rows: list[tuple[str | None, ...]],
+    width: int,
+    crlf: bool,
+    bom: bool,
+    cut_last_newline: bool,
+    block_bytes: int,
+    chunk_size: int,
+) -> None:
+    columns = ["id", "note, with comma", "zoë"][:width]
+    frame = pl.DataFrame([r[:width] for r in rows], schema=columns, orient="row")
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, line_terminator="\r\n" if crlf else "\n", include_bom=bom)
+    data = buffer.getvalue()
+    if cut_last_newline:
+        data = data.removesuffix(b"\n").removesuffix(b"\r")
+    with tempfile.TemporaryDirectory() as tmp:  # hypothesis runs the body many times
+        path = Path(tmp) / "random.csv"
+        path.write_bytes(data)
+        original = _csvblocks.BLOCK_BYTES
+        _csvblocks.BLOCK_BYTES = block_bytes
+        try:
+            _check_against_polars(path, chunk_size)
+        finally:
+            _csvblocks.BLOCK_BYTES = original
+
+
+def test_a_bad_byte_after_the_first_block_is_reported_before_its_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "late.csv"
+    head = b"name\n" + b"ascii\n" * 100
+    path.write_bytes(head + b"Jos\xe9\n" + b"ascii\n" * 100)
+    monkeypatch.setattr(_csvblocks, "BLOCK_BYTES", 64)
+    monkeypatch.setattr(_inputs, "_UTF8_PROBE_BYTES", 16)  # not caught when the file opens
+    seen = 0
+    with pytest.raises(
+        ConfigError, match=rf"not UTF-8 text \(first bad byte at offset {len(head) + 3}\)"
+    ):
+        for chunk in iter_chunks(path, chunk_size=10):
+            seen += chunk.height
+    assert 0 < seen <= 100  # rows before the bad one were yielded, none after it
+
+
+def test_blocks_do_not_read_ahead() -> None:
+    data = io.BytesIO(b"a,b\n" + b"1,2\n" * 10_000)
+    first_offset, first_run = next(_csvblocks._runs(data, 64))
+    assert first_offset == 0 and first_run.endswith(b"\n") and len(first_run) <= 64
+    assert data.tell() <= 64
+
+
+def test_count_rows_of_a_csv_with_quoted_newlines(tmp_path: Path) -> None:
+    path = tmp_path / "notes.csv"
+    frame = pl.DataFrame({"note": ["one\ntwo", 'say ""hi""\n', None, "x"] * 50})
+    frame.write_csv(path)
+    assert count_rows(path) == 200
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(st.tuples(CELL, CELL), min_size=1, max_size=12),
+    bad=st.sampled_from([b"\xff", b"\xe9", b"\xc3", b"\xed\xa0\x80", b"\xf8\x88\x80\x80"]),
+    where=st.floats(0, 1),
+    block_bytes=st.integers(1, 48),
+)
+def test_any_bad_byte_is_reported_at_its_offset(
+    rows: list[tuple[str | None, ...]], bad: bytes, where: float, block_bytes: int
+) -> None:
+    buffer = io.BytesIO()
+    pl.DataFrame(rows, schema=["id", "note"], orient="row").write_csv(buffer)
+    data = buffer.getvalue()
+    at = int(where * len(data))
+    data = data[:at] + bad + data[at:]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = exc.start  # at or just before `at`, if `bad` split a character
+    else:
+        raise AssertionError(f"{data!r} should not be UTF-8")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bad.csv"
+        path.write_bytes(data)
+        saved = _csvblocks.BLOCK_BYTES, _inputs._UTF8_PROBE_BYTES
+        _csvblocks.BLOCK_BYTES, _inputs._UTF8_PROBE_BYTES = block_bytes, 8
+        try:
+            with pytest.raises(ConfigError, match=rf"first bad byte at offset {offset}\)"):
+                list(iter_chunks(path, chunk_size=3))
+        finally:
+            _csvblocks.BLOCK_BYTES, _inputs._UTF8_PROBE_BYTES = saved
+
+
+def test_stopping_early_closes_the_file_and_the_reader_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "many.csv"
+    pl.DataFrame({"i": [str(i) for i in range(5_000)]}).write_csv(path)
+    monkeypatch.setattr(_csvblocks, "BLOCK_BYTES", 256)
+    chunks = iter_chunks(path, chunk_size=10)
+    assert next(chunks)["i"].to_list() == [str(i) for i in range(10)]
+    assert any(t.name.startswith("qxframe-csv") for t in threading.enumerate())
+    chunks.close()  # type: ignore[attr-defined]
+    assert not any(t.name.startswith("qxframe-csv") for t in threading.enumerate())
