@@ -12,7 +12,6 @@ inside a running Jupyter loop).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 import weakref
@@ -34,6 +33,7 @@ from qxframe._config import (
 from qxframe._envelope import Reply, read_reply
 from qxframe._loop import LoopThread
 from qxframe._paging import frame_of, next_page_url
+from qxframe._payloads import compact_json
 from qxframe._ratelimit import Clock, RateLimiter, Sleep
 from qxframe._transport import READ, DeliveryTransport, Route
 from qxframe._urls import is_allowed_workflow_url, origin_of
@@ -203,7 +203,7 @@ class Client:
         absolute = urljoin(self.base_url + "/", url)
         if origin_of(absolute) != self.base_url and route.family != "workflows":
             raise ConfigError(f"Refusing to send the API token outside {self.base_url}.")
-        content = None if json is None else _compact(json)
+        content = None if json is None else compact_json(json).encode()
         request = self._pool().build_request(
             method,
             absolute,
@@ -270,7 +270,3 @@ class Client:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-def _compact(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
