@@ -1,8 +1,11 @@
-"""Shared fixtures: a fake clock whose sleeps are recorded instead of waited."""
+"""Shared fixtures: a fake clock whose sleeps are recorded instead of waited, and a sandbox
+served over loopback (one per test module, emptied before each test)."""
 
 from __future__ import annotations
 
 import pytest
+
+import qxframe as qx
 
 
 class FakeTime:
@@ -23,3 +26,17 @@ class FakeTime:
 @pytest.fixture
 def fake_time() -> FakeTime:
     return FakeTime()
+
+
+@pytest.fixture(scope="module")
+def live():
+    """A sandbox on 127.0.0.1 for the whole test module."""
+    with qx.sandbox(seed=11) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def sb(live):
+    """The module's sandbox, emptied of contacts, transactions, events and requests."""
+    live.reset()
+    return live

@@ -22,18 +22,6 @@ PEOPLE = pl.DataFrame(
 )
 
 
-@pytest.fixture(scope="module")
-def live():
-    with qx.sandbox(seed=11) as sb:
-        yield sb
-
-
-@pytest.fixture
-def sb(live):
-    live.reset()
-    return live
-
-
 def test_results_have_one_row_per_input_row_in_order(sb):
     res = qx.upsert_contacts(
         PEOPLE,

@@ -9,18 +9,6 @@ import qxframe as qx
 from tests.helpers import bodies, payloads
 
 
-@pytest.fixture(scope="module")
-def live():
-    with qx.sandbox(seed=21) as sb:
-        yield sb
-
-
-@pytest.fixture
-def sb(live):
-    live.reset()
-    return live
-
-
 def push(sb, frame, **kwargs):
     kwargs.setdefault("client", sb.client())
     return qx.upsert_transactions(

@@ -19,18 +19,6 @@ EVENTS = pl.DataFrame(
 )
 
 
-@pytest.fixture(scope="module")
-def live():
-    with qx.sandbox(seed=31) as sb:
-        yield sb
-
-
-@pytest.fixture
-def sb(live):
-    live.reset()
-    return live
-
-
 def test_events_are_recorded_with_the_whole_row_as_payload(sb):
     res = qx.trigger_workflow(EVENTS, client=sb.client(), workflow_url=sb.workflow_url)
     assert res["status"].to_list() == ["success"] * 3

@@ -16,18 +16,6 @@ from tests.helpers import bodies
 ALICE = {"row": 0, "directory_id": "POOL_abc", "email": "ada@example.com", "first_name": "Ada"}
 
 
-@pytest.fixture(scope="module")
-def live():
-    with qx.sandbox(seed=5) as sb:
-        yield sb
-
-
-@pytest.fixture
-def sb(live):
-    live.reset()
-    return live
-
-
 def entries(path) -> list[tuple]:
     with sqlite3.connect(path) as db:
         return db.execute("SELECT status, row, error_code FROM outcomes ORDER BY row").fetchall()
