@@ -1,6 +1,6 @@
 """What to do after one HTTP attempt: retry (and after how long), or stop.
 
-Pure decisions, no I/O. The rules (DESIGN §3):
+Pure decisions, no I/O. The rules (docs/architecture.md, "Delivery"):
 
 - 429 and 503 are retried always: the request was not processed. ``Retry-After``
   (seconds or an HTTP date) is honoured, else exponential backoff with jitter.
@@ -28,7 +28,6 @@ class Verdict(enum.Enum):
     DONE = "done"  # hand the answer back as it is
     RETRY = "retry"  # wait, then send again
     UNKNOWN = "outcome_unknown"  # a write may have landed; do not send it again
-    GIVE_UP = "give_up"  # retries spent
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ def _again(
     policy: RetryPolicy, attempt: int, retry_after: float | None, rng: random.Random
 ) -> Decision:
     if attempt >= policy.max_attempts:
-        return Decision(Verdict.GIVE_UP)
+        return Decision(Verdict.DONE)  # retries spent: the last answer is the answer
     if retry_after is not None:
         return Decision(Verdict.RETRY, min(retry_after, policy.max_retry_after))
     return Decision(Verdict.RETRY, backoff(policy, attempt, rng))

@@ -47,7 +47,7 @@ def test_other_statuses_are_final(code):
 
 def test_attempts_are_bounded():
     assert status(503, attempt=3).verdict is Verdict.RETRY
-    assert status(503, attempt=4).verdict is Verdict.GIVE_UP
+    assert status(503, attempt=4).verdict is Verdict.DONE  # retries spent
 
 
 def test_connection_errors_before_sending_are_retried_even_for_writes():
