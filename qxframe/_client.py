@@ -96,6 +96,7 @@ class Client:
         self._timeout = timeout
         self._transport = transport
         self._sleep = sleep
+        self._clock = clock
         self.limiter = RateLimiter(self.rate_limits, clock=clock, sleep=sleep)
         self._explicit_origin = base_url is not None
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
@@ -231,7 +232,7 @@ class Client:
         if pool is None:
             inner = self._transport or httpx.AsyncHTTPTransport(retries=0)
             transport = DeliveryTransport(
-                inner, limiter=self.limiter, policy=self.retry, sleep=self._sleep
+                inner, limiter=self.limiter, policy=self.retry, sleep=self._sleep, clock=self._clock
             )
             pool = httpx.AsyncClient(
                 transport=transport,

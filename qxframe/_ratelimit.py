@@ -80,6 +80,8 @@ class RateLimiter:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._sleep = sleep
+        self._clock = clock
+        self._waits_end: dict[str, float] = {}  # when each family's last wait for its bucket ended
         self.buckets = {
             family: TokenBucket(limit / 60.0, clock=clock) for family, limit in per_minute.items()
         }
@@ -88,14 +90,29 @@ class RateLimiter:
         """Wait for a slot in ``family``'s bucket; return how long was waited."""
         wait = self.buckets[family].reserve()
         if wait > 0:
+            self._waits_end[family] = self._clock() + wait
             await self._sleep(wait)
         return wait
+
+    def holding(self, within: float = 2.0) -> dict[str, float]:
+        """Families whose bucket made a request wait in the last ``within`` seconds, with
+        their current rate per minute: what the progress bar names as holding a push back."""
+        now = self._clock()
+        return {
+            family: self.rate_per_minute(family)
+            for family, ended in self._waits_end.items()
+            if ended >= now - within
+        }
 
     def on_rate_limited(self, family: str, retry_after: float | None) -> None:
         self.buckets[family].on_rate_limited(retry_after)
 
     def on_success(self, family: str) -> None:
         self.buckets[family].on_success()
+
+    def rate(self, family: str) -> float:
+        """The family's current rate (lowered after 429s), in requests per second."""
+        return self.buckets[family].rate
 
     def rate_per_minute(self, family: str) -> float:
         """The family's current rate (lowered after 429s), in requests per minute."""

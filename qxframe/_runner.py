@@ -25,6 +25,7 @@ import polars as pl
 
 from qxframe import _results
 from qxframe._envelope import Reply
+from qxframe._inflight import MAX_IN_FLIGHT
 from qxframe._inputs import count_rows, iter_chunks
 from qxframe._prepare import check_constants, prepare
 from qxframe.exceptions import AuthError, ConfigError, QxError
@@ -34,7 +35,10 @@ if TYPE_CHECKING:
     from qxframe._resume import Resume
 
 T = TypeVar("T")
-DEFAULT_CONCURRENCY = 4
+#: Without ``concurrency=``, this many groups of rows may be in progress at once; how many
+#: requests are really in flight is then decided per endpoint family by the delivery
+#: layer, from its rate limit and the latency it observes (qxframe._inflight).
+DEFAULT_CONCURRENCY = MAX_IN_FLIGHT
 PROGRESS_THRESHOLD = 300  # rows: smaller pushes show no progress bar unless asked
 
 
@@ -59,6 +63,7 @@ class Push:
 
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.concurrency)
+        self._rate_note = ""
 
     @property
     def default_date(self) -> str:
@@ -103,8 +108,19 @@ class Push:
         """Rows whose outcome is known: move the progress bar, tell the watcher."""
         if self.progress is not None and outcomes:
             self.progress.update(len(outcomes))
+            self._show_rate_limit()
         if self.watcher is not None:
             self.watcher.settled(outcomes)
+
+    def _show_rate_limit(self) -> None:
+        """Say on the bar which rate limit holds the push back, while one does."""
+        if self.client is None:
+            return
+        held = self.client.limiter.holding()
+        text = ", ".join(f"held to {rate:.0f}/min ({family})" for family, rate in held.items())
+        if text != self._rate_note:
+            self._rate_note = text
+            self.progress.set_postfix_str(text, refresh=False)
 
     def advance(self, rows: int) -> None:
         if self.progress is not None and rows:

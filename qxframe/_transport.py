@@ -3,7 +3,10 @@
 :class:`DeliveryTransport` adds to any inner transport (the network, or the sandbox's
 ASGI app in-process) the client's rate limiting and retry rules. Each request carries a
 :class:`Route` in ``request.extensions["qx_route"]``: its endpoint family (for the token
-bucket) and whether repeating it can create a duplicate.
+bucket and the in-flight limit) and whether repeating it can create a duplicate. Each
+attempt holds one of its family's in-flight slots (:mod:`qxframe._inflight`, sized by
+Little's law from the latency the transport observes), waits for the family's token
+bucket, and is sent; backoff waits between attempts hold no slot.
 
 This module is the one place where httpx exceptions are caught and translated
 (:func:`translate_transport_error`); nothing else in qxframe catches them. The answer
@@ -22,7 +25,8 @@ from dataclasses import dataclass
 import httpx
 
 from qxframe._config import RetryPolicy
-from qxframe._ratelimit import RateLimiter, Sleep
+from qxframe._inflight import FlightLimit
+from qxframe._ratelimit import Clock, RateLimiter, Sleep
 from qxframe._retry import Decision, Verdict, decide_error, decide_status, parse_retry_after
 from qxframe.exceptions import OutcomeUnknownError, TransportError
 
@@ -77,6 +81,7 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
         policy: RetryPolicy,
         sleep: Sleep = asyncio.sleep,
         wall_clock: Callable[[], float] = time.time,
+        clock: Clock = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
         self._inner = inner
@@ -84,17 +89,36 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
         self._policy = policy
         self._sleep = sleep
         self._wall_clock = wall_clock
+        self._clock = clock
         self._rng = rng or random.Random()
+        self.in_flight: dict[str, FlightLimit] = {}
+
+    def flight_limit(self, family: str) -> FlightLimit:
+        """The in-flight limit of ``family`` on this transport's event loop."""
+        limit = self.in_flight.get(family)
+        if limit is None:
+            limit = self.in_flight[family] = FlightLimit(lambda: self._limiter.rate(family))
+        return limit
+
+    async def _attempt(self, request: httpx.Request, family: str) -> httpx.Response:
+        """One attempt: a slot, the bucket's go-ahead, the request and its whole answer."""
+        flight = self.flight_limit(family)
+        async with flight.slot():
+            await self._limiter.acquire(family)
+            started = self._clock()
+            response = await self._inner.handle_async_request(request)
+            await response.aread()
+            if response.status_code < 400:
+                flight.observe(self._clock() - started)
+            return response
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         route: Route = request.extensions.get("qx_route", READ)
         attempt = 0
         while True:
             attempt += 1
-            await self._limiter.acquire(route.family)
             try:
-                response = await self._inner.handle_async_request(request)
-                await response.aread()
+                response = await self._attempt(request, route.family)
             except httpx.TransportError as exc:
                 error, sent = translate_transport_error(exc, attempt)
                 decision = decide_error(
