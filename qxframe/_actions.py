@@ -165,7 +165,8 @@ def upsert_contacts(
         directory_id: the directory (``POOL_…``) for every row; leave it out to read a column.
         mapping: ``{field: column | polars expression | [columns]}`` (DESIGN §1).
         dry_run: send nothing; valid rows get ``status="dry_run"`` and their JSON body.
-        concurrency: requests in flight (default 4).
+        concurrency: a hard cap on requests in flight (default: per endpoint family, what
+            its rate limit needs at the observed latency, up to 64).
         progress: show a progress bar (default: for pushes over a few hundred rows).
         journal: path of a journal file (SQLite) making the push resumable: rows it
             records as done are not sent again but come back ``skipped`` with their ids;
