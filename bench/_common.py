@@ -17,11 +17,13 @@ from typing import Any
 
 import polars as pl
 
+from qxframe._config import FAMILIES
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 
 #: Per-minute limits high enough never to bind: "client limits lifted".
-LIFTED = {f: 1_000_000 for f in ("contacts", "search", "transactions", "workflows", "reads")}
+LIFTED = dict.fromkeys(FAMILIES, 1_000_000)
 #: The five embedded-data columns of the generated contacts (str, int, float, bool, str).
 EMBEDDED = ["plan", "score", "ratio", "active", "city"]
 POOL = "POOL_bench"
@@ -38,13 +40,15 @@ class Sizes:
     a_concurrency: int = 16
     a_loop_rows: int = 2000  # rows the sequential loop posts (all of them in FULL)
     a_repeats: int = 3
-    b_limit: int = 600  # requests a minute, sandbox and client
-    b_seconds: float = 120.0
-    b_latency: float = 0.05
+    b_limit: int = 600  # requests a minute per family, sandbox and client
+    b_seconds: float = 30.0  # each push: enough rows for this long at the limit
+    b_latencies: tuple[float, ...] = (0.3, 1.0)  # seconds the sandbox takes per answer
+    b_repeats: int = 3
     c_people: int = 2000
     c_per_person: int = 5
     c_latency: float = 0.005
     c_concurrency: int = 16
+    c_repeats: int = 3
     d_rows: int = 1_000_000
     d_repeats: int = 3
     e_rows: tuple[int, int] = (1_000_000, 4_000_000)
@@ -58,8 +62,11 @@ QUICK = replace(
     raw_requests=1000,
     a_loop_rows=300,
     a_repeats=1,
-    b_seconds=30.0,
+    b_seconds=15.0,
+    b_latencies=(0.3,),
+    b_repeats=1,
     c_people=500,
+    c_repeats=1,
     d_rows=200_000,
     d_repeats=1,
     e_rows=(250_000, 1_000_000),
@@ -74,10 +81,12 @@ SMOKE = replace(
     a_repeats=1,
     b_limit=1200,
     b_seconds=1.5,
-    b_latency=0.0,
+    b_latencies=(0.01,),
+    b_repeats=1,
     c_people=10,
     c_per_person=2,
     c_latency=0.0,
+    c_repeats=1,
     d_rows=2000,
     d_repeats=1,
     e_rows=(2000, 4000),
@@ -121,16 +130,27 @@ def timed(run: Callable[[Sizes], Figure]) -> Callable[[Sizes], Figure]:
 
     @functools.wraps(run)
     def wrapper(sizes: Sizes) -> Figure:
-        started = time.perf_counter()
+        started, load = time.perf_counter(), _load()
         figure = run(sizes)
         figure.seconds = time.perf_counter() - started
+        figure.info("load average (1 / 5 / 15 min), before → after", f"{load} → {_load()}")
         return figure
 
     return wrapper
 
 
+def _load() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
+
+
+def spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
+    """``"median (min – max, n runs)"``: what a repeated figure reports."""
+    low, mid, high = (fmt.format(v) for v in (min(values), median(values), max(values)))
+    return f"{mid} (min {low}, max {high}; {len(values)} runs)"
 
 
 def runs(values: Sequence[float], fmt: str = "{:.0f}") -> str:

@@ -31,7 +31,11 @@ def test_each_benchmark_returns_a_figure_with_checked_rows(figures: list[Figure]
 
 def test_pushes_did_their_work(figures: list[Figure]) -> None:
     by_key = {f.key: f.data for f in figures}
-    assert by_key["b"]["succeeded"] == round(SMOKE.b_limit / 60 * SMOKE.b_seconds)
+    rows = round(SMOKE.b_limit / 60 * SMOKE.b_seconds)
+    pushes = [p for m in by_key["b"].values() for p in [*m["runs"], m["baseline"]]]
+    assert len(pushes) == 2 * len(SMOKE.b_latencies) * (SMOKE.b_repeats + 1)
+    assert all(p["succeeded"] == p["rows"] for p in pushes)
+    assert {p["rows"] for p in pushes} >= {rows, 2 * rows}  # contacts; transactions (2 each)
     people = SMOKE.c_people
     assert by_key["c"]["contacts"] == people
     assert by_key["c"]["transactions"] == people * SMOKE.c_per_person
