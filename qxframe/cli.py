@@ -196,7 +196,10 @@ def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: boo
         "--dry-run", action="store_true", help="send nothing; --out gets each row's JSON body"
     )
     parser.add_argument(
-        "--concurrency", type=_positive, metavar="N", help="at most N requests in flight (default: what the rate limit needs, up to 64)"
+        "--concurrency",
+        type=_positive,
+        metavar="N",
+        help="at most N requests in flight (default: what the rate limit needs, up to 64)",
     )
     if action == "transactions":
         parser.add_argument(
