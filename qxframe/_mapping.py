@@ -1,6 +1,7 @@
 """Resolve which input column (or expression, or constant) supplies each field.
 
-This module owns the mapping rules of DESIGN §1. For each field of the action, in order:
+This module owns the mapping rules (docs/architecture.md, "The path of a row"). For each
+field of the action, in order:
 
 1. a destination constant given as a keyword (``directory_id``, ``mailing_list_id``,
    ``workflow_url``; ``None`` means "not given") — it wins over a column of that name;
