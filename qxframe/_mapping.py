@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 import polars as pl
 
 from qxframe._fields import Field, field, fields_for
+from qxframe._objects import check_faithful_keys
 from qxframe.exceptions import ConfigError, MappingError
 
 Source = str | pl.Expr | list[str]
@@ -120,12 +121,14 @@ def _source(
         return source, roots[0] if len(set(roots)) == 1 else None
     if isinstance(source, list):
         _require(frame, f, source)
+        check_faithful_keys(f.name, {c: frame.schema[c] for c in source})
         return pl.struct([pl.col(c) for c in source]), None
     for name in (f.name, f.alias):
         if name in columns:
             return pl.col(name), name
     if f.name == "event_payload":
         rest = [c for c in columns if c != url_column]
+        check_faithful_keys(f.name, {c: frame.schema[c] for c in rest})
         return (pl.struct([pl.col(c) for c in rest]) if rest else None), None
     return None, None
 
@@ -159,7 +162,7 @@ def _evaluate(
     named = [expr.alias(name) for name, expr in exprs.items()]
     try:
         return frame.with_columns(named).select(list(exprs))
-    except pl.exceptions.PolarsError as exc:
+    except Exception as exc:  # polars errors, and any raised inside a Python UDF
         for name, expr in exprs.items():
             if isinstance(sources.get(name), pl.Expr):
                 _try_one(frame, name, expr)
@@ -177,13 +180,17 @@ def _try_one(frame: pl.DataFrame, name: str, expr: pl.Expr) -> None:
             f"({_first_line(exc)}); its columns are: {', '.join(frame.columns)}; fix the "
             "expression"
         ) from exc
-    except pl.exceptions.PolarsError as exc:
+    except Exception as exc:  # polars errors, and any raised inside a Python UDF
         raise ConfigError(
-            f"the expression mapped to {name!r} failed ({_first_line(exc)}); it must give "
-            "one value per row, e.g. pl.col('mail').str.to_lowercase()"
+            f"the expression mapped to {name!r} failed ({_first_line(exc)}); fix the "
+            "expression (it must give one value per row without raising, e.g. "
+            "pl.col('mail').str.to_lowercase())"
         ) from exc
 
 
 def _first_line(exc: Exception) -> str:
+    """``ZeroDivisionError: division by zero``: the error's kind and its first line."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    first = text.splitlines()[0] if text else ""
+    kind = type(exc).__name__
+    return f"{kind}: {first}" if first and kind not in first else (first or kind)

@@ -2,13 +2,18 @@
 
 Sources: a struct column (a list of mapped columns arrives as one), or a column of
 JSON-object text. For embedded and transaction data (*flat* objects) str/int/float/bool
-values stay as they are, dates become ISO-8601 text and each nested value (list, struct)
-becomes the JSON text of that value alone; keys over 200 characters and values over 1,024
+values stay as they are, dates and times become ISO-8601 text, decimals the JSON string of
+their exact decimal text (never a float), and each nested value (list, struct) becomes the
+JSON text of that value alone; keys over 200 characters and values over 1,024
 characters are reported. ``event_payload`` keeps nested values as JSON structure. Nulls and
 NaN are dropped at every depth; an object left empty is null (no ``embeddedData: {}``).
 
 Struct columns of scalars are rendered column-wise in polars (``_jsontext``); JSON text
 and nested values go through Python's ``json``, one value at a time.
+
+A dtype with no faithful JSON form (durations, binary, Python objects), at any depth, is
+refused with a ``ConfigError`` naming the field, the key and the dtype before anything is
+sent (:func:`check_faithful`; docs/architecture.md, "What is sent").
 """
 
 from __future__ import annotations
@@ -16,19 +21,70 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from qxframe._fields import FLAT_OBJECTS, diagnostic, dtype_error
 from qxframe._jsontext import float_text, json_object, member, value_text
 from qxframe._payloads import compact_json
+from qxframe.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 MAX_KEY_CHARS = 200
 MAX_VALUE_CHARS = 1024
 _OBJECT_DTYPES = "an object (a struct, JSON-object text, or a list of columns)"
+_HINTS = {
+    "Duration": "pl.col(...).dt.total_seconds() gives seconds",
+    "Binary": "pl.col(...).bin.encode('base64') gives text",
+}
+
+
+def unfaithful_part(dtype: PolarsDataType) -> pl.DataType | None:
+    """The first dtype inside ``dtype`` with no faithful JSON form, or ``None``.
+
+    >>> unfaithful_part(pl.List(pl.Struct({"a": pl.Duration("ms")})))
+    Duration(time_unit='ms')
+    >>> unfaithful_part(pl.Struct({"a": pl.Decimal(38, 2), "b": pl.Date}))
+    """
+    if isinstance(dtype, type):
+        dtype = dtype()
+    if isinstance(dtype, pl.List | pl.Array):
+        return unfaithful_part(dtype.inner)
+    if isinstance(dtype, pl.Struct):
+        return next((bad for f in dtype.fields if (bad := unfaithful_part(f.dtype))), None)
+    if isinstance(dtype, pl.Duration | pl.Binary | pl.Object | pl.Unknown):
+        return dtype
+    return None
+
+
+def check_faithful(name: str, s: pl.Series) -> None:
+    """Raise ``ConfigError`` when field ``name``'s column ``s`` holds a dtype with no faithful
+    JSON form (naming the struct key that holds it, when ``s`` is a struct)."""
+    if isinstance(s.dtype, pl.Struct):
+        check_faithful_keys(name, {f.name: f.dtype for f in s.dtype.fields})
+    elif (bad := unfaithful_part(s.dtype)) is not None:
+        raise _unfaithful(f"field {name!r}", bad)
+
+
+def check_faithful_keys(name: str, keys: Mapping[str, PolarsDataType]) -> None:
+    """The same check for an object field built from ``keys`` (key → dtype): a list of
+    columns, or the whole row (a polars struct cannot even hold an ``Object`` column)."""
+    for key, dtype in keys.items():
+        if (bad := unfaithful_part(dtype)) is not None:
+            raise _unfaithful(f"field {name!r} (its key {key!r})", bad)
+
+
+def _unfaithful(where: str, bad: pl.DataType) -> ConfigError:
+    hint = _HINTS.get(type(bad).__name__, "cast it to text or a number")
+    return ConfigError(
+        f"{where} holds dtype {bad}, which has no faithful JSON form; convert that column "
+        f"first ({hint}) or leave it out of the mapping"
+    )
 
 
 def _object_diagnostics(name: str, height: int, **values: pl.Series | None) -> list[pl.Series]:
@@ -69,19 +125,26 @@ def nested_object(s: pl.Series, name: str) -> list[pl.Series]:
 
 
 def _scalar_for_json(column: str, dtype: pl.DataType) -> pl.Expr:
-    """Top-level dates as ISO-8601 text and NaN as null, before values go to Python."""
+    """Top-level dates and times as ISO-8601 text, decimals as their exact text, NaN as
+    null, before values go to Python."""
     v = pl.col(column)
     if dtype == pl.Date:
         return v.dt.strftime("%Y-%m-%d")
     if isinstance(dtype, pl.Datetime):
         return v.dt.strftime("%Y-%m-%dT%H:%M:%S%.f" + ("%:z" if dtype.time_zone else ""))
+    if dtype == pl.Time:
+        return time_text(v)
     if dtype.is_float():
         return pl.when(v.is_finite()).then(v)
-    if dtype.is_decimal():
-        return v.cast(pl.Float64)
-    if dtype in (pl.Time,) or isinstance(dtype, pl.Duration | pl.Categorical | pl.Enum):
+    if dtype.is_decimal() or isinstance(dtype, pl.Categorical | pl.Enum):
         return v.cast(pl.String)
     return v
+
+
+def time_text(v: pl.Expr) -> pl.Expr:
+    """A Time as Python's ``time.isoformat()`` writes it (microseconds only when non-zero)."""
+    whole = v.dt.strftime("%H:%M:%S")
+    return pl.when(v.dt.nanosecond() == 0).then(whole).otherwise(v.dt.strftime("%H:%M:%S%.6f"))
 
 
 def _flat_from_struct(s: pl.Series, name: str) -> list[pl.Series]:
@@ -186,7 +249,12 @@ def _render_json_text(raw: str | None, *, flat: bool) -> tuple[str | None, str |
 
 def clean(value: Any) -> Any:
     """``value`` made JSON-ready: nulls and NaN dropped (in dicts and lists, recursively),
-    dates as ISO-8601 text, decimals as floats; ``None`` when nothing is left of a scalar."""
+    dates as ISO-8601 text, decimals as their exact decimal text (a JSON string, never a
+    float); ``None`` when nothing is left of a scalar.
+
+    >>> clean({"a": [Decimal("12345678901234567.89"), None], "b": float("nan")})
+    {'a': ['12345678901234567.89']}
+    """
     if isinstance(value, dict):
         return {str(k): c for k, v in value.items() if (c := clean(v)) is not None}
     if isinstance(value, list | tuple):
@@ -196,7 +264,10 @@ def clean(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Decimal):
-        return clean(float(value))
+        return format(value, "f") if value.is_finite() else None
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
-    return str(value)
+    raise ConfigError(
+        f"a value of type {type(value).__name__} has no faithful JSON form; convert it to "
+        "text or a number first"
+    )
