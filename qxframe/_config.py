@@ -79,6 +79,11 @@ def check_base_url(base_url: str) -> str:
     >>> check_base_url("http://127.0.0.1:8765/")
     'http://127.0.0.1:8765'
     """
+    if isinstance(base_url, str) and any(c.isspace() or not c.isprintable() for c in base_url):
+        raise ConfigError(
+            f"Invalid base_url {base_url!r}: it contains whitespace or a control character "
+            "(a trailing newline from a file or an environment variable?); remove it."
+        )
     parts = urlsplit(base_url) if isinstance(base_url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(

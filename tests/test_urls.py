@@ -137,3 +137,12 @@ def test_redact_hides_token_like_parameters_and_passwords() -> None:
     assert "secret" not in shown and "=k" not in shown and "=t" not in shown
     assert "x=1" in shown
     assert redact(None) == "None"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8765\n", " https://iad1.qualtrics.com", "https://a\tb"]
+)
+def test_a_base_url_with_whitespace_says_so_visibly(url: str) -> None:
+    with pytest.raises(ConfigError, match="whitespace or a control character") as info:
+        check_base_url(url)
+    assert repr(url) in str(info.value)
