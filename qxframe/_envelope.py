@@ -90,13 +90,23 @@ def _error_for(
     )
     label = f" {code}" if code else ""
     return cls(
-        f"Qualtrics answered {status}{label}: {text.rstrip(' .')}. What to do: {hint}.",
+        f"Qualtrics answered {status}{label}: {_sentence(text)} What to do: {hint}.",
         http_status=status,
         error_code=code,
         error_message=text,
         request_id=request_id,
         attempts=attempts,
     )
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending in exactly one full stop (or its own ``!``/``?``).
+
+    >>> _sentence("Invalid or missing API token (X-API-TOKEN header)."), _sentence("Oops")
+    ('Invalid or missing API token (X-API-TOKEN header).', 'Oops.')
+    """
+    text = text.strip().rstrip(".").rstrip()
+    return text if text.endswith(("!", "?")) else text + "."
 
 
 def _redirect_error(response: httpx.Response, request_id: str | None, attempts: int) -> ApiError:

@@ -121,14 +121,14 @@ def _source(
         return source, roots[0] if len(set(roots)) == 1 else None
     if isinstance(source, list):
         _require(frame, f, source)
-        check_faithful_keys(f.name, {c: frame.schema[c] for c in source})
+        check_faithful_keys(f.name, {c: frame.schema[c] for c in source}, "column")
         return pl.struct([pl.col(c) for c in source]), None
     for name in (f.name, f.alias):
         if name in columns:
             return pl.col(name), name
     if f.name == "event_payload":
         rest = [c for c in columns if c != url_column]
-        check_faithful_keys(f.name, {c: frame.schema[c] for c in rest})
+        check_faithful_keys(f.name, {c: frame.schema[c] for c in rest}, "column")
         return (pl.struct([pl.col(c) for c in rest]) if rest else None), None
     return None, None
 

@@ -71,12 +71,13 @@ def check_faithful(name: str, s: pl.Series) -> None:
         raise _unfaithful(f"field {name!r}", bad)
 
 
-def check_faithful_keys(name: str, keys: Mapping[str, PolarsDataType]) -> None:
-    """The same check for an object field built from ``keys`` (key → dtype): a list of
-    columns, or the whole row (a polars struct cannot even hold an ``Object`` column)."""
+def check_faithful_keys(name: str, keys: Mapping[str, PolarsDataType], what: str = "key") -> None:
+    """The same check for an object field built from ``keys`` (key → dtype), each named as a
+    ``what``: a struct's keys, or the columns of a list or of the whole row (checked before
+    the struct is built: a polars struct cannot even hold an ``Object`` column)."""
     for key, dtype in keys.items():
         if (bad := unfaithful_part(dtype)) is not None:
-            raise _unfaithful(f"field {name!r} (its key {key!r})", bad)
+            raise _unfaithful(f"field {name!r} (its {what} {key!r})", bad)
 
 
 def _unfaithful(where: str, bad: pl.DataType) -> ConfigError:

@@ -213,12 +213,20 @@ def test_a_pushed_row_answered_with_a_redirect_fails_naming_the_origin():
     assert all(url.startswith("http://127.0.0.1:9/") for url in seen)
 
 
-def test_error_text_ending_in_a_full_stop_gets_no_second_one(fake_time):
-    text = "Invalid or missing API token (X-API-TOKEN header)."
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("Invalid or missing API token (X-API-TOKEN header).", "(X-API-TOKEN header). What"),
+        ("Invalid token...", "Invalid token. What"),
+        ("Who are you?", "Who are you? What"),
+        ("no stop", "no stop. What"),
+    ],
+)
+def test_error_text_ends_in_one_full_stop_before_what_to_do(fake_time, text, shown):
     with pytest.raises(AuthError) as info:
         send(Script(httpx.Response(401, json=envelope(401, "AUTH", text))), fake_time)
-    assert ".." not in str(info.value)
-    assert "(X-API-TOKEN header). What to do:" in str(info.value)
+    assert ".." not in str(info.value) and "?." not in str(info.value)
+    assert shown in str(info.value)
     assert info.value.error_message == text
 
 

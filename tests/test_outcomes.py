@@ -159,3 +159,23 @@ def test_rows_to_retry_retry_and_resume_agree_on_what_to_send_again(env, tmp_pat
     assert after["status"].to_list()[:4] == ["failed", "success", "success", "skipped"]
     assert after["error_code"][0] == "outcome_unknown"
     assert sent_transaction_rows(sb) == [1, 2]  # row 4 is refused again, row 0 never re-sent
+
+
+def test_rows_to_retry_picks_by_the_rule_from_any_results():
+    frame = pl.DataFrame({"id": list("abcdefg")})
+    statuses = ["success", "failed", "failed", "not_sent", "invalid", "skipped", "failed"]
+    codes = [
+        None,
+        "server_error",
+        "outcome_unknown",
+        None,
+        "email_format",
+        None,
+        "redirect_not_followed",
+    ]
+    results = pl.DataFrame({"row": range(7), "status": statuses, "error_code": codes})
+    by_rule = [i for i in range(7) if worth_sending_again(statuses[i], codes[i])]
+    assert qx.rows_to_retry(frame, results)["id"].to_list() == [frame["id"][i] for i in by_rule]
+    assert by_rule == [1, 3, 6]
+    wider = qx.rows_to_retry(frame, results, include_unknown=True, include_invalid=True)
+    assert wider["id"].to_list() == ["b", "c", "d", "e", "g"]

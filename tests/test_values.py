@@ -148,7 +148,7 @@ def test_types_without_a_faithful_json_form_are_refused_naming_field_and_type(
 
 def test_nothing_is_sent_when_a_column_has_no_json_form(sb):
     frame = pl.DataFrame({"email": ["a@b.com"], "wait": [dt.timedelta(minutes=2)]})
-    with pytest.raises(qx.ConfigError, match=r"'embedded_data' \(its key 'wait'\).*Duration"):
+    with pytest.raises(qx.ConfigError, match=r"'embedded_data' \(its column 'wait'\).*Duration"):
         qx.upsert_contacts(
             frame,
             client=sb.client(),
