@@ -138,17 +138,17 @@ def rows_to_retry(
     """The input rows worth sending again, as a polars frame with the input's columns.
 
     ``source`` is the input of the push (a frame or a path), ``results`` its results
-    frame. Rows are picked by :func:`worth_sending_again` (``failed`` or ``not_sent``, but
-    not ``outcome_unknown``: those may have landed, check in Qualtrics first), plus the
-    unknown ones with ``include_unknown`` and the ``invalid`` ones with ``include_invalid``
-    (fix them first, or they will be invalid again).
+    frame. Rows that ``failed`` are picked, except those whose outcome is unknown (they
+    may have landed: check in Qualtrics first) unless ``include_unknown``; ``invalid`` rows
+    only with ``include_invalid`` (fix them first, or they will be invalid again).
     """
     from qxframe._inputs import iter_chunks
 
-    retried = pl.col("status").is_in(RETRIED_STATUSES)
-    wanted = retried & (pl.col("error_code").fill_null("") != UNKNOWN)
-    if include_unknown:
-        wanted = retried
+    wanted = pl.col("status") == "failed"
+    if not include_unknown:
+        wanted &= pl.col("error_code").fill_null("") != "outcome_unknown"
+    # rows never sent too: together, the rule of worth_sending_again (journal, CLI retry)
+    wanted |= (pl.col("status") == "not_sent") & (pl.col("error_code").fill_null("") != UNKNOWN)
     if include_invalid:
         wanted |= pl.col("status") == "invalid"
     positions = results.filter(wanted)["row"]

@@ -1,13 +1,10 @@
 """The ``upsert_transactions`` action: find or create each contact, then batch transactions.
 
-1. Rows without ``contact_id`` are resolved by lookup key (docs/architecture.md, "What is
-   sent"): one search per key per push (the task is shared, so ten rows of one new person
-   create one contact);
+1. Rows without ``contact_id`` are resolved by lookup key (docs/architecture.md,
+   "What is sent"): one search per key per push (the task is shared, so ten rows of one
+   new person create one contact);
    0 matches → create the contact from the row, 1 → use it, more → the rows of that key
-   fail with ``directory_lookup_error``. A row whose lookup or contact create failed was
-   never sent itself, so it ends ``failed`` with that step's reason — never
-   ``outcome_unknown``, which is kept for rows whose own transaction may have landed:
-   sending it again is safe (the lookup then finds a contact the create may have made).
+   fail with ``directory_lookup_error``.
 2. Resolved rows go out ``batch_size`` per request, under keys ``r<row>`` that map back to
    rows, in input order. A batch waits for the earlier batches that hold one of its
    contacts, so one contact's transactions land in input order. A 413 splits the batch.
@@ -35,7 +32,13 @@ LOOKUP_CACHE_SIZE = 200_000  # lookup keys remembered per push (streamed inputs 
 
 @dataclass(frozen=True)
 class Resolution:
-    """Which contact a lookup key resolved to, or why it could not be."""
+    """Which contact a lookup key resolved to, or why it could not be.
+
+    A row whose lookup or contact create failed was never sent itself, so it ends
+    ``failed`` with that step's reason (:func:`lookup_failed`) — never ``outcome_unknown``,
+    which is kept for rows whose own transaction may have landed. Sending it again is safe:
+    the lookup then finds a contact the create may have made.
+    """
 
     contact_id: str | None
     attempts: int

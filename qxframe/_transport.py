@@ -11,8 +11,8 @@ handed back carries ``qx_attempts`` (HTTP attempts spent) and ``qx_outcome_unkno
 write that may have landed was not re-sent) in ``response.extensions``.
 
 httpx logs every request's URL at INFO; a workflow URL carries a secret-ish
-``urlTokenId``, so :class:`RedactUrls` (installed on the ``httpx`` logger by the first
-transport) shows such parameters as ``***``.
+``urlTokenId``, so :class:`RedactUrls` (installed on the ``httpx`` logger when this module
+is imported) shows such parameters as ``***``.
 """
 
 from __future__ import annotations
@@ -97,6 +97,9 @@ def redact_httpx_logs() -> None:
         logger.addFilter(RedactUrls())
 
 
+redact_httpx_logs()  # on import: every request qxframe sends goes through this module
+
+
 class DeliveryTransport(httpx.AsyncBaseTransport):
     """Wraps an inner transport with rate limiting and retries."""
 
@@ -116,7 +119,6 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
         self._sleep = sleep
         self._wall_clock = wall_clock
         self._rng = rng or random.Random()
-        redact_httpx_logs()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         route: Route = request.extensions.get("qx_route", READ)
