@@ -162,13 +162,20 @@ def _evaluate(
     named = [expr.alias(name) for name, expr in exprs.items()]
     try:
         return frame.with_columns(named).select(list(exprs))
-    except Exception as exc:  # polars errors, and any raised inside a Python UDF
-        for name, expr in exprs.items():
-            if isinstance(sources.get(name), pl.Expr):
-                _try_one(frame, name, expr)
-        raise ConfigError(
-            f"the mapping could not be applied ({_first_line(exc)}); check the mapping"
-        ) from exc
+    except pl.exceptions.PolarsError as exc:
+        raise _explained(frame, exprs, sources, exc) from exc
+    except Exception as exc:  # one raised inside a Python function (map_elements, …)
+        raise _explained(frame, exprs, sources, exc) from exc
+
+
+def _explained(
+    frame: pl.DataFrame, exprs: dict[str, pl.Expr], sources: Mapping[str, Source], exc: Exception
+) -> ConfigError:
+    """The error naming the field whose expression fails alone, else the whole mapping."""
+    for name, expr in exprs.items():
+        if isinstance(sources.get(name), pl.Expr):
+            _try_one(frame, name, expr)
+    return ConfigError(f"the mapping could not be applied ({_first_line(exc)}); check the mapping")
 
 
 def _try_one(frame: pl.DataFrame, name: str, expr: pl.Expr) -> None:
