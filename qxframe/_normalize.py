@@ -19,8 +19,9 @@ This module owns what "canonical" means, field kind by field kind:
 A value that cannot be converted becomes null in its field column, and its text goes to a
 diagnostic column named ``"_" + rule`` (for instance ``_unsubscribed_not_boolean``); the
 schemas fail a row whose diagnostic is not null, and quote it. A column whose dtype cannot
-hold the field at all (a struct mapped to ``email``), or with no faithful JSON form at any
-depth (a duration, binary), is a mapping mistake: ``ConfigError``, before anything is sent.
+hold the field at all (a struct mapped to ``email``, a duration mapped to ``ext_ref``) is a
+mapping mistake: ``ConfigError``, before anything is sent. In an object field, a key with no
+faithful JSON form (a duration, binary) fails the rows that hold a value under it.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def normalize(frame: pl.DataFrame, action: str) -> pl.DataFrame:
 
 
 def _normalize_field(f: Field, s: pl.Series) -> list[pl.Series]:
-    check_faithful(f.name, s)
+    if f.kind != "object":
+        check_faithful(f.name, s)
     try:
         return _convert(f, s)
     except pl.exceptions.PolarsError as exc:  # a dtype no rule above foresaw

@@ -11,9 +11,11 @@ NaN are dropped at every depth; an object left empty is null (no ``embeddedData:
 Struct columns of scalars are rendered column-wise in polars (``_jsontext``); JSON text
 and nested values go through Python's ``json``, one value at a time.
 
-A dtype with no faithful JSON form (durations, binary, Python objects), at any depth, is
-refused with a ``ConfigError`` naming the field, the key and the dtype before anything is
-sent (:func:`check_faithful`; docs/architecture.md, "What is sent").
+A key whose dtype has no faithful JSON form (a duration or binary, at any depth) is left
+out of the object, and each row holding a value under it fails ``<field>_unsupported_type``
+naming the key and the dtype (docs/architecture.md, "What is sent"). A column of Python
+objects cannot even become a struct: :func:`check_faithful_keys` refuses it up front with a
+``ConfigError``, as :func:`check_faithful` does for a scalar field of such a dtype.
 """
 
 from __future__ import annotations
@@ -63,21 +65,19 @@ def unfaithful_part(dtype: PolarsDataType) -> pl.DataType | None:
 
 
 def check_faithful(name: str, s: pl.Series) -> None:
-    """Raise ``ConfigError`` when field ``name``'s column ``s`` holds a dtype with no faithful
-    JSON form (naming the struct key that holds it, when ``s`` is a struct)."""
-    if isinstance(s.dtype, pl.Struct):
-        check_faithful_keys(name, {f.name: f.dtype for f in s.dtype.fields})
-    elif (bad := unfaithful_part(s.dtype)) is not None:
+    """Raise ``ConfigError`` when the column ``s`` of the scalar field ``name`` has a dtype
+    with no faithful JSON form (object fields report such keys per row instead)."""
+    if (bad := unfaithful_part(s.dtype)) is not None:
         raise _unfaithful(f"field {name!r}", bad)
 
 
 def check_faithful_keys(name: str, keys: Mapping[str, PolarsDataType], what: str = "key") -> None:
-    """The same check for an object field built from ``keys`` (key → dtype), each named as a
-    ``what``: a struct's keys, or the columns of a list or of the whole row (checked before
-    the struct is built: a polars struct cannot even hold an ``Object`` column)."""
+    """Refuse columns of Python objects in an object field built from ``keys`` (key →
+    dtype), each named as a ``what``; checked before the struct is built, since a polars
+    struct cannot hold an ``Object`` column. Other unfaithful keys fail their rows."""
     for key, dtype in keys.items():
-        if (bad := unfaithful_part(dtype)) is not None:
-            raise _unfaithful(f"field {name!r} (its {what} {key!r})", bad)
+        if isinstance(dtype, pl.Object):
+            raise _unfaithful(f"field {name!r} (its {what} {key!r})", dtype)
 
 
 def _unfaithful(where: str, bad: pl.DataType) -> ConfigError:
@@ -91,9 +91,9 @@ def _unfaithful(where: str, bad: pl.DataType) -> ConfigError:
 def _object_diagnostics(name: str, height: int, **values: pl.Series | None) -> list[pl.Series]:
     out = []
     rules = (
-        ("not_object", "key_too_long", "value_too_long")
+        ("not_object", "key_too_long", "value_too_long", "unsupported_type")
         if name in FLAT_OBJECTS
-        else ("not_object",)
+        else ("not_object", "unsupported_type")
     )
     for rule in rules:
         series = values.get(rule)
@@ -102,6 +102,18 @@ def _object_diagnostics(name: str, height: int, **values: pl.Series | None) -> l
             series = pl.Series(column, [None] * height, dtype=pl.String)
         out.append(series.alias(column).cast(pl.String))
     return out
+
+
+def _faithful_fields(s: pl.Series) -> tuple[pl.DataFrame, pl.Series | None]:
+    """The struct's fields less those with no faithful JSON form, and per row the first
+    such key holding a value (``"key (dtype)"``), or ``None`` when no key was dropped."""
+    fields = s.struct.unnest()
+    bad = {c: d for c, dtype in fields.schema.items() if (d := unfaithful_part(dtype))}
+    if not bad:
+        return fields, None
+    shown = [pl.when(pl.col(c).is_not_null()).then(pl.lit(f"{c} ({d})")) for c, d in bad.items()]
+    found = fields.select(pl.coalesce(shown).alias("unsupported_type")).to_series()
+    return fields.drop(list(bad)), found
 
 
 def flat_object(s: pl.Series, name: str) -> list[pl.Series]:
@@ -114,12 +126,15 @@ def flat_object(s: pl.Series, name: str) -> list[pl.Series]:
 
 def nested_object(s: pl.Series, name: str) -> list[pl.Series]:
     if isinstance(s.dtype, pl.Struct):
-        fields = s.struct.unnest()
+        fields, unsupported = _faithful_fields(s)
         rendered = fields.select(_scalar_for_json(c, fields.schema[c]) for c in fields.columns)
-        values = rendered.select(pl.struct(pl.all())).to_series() if rendered.width else s
-        texts = [None if v is None else compact_json(clean(v)) for v in values.to_list()]
+        if rendered.width:
+            values = rendered.select(pl.struct(pl.all())).to_series().to_list()
+        else:
+            values = [None if unsupported is not None else v for v in s.to_list()]
+        texts = [None if v is None else compact_json(clean(v)) for v in values]
         text_series = pl.Series(name, texts, dtype=pl.String)
-        return [text_series, *_object_diagnostics(name, len(s))]
+        return [text_series, *_object_diagnostics(name, len(s), unsupported_type=unsupported)]
     if s.dtype in (pl.String, pl.Null):
         return _from_json_text(s, name, flat=False)
     raise dtype_error(name, s.dtype, _OBJECT_DTYPES)
@@ -149,7 +164,10 @@ def time_text(v: pl.Expr) -> pl.Expr:
 
 
 def _flat_from_struct(s: pl.Series, name: str) -> list[pl.Series]:
-    fields = s.struct.unnest()
+    fields, unsupported = _faithful_fields(s)
+    if not fields.width:  # every key dropped: nothing left to send
+        empty = pl.Series(name, [None] * len(s), dtype=pl.String)
+        return [empty, *_object_diagnostics(name, len(s), unsupported_type=unsupported)]
     fields = fields.select(_scalar_for_json(c, fields.schema[c]) for c in fields.columns)
     members, long_keys, long_values = [], [], []
     for key in fields.columns:
@@ -183,6 +201,7 @@ def _flat_from_struct(s: pl.Series, name: str) -> list[pl.Series]:
             len(s),
             key_too_long=out.get_column("key_too_long"),
             value_too_long=out.get_column("value_too_long"),
+            unsupported_type=unsupported,
         ),
     ]
 

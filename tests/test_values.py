@@ -17,6 +17,7 @@ import qxframe as qx
 from qxframe import cli
 from qxframe._payloads import contact_body, workflow_body
 from qxframe._prepare import prepare
+from qxframe._sinks import read_results
 
 BIG = Decimal("12345678901234567.89")
 DECIMALS = pl.Decimal(38, 2)
@@ -117,45 +118,76 @@ def test_times_are_iso_text_with_their_microseconds(value):
 
 
 UNFAITHFUL = [
-    ("duration", pl.Series("odd", [dt.timedelta(seconds=3)]), "Duration"),
-    ("binary", pl.Series("odd", [b"\x00\xff"]), "Binary"),
-    ("object", pl.Series("odd", [object()], dtype=pl.Object), "Object"),
-    ("nested duration", pl.Series("odd", [[dt.timedelta(1)]]), "Duration"),
-    ("struct of binary", pl.Series("odd", [{"b": b"x"}]), "Binary"),
+    ("duration", pl.Series("odd", [dt.timedelta(seconds=3), None]), "Duration"),
+    ("binary", pl.Series("odd", [b"\x00\xff", None]), "Binary"),
+    ("nested duration", pl.Series("odd", [[dt.timedelta(1)], None]), "Duration"),
+    ("struct of binary", pl.Series("odd", [{"b": b"x"}, None]), "Binary"),
+]
+OBJECT_FIELDS = [
+    ("contacts", {"embedded_data": ["odd", "n"]}, "embedded_data"),
+    ("transactions", {"transaction_data": ["odd", "n"]}, "transaction_data"),
+    ("workflow", None, "event_payload"),  # the default payload: the whole row
 ]
 
 
 @pytest.mark.parametrize(("label", "column", "dtype"), UNFAITHFUL, ids=[u[0] for u in UNFAITHFUL])
-@pytest.mark.parametrize(
-    ("action", "mapping", "field"),
-    [
-        ("contacts", {"embedded_data": ["odd"]}, "embedded_data"),
-        ("transactions", {"transaction_data": ["odd"]}, "transaction_data"),
-        ("workflow", None, "event_payload"),  # the default payload: the whole row
-        ("contacts", {"ext_ref": "odd"}, "ext_ref"),
-    ],
-)
-def test_types_without_a_faithful_json_form_are_refused_naming_field_and_type(
+@pytest.mark.parametrize(("action", "mapping", "field"), OBJECT_FIELDS)
+def test_a_value_with_no_faithful_json_form_makes_its_row_invalid_naming_column_and_type(
     label, column, dtype, action, mapping, field
 ):
+    frame = pl.DataFrame({"email": ["a@b.com", "c@d.com"], "n": [1, 2]}).with_columns(column)
+    result = prepared(frame, action, mapping)
+    invalid = result.invalid.row(0, named=True)
+    assert invalid["row"] == 0 and invalid["error_code"] == f"{field}_unsupported_type"
+    assert '"odd (' in invalid["error_message"] and dtype in invalid["error_message"]
+    assert "no faithful JSON form" in invalid["error_message"]
+    # the row without a value under that key is sent, without the key
+    assert result.valid["row"].to_list() == [1]
+    body = json.loads(result.valid[field][0])
+    assert "odd" not in body and body["n"] == 2
+
+
+@pytest.mark.parametrize(
+    ("column", "mapping", "message"),
+    [
+        (
+            pl.Series("odd", [dt.timedelta(3)]),
+            {"ext_ref": "odd"},
+            r"field 'ext_ref' holds dtype Dur",
+        ),
+        (pl.Series("odd", [b"x"]), {"first_name": "odd"}, r"field 'first_name' holds dtype Binary"),
+        (
+            pl.Series("odd", [object()], dtype=pl.Object),
+            {"embedded_data": ["odd"]},
+            r"field 'embedded_data' \(its column 'odd'\) holds dtype Object",
+        ),
+    ],
+)
+def test_a_scalar_field_or_python_objects_of_such_a_type_are_a_config_error(
+    column, mapping, message
+):
     frame = pl.DataFrame({"email": ["a@b.com"]}).with_columns(column)
-    with pytest.raises(qx.ConfigError) as info:
-        prepared(frame, action, mapping)
-    text = str(info.value)
-    assert f"field {field!r}" in text and dtype in text and "no faithful JSON form" in text
+    with pytest.raises(qx.ConfigError, match=message) as info:
+        prepared(frame, "contacts", mapping)
+    assert "no faithful JSON form" in str(info.value)
     assert not isinstance(info.value.__cause__, pl.exceptions.PolarsError)
 
 
-def test_nothing_is_sent_when_a_column_has_no_json_form(sb):
-    frame = pl.DataFrame({"email": ["a@b.com"], "wait": [dt.timedelta(minutes=2)]})
-    with pytest.raises(qx.ConfigError, match=r"'embedded_data' \(its column 'wait'\).*Duration"):
-        qx.upsert_contacts(
-            frame,
-            client=sb.client(),
-            directory_id=sb.directory_id,
-            mapping={"embedded_data": ["wait"]},
-        )
-    assert sb.requests().height == 0
+def test_a_python_object_column_in_the_default_payload_is_a_config_error():
+    frame = pl.DataFrame({"n": [1]}).with_columns(pl.Series("o", [object()], dtype=pl.Object))
+    with pytest.raises(qx.ConfigError, match=r"'event_payload' \(its column 'o'\).*Object"):
+        prepared(frame, "workflow")
+
+
+def test_rows_with_a_duration_are_invalid_and_not_sent(sb):
+    frame = pl.DataFrame({"email": ["a@b.com", "c@d.com"], "wait": [dt.timedelta(minutes=2), None]})
+    res = qx.upsert_contacts(
+        frame, client=sb.client(), directory_id=sb.directory_id, mapping={"embedded_data": ["wait"]}
+    )
+    assert res["status"].to_list() == ["invalid", "success"]
+    assert res["error_code"][0] == "embedded_data_unsupported_type"
+    assert "wait" in res["error_message"][0] and "Duration" in res["error_message"][0]
+    assert sb.contacts()["email"].to_list() == ["c@d.com"]
 
 
 @pytest.mark.parametrize(
@@ -178,14 +210,21 @@ def test_an_error_inside_a_mapping_expression_is_a_config_error_naming_the_field
     assert type(info.value) is qx.ConfigError
 
 
-def test_the_cli_reports_a_duration_column_in_one_line_and_exits_2(tmp_path, capsys, monkeypatch):
+def test_the_cli_reports_a_duration_value_as_an_invalid_row_without_a_traceback(
+    tmp_path, capsys, monkeypatch
+):
     monkeypatch.setenv("QUALTRICS_API_TOKEN", "t" * 40)
     monkeypatch.setenv("QUALTRICS_BASE_URL", "http://127.0.0.1:9")
-    source = tmp_path / "in.parquet"
+    source, out = tmp_path / "in.parquet", tmp_path / "out.csv"
     pl.DataFrame({"email": ["a@b.com"], "wait": [dt.timedelta(seconds=5)]}).write_parquet(source)
     status = cli.main(
-        ["push", "contacts", str(source), "--directory-id", "POOL_1", "--map", "embedded_data=wait"]
-    )
-    err = capsys.readouterr().err
-    assert status == 2
-    assert "Traceback" not in err and "Duration" in err and "'embedded_data'" in err
+        [
+            "push", "contacts", str(source), "--directory-id", "POOL_1",
+            "--map", "embedded_data=wait", "--out", str(out), "--no-progress",
+        ]
+    )  # fmt: skip
+    printed = capsys.readouterr()
+    assert status == 1 and "Traceback" not in printed.err + printed.out
+    row = read_results(out).row(0, named=True)
+    assert row["status"] == "invalid" and row["error_code"] == "embedded_data_unsupported_type"
+    assert "Duration" in row["error_message"] and "wait" in row["error_message"]
