@@ -7,7 +7,7 @@ Error: ``{"meta": {"httpStatus": "...", "requestId": "...", "error": {"errorMess
 
 A 3xx answer is never followed (the token would go with the request to wherever the
 ``Location`` points): it becomes an :class:`~qxframe.exceptions.ApiError` with code
-``redirect_not_followed`` naming the ``Location``'s origin (docs/architecture.md, "Where
+``redirect`` naming the ``Location``'s origin (docs/architecture.md, "Where
 the token may go").
 """
 
@@ -117,7 +117,7 @@ def _redirect_error(response: httpx.Response, request_id: str | None, attempts: 
         "was not completed. What to do: check the datacenter or base_url; a redirect usually "
         "means the wrong host or path.",
         http_status=status,
-        error_code="redirect_not_followed",
+        error_code="redirect",
         request_id=request_id,
         attempts=attempts,
     )

@@ -179,7 +179,7 @@ def test_a_redirect_is_never_followed_and_names_the_locations_origin(fake_time, 
         send(script, fake_time, route=READ)
     assert script.calls == 1  # not followed, not retried
     error = info.value
-    assert error.error_code == "redirect_not_followed" and error.http_status == 307
+    assert error.error_code == "redirect" and error.http_status == 307
     assert f"a redirect to {shown};" in str(error) and "never follows redirects" in str(error)
     assert "check the request" not in str(error) and "abc" not in str(error)
     assert str(error).endswith(".") and "What to do" in str(error)
@@ -208,7 +208,7 @@ def test_a_pushed_row_answered_with_a_redirect_fails_naming_the_origin():
             progress=False,
         )
     assert res["status"].to_list() == ["failed"] and res["http_status"].to_list() == [301]
-    assert res["error_code"].to_list() == ["redirect_not_followed"]
+    assert res["error_code"].to_list() == ["redirect"]
     assert "https://evil.example" in res["error_message"][0]
     assert all(url.startswith("http://127.0.0.1:9/") for url in seen)
 

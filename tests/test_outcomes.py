@@ -81,7 +81,7 @@ def test_only_a_row_whose_own_transaction_may_have_landed_is_unknown(sb):
     [
         ("failed", "server_error", True),
         ("failed", "contact_create_unknown", True),
-        ("failed", "redirect_not_followed", True),
+        ("failed", "redirect", True),
         ("failed", None, True),
         ("not_sent", None, True),
         ("failed", "outcome_unknown", False),
@@ -171,7 +171,7 @@ def test_rows_to_retry_picks_by_the_rule_from_any_results():
         None,
         "email_format",
         None,
-        "redirect_not_followed",
+        "redirect",
     ]
     results = pl.DataFrame({"row": range(7), "status": statuses, "error_code": codes})
     by_rule = [i for i in range(7) if worth_sending_again(statuses[i], codes[i])]
