@@ -141,8 +141,8 @@ def nested_object(s: pl.Series, name: str) -> list[pl.Series]:
 
 
 def _scalar_for_json(column: str, dtype: pl.DataType) -> pl.Expr:
-    """Top-level dates and times as ISO-8601 text, decimals as their exact text, NaN as
-    null, before values go to Python."""
+    """Top-level dates and times as ISO-8601 text, decimals as their exact text, a Float32
+    as the float its shortest digits name, NaN as null, before values go to Python."""
     v = pl.col(column)
     if dtype == pl.Date:
         return v.dt.strftime("%Y-%m-%d")
@@ -150,6 +150,8 @@ def _scalar_for_json(column: str, dtype: pl.DataType) -> pl.Expr:
         return v.dt.strftime("%Y-%m-%dT%H:%M:%S%.f" + ("%:z" if dtype.time_zone else ""))
     if dtype == pl.Time:
         return time_text(v)
+    if dtype == pl.Float32:  # its own shortest digits: 0.1, not 0.10000000149011612
+        return pl.when(v.is_finite()).then(v.cast(pl.String).cast(pl.Float64))
     if dtype.is_float():
         return pl.when(v.is_finite()).then(v)
     if dtype.is_decimal() or isinstance(dtype, pl.Categorical | pl.Enum):

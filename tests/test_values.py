@@ -107,6 +107,16 @@ def test_any_decimal_round_trips_exactly_through_the_body(case):
     assert [Decimal(x) for x in workflow_body(nested)["v"]] == [value]
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.floats(width=32, allow_nan=False, allow_infinity=False))
+def test_a_float32_is_sent_with_its_own_shortest_digits(value):
+    frame = pl.DataFrame({"email": ["a@b.com"] * 2, "f": pl.Series([value, 0.1], dtype=pl.Float32)})
+    valid = prepared(frame, "contacts", {"embedded_data": ["f"]}).valid
+    sent = [contact_body(r)["embeddedData"]["f"] for r in valid.iter_rows(named=True)]
+    shortest = frame["f"].cast(pl.String).to_list()  # polars' shortest float32 text
+    assert sent == [float(x) for x in shortest] and sent[1] == 0.1
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.times())
 def test_times_are_iso_text_with_their_microseconds(value):
