@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
-from qxframe._urls import origin_of
+from qxframe._urls import is_loopback_host, origin_of
 from qxframe.exceptions import ConfigError
 
 #: Endpoint families, each under its own rate limit.
@@ -72,7 +72,18 @@ def check_datacenter(datacenter: str) -> str:
 
 
 def check_base_url(base_url: str) -> str:
-    """Return the origin of ``base_url`` (``scheme://host[:port]``), without a trailing slash."""
+    """Return the origin of ``base_url`` (``scheme://host[:port]``), without a trailing slash.
+
+    Plain ``http://`` only on a loopback host (docs/architecture.md, "Where the token may go").
+
+    >>> check_base_url("http://127.0.0.1:8765/")
+    'http://127.0.0.1:8765'
+    """
+    if isinstance(base_url, str) and any(c.isspace() or not c.isprintable() for c in base_url):
+        raise ConfigError(
+            f"Invalid base_url {base_url!r}: it contains whitespace or a control character "
+            "(a trailing newline from a file or an environment variable?); remove it."
+        )
     parts = urlsplit(base_url) if isinstance(base_url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
@@ -81,6 +92,12 @@ def check_base_url(base_url: str) -> str:
         )
     if parts.username or parts.password:
         raise ConfigError("Invalid base_url: it must not carry a user name or password.")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ConfigError(
+            f"Invalid base_url {base_url!r}: plain http:// would send the API token over the "
+            "network unencrypted. Use https://; plain http:// is allowed only on this machine "
+            "(127.0.0.1, ::1 or localhost), where the sandbox runs."
+        )
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise ConfigError(
             f"Invalid base_url {base_url!r}: give the origin only (no path), "

@@ -3,7 +3,12 @@ envelope becomes the matching error of :mod:`qxframe.exceptions`.
 
 Success: ``{"result": {...}, "meta": {"httpStatus": "200 - OK", "requestId": "..."}}``.
 Error: ``{"meta": {"httpStatus": "...", "requestId": "...", "error": {"errorMessage":
-"...", "errorCode": "..."}}}`` (reference §1.3).
+"...", "errorCode": "..."}}}`` (docs/qualtrics-api.md §1).
+
+A 3xx answer is never followed (the token would go with the request to wherever the
+``Location`` points): it becomes an :class:`~qxframe.exceptions.ApiError` with code
+``redirect`` naming the ``Location``'s origin (docs/architecture.md, "Where
+the token may go").
 """
 
 from __future__ import annotations
@@ -11,9 +16,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 
+from qxframe._urls import origin_of, redact
 from qxframe.exceptions import (
     ApiError,
     AuthError,
@@ -21,6 +28,7 @@ from qxframe.exceptions import (
     NotFoundError,
     OutcomeUnknownError,
     PayloadTooLargeError,
+    QxError,
     RateLimitedError,
     ServerError,
 )
@@ -63,6 +71,8 @@ def _error_for(
     response: httpx.Response, error: dict[str, Any], request_id: str | None, attempts: int
 ) -> Exception:
     status = response.status_code
+    if 300 <= status < 400:
+        return _redirect_error(response, request_id, attempts)
     code = error.get("errorCode") or None
     text = error.get("errorMessage") or response.reason_phrase or "no message"
     if response.extensions.get("qx_outcome_unknown"):
@@ -80,13 +90,52 @@ def _error_for(
     )
     label = f" {code}" if code else ""
     return cls(
-        f"Qualtrics answered {status}{label}: {text}. What to do: {hint}.",
+        f"Qualtrics answered {status}{label}: {_sentence(text)} What to do: {hint}.",
         http_status=status,
         error_code=code,
         error_message=text,
         request_id=request_id,
         attempts=attempts,
     )
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending in exactly one full stop (or its own ``!``/``?``).
+
+    >>> _sentence("Invalid or missing API token (X-API-TOKEN header)."), _sentence("Oops")
+    ('Invalid or missing API token (X-API-TOKEN header).', 'Oops.')
+    """
+    text = text.strip().rstrip(".").rstrip()
+    return text if text.endswith(("!", "?")) else text + "."
+
+
+def _redirect_error(response: httpx.Response, request_id: str | None, attempts: int) -> ApiError:
+    status = response.status_code
+    return ApiError(
+        f"The server answered {status}, a redirect to {_location_origin(response)}; qxframe "
+        "never follows redirects (the API token would go with the request), so this request "
+        "was not completed. What to do: check the datacenter or base_url; a redirect usually "
+        "means the wrong host or path.",
+        http_status=status,
+        error_code="redirect",
+        request_id=request_id,
+        attempts=attempts,
+    )
+
+
+def _location_origin(response: httpx.Response) -> str:
+    """The origin the ``Location`` header points to, resolved against the request's URL."""
+    location = response.headers.get("Location")
+    if not location:
+        return "no Location given"
+    try:
+        base = str(response.request.url)
+    except RuntimeError:  # a response built without a request
+        base = ""
+    try:
+        return origin_of(urljoin(base, location.strip()))
+    except (QxError, ValueError):
+        return f"an unreadable Location ({redact(location)[:80]!r})"
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -132,8 +132,9 @@ def diagnostic_rules(f: Field) -> tuple[str, ...]:
     if f.kind == "date":
         return (f"{f.name}_unparseable",)
     if f.kind == "object":
-        rules = ("not_object", "key_too_long", "value_too_long")
-        return tuple(f"{f.name}_{r}" for r in rules[: 3 if f.name in FLAT_OBJECTS else 1])
+        flat = f.name in FLAT_OBJECTS
+        rules = ("not_object", "key_too_long", "value_too_long") if flat else ("not_object",)
+        return tuple(f"{f.name}_{r}" for r in (*rules, "unsupported_type"))
     return ()
 
 

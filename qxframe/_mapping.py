@@ -1,6 +1,7 @@
 """Resolve which input column (or expression, or constant) supplies each field.
 
-This module owns the mapping rules of DESIGN §1. For each field of the action, in order:
+This module owns the mapping rules (docs/architecture.md, "The path of a row"). For each
+field of the action, in order:
 
 1. a destination constant given as a keyword (``directory_id``, ``mailing_list_id``,
    ``workflow_url``; ``None`` means "not given") — it wins over a column of that name;
@@ -21,6 +22,7 @@ from collections.abc import Mapping, Sequence
 import polars as pl
 
 from qxframe._fields import Field, field, fields_for
+from qxframe._objects import check_faithful_keys
 from qxframe.exceptions import ConfigError, MappingError
 
 Source = str | pl.Expr | list[str]
@@ -119,12 +121,14 @@ def _source(
         return source, roots[0] if len(set(roots)) == 1 else None
     if isinstance(source, list):
         _require(frame, f, source)
+        check_faithful_keys(f.name, {c: frame.schema[c] for c in source}, "column")
         return pl.struct([pl.col(c) for c in source]), None
     for name in (f.name, f.alias):
         if name in columns:
             return pl.col(name), name
     if f.name == "event_payload":
         rest = [c for c in columns if c != url_column]
+        check_faithful_keys(f.name, {c: frame.schema[c] for c in rest}, "column")
         return (pl.struct([pl.col(c) for c in rest]) if rest else None), None
     return None, None
 
@@ -159,12 +163,19 @@ def _evaluate(
     try:
         return frame.with_columns(named).select(list(exprs))
     except pl.exceptions.PolarsError as exc:
-        for name, expr in exprs.items():
-            if isinstance(sources.get(name), pl.Expr):
-                _try_one(frame, name, expr)
-        raise ConfigError(
-            f"the mapping could not be applied ({_first_line(exc)}); check the mapping"
-        ) from exc
+        raise _explained(frame, exprs, sources, exc) from exc
+    except Exception as exc:  # one raised inside a Python function (map_elements, …)
+        raise _explained(frame, exprs, sources, exc) from exc
+
+
+def _explained(
+    frame: pl.DataFrame, exprs: dict[str, pl.Expr], sources: Mapping[str, Source], exc: Exception
+) -> ConfigError:
+    """The error naming the field whose expression fails alone, else the whole mapping."""
+    for name, expr in exprs.items():
+        if isinstance(sources.get(name), pl.Expr):
+            _try_one(frame, name, expr)
+    return ConfigError(f"the mapping could not be applied ({_first_line(exc)}); check the mapping")
 
 
 def _try_one(frame: pl.DataFrame, name: str, expr: pl.Expr) -> None:
@@ -176,13 +187,17 @@ def _try_one(frame: pl.DataFrame, name: str, expr: pl.Expr) -> None:
             f"({_first_line(exc)}); its columns are: {', '.join(frame.columns)}; fix the "
             "expression"
         ) from exc
-    except pl.exceptions.PolarsError as exc:
+    except Exception as exc:  # polars errors, and any raised inside a Python UDF
         raise ConfigError(
-            f"the expression mapped to {name!r} failed ({_first_line(exc)}); it must give "
-            "one value per row, e.g. pl.col('mail').str.to_lowercase()"
+            f"the expression mapped to {name!r} failed ({_first_line(exc)}); fix the "
+            "expression (it must give one value per row without raising, e.g. "
+            "pl.col('mail').str.to_lowercase())"
         ) from exc
 
 
 def _first_line(exc: Exception) -> str:
+    """``ZeroDivisionError: division by zero``: the error's kind and its first line."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    first = text.splitlines()[0] if text else ""
+    kind = type(exc).__name__
+    return f"{kind}: {first}" if first and kind not in first else (first or kind)

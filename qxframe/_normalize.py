@@ -11,14 +11,17 @@ This module owns what "canonical" means, field kind by field kind:
   milliseconds (an integer, a float, or a string of digits).
 - object → ``String`` holding the compact JSON text of the final object (null when it
   has no non-null value). For embedded/transaction data, str/int/float/bool values stay
-  as they are, dates become ISO-8601 strings and each nested value becomes the JSON text
-  of that value alone; for ``event_payload`` nested values stay JSON structure. Nulls and
-  NaN are dropped everywhere (``_objects`` renders these).
+  as they are, dates become ISO-8601 strings, decimals the JSON string of their exact
+  text, and each nested value becomes the JSON text of that value alone; for
+  ``event_payload`` nested values stay JSON structure. Nulls and NaN are dropped
+  everywhere (``_objects`` renders these).
 
 A value that cannot be converted becomes null in its field column, and its text goes to a
 diagnostic column named ``"_" + rule`` (for instance ``_unsubscribed_not_boolean``); the
 schemas fail a row whose diagnostic is not null, and quote it. A column whose dtype cannot
-hold the field at all (a struct mapped to ``email``) is a mapping mistake: ``ConfigError``.
+hold the field at all (a struct mapped to ``email``, a duration mapped to ``ext_ref``) is a
+mapping mistake: ``ConfigError``, before anything is sent. In an object field, a key with no
+faithful JSON form (a duration, binary) fails the rows that hold a value under it.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ import datetime as dt
 import polars as pl
 
 from qxframe._fields import FLAT_OBJECTS, Field, diagnostic, dtype_error, fields_for
-from qxframe._objects import flat_object, nested_object
+from qxframe._objects import check_faithful, flat_object, nested_object, time_text
+from qxframe.exceptions import ConfigError
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
@@ -53,6 +57,19 @@ def normalize(frame: pl.DataFrame, action: str) -> pl.DataFrame:
 
 
 def _normalize_field(f: Field, s: pl.Series) -> list[pl.Series]:
+    if f.kind != "object":
+        check_faithful(f.name, s)
+    try:
+        return _convert(f, s)
+    except pl.exceptions.PolarsError as exc:  # a dtype no rule above foresaw
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(
+            f"field {f.name!r} could not be read from its column of dtype {s.dtype} ({first}); "
+            "cast the column to text or a number first"
+        ) from exc
+
+
+def _convert(f: Field, s: pl.Series) -> list[pl.Series]:
     if f.kind in ("identifier", "string"):
         return [text(s, f.name)]
     if f.kind == "bool":
@@ -71,8 +88,10 @@ def _eval(s: pl.Series, expr: pl.Expr, name: str) -> pl.Series:
 def _as_text(dtype: pl.DataType, v: pl.Expr) -> pl.Expr | None:
     """An expression rendering ``v`` as text, or ``None`` for nested/binary dtypes."""
     if dtype in (pl.String, pl.Null) or dtype.is_integer() or dtype.is_decimal():
-        return v.cast(pl.String)
-    if isinstance(dtype, pl.Categorical | pl.Enum) or dtype.is_temporal():
+        return v.cast(pl.String)  # a decimal keeps its exact text
+    if dtype == pl.Time:
+        return time_text(v)
+    if isinstance(dtype, pl.Categorical | pl.Enum | pl.Date | pl.Datetime):
         return v.cast(pl.String)
     if dtype == pl.Boolean:
         return pl.when(v).then(pl.lit("true")).when(~v).then(pl.lit("false"))

@@ -2,13 +2,20 @@
 
 Sources: a struct column (a list of mapped columns arrives as one), or a column of
 JSON-object text. For embedded and transaction data (*flat* objects) str/int/float/bool
-values stay as they are, dates become ISO-8601 text and each nested value (list, struct)
-becomes the JSON text of that value alone; keys over 200 characters and values over 1,024
+values stay as they are, dates and times become ISO-8601 text, decimals the JSON string of
+their exact decimal text (never a float), and each nested value (list, struct) becomes the
+JSON text of that value alone; keys over 200 characters and values over 1,024
 characters are reported. ``event_payload`` keeps nested values as JSON structure. Nulls and
 NaN are dropped at every depth; an object left empty is null (no ``embeddedData: {}``).
 
 Struct columns of scalars are rendered column-wise in polars (``_jsontext``); JSON text
 and nested values go through Python's ``json``, one value at a time.
+
+A key whose dtype has no faithful JSON form (a duration or binary, at any depth) is left
+out of the object, and each row holding a value under it fails ``<field>_unsupported_type``
+naming the key and the dtype (docs/architecture.md, "What is sent"). A column of Python
+objects cannot even become a struct: :func:`check_faithful_keys` refuses it up front with a
+``ConfigError``, as :func:`check_faithful` does for a scalar field of such a dtype.
 """
 
 from __future__ import annotations
@@ -16,27 +23,77 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from qxframe._fields import FLAT_OBJECTS, diagnostic, dtype_error
 from qxframe._jsontext import float_text, json_object, member, value_text
 from qxframe._payloads import compact_json
+from qxframe.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 MAX_KEY_CHARS = 200
 MAX_VALUE_CHARS = 1024
 _OBJECT_DTYPES = "an object (a struct, JSON-object text, or a list of columns)"
+_HINTS = {
+    "Duration": "pl.col(...).dt.total_seconds() gives seconds",
+    "Binary": "pl.col(...).bin.encode('base64') gives text",
+}
+
+
+def unfaithful_part(dtype: PolarsDataType) -> pl.DataType | None:
+    """The first dtype inside ``dtype`` with no faithful JSON form, or ``None``.
+
+    >>> unfaithful_part(pl.List(pl.Struct({"a": pl.Duration("ms")})))
+    Duration(time_unit='ms')
+    >>> unfaithful_part(pl.Struct({"a": pl.Decimal(38, 2), "b": pl.Date}))
+    """
+    if isinstance(dtype, type):
+        dtype = dtype()
+    if isinstance(dtype, pl.List | pl.Array):
+        return unfaithful_part(dtype.inner)
+    if isinstance(dtype, pl.Struct):
+        return next((bad for f in dtype.fields if (bad := unfaithful_part(f.dtype))), None)
+    if isinstance(dtype, pl.Duration | pl.Binary | pl.Object | pl.Unknown):
+        return dtype
+    return None
+
+
+def check_faithful(name: str, s: pl.Series) -> None:
+    """Raise ``ConfigError`` when the column ``s`` of the scalar field ``name`` has a dtype
+    with no faithful JSON form (object fields report such keys per row instead)."""
+    if (bad := unfaithful_part(s.dtype)) is not None:
+        raise _unfaithful(f"field {name!r}", bad)
+
+
+def check_faithful_keys(name: str, keys: Mapping[str, PolarsDataType], what: str = "key") -> None:
+    """Refuse columns of Python objects in an object field built from ``keys`` (key →
+    dtype), each named as a ``what``; checked before the struct is built, since a polars
+    struct cannot hold an ``Object`` column. Other unfaithful keys fail their rows."""
+    for key, dtype in keys.items():
+        if isinstance(dtype, pl.Object):
+            raise _unfaithful(f"field {name!r} (its {what} {key!r})", dtype)
+
+
+def _unfaithful(where: str, bad: pl.DataType) -> ConfigError:
+    hint = _HINTS.get(type(bad).__name__, "cast it to text or a number")
+    return ConfigError(
+        f"{where} holds dtype {bad}, which has no faithful JSON form; convert that column "
+        f"first ({hint}) or leave it out of the mapping"
+    )
 
 
 def _object_diagnostics(name: str, height: int, **values: pl.Series | None) -> list[pl.Series]:
     out = []
     rules = (
-        ("not_object", "key_too_long", "value_too_long")
+        ("not_object", "key_too_long", "value_too_long", "unsupported_type")
         if name in FLAT_OBJECTS
-        else ("not_object",)
+        else ("not_object", "unsupported_type")
     )
     for rule in rules:
         series = values.get(rule)
@@ -45,6 +102,18 @@ def _object_diagnostics(name: str, height: int, **values: pl.Series | None) -> l
             series = pl.Series(column, [None] * height, dtype=pl.String)
         out.append(series.alias(column).cast(pl.String))
     return out
+
+
+def _faithful_fields(s: pl.Series) -> tuple[pl.DataFrame, pl.Series | None]:
+    """The struct's fields less those with no faithful JSON form, and per row the first
+    such key holding a value (``"key (dtype)"``), or ``None`` when no key was dropped."""
+    fields = s.struct.unnest()
+    bad = {c: d for c, dtype in fields.schema.items() if (d := unfaithful_part(dtype))}
+    if not bad:
+        return fields, None
+    shown = [pl.when(pl.col(c).is_not_null()).then(pl.lit(f"{c} ({d})")) for c, d in bad.items()]
+    found = fields.select(pl.coalesce(shown).alias("unsupported_type")).to_series()
+    return fields.drop(list(bad)), found
 
 
 def flat_object(s: pl.Series, name: str) -> list[pl.Series]:
@@ -57,35 +126,50 @@ def flat_object(s: pl.Series, name: str) -> list[pl.Series]:
 
 def nested_object(s: pl.Series, name: str) -> list[pl.Series]:
     if isinstance(s.dtype, pl.Struct):
-        fields = s.struct.unnest()
+        fields, unsupported = _faithful_fields(s)
         rendered = fields.select(_scalar_for_json(c, fields.schema[c]) for c in fields.columns)
-        values = rendered.select(pl.struct(pl.all())).to_series() if rendered.width else s
-        texts = [None if v is None else compact_json(clean(v)) for v in values.to_list()]
+        if rendered.width:
+            values = rendered.select(pl.struct(pl.all())).to_series().to_list()
+        else:
+            values = [None if unsupported is not None else v for v in s.to_list()]
+        texts = [None if v is None else compact_json(clean(v)) for v in values]
         text_series = pl.Series(name, texts, dtype=pl.String)
-        return [text_series, *_object_diagnostics(name, len(s))]
+        return [text_series, *_object_diagnostics(name, len(s), unsupported_type=unsupported)]
     if s.dtype in (pl.String, pl.Null):
         return _from_json_text(s, name, flat=False)
     raise dtype_error(name, s.dtype, _OBJECT_DTYPES)
 
 
 def _scalar_for_json(column: str, dtype: pl.DataType) -> pl.Expr:
-    """Top-level dates as ISO-8601 text and NaN as null, before values go to Python."""
+    """Top-level dates and times as ISO-8601 text, decimals as their exact text, a Float32
+    as the float its shortest digits name, NaN as null, before values go to Python."""
     v = pl.col(column)
     if dtype == pl.Date:
         return v.dt.strftime("%Y-%m-%d")
     if isinstance(dtype, pl.Datetime):
         return v.dt.strftime("%Y-%m-%dT%H:%M:%S%.f" + ("%:z" if dtype.time_zone else ""))
+    if dtype == pl.Time:
+        return time_text(v)
+    if dtype == pl.Float32:  # its own shortest digits: 0.1, not 0.10000000149011612
+        return pl.when(v.is_finite()).then(v.cast(pl.String).cast(pl.Float64))
     if dtype.is_float():
         return pl.when(v.is_finite()).then(v)
-    if dtype.is_decimal():
-        return v.cast(pl.Float64)
-    if dtype in (pl.Time,) or isinstance(dtype, pl.Duration | pl.Categorical | pl.Enum):
+    if dtype.is_decimal() or isinstance(dtype, pl.Categorical | pl.Enum):
         return v.cast(pl.String)
     return v
 
 
+def time_text(v: pl.Expr) -> pl.Expr:
+    """A Time as Python's ``time.isoformat()`` writes it (microseconds only when non-zero)."""
+    whole = v.dt.strftime("%H:%M:%S")
+    return pl.when(v.dt.nanosecond() == 0).then(whole).otherwise(v.dt.strftime("%H:%M:%S%.6f"))
+
+
 def _flat_from_struct(s: pl.Series, name: str) -> list[pl.Series]:
-    fields = s.struct.unnest()
+    fields, unsupported = _faithful_fields(s)
+    if not fields.width:  # every key dropped: nothing left to send
+        empty = pl.Series(name, [None] * len(s), dtype=pl.String)
+        return [empty, *_object_diagnostics(name, len(s), unsupported_type=unsupported)]
     fields = fields.select(_scalar_for_json(c, fields.schema[c]) for c in fields.columns)
     members, long_keys, long_values = [], [], []
     for key in fields.columns:
@@ -119,6 +203,7 @@ def _flat_from_struct(s: pl.Series, name: str) -> list[pl.Series]:
             len(s),
             key_too_long=out.get_column("key_too_long"),
             value_too_long=out.get_column("value_too_long"),
+            unsupported_type=unsupported,
         ),
     ]
 
@@ -186,7 +271,12 @@ def _render_json_text(raw: str | None, *, flat: bool) -> tuple[str | None, str |
 
 def clean(value: Any) -> Any:
     """``value`` made JSON-ready: nulls and NaN dropped (in dicts and lists, recursively),
-    dates as ISO-8601 text, decimals as floats; ``None`` when nothing is left of a scalar."""
+    dates as ISO-8601 text, decimals as their exact decimal text (a JSON string, never a
+    float); ``None`` when nothing is left of a scalar.
+
+    >>> clean({"a": [Decimal("12345678901234567.89"), None], "b": float("nan")})
+    {'a': ['12345678901234567.89']}
+    """
     if isinstance(value, dict):
         return {str(k): c for k, v in value.items() if (c := clean(v)) is not None}
     if isinstance(value, list | tuple):
@@ -196,7 +286,10 @@ def clean(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Decimal):
-        return clean(float(value))
+        return format(value, "f") if value.is_finite() else None
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
-    return str(value)
+    raise ConfigError(
+        f"a value of type {type(value).__name__} has no faithful JSON form; convert it to "
+        "text or a number first"
+    )

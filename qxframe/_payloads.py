@@ -7,8 +7,8 @@ dry run of a million rows) and for the dry-run ``payload`` column.
 
 A row is a dict of a ``valid`` frame row (``iter_rows(named=True)``): canonical values,
 nulls as ``None``, object fields as compact JSON text. Every builder leaves out what is
-null or absent (DESIGN §2): no ``language: "EN"``, no ``unsubscribed: false`` unless the
-row says so.
+null or absent (docs/architecture.md, "What is sent"): no ``language: "EN"``, no
+``unsubscribed: false`` unless the row says so.
 
 >>> contact_body({"email": "a@b.com", "language": None, "unsubscribed": False})
 {'email': 'a@b.com', 'unsubscribed': False}

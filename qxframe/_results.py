@@ -1,4 +1,5 @@
-"""The results frame: exactly one row per input row, in input order (DESIGN §1).
+"""The results frame: exactly one row per input row, in input order
+(docs/architecture.md, "The results frame").
 
 Rows that were sent are collected as :class:`Outcome` objects; rows that were invalid or
 only dry-run are built column-wise (they can be millions). :func:`assemble` puts both
@@ -109,6 +110,24 @@ def summary(results: pl.DataFrame) -> dict[str, int]:
     return {status: int(counts.get(status, 0)) for status in STATUSES}
 
 
+#: The one code that keeps a failed row from being sent again: its own write may have
+#: landed. Every other failure was refused or never left, so sending again is safe.
+UNKNOWN = "outcome_unknown"
+#: Statuses of rows that may be sent again: refused/undelivered, or never sent at all.
+RETRIED_STATUSES = ("failed", "not_sent")
+
+
+def worth_sending_again(status: str | None, error_code: str | None) -> bool:
+    """The retry rule shared by :func:`rows_to_retry`, ``qxframe retry`` and a journal
+    resume: a row is sent again when it ``failed`` or was ``not_sent``, unless its outcome is
+    unknown (``outcome_unknown``: check in Qualtrics first).
+
+    >>> worth_sending_again("failed", "server_error"), worth_sending_again("failed", UNKNOWN)
+    (True, False)
+    """
+    return status in RETRIED_STATUSES and error_code != UNKNOWN
+
+
 def rows_to_retry(
     source: object,
     results: pl.DataFrame,
@@ -128,6 +147,8 @@ def rows_to_retry(
     wanted = pl.col("status") == "failed"
     if not include_unknown:
         wanted &= pl.col("error_code").fill_null("") != "outcome_unknown"
+    # rows never sent too: together, the rule of worth_sending_again (journal, CLI retry)
+    wanted |= (pl.col("status") == "not_sent") & (pl.col("error_code").fill_null("") != UNKNOWN)
     if include_invalid:
         wanted |= pl.col("status") == "invalid"
     positions = results.filter(wanted)["row"]

@@ -13,9 +13,11 @@ The runner uses a :class:`Resume` when a push has a journal (:mod:`qxframe._jour
   reports as ``outcome_unknown`` instead of sending twice. It hears of every outcome as it
   settles (:meth:`Resume.settled`) and records it (committed in batches).
 
-A transaction row is journaled only once its transaction outcome is known: a row that
-failed while its contact was being looked up or created is sent again on resume (the
-lookup then finds the contact).
+Which rows are sent again follows :func:`qxframe._results.worth_sending_again`, the rule
+``qx.rows_to_retry`` and ``qxframe retry`` use too: a transaction row that failed while
+its contact was being looked up or created is ``failed`` with that step's reason (never
+``outcome_unknown``), so it is sent again (the lookup then finds the contact); such a
+row is not even journaled, as if never tried.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from qxframe._journal import Entry, Journal, Key, row_digests
 if TYPE_CHECKING:
     from qxframe._runner import Action
 
-UNKNOWN = "outcome_unknown"
+UNKNOWN = _results.UNKNOWN
 
 
 class Resume:
@@ -52,7 +54,7 @@ class Resume:
         send: list[bool] = []
         for row, key in zip(valid["row"].to_list(), keys, strict=True):
             entry = found.get(key)
-            if entry is None or (entry.status == "failed" and entry.error_code != UNKNOWN):
+            if entry is None or _results.worth_sending_again(entry.status, entry.error_code):
                 self.keys[row] = key
                 send.append(True)
             else:

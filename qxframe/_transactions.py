@@ -1,7 +1,8 @@
 """The ``upsert_transactions`` action: find or create each contact, then batch transactions.
 
-1. Rows without ``contact_id`` are resolved by lookup key (DESIGN §2): one search per key
-   per push (the task is shared, so ten rows of one new person create one contact);
+1. Rows without ``contact_id`` are resolved by lookup key (docs/architecture.md,
+   "What is sent"): one search per key per push (the task is shared, so ten rows of one
+   new person create one contact);
    0 matches → create the contact from the row, 1 → use it, more → the rows of that key
    fail with ``directory_lookup_error``.
 2. Resolved rows go out ``batch_size`` per request, under keys ``r<row>`` that map back to
@@ -31,11 +32,18 @@ LOOKUP_CACHE_SIZE = 200_000  # lookup keys remembered per push (streamed inputs 
 
 @dataclass(frozen=True)
 class Resolution:
-    """Which contact a lookup key resolved to, or why it could not be."""
+    """Which contact a lookup key resolved to, or why it could not be.
+
+    A row whose lookup or contact create failed was never sent itself, so it ends
+    ``failed`` with that step's reason (:func:`lookup_failed`) — never ``outcome_unknown``,
+    which is kept for rows whose own transaction may have landed. Sending it again is safe:
+    the lookup then finds a contact the create may have made.
+    """
 
     contact_id: str | None
     attempts: int
     error: QxError | None = None
+    step: str = "search"  # the step that failed: "search" or "create"
 
 
 @dataclass
@@ -79,8 +87,45 @@ async def _lookup(push: Push, row: dict[str, Any]) -> Resolution:
     created = await create_contact(push, row, lands_row=False)
     spent = found.attempts + created.attempts
     if isinstance(created, QxError):
-        return Resolution(None, spent, created)
+        return Resolution(None, spent, created, step="create")
     return Resolution((created.result or {}).get("id"), spent)
+
+
+def lookup_failed(row: int, resolution: Resolution) -> _results.Outcome:
+    """A row whose transaction was not sent because finding or creating its contact failed.
+
+    It is ``failed`` with the failed step's reason; a create whose own outcome is unknown
+    becomes ``contact_create_unknown`` (the row's transaction never left, so the row is
+    safe to send again: the lookup then finds the contact if the create made one).
+    """
+    error = resolution.error
+    if error is None:  # an answer without an id
+        error = QxError(
+            "Qualtrics answered the contact create without a contact id, so the transaction "
+            "was not sent; send the row again.",
+            error_code="contact_create_failed",
+        )
+    elif error.error_code != "directory_lookup_error":
+        error = _step_error(error, resolution.step)
+    return _results.failed(row, error, attempts=resolution.attempts)
+
+
+def _step_error(error: QxError, step: str) -> QxError:
+    reason = error.error_message.rstrip(" .")
+    if error.http_status is not None and str(error.http_status) not in reason:
+        reason = f"{error.http_status}: {reason}"
+    code, what = error.error_code, f"{'Looking up' if step == 'search' else 'Creating'} this"
+    if isinstance(error, OutcomeUnknownError):
+        code, what = "contact_create_unknown", "The create of this"
+        reason += "; it may or may not have made the contact"
+    return QxError(
+        f"{what} row's contact failed ({reason}), so its transaction was not sent. Sending "
+        "the row again is safe: its contact is looked up first.",
+        http_status=error.http_status,
+        error_code=code,
+        request_id=error.request_id,
+        attempts=error.attempts,
+    )
 
 
 def _ambiguous(found: Reply, matches: int) -> QxError:
@@ -197,8 +242,7 @@ async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
             continue
         resolution = await resolve(push, row)  # cached: no second request
         if resolution.error is not None or resolution.contact_id is None:
-            error = resolution.error or QxError("The contact could not be found or created.")
-            outcome = _results.failed(row["row"], error, attempts=resolution.attempts)
+            outcome = lookup_failed(row["row"], resolution)
             outcomes.append(outcome)
             push.settle([outcome])
         else:

@@ -12,11 +12,16 @@ This module is the one place where httpx exceptions are caught and translated
 (:func:`translate_transport_error`); nothing else in qxframe catches them. The answer
 handed back carries ``qx_attempts`` (HTTP attempts spent) and ``qx_outcome_unknown`` (a
 write that may have landed was not re-sent) in ``response.extensions``.
+
+httpx logs every request's URL at INFO; a workflow URL carries a secret-ish
+``urlTokenId``, so :class:`RedactUrls` (installed on the ``httpx`` logger when this module
+is imported) shows such parameters as ``***``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -28,6 +33,7 @@ from qxframe._config import RetryPolicy
 from qxframe._inflight import FlightLimit
 from qxframe._ratelimit import Clock, RateLimiter, Sleep
 from qxframe._retry import Decision, Verdict, decide_error, decide_status, parse_retry_after
+from qxframe._urls import redact
 from qxframe.exceptions import OutcomeUnknownError, TransportError
 
 #: Raised before any byte of the request could have reached the server.
@@ -68,6 +74,34 @@ def _has_request(exc: httpx.TransportError) -> bool:
     except RuntimeError:
         return False
     return True
+
+
+class RedactUrls(logging.Filter):
+    """Shows token-like query parameters of the URLs in a log record as ``***``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact(str(arg)) if isinstance(arg, httpx.URL) or _is_url(arg) else arg
+                for arg in record.args
+            )
+        if isinstance(record.msg, str) and "?" in record.msg and "://" in record.msg:
+            record.msg = " ".join(redact(w) if _is_url(w) else w for w in record.msg.split(" "))
+        return True
+
+
+def _is_url(value: object) -> bool:
+    return isinstance(value, str) and "://" in value and "?" in value
+
+
+def redact_httpx_logs() -> None:
+    """Install :class:`RedactUrls` on the ``httpx`` logger, once."""
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, RedactUrls) for f in logger.filters):
+        logger.addFilter(RedactUrls())
+
+
+redact_httpx_logs()  # on import: every request qxframe sends goes through this module
 
 
 class DeliveryTransport(httpx.AsyncBaseTransport):

@@ -1,9 +1,12 @@
-"""Where a workflow URL may point, and how a URL is shown to people.
+"""Where the API token may go, and how a URL is shown to people.
 
 The API token is sent with every workflow trigger, so a workflow URL must be ``https`` on
 ``qualtrics.com`` or a subdomain of it, or exactly the origin (scheme, host, port) of the
 client's own ``base_url`` (the sandbox, say). Hosts are compared after parsing, never by
-substring, and a URL carrying userinfo (``user@host``) is refused outright.
+substring, and a URL carrying userinfo (``user@host``) is refused outright. Plain
+``http://`` is allowed only on a loopback host (``127.0.0.0/8``, ``::1``, ``localhost``),
+where the sandbox runs: anywhere else the token would cross the network unencrypted
+(docs/architecture.md, "Where the token may go").
 
 >>> is_allowed_workflow_url("https://iad1.qualtrics.com/inbound-event/v1/x", None)
 True
@@ -11,12 +14,15 @@ True
 False
 >>> is_allowed_workflow_url("http://127.0.0.1:8765/hook", "http://127.0.0.1:8765")
 True
+>>> is_allowed_workflow_url("http://iad1.qualtrics.com/hook", "http://iad1.qualtrics.com")
+False
 >>> redact("https://iad1.qualtrics.com/t?urlTokenId=abc&force_isolation=true")
 'https://iad1.qualtrics.com/t?urlTokenId=***&force_isolation=true'
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -73,6 +79,35 @@ def is_qualtrics_host(host: str) -> bool:
     )
 
 
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (``127.0.0.0/8``, ``::1``).
+
+    >>> [is_loopback_host(h) for h in ("127.0.0.9", "::1", "LOCALHOST", "10.0.0.1")]
+    [True, True, True, False]
+    """
+    host = host.lower().strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_private_channel(url: str) -> bool:
+    """True when a request to ``url`` cannot show the token to the network: ``https``, or
+    plain ``http`` to a loopback host.
+
+    >>> is_private_channel("http://localhost:8765"), is_private_channel("http://iad1.qualtrics.com")
+    (True, False)
+    """
+    parts = _split(url)
+    if parts is None:
+        return False
+    scheme = parts.scheme.lower()
+    return scheme == "https" or (scheme == "http" and is_loopback_host(parts.hostname or ""))
+
+
 def is_allowed_workflow_url(url: str, allowed_origin: str | None) -> bool:
     """True when the token may be sent to ``url`` (see the module docstring)."""
     parts = _split(url)
@@ -80,7 +115,7 @@ def is_allowed_workflow_url(url: str, allowed_origin: str | None) -> bool:
         return False
     if parts.scheme.lower() == "https" and is_qualtrics_host((parts.hostname or "").lower()):
         return True
-    if allowed_origin is None:
+    if allowed_origin is None or not is_private_channel(url):
         return False
     allowed = _split(allowed_origin)
     return allowed is not None and _origin(parts) == _origin(allowed)

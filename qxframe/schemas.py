@@ -48,6 +48,10 @@ EMAIL_PATTERN = rf"^{_LOCAL}@{_LABEL}+(\.{_LABEL}+)*\.{_LABEL}{{2,}}$"
 MAX_WORKFLOW_BYTES = 102_400
 
 _OBJECT_HINT = 'give {"key": value} JSON text, a struct column, or a list of columns'
+_UNSUPPORTED = (
+    " key {value} has no faithful JSON form; convert that column first (a duration: "
+    "pl.col(…).dt.total_seconds(); binary: pl.col(…).bin.encode('base64')) or leave it out"
+)
 
 #: Rule code -> message; ``{value}`` is replaced by the quoted offending value.
 RULES: dict[str, str] = {
@@ -77,12 +81,15 @@ RULES: dict[str, str] = {
     "shorten it",
     "embedded_data_value_too_long": "embedded_data {value} has a value longer than 1024 "
     "characters; shorten it or leave it out",
+    "embedded_data_unsupported_type": "embedded_data" + _UNSUPPORTED,
     "transaction_data_not_object": "transaction_data {value} is not a JSON object; " + _OBJECT_HINT,
     "transaction_data_key_too_long": "transaction_data key {value} is longer than 200 "
     "characters; shorten it",
     "transaction_data_value_too_long": "transaction_data {value} has a value longer than "
     "1024 characters; shorten it or leave it out",
+    "transaction_data_unsupported_type": "transaction_data" + _UNSUPPORTED,
     "event_payload_not_object": "event_payload {value} is not a JSON object; " + _OBJECT_HINT,
+    "event_payload_unsupported_type": "event_payload" + _UNSUPPORTED,
     "payload_too_large": "the workflow body is {value} bytes of JSON, over the 102,400-byte "
     "limit; send fewer or smaller fields",
 }

@@ -175,6 +175,7 @@ def test_lookup_create_answered_500_is_resent_only_when_a_copy_would_merge(sb, f
         directory_id=sb.plain_directory_id,
         mailing_list_id=sb.plain_mailing_list_id,
     )
-    assert plain["error_code"].to_list() == ["outcome_unknown"]
+    # the row's own transaction never left: failed with the create's reason, not unknown
+    assert plain["error_code"].to_list() == ["contact_create_unknown"]
     assert sb.contacts().filter(directory_id=sb.plain_directory_id).height == 1
     assert sb.transactions().height == 1  # only the first push's

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import httpx
+import polars as pl
 import pytest
 
+import qxframe as qx
+from qxframe import Client
 from qxframe._config import RetryPolicy
 from qxframe._envelope import read_reply
 from qxframe._ratelimit import RateLimiter
 from qxframe._transport import DeliveryTransport, Route
 from qxframe.exceptions import (
+    ApiError,
     AuthError,
     NotFoundError,
     OutcomeUnknownError,
@@ -155,3 +160,91 @@ def test_backoff_without_retry_after_grows(fake_time):
     backoffs = [s for s in fake_time.sleeps if s >= 0.5]
     assert len(backoffs) == 3
     assert 0.5 <= backoffs[0] <= 1 and 1 <= backoffs[1] <= 2 and 2 <= backoffs[2] <= 4
+
+
+# -- redirects, message punctuation, logs --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("location", "shown"),
+    [
+        ("https://evil.example:8443/steal?urlTokenId=abc", "https://evil.example:8443"),
+        ("/API/v3/elsewhere", "https://iad1.qualtrics.com"),  # relative: the request's origin
+        ("HTTP://Other.Example/x", "http://other.example"),
+    ],
+)
+def test_a_redirect_is_never_followed_and_names_the_locations_origin(fake_time, location, shown):
+    script = Script(httpx.Response(307, headers={"Location": location}), ok())
+    with pytest.raises(ApiError) as info:
+        send(script, fake_time, route=READ)
+    assert script.calls == 1  # not followed, not retried
+    error = info.value
+    assert error.error_code == "redirect" and error.http_status == 307
+    assert f"a redirect to {shown};" in str(error) and "never follows redirects" in str(error)
+    assert "check the request" not in str(error) and "abc" not in str(error)
+    assert str(error).endswith(".") and "What to do" in str(error)
+
+
+def test_a_redirect_without_location_says_so(fake_time):
+    with pytest.raises(ApiError, match="a redirect to no Location given"):
+        send(Script(httpx.Response(302)), fake_time)
+
+
+def test_a_pushed_row_answered_with_a_redirect_fails_naming_the_origin():
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(301, headers={"Location": "https://evil.example/API/v3/x"})
+
+    client = Client(
+        api_token="t" * 40, base_url="http://127.0.0.1:9", transport=httpx.MockTransport(handler)
+    )
+    with client:
+        res = qx.upsert_contacts(
+            pl.DataFrame({"email": ["a@example.com"]}),
+            client=client,
+            directory_id="POOL_1",
+            progress=False,
+        )
+    assert res["status"].to_list() == ["failed"] and res["http_status"].to_list() == [301]
+    assert res["error_code"].to_list() == ["redirect"]
+    assert "https://evil.example" in res["error_message"][0]
+    assert all(url.startswith("http://127.0.0.1:9/") for url in seen)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("Invalid or missing API token (X-API-TOKEN header).", "(X-API-TOKEN header). What"),
+        ("Invalid token...", "Invalid token. What"),
+        ("Who are you?", "Who are you? What"),
+        ("no stop", "no stop. What"),
+    ],
+)
+def test_error_text_ends_in_one_full_stop_before_what_to_do(fake_time, text, shown):
+    with pytest.raises(AuthError) as info:
+        send(Script(httpx.Response(401, json=envelope(401, "AUTH", text))), fake_time)
+    assert ".." not in str(info.value) and "?." not in str(info.value)
+    assert shown in str(info.value)
+    assert info.value.error_message == text
+
+
+def test_url_tokens_are_redacted_in_httpx_log_lines(fake_time, caplog):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(202, json={"result": {}, "meta": {"requestId": "r"}})
+
+    url = "http://127.0.0.1:9/inbound-event/v1/events/json/triggers?urlTokenId=SECRET-42&x=1"
+    client = Client(
+        api_token="t" * 40, base_url="http://127.0.0.1:9", transport=httpx.MockTransport(handler)
+    )
+    with caplog.at_level(logging.DEBUG), client:
+        res = qx.trigger_workflow(
+            pl.DataFrame({"n": [1]}), client=client, workflow_url=url, progress=False
+        )
+    assert res["status"].to_list() == ["success"]
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("httpx")]
+    assert any("urlTokenId=***" in line and "x=1" in line for line in lines), lines
+    assert not any(
+        "SECRET-42" in r.getMessage() or "t" * 40 in r.getMessage() for r in caplog.records
+    )

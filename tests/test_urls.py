@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+import httpx
 import pytest
 
-from qxframe._urls import is_allowed_workflow_url, origin_of, redact
+from qxframe import Client
+from qxframe._config import check_base_url
+from qxframe._urls import (
+    is_allowed_workflow_url,
+    is_loopback_host,
+    is_private_channel,
+    origin_of,
+    redact,
+)
 from qxframe.exceptions import ConfigError
 
 TRIGGER = "https://iad1.qualtrics.com/inbound-event/v1/events/json/triggers?urlTokenId=abc"
@@ -67,8 +78,47 @@ def test_the_clients_own_origin_is_allowed_exactly() -> None:
 
 
 def test_default_ports_count_as_the_same_origin() -> None:
-    assert is_allowed_workflow_url("http://example.test/x", "http://example.test:80")
+    assert is_allowed_workflow_url("http://localhost/x", "http://localhost:80")
     assert is_allowed_workflow_url("https://example.test:443/x", "https://example.test")
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["http://127.0.0.1:8765", "http://127.8.9.10", "http://[::1]:9000", "http://LocalHost:1"],
+)
+def test_plain_http_is_allowed_on_loopback_hosts(origin: str) -> None:
+    assert is_loopback_host(urlsplit(origin).hostname or "")
+    assert is_private_channel(origin + "/hook")
+    assert is_allowed_workflow_url(origin + "/inbound-event/x", origin)
+    assert check_base_url(origin) == origin_of(origin)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://iad1.qualtrics.com",
+        "http://10.0.0.1:8765",
+        "http://128.0.0.1",
+        "http://[::2]",
+        "http://localhost.evil.example",
+        "http://127.0.0.1.nip.io",
+        "http://0.0.0.0:8765",
+    ],
+)
+def test_plain_http_elsewhere_is_refused_as_base_url_and_as_workflow_origin(origin: str) -> None:
+    assert not is_private_channel(origin + "/hook")
+    # even when a caller hands the origin over as "the client's own", no token goes there
+    assert not is_allowed_workflow_url(origin + "/inbound-event/x", origin)
+    with pytest.raises(ConfigError, match=r"plain http:// .*127\.0\.0\.1, ::1 or localhost"):
+        check_base_url(origin)
+
+
+def test_an_http_base_url_off_loopback_fails_before_anything_is_sent() -> None:
+    sent: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(200))
+    with pytest.raises(ConfigError, match="unencrypted") as info:
+        Client(api_token="t" * 40, base_url="http://iad1.qualtrics.com", transport=transport)
+    assert "t" * 40 not in str(info.value) and sent == []
 
 
 def test_origin_of() -> None:
@@ -87,3 +137,12 @@ def test_redact_hides_token_like_parameters_and_passwords() -> None:
     assert "secret" not in shown and "=k" not in shown and "=t" not in shown
     assert "x=1" in shown
     assert redact(None) == "None"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8765\n", " https://iad1.qualtrics.com", "https://a\tb"]
+)
+def test_a_base_url_with_whitespace_says_so_visibly(url: str) -> None:
+    with pytest.raises(ConfigError, match="whitespace or a control character") as info:
+        check_base_url(url)
+    assert repr(url) in str(info.value)

@@ -19,7 +19,7 @@ Example::
         sb.contacts()           # what the sandbox now holds
 
 A ``Sandbox`` that is never started still works in-process through ``sb.app``
-(``httpx.ASGITransport(app=sb.app)``); its ``base_url`` is then ``http://sandbox.test``.
+(``httpx.ASGITransport(app=sb.app)``); its ``base_url`` is then ``http://localhost``.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Sandbox", "sandbox"]
 
-IN_PROCESS_BASE_URL = "http://sandbox.test"
+IN_PROCESS_BASE_URL = "http://localhost"  # loopback: plain http is allowed only there
 UNLIMITED = 600_000  # requests a minute: what sb.client() assumes where the sandbox has no limit
 
 _UTC = pl.Datetime("us", "UTC")

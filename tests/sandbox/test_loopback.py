@@ -124,7 +124,7 @@ def test_latency_over_the_wire_does_not_serialise_requests():
 
 def test_stop_releases_the_port_and_start_stop_are_explicit():
     sb = Sandbox()
-    assert not sb.running and sb.base_url == "http://sandbox.test"
+    assert not sb.running and sb.base_url == "http://localhost"
     sb.start()
     try:
         assert sb.running
