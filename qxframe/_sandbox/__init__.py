@@ -5,7 +5,8 @@ the fault knobs, frames of what it holds, and a server it can start and stop) an
 :func:`sandbox`, the context manager that runs one on 127.0.0.1 for the length of a
 ``with`` block. The pieces behind it:
 
-- :mod:`._store` — directories, mailing lists, contacts (no HTTP);
+- :mod:`._model` — the dataclasses it holds, and the contact index;
+- :mod:`._store` — directories, mailing lists, contacts and the rules on them (no HTTP);
 - :mod:`._txstore` — transactions and transaction batches (no HTTP);
 - :mod:`._rules` — checks of request bodies, pure functions;
 - :mod:`._views` — the read shapes Qualtrics answers with, pure functions;

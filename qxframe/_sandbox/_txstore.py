@@ -13,8 +13,9 @@ import datetime as dt
 import json
 from typing import Any
 
+from qxframe._sandbox._model import now
 from qxframe._sandbox._rules import StoreError, check_batch_date, transaction_problem
-from qxframe._sandbox._store import Store, now
+from qxframe._sandbox._store import Store
 
 
 class Transactions:

@@ -13,8 +13,8 @@ import datetime as dt
 import json
 from typing import Any
 
+from qxframe._sandbox._model import Contact, MailingList
 from qxframe._sandbox._rules import CONTACT_FIELDS
-from qxframe._sandbox._store import Contact, MailingList
 
 _WRITE_NAMES = ("firstName", "lastName", "email", "phone", "extRef", "language")
 
