@@ -56,7 +56,7 @@ def test_a_next_page_url_on_another_origin_is_refused():
         base_url="http://127.0.0.1:9",
         transport=_answering("https://evil.example/API/v3/directories?skipToken=x"),
     )
-    with pytest.raises(qxe.ConfigError, match="outside"):
+    with pytest.raises(qxe.ConfigError, match="nextPage link outside"):
         client.directories()
 
 
