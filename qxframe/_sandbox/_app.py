@@ -111,6 +111,21 @@ class SandboxApp:
     def _route(self, endpoint: Endpoint) -> Route:
         return Route(endpoint.path, self._endpoint(endpoint), methods=[endpoint.method])
 
+    def route(
+        self,
+        path: str,
+        family: str | None,
+        handler: Callable[[Request, bytes], tuple[int, Any]],
+        method: str,
+    ) -> Route:
+        """A route for a handler of ``(request, raw body)``, served by the same pipeline
+        (for route modules written that way rather than with :class:`~._wire.Endpoint`)."""
+
+        def adapted(call: Call) -> tuple[int, Any]:
+            return handler(call.request, call.body)
+
+        return self._route(Endpoint(method, path, family, adapted))
+
     def _endpoint(self, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         async def serve(request: Request) -> Response:
             return await self._serve(request, endpoint.family, endpoint.handler)

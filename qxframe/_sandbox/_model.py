@@ -39,6 +39,8 @@ class Membership:
     """A contact's place in one mailing list (docs/qualtrics-api.md §7)."""
 
     lookup_id: str  # contactLookupId
+    joined: int  # order of joining, across all lists
+    added_at: dt.datetime
     unsubscribed: bool = False
     unsubscribe_date: dt.datetime | None = None
 
@@ -122,6 +124,7 @@ class State:
     requests: list[dict[str, Any]] = field(default_factory=list)
     arrivals: int = 0  # requests seen, answered or not: the next request's ``seq``
     serials: int = 0  # contacts ever created: the next contact's ``serial``
+    joins: int = 0  # memberships ever made: the next membership's ``joined``
 
 
 def now() -> dt.datetime:

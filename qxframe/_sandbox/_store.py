@@ -199,9 +199,29 @@ class Store:
         with self.lock:
             membership = contact.lists.get(mailing_list_id)
             if membership is None:
-                membership = contact.lists[mailing_list_id] = Membership(self.new_id("CGC_"))
+                membership = Membership(self.new_id("CGC_"), self.state.joins, now())
+                contact.lists[mailing_list_id] = membership
+                self.state.joins += 1
                 self.state.contacts.by_lookup[membership.lookup_id] = contact
             return membership
+
+    def member_rows(self) -> list[dict[str, Any]]:
+        """One row per (mailing list, contact) membership, in order of joining."""
+        with self.lock:
+            held = [
+                (m.joined, ml_id, c.contact_id, m)
+                for c in self.state.contacts.all
+                for ml_id, m in c.lists.items()
+            ]
+        return [
+            {
+                "mailing_list_id": ml_id,
+                "contact_id": contact_id,
+                "contact_lookup_id": m.lookup_id,
+                "added_at": m.added_at,
+            }
+            for _, ml_id, contact_id, m in sorted(held, key=lambda h: h[0])
+        ]
 
     def _apply(self, contact: Contact, body: dict[str, Any]) -> None:
         for name, value in body.items():

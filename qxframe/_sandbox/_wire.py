@@ -108,9 +108,16 @@ def meta(status: int) -> dict[str, Any]:
     return {"httpStatus": f"{status} - {text}", "requestId": str(uuid.uuid4())}
 
 
+class TopLevel(dict[str, Any]):
+    """A success answer whose members sit at the envelope's top level, beside ``meta``
+    (the import report answers ``{"results": …, "skipToken": …, "meta": …}``, §9)."""
+
+
 def success(status: int, result: Any = None) -> JSONResponse:
     body: dict[str, Any] = {"meta": meta(status)}
-    if result is not None:
+    if isinstance(result, TopLevel):
+        body = {**result, **body}
+    elif result is not None:
         body = {"result": result, **body}
     return JSONResponse(body, status_code=status)
 

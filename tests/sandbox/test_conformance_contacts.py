@@ -201,3 +201,18 @@ def test_delete_member_removes_from_the_list_only(api, ok, err):
     assert ok(api.get(api.members()))["elements"] == []
     assert ok(api.get(f"{api.contacts()}/{contact_id}"))["mailingListMembership"] == {}
     err(api.get(f"{api.contacts()}/{lookup_id}"), 404)  # the lookup id went with it
+
+
+def test_memberships_are_kept_in_order_of_joining(api):
+    """§7: each membership has its own contactLookupId; rows come in order of joining."""
+    second_list = api.sb._store.directories[0].lists[1].mailing_list_id
+    first, lookup_a = api.member({"email": "a@example.com"})
+    _, lookup_b = api.member({"email": "b@example.com"}, second_list)
+    _, lookup_c = api.member({"email": "A@example.com"}, second_list)  # merges into first
+    rows = api.sb._store.member_rows()
+    assert [(r["mailing_list_id"], r["contact_lookup_id"]) for r in rows] == [
+        (api.sb.mailing_list_id, lookup_a),
+        (second_list, lookup_b),
+        (second_list, lookup_c),
+    ]
+    assert rows[2]["contact_id"] == first and len({lookup_a, lookup_b, lookup_c}) == 3

@@ -5,12 +5,19 @@ Each test's docstring names the section of docs/qualtrics-api.md whose fact it c
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 
+import httpx
 import pytest
+from starlette.applications import Starlette
 
 from qxframe._sandbox import Sandbox
-from qxframe._sandbox._app import ROUTE_MODULES
+from qxframe._sandbox._app import ROUTE_MODULES, QualtricsPaths, SandboxApp
+from qxframe._sandbox._faults import Faults
+from qxframe._sandbox._store import Store
+from qxframe._sandbox._wire import TopLevel, success
 
 # Every endpoint module's routes, as (method, path template).
 ROUTES = [(e.method, e.path) for module in ROUTE_MODULES for e in module.ROUTES]
@@ -137,3 +144,29 @@ def test_update_and_delete_answer_meta_only(api):
         api.delete(f"{api.contacts()}/{contact_id}"),
     ):
         assert response.status_code == 200 and set(response.json()) == {"meta"}
+
+
+def test_an_answer_can_sit_at_the_envelope_top_level():
+    """§9: the import report answers ``results`` (plural) beside ``meta``, not ``result``."""
+    body = json.loads(success(200, TopLevel(results={"importReportEntries": []})).body)
+    assert set(body) == {"results", "meta"} and body["meta"]["httpStatus"] == "200 - OK"
+
+
+def test_a_request_and_body_handler_is_served_through_the_same_pipeline():
+    """§1: a route made with ``SandboxApp.route`` checks the token and logs like the rest."""
+    store = Store()
+    app = SandboxApp(store, Faults(), api_token="t" * 40)
+    echo = app.route("/API/v3/echo", "reads", lambda request, body: (200, {"n": len(body)}), "POST")
+    served = QualtricsPaths(Starlette(routes=[echo]))
+
+    async def call(token: str) -> httpx.Response:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=served), base_url="http://sandbox.test"
+        ) as client:
+            return await client.post(
+                "/API/v3/echo/", content=b"abc", headers={"X-API-TOKEN": token}
+            )
+
+    assert asyncio.run(call("t" * 40)).json()["result"] == {"n": 3}
+    assert asyncio.run(call("wrong")).status_code == 401
+    assert [r["status"] for r in store.state.requests] == [200, 401]
