@@ -41,6 +41,23 @@ def test_mailing_lists_follow_next_page_and_keep_include_count(form):
     assert all("includeCount=true" in q for q in queries) and "skipToken=" in queries[1]
 
 
+@pytest.mark.parametrize("form", ["url", "token"])
+def test_the_deduplication_read_finds_a_directory_on_a_later_page(form):
+    """§3, §4: a directory past the first page still has its deduplication read, so a
+    create whose answer was lost is resent only because it would merge."""
+    sb = Sandbox(page_size=1, next_page=form)
+    partners = sb._store.directories[2].directory_id  # the third page: ext_ref and e-mail
+    sb.fail_next("contacts", status=500, after_commit=True)
+    res = qx.upsert_contacts(
+        pl.DataFrame({"ext_ref": ["p1"], "email": ["p1@example.com"]}),
+        client=sb.client(),
+        directory_id=partners,
+    )
+    assert res["status"].to_list() == ["success"]
+    assert sb.contacts().height == 1 and bodies(sb, "contacts") == 2
+    assert bodies(sb, "reads") == 3  # three pages of one directory each
+
+
 def _answering(next_page: str):
     def handler(request: httpx.Request) -> httpx.Response:
         result = {"elements": [{"directoryId": "POOL_a", "name": "A"}], "nextPage": next_page}
