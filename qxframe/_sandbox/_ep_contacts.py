@@ -63,8 +63,9 @@ def get_member(call: Call) -> tuple[int, Any]:
 
 
 def update_member(call: Call) -> tuple[int, Any]:
-    store, ml = call.store, call.param("ml")
-    store.update_member(call.param("dir"), ml, call.param("contact"), call.json())
+    call.store.update_member(
+        call.param("dir"), call.param("ml"), call.param("contact"), call.json()
+    )
     return 200, None
 
 

@@ -174,25 +174,20 @@ class Store:
             self.mailing_list(directory_id, mailing_list_id)
         body = check_contact_body(body)
         with self.lock:
-            existing = self._dedup_match(directory, body)
-            if existing is None:
-                stamp = now()
-                existing = Contact(
-                    self.state.serials,
-                    self.new_id("CID_"),
-                    directory_id,
-                    {},
-                    None,
-                    {},
-                    stamp,
-                    stamp,
-                )
-                self.state.serials += 1
-                self.state.contacts.add(existing)
-            self._apply(existing, body)
+            contact = self._dedup_match(directory, body) or self._new_contact(directory_id)
+            self._apply(contact, body)
             if mailing_list_id is not None:
-                self.join_list(existing, mailing_list_id)
-            return existing.contact_id
+                self.join_list(contact, mailing_list_id)
+            return contact.contact_id
+
+    def _new_contact(self, directory_id: str) -> Contact:
+        stamp = now()
+        contact = Contact(
+            self.state.serials, self.new_id("CID_"), directory_id, {}, None, {}, stamp, stamp
+        )
+        self.state.serials += 1
+        self.state.contacts.add(contact)
+        return contact
 
     def join_list(self, contact: Contact, mailing_list_id: str) -> Membership:
         """Make ``contact`` a member of a list (idempotent); its membership."""
