@@ -135,8 +135,8 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 def _add_push(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "push",
-        help="push the rows of a CSV or Parquet file to Qualtrics",
-        description="Push the rows of a CSV or Parquet file: one contact, transaction or "
+        help="push the rows of a CSV, TSV or Parquet file to Qualtrics",
+        description="Push the rows of a CSV, TSV or Parquet file: one contact, transaction or "
         "workflow event per row. The token and datacenter (or base URL) come from "
         "QUALTRICS_API_TOKEN and QUALTRICS_DATACENTER (or QUALTRICS_BASE_URL). Exit status: "
         "0 every row succeeded (or was skipped as done before), 1 some rows failed or were "
@@ -147,7 +147,12 @@ def _add_push(subparsers: Any) -> None:
         sub = actions.add_parser(
             action, help=f"push {action} from FILE", description=parser.description
         )
-        sub.add_argument("file", metavar="FILE", help="the input rows: a .csv or .parquet file")
+        sub.add_argument(
+            "file",
+            metavar="FILE",
+            help="the input rows: a .csv, .tsv (either maybe .gz) or .parquet file, or - for "
+            "CSV on standard input",
+        )
         _add_push_options(sub, action)
         sub.set_defaults(handler=_run_push)
 
@@ -193,6 +198,12 @@ def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: boo
         "list of columns: --map embedded_data=plan,region",
     )
     parser.add_argument(
+        "--delimiter",
+        metavar="CHAR",
+        help="the field delimiter of FILE (default: ',' for .csv and -, tab for .tsv; "
+        "'\\t' for a tab); any other extension is read as delimited text with it",
+    )
+    parser.add_argument(
         "--dry-run", action="store_true", help="send nothing; --out gets each row's JSON body"
     )
     parser.add_argument(
@@ -207,7 +218,10 @@ def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: boo
             help="transactions per request (default 100)",
         )
     parser.add_argument(
-        "--out", metavar="PATH", help="write one result row per input row to a .csv/.parquet"
+        "--out",
+        metavar="PATH",
+        help="write one result row per input row to a .csv/.parquet (after each chunk of "
+        "50,000 rows)",
     )
     if journal:
         parser.add_argument(
@@ -229,7 +243,18 @@ def _positive(text: str) -> int:
 
 
 def _run_push(args: argparse.Namespace) -> int:
-    return _at_edge(lambda: _push(args, args.file))
+    return _at_edge(lambda: _push(args, _source(args, args.file)))
+
+
+def _source(args: argparse.Namespace, name: str) -> Any:
+    """What FILE names: standard input (``-``), delimited text, or a Parquet file."""
+    from qxframe._inputs import CsvSource, file_source
+
+    if name == "-":
+        return CsvSource(stream=sys.stdin.buffer, separator=args.delimiter, name="standard input")
+    if args.delimiter is not None and not name.lower().endswith((".parquet", ".pq")):
+        return CsvSource(name, separator=args.delimiter)
+    return file_source(name, args.delimiter)
 
 
 def _run_retry(args: argparse.Namespace) -> int:
@@ -269,10 +294,12 @@ def _push(args: argparse.Namespace, frame: Any, positions: Any = None) -> int:
     tally = Tally(keep_rows=LISTED_ROWS)
     constants: dict[str, Any] = {d: getattr(args, d) for d in ACTIONS[args.action]}
     client, mapping = _client(args.dry_run), _mapping(args.action, args.map)
+    before = _journal_before(args.journal, frame)
     with ExitStack() as stack:
         sinks: list[Any] = [tally]
-        if args.out is not None:
-            sinks.append(stack.enter_context(ResultsWriter(args.out)))
+        if args.out is not None:  # nothing is created before the journal's lock is held
+            keep = (_path_of(frame), getattr(args, "results", None), args.journal)
+            sinks.append(stack.enter_context(ResultsWriter(args.out, keep=keep)))
 
         def sink(part: Any) -> None:
             if positions is not None:
@@ -294,7 +321,42 @@ def _push(args: argparse.Namespace, frame: Any, positions: Any = None) -> int:
             sink=sink,
         )
     _summarize(f"{args.command} {args.action}", tally, args.out)
+    _say_resumed(tally, before, frame)
     return 0 if tally.ok else 1
+
+
+def _path_of(frame: Any) -> Any:
+    from qxframe._inputs import CsvSource
+
+    return frame.path if isinstance(frame, CsvSource) else frame
+
+
+def _journal_before(journal: str | None, frame: Any) -> Any:
+    """The journal as it was before this push (to say what resuming did), or ``None``."""
+    from qxframe._journal import peek
+
+    return None if journal is None else peek(journal)
+
+
+def _say_resumed(tally: Any, before: Any, frame: Any) -> None:
+    """After a resumed push: how many rows were done before, and whether FILE changed."""
+    from qxframe._inputs import stamp
+
+    if before is None or not before.rows:
+        return
+    skipped = tally.counts["skipped"]
+    print(f"Resumed from the journal: {skipped} row(s) skipped as done by an earlier push.")
+    now = stamp(_path_of(frame))
+    if before.stamp is not None and now is not None and before.stamp != now:
+        print(
+            "The file changed since that push: rows that are new or changed were sent, "
+            "rows unchanged were not."
+        )
+    if before.identity is None:
+        print(
+            "That journal was made by an older qxframe that did not record its input; it "
+            "now belongs to this push (another file, action or destination is refused)."
+        )
 
 
 def _retry(args: argparse.Namespace) -> int:
@@ -302,11 +364,14 @@ def _retry(args: argparse.Namespace) -> int:
 
     from qxframe._inputs import iter_chunks
     from qxframe._results import rows_to_retry
-    from qxframe._sinks import read_results
+    from qxframe._sinks import ResultsWriter, read_results
 
+    if args.out is not None:  # refused before anything is read (it only checks)
+        ResultsWriter(args.out, keep=(args.file, args.results)).open()
     results = read_results(args.results)
     index = "__qxframe_source_row__"
-    source = pl.concat(list(iter_chunks(args.file)), how="vertical").with_row_index(index)
+    chunks = iter_chunks(_source(args, args.file))
+    source = pl.concat(list(chunks), how="vertical").with_row_index(index)
     if source.height != results.height:
         raise _config_error(
             f"{args.results} has {results.height} rows but {args.file} has {source.height}: "
@@ -325,14 +390,19 @@ def _retry(args: argparse.Namespace) -> int:
 
 
 def _client(dry_run: bool) -> Any:
-    """A client from the QUALTRICS_* variables; a dry run without a token needs none."""
+    """A client from the QUALTRICS_* variables; a dry run without a token needs none.
+
+    Their values are stripped: one read from a file often ends with a newline, which no
+    token, datacenter or URL has (and which an error message would not show).
+    """
     import os
 
     from qxframe import Client
 
-    if dry_run and not os.environ.get("QUALTRICS_API_TOKEN"):
+    env = {k: v.strip() for k, v in os.environ.items() if k.startswith("QUALTRICS_")}
+    if dry_run and not env.get("QUALTRICS_API_TOKEN"):
         return None
-    return Client.from_env()
+    return Client.from_env(env)
 
 
 def _mapping(action: str, items: list[str]) -> dict[str, Any] | None:
@@ -392,12 +462,22 @@ def _rows(rows: list[int], total: int) -> str:
     return "rows " + ", ".join(str(r) for r in rows) + more
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("qxframe")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qxframe",
         description="Push rows of a dataframe to Qualtrics: XM Directory contacts, "
         "transactions and Xflow workflow events.",
     )
+    parser.add_argument("--version", action="version", version=f"qxframe {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_push(subparsers)
     _add_retry(subparsers)

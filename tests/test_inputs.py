@@ -105,7 +105,7 @@ def test_utf8_bom_is_fine(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "pattern"),
     [
-        ("rows.xlsx", b"x", "unknown extension '.xlsx'.*give a .csv or .parquet"),
+        ("rows.xlsx", b"x", "unknown extension '.xlsx'.*give a .csv, .tsv"),
         ("missing.csv", None, "does not exist"),
         ("empty.csv", b"", "is empty"),
     ],
@@ -246,7 +246,8 @@ def test_a_bad_byte_after_the_first_block_is_reported_before_its_rows(
     monkeypatch.setattr(_inputs, "_UTF8_PROBE_BYTES", 16)  # not caught when the file opens
     seen = 0
     with pytest.raises(
-        ConfigError, match=rf"not UTF-8 text \(first bad byte at offset {len(head) + 3}\)"
+        ConfigError,
+        match=rf"not UTF-8 text \(first bad byte on line 102, at offset {len(head) + 3}\)",
     ):
         for chunk in iter_chunks(path, chunk_size=10):
             seen += chunk.height
@@ -255,8 +256,9 @@ def test_a_bad_byte_after_the_first_block_is_reported_before_its_rows(
 
 def test_blocks_do_not_read_ahead() -> None:
     data = io.BytesIO(b"a,b\n" + b"1,2\n" * 10_000)
-    first_offset, first_run = next(_csvblocks._runs(data, 64))
-    assert first_offset == 0 and first_run.endswith(b"\n") and len(first_run) <= 64
+    first = next(_csvblocks._runs(data, 64))
+    assert first.offset == 0 and first.line == 1
+    assert first.data.endswith(b"\n") and len(first.data) <= 64
     assert data.tell() <= 64
 
 
@@ -294,7 +296,10 @@ def test_any_bad_byte_is_reported_at_its_offset(
         saved = _csvblocks.BLOCK_BYTES, _inputs._UTF8_PROBE_BYTES
         _csvblocks.BLOCK_BYTES, _inputs._UTF8_PROBE_BYTES = block_bytes, 8
         try:
-            with pytest.raises(ConfigError, match=rf"first bad byte at offset {offset}\)"):
+            line = data.count(b"\n", 0, offset) + 1
+            with pytest.raises(
+                ConfigError, match=rf"bad byte on line {line}, at offset {offset}\)"
+            ):
                 list(iter_chunks(path, chunk_size=3))
         finally:
             _csvblocks.BLOCK_BYTES, _inputs._UTF8_PROBE_BYTES = saved
