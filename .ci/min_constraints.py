@@ -4,6 +4,9 @@ Each ``name>=X`` of ``[project] dependencies`` and of the ``pandas`` and ``widge
 extras becomes ``name==X``, so the venv made with them holds exactly the versions
 pyproject declares as the lowest it supports. Test tools (the ``dev`` extra's own
 entries) are not pinned: they are not what users install.
+
+``--check``: instead, exit 1 unless the running interpreter has exactly those versions
+installed (``make test-min`` runs it, so the floors tested are the floors declared).
 """
 
 from __future__ import annotations
@@ -32,6 +35,33 @@ def floors(pyproject: Path) -> list[str]:
     return pins
 
 
+def _release(version: str) -> tuple[int, ...]:
+    parts = [int(p) for p in re.findall(r"\d+", version.split("+")[0])[:3]]
+    return tuple(parts + [0] * (3 - len(parts)))
+
+
+def check(pins: list[str]) -> list[str]:
+    """The pins the running interpreter does not have, each with what it has instead."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    wrong = []
+    for pin in pins:
+        name, want = pin.split("==")
+        try:
+            have = version(name)
+        except PackageNotFoundError:
+            have = "nothing"
+        if have == "nothing" or _release(have) != _release(want):
+            wrong.append(f"{name}: declared floor {want}, installed {have}")
+    return wrong
+
+
 if __name__ == "__main__":
-    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1]
-    print("\n".join(floors(root / "pyproject.toml")))
+    root = Path(__file__).resolve().parents[1]
+    pins = floors(root / "pyproject.toml")
+    if "--check" not in sys.argv[1:]:
+        print("\n".join(pins))
+    elif wrong := check(pins):
+        raise SystemExit("not at the declared floors:\n  " + "\n  ".join(wrong))
+    else:
+        print(f"at the declared floors: {', '.join(pins)}")

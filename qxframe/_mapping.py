@@ -157,7 +157,8 @@ def _evaluate(
         return pl.DataFrame(height=frame.height)
     named = [expr.alias(name) for name, expr in exprs.items()]
     try:
-        return frame.with_columns(named).select(list(exprs))
+        # .head: polars 1.x broadcasts a literal over a frame of no rows and no columns to 1 row
+        return frame.with_columns(named).select(list(exprs)).head(frame.height)
     except pl.exceptions.PolarsError as exc:
         for name, expr in exprs.items():
             if isinstance(sources.get(name), pl.Expr):

@@ -1,4 +1,4 @@
-"""Results files written as a push goes, so a push of any size keeps bounded memory.
+"""Results files written chunk by chunk as a push goes, so memory stays bounded.
 
 This module owns the sinks a push hands its results to, one part (one input chunk, by
 default 50,000 rows) at a time, in input order: :class:`ResultsWriter` appends them to a
