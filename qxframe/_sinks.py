@@ -198,9 +198,17 @@ def read_results(path: str | Path) -> pl.DataFrame:
     if not Path(path).is_file():
         raise ConfigError(f"{path} does not exist; give the results file of an earlier push")
     try:
+        if results_kind(path) == "csv":
+            _check_columns(pl.read_csv(path, n_rows=0, infer_schema=False).columns)
         return scan_results(path).collect()
-    except (pl.exceptions.PolarsError, OSError) as exc:
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
             f"{path} is not a qxframe results file ({first}); give the file written by --out"
         ) from exc
+
+
+def _check_columns(columns: list[str]) -> None:
+    """``ValueError`` unless a results CSV's header is the results columns, in order."""
+    if columns != list(_results.SCHEMA):
+        raise ValueError(f"its columns are {', '.join(columns[:12]) or 'none'}")

@@ -393,7 +393,7 @@ def test_a_tsv_file(tmp_path, no_env, capsys):
     [
         (b"email,plan\na@example.com,x\nb@example.com,y,z\n", b"line 3: this row has 3 fields"),
         (b"email,plan,email\na@example.com,x,y\n", b"columns 1 and 3 of the header"),
-        (b'email,plan\na@example.com,5" screen\n', b"line 2: a stray quote"),
+        (b'email,plan\na@example.com,5" screen\nb@example.com,y\n', b"line 2: a stray quote"),
         (b"email,plan\nb@example.com,Jos\xe9\n", b"first bad byte on line 2"),
         (b"\x1f\x8b not really gzip", b"cannot read"),
     ],
@@ -463,3 +463,21 @@ def test_environment_values_with_a_trailing_newline_work(sb, tmp_path, monkeypat
     argv = ["push", "contacts", write_csv(tmp_path, PEOPLE.head(1)), "--directory-id"]
     assert cli.main([*argv, sb.directory_id, "--no-progress"]) == 0
     assert sb.contacts()["email"].to_list() == ["a@example.com"]
+
+
+def test_standard_input_with_a_journal_is_known_by_its_columns(sb, tmp_path, monkeypatch, capsys):
+    import io
+
+    journal = str(tmp_path / "j.sqlite")
+    argv = ["push", "contacts", "-", "--directory-id", sb.directory_id, "--journal", journal]
+
+    def push(data: bytes) -> int:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+        return cli.main(argv)
+
+    assert push(b"email,plan\na@example.com,x\n") == 0
+    assert push(b"email,plan\na@example.com,x\nb@example.com,y\n") == 0
+    assert "skipped          1" in capsys.readouterr().out
+    assert push(b"email\nc@example.com\n") == 2
+    assert "columns 'email', 'plan' to" in capsys.readouterr().err
+    assert sorted(sb.contacts()["email"].to_list()) == ["a@example.com", "b@example.com"]
