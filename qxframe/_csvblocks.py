@@ -24,8 +24,8 @@ of one name (polars would rename one silently); :class:`NotUtf8` for a byte that
 UTF-8. No row of a run that is not UTF-8 is ever yielded: the run holding the header is
 decoded strictly before anything is parsed, and polars checks every field of the others
 as it parses them (without holding the GIL, where a ``bytes.decode`` of each block would
-hold it for some 15 ms per block). When polars refuses a run, it is examined again in
-Python (only then) to say which line is wrong and why.
+hold it for some 15 ms per block). When polars refuses a run, :mod:`qxframe._csvlines`
+examines it again in Python (only then) to say which line is wrong and why.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ from typing import NamedTuple, Protocol
 
 import polars as pl
 
+from qxframe._csvlines import CsvError, diagnose
+
 BLOCK_BYTES = 8 << 20
 MAX_RECORD_BYTES = 64 << 20
 _BOM = b"\xef\xbb\xbf"
@@ -53,15 +55,6 @@ class Reader(Protocol):
     """Anything with a binary ``read``: a file, a gzip file, standard input."""
 
     def read(self, size: int = -1, /) -> bytes: ...
-
-
-class CsvError(ValueError):
-    """What is wrong at ``line`` (1-based) of a CSV input."""
-
-    def __init__(self, line: int, problem: str) -> None:
-        super().__init__(f"line {line}: {problem}")
-        self.line = line
-        self.problem = problem
 
 
 class NotUtf8(CsvError):
@@ -300,7 +293,7 @@ def _parsed(
             yield _parse(header.data, run.data, separator)
         except pl.exceptions.PolarsError as exc:
             _check_utf8(run)  # where, if polars refused a byte that is not UTF-8
-            found = _diagnose(run.data, run.line, width, separator.encode())
+            found = diagnose(run.data, run.line, width, separator.encode())
             if found is not None:
                 raise found from exc
             last = run.line + run.data.count(_NEWLINE)
@@ -346,80 +339,3 @@ def _resliced(frames: Iterator[pl.DataFrame], chunk_size: int) -> Iterator[pl.Da
         pending = frame.slice(whole) if whole < frame.height else None
     if pending is not None:
         yield pending
-
-
-# -- saying what is wrong (only once polars has refused a run) -----------------------------
-
-
-def _diagnose(run: bytes, line: int, width: int, sep: bytes) -> CsvError | None:
-    """The first problem of ``run`` (which starts a record, on ``line``), if one is seen."""
-    scan = _Scan(sep[0])
-    for number, text in enumerate(run.split(_NEWLINE), start=line):
-        problem = scan.line(text.removesuffix(_CR), number)
-        if problem is not None:
-            return CsvError(number, problem)
-        if not scan.quoted and scan.fields > width:
-            return CsvError(
-                number,
-                f"this row has {scan.fields} fields but the header has {width}; quote a "
-                "field that holds the separator, or remove the extra ones",
-            )
-        if not scan.quoted:
-            scan.fields = 1
-    if scan.quoted:
-        return CsvError(
-            scan.opened, "a quote opened on this line is never closed; close it or remove it"
-        )
-    return None
-
-
-class _Scan:
-    """Field and quote state across the lines of one run (see :func:`_diagnose`)."""
-
-    _START, _PLAIN, _QUOTED, _QUOTE_SEEN = range(4)
-
-    def __init__(self, sep: int) -> None:
-        self.sep = sep
-        self.state = self._START
-        self.fields = 1
-        self.opened = 0  # the line where the quoted field now open started
-
-    @property
-    def quoted(self) -> bool:
-        return self.state == self._QUOTED
-
-    def line(self, text: bytes, number: int) -> str | None:
-        """Take line ``number``; a problem found on it, or ``None``."""
-        if self.state != self._QUOTED and _QUOTE not in text:
-            self.fields += text.count(self.sep)
-            self.state = self._START
-            return None
-        for byte in text:
-            problem = self._byte(byte, number)
-            if problem is not None:
-                return problem
-        if self.state != self._QUOTED:
-            self.state = self._START
-        return None
-
-    def _byte(self, byte: int, number: int) -> str | None:
-        state, quote = self.state, _QUOTE[0]
-        if state == self._QUOTED:
-            self.state = self._QUOTE_SEEN if byte == quote else state
-        elif state == self._QUOTE_SEEN and byte == quote:
-            self.state = self._QUOTED  # an escaped quote
-        elif byte == self.sep:
-            self.fields += 1
-            self.state = self._START
-        elif state == self._QUOTE_SEEN:
-            return 'text after the closing quote of a field; write a quote inside a field as ""'
-        elif byte == quote and state == self._PLAIN:
-            return (
-                "a stray quote inside a field; quote the whole field and write the quote "
-                'as "" ("5"" screen")'
-            )
-        elif byte == quote:
-            self.state, self.opened = self._QUOTED, number
-        else:
-            self.state = self._PLAIN
-        return None

@@ -5,7 +5,8 @@ library functions. Each subcommand is one ``_add_<name>(subparsers)`` function t
 registers its parser and sets ``handler`` to a ``_run_<name>(args) -> int`` function;
 :func:`main` dispatches and returns the exit code (0 ok, 1 some rows failed, 2 usage,
 configuration or authentication errors). Errors are converted to messages and exit codes
-here, at the edge, and nowhere else.
+here, at the edge, and nowhere else. What FILE means (``-``, ``--delimiter``) and what a
+resumed push prints after its summary are in :mod:`qxframe._cli_inputs`.
 
 Subcommands:
 
@@ -26,6 +27,8 @@ import sys
 import threading
 from contextlib import ExitStack
 from typing import Any
+
+from qxframe import _cli_inputs
 
 ACTIONS = {  # subcommand → destination options
     "contacts": ("directory_id",),
@@ -243,18 +246,7 @@ def _positive(text: str) -> int:
 
 
 def _run_push(args: argparse.Namespace) -> int:
-    return _at_edge(lambda: _push(args, _source(args, args.file)))
-
-
-def _source(args: argparse.Namespace, name: str) -> Any:
-    """What FILE names: standard input (``-``), delimited text, or a Parquet file."""
-    from qxframe._inputs import CsvSource, file_source
-
-    if name == "-":
-        return CsvSource(stream=sys.stdin.buffer, separator=args.delimiter, name="standard input")
-    if args.delimiter is not None and not name.lower().endswith((".parquet", ".pq")):
-        return CsvSource(name, separator=args.delimiter)
-    return file_source(name, args.delimiter)
+    return _at_edge(lambda: _push(args, _cli_inputs.source(args, args.file)))
 
 
 def _run_retry(args: argparse.Namespace) -> int:
@@ -294,11 +286,11 @@ def _push(args: argparse.Namespace, frame: Any, positions: Any = None) -> int:
     tally = Tally(keep_rows=LISTED_ROWS)
     constants: dict[str, Any] = {d: getattr(args, d) for d in ACTIONS[args.action]}
     client, mapping = _client(args.dry_run), _mapping(args.action, args.map)
-    before = _journal_before(args.journal, frame)
+    before = _cli_inputs.journal_before(args.journal, frame)
     with ExitStack() as stack:
         sinks: list[Any] = [tally]
         if args.out is not None:  # nothing is created before the journal's lock is held
-            keep = (_path_of(frame), getattr(args, "results", None), args.journal)
+            keep = (_cli_inputs.path_of(frame), getattr(args, "results", None), args.journal)
             sinks.append(stack.enter_context(ResultsWriter(args.out, keep=keep)))
 
         def sink(part: Any) -> None:
@@ -321,42 +313,8 @@ def _push(args: argparse.Namespace, frame: Any, positions: Any = None) -> int:
             sink=sink,
         )
     _summarize(f"{args.command} {args.action}", tally, args.out)
-    _say_resumed(tally, before, frame)
+    _cli_inputs.say_resumed(tally, before, frame)
     return 0 if tally.ok else 1
-
-
-def _path_of(frame: Any) -> Any:
-    from qxframe._inputs import CsvSource
-
-    return frame.path if isinstance(frame, CsvSource) else frame
-
-
-def _journal_before(journal: str | None, frame: Any) -> Any:
-    """The journal as it was before this push (to say what resuming did), or ``None``."""
-    from qxframe._journal import peek
-
-    return None if journal is None else peek(journal)
-
-
-def _say_resumed(tally: Any, before: Any, frame: Any) -> None:
-    """After a resumed push: how many rows were done before, and whether FILE changed."""
-    from qxframe._inputs import stamp
-
-    if before is None or not before.rows:
-        return
-    skipped = tally.counts["skipped"]
-    print(f"Resumed from the journal: {skipped} row(s) skipped as done by an earlier push.")
-    now = stamp(_path_of(frame))
-    if before.stamp is not None and now is not None and before.stamp != now:
-        print(
-            "The file changed since that push: rows that are new or changed were sent, "
-            "rows unchanged were not."
-        )
-    if before.identity is None:
-        print(
-            "That journal was made by an older qxframe that did not record its input; it "
-            "now belongs to this push (another file, action or destination is refused)."
-        )
 
 
 def _retry(args: argparse.Namespace) -> int:
@@ -370,7 +328,7 @@ def _retry(args: argparse.Namespace) -> int:
         ResultsWriter(args.out, keep=(args.file, args.results)).open()
     results = read_results(args.results)
     index = "__qxframe_source_row__"
-    chunks = iter_chunks(_source(args, args.file))
+    chunks = iter_chunks(_cli_inputs.source(args, args.file))
     source = pl.concat(list(chunks), how="vertical").with_row_index(index)
     if source.height != results.height:
         raise _config_error(
