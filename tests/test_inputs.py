@@ -438,3 +438,17 @@ def test_an_unreadable_input_is_a_config_error(tmp_path: Path, name: str) -> Non
         path.mkdir()
     with pytest.raises(ConfigError, match=r"cannot read|is not a file"):
         list(iter_chunks(path))
+
+
+def test_out_naming_the_input_or_the_journal_is_refused_in_the_library(tmp_path: Path) -> None:
+    import qxframe as qx
+
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"email\na@example.com\n")
+    journal = tmp_path / "journal.csv"  # any name will do for a journal
+    for out in (path, tmp_path / "." / "in.csv"):
+        with pytest.raises(ConfigError, match="would destroy it"):
+            qx.upsert_contacts(path, directory_id="POOL_abc", dry_run=True, out=out)
+    with pytest.raises(ConfigError, match="would destroy it"):
+        qx.upsert_contacts(path, directory_id="POOL_abc", journal=journal, out=journal)
+    assert path.read_bytes() == b"email\na@example.com\n" and not journal.exists()
