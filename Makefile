@@ -37,7 +37,8 @@ $(MIN_STAMP): pyproject.toml .ci/min_constraints.py
 
 test-min: $(MIN_STAMP)
 	$(MIN_PY) .ci/min_constraints.py --check
-	$(MIN_PY) -m pytest tests -W error::polars.exceptions.PerformanceWarning
+	$(MIN_PY) -m pytest tests -W error::polars.exceptions.PerformanceWarning \
+		-W "error:pandera requires:UserWarning"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check qxframe tests bench
