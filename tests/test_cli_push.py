@@ -481,3 +481,19 @@ def test_standard_input_with_a_journal_is_known_by_its_columns(sb, tmp_path, mon
     assert push(b"email\nc@example.com\n") == 2
     assert "columns 'email', 'plan' to" in capsys.readouterr().err
     assert sorted(sb.contacts()["email"].to_list()) == ["a@example.com", "b@example.com"]
+
+
+def test_a_journal_from_an_older_qxframe_is_taken_over_and_said_so(sb, tmp_path, capsys):
+    journal = tmp_path / "j.sqlite"
+    path = write_csv(tmp_path, PEOPLE)
+    argv = ["push", "contacts", path, "--directory-id", sb.directory_id, "--journal", str(journal)]
+    assert cli.main(argv) == 0
+    with sqlite3.connect(journal) as db:  # as an older qxframe left it
+        db.execute("DELETE FROM meta WHERE key != 'format'")
+    capsys.readouterr()
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "3 row(s) skipped" in printed and "made by an older qxframe" in printed
+    assert "changed since" not in printed  # nothing known to compare with
+    assert cli.main(argv) == 0
+    assert "older qxframe" not in capsys.readouterr().out
