@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint typecheck bench lab e2e clean
+.PHONY: install demo test test-min lint typecheck bench lab e2e clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,25 @@ demo: $(STAMP)
 test: lint typecheck
 	$(PY) -m pytest tests
 	$(PY) -m pytest --nbval-lax -p no:randomly notebooks/
+
+# The test suite with every dependency at the lowest version pyproject.toml declares
+# (.ci/min_constraints.py pins each floor; --check proves they are what got installed).
+MIN_VENV  := .venv-min
+MIN_PY    := $(MIN_VENV)/bin/python
+MIN_STAMP := $(MIN_VENV)/.installed-stamp
+
+$(MIN_STAMP): pyproject.toml .ci/min_constraints.py
+	rm -rf $(MIN_VENV)
+	$(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_PY) -m pip install --quiet --upgrade pip
+	$(PYTHON) .ci/min_constraints.py > $(MIN_VENV)/constraints.txt
+	$(MIN_PY) -m pip install --quiet -c $(MIN_VENV)/constraints.txt -e '.[dev]'
+	touch $(MIN_STAMP)
+
+test-min: $(MIN_STAMP)
+	$(MIN_PY) .ci/min_constraints.py --check
+	$(MIN_PY) -m pytest tests -W error::polars.exceptions.PerformanceWarning \
+		-W "error:pandera requires:UserWarning"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check qxframe tests bench
@@ -59,4 +78,4 @@ e2e: $(E2E_STAMP) e2e-setup
 	$(PY) tests/e2e/run_e2e.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MIN_VENV) .pytest_cache .mypy_cache .ruff_cache

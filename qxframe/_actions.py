@@ -53,7 +53,7 @@ async def _apush(action: Action, frame: Any, out: str | Path | None, **options: 
     """``apush``, its results kept in memory, or written to ``out`` and scanned from there."""
     if out is None:
         return await apush(action, frame, **options)
-    with ResultsWriter(out) as writer:
+    with ResultsWriter(out, keep=(frame, options.get("journal"))) as writer:
         await apush(action, frame, sink=writer, **options)
     return scan_results(out)
 

@@ -1,30 +1,40 @@
 """Turn any accepted input into polars chunks, streaming files so memory stays bounded.
 
 Accepted: a polars ``DataFrame`` or ``LazyFrame``, a pandas ``DataFrame`` (pandas is
-imported only if the caller already did), or a ``str``/``Path`` to a ``.csv`` or
-``.parquet`` file. Parquet files and LazyFrames are scanned lazily and collected in
-batches; a CSV file is read in blocks of a few MiB cut at record boundaries
-(:mod:`qxframe._csvblocks`: polars' streaming CSV reader reads ahead of its consumer
-without bound), so a file larger than memory is never loaded whole.
+imported only if the caller already did), a ``str``/``Path`` to a ``.csv``, ``.tsv``
+(either maybe gzipped: ``.csv.gz``) or ``.parquet`` file, or a :class:`CsvSource` (the
+command line's ``-`` for standard input, or a file with a ``--delimiter``). Parquet
+files and LazyFrames are scanned lazily and collected in batches; delimited text is read
+in blocks of a few MiB cut at record boundaries (:mod:`qxframe._csvblocks`: polars'
+streaming CSV reader reads ahead of its consumer without bound), so an input larger than
+memory is never loaded whole, and standard input is read once, as it comes.
 
-CSV files are read with every column as ``String`` (``infer_schema=False``): an id such
-as ``ext_ref`` or ``phone`` keeps its leading zeros, and normalisation casts each field
-to its canonical type (``unsubscribed`` from ``"true"``/``"0"``, epoch-millisecond
-strings to dates, and so on). Empty CSV cells are null. A CSV must be UTF-8 (a BOM is
-fine); the first MiB is checked when the file is opened and the rest block by block as
-it is parsed, so a bad byte further on raises ``ConfigError`` (with its offset) before
-any row of its block is yielded.
+Delimited text is read with every column as ``String`` (``infer_schema=False``): an id
+such as ``ext_ref`` or ``phone`` keeps its leading zeros, and normalisation casts each
+field to its canonical type (``unsubscribed`` from ``"true"``/``"0"``, epoch-millisecond
+strings to dates, and so on). Empty cells are null; a row with fewer fields than the
+header has nulls for the rest. Line endings may be ``\\n``, ``\\r\\n`` or a lone ``\\r``,
+mixed. It must be UTF-8 (a BOM is fine); the first MiB is checked when the input is
+opened and the rest block by block as it is parsed, so a bad byte further on raises
+``ConfigError`` (naming its line) before any row of its block is yielded. Any problem of
+the text (too many fields, a stray quote, two columns of one name) is a ``ConfigError``
+naming the line; an input that cannot be read at all is a ``ConfigError`` too.
 
 Every source yields at least one chunk (an empty one, with the columns, for an empty
 input), so callers can always resolve a mapping against the columns.
+
+:func:`identity` is what a journal records of its input (docs/architecture.md,
+"Journal and resume"): a file's resolved path, else the column names.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import polars as pl
 
@@ -34,6 +44,117 @@ from qxframe.exceptions import ConfigError
 DEFAULT_CHUNK_SIZE = 50_000
 _UTF8_PROBE_BYTES = 1 << 20
 _BIG_CSV_BYTES = 1 << 30  # count_rows gives None above: counting is a pass over the file
+_GZIP_RATIO = 8  # a gzipped file counts as this many times its size
+SEPARATORS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+PARQUET = (".parquet", ".pq")
+
+
+class CsvSource:
+    """Delimited text to read rows from: a file (maybe gzipped) or a binary stream.
+
+    ``CsvSource(path)`` takes the separator from the extension (``.csv``, ``.tsv``,
+    either with ``.gz``) unless ``separator`` is given; ``CsvSource(stream=…)`` reads a
+    stream once (``name`` says what it is in messages).
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        stream: BinaryIO | None = None,
+        separator: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        if (path is None) == (stream is None):
+            raise TypeError("give a path or a stream")
+        self.path = Path(path) if path is not None else None
+        self.stream = stream
+        self.gzipped = self.path is not None and self.path.suffix.lower() == ".gz"
+        self.separator = _separator(separator, self.path)
+        self.name = name or str(self.path)
+        self._prefix = b""  # bytes of the stream already read (for its header)
+
+    def open(self) -> contextlib.AbstractContextManager[Any]:
+        """The bytes (decompressed): a context manager giving a binary reader."""
+        if self.stream is not None:
+            prefix, self._prefix = self._prefix, b""
+            return contextlib.nullcontext(_Prefixed(prefix, self.stream))
+        assert self.path is not None
+        try:
+            if self.gzipped:
+                return gzip.open(self.path, "rb")
+            return self.path.open("rb")
+        except OSError as exc:
+            raise _unreadable(self.name, exc) from exc
+
+    def columns(self) -> list[str]:
+        """The header's column names (a stream keeps what it read for :meth:`open`)."""
+        with self.open() as handle:
+            names, read = self._guarded(lambda: _csvblocks.read_header(handle, self.separator))
+        if self.stream is not None:
+            self._prefix = read
+        return names
+
+    def check(self) -> None:
+        """``ConfigError`` now for a file that is missing, empty or not UTF-8 at its start."""
+        if self.path is None:
+            return
+        _check_file(self.path)
+        with self.open() as handle:
+            head = self._guarded(lambda: handle.read(_UTF8_PROBE_BYTES))
+        if not head:
+            raise ConfigError(f"{self.name} is empty; a CSV needs at least a header line")
+        self._guarded(lambda: _csvblocks.check_head(head))
+
+    def chunks(self, chunk_size: int) -> Iterator[pl.DataFrame]:
+        with self.open() as handle:
+            yield from self._guarded(
+                lambda: _csvblocks.read_chunks(handle, chunk_size, separator=self.separator)
+            )
+
+    def count(self) -> int | None:
+        """The number of rows (a pass over the file); ``None`` for a stream or a big file."""
+        if self.path is None:
+            return None
+        self.check()
+        size = self.path.stat().st_size * (_GZIP_RATIO if self.gzipped else 1)
+        if size > _BIG_CSV_BYTES:
+            return None
+        with self.open() as handle:
+            return self._guarded(lambda: _csvblocks.count_records(handle))
+
+    def _guarded(self, work: Any) -> Any:
+        """``work()``, its errors (also while iterating a generator it returns) translated."""
+        try:
+            result = work()
+            if isinstance(result, Iterator):
+                return _translated(result, self)
+            return result
+        except (_csvblocks.CsvError, OSError, EOFError, pl.exceptions.PolarsError) as exc:
+            raise _text_error(self, exc) from exc
+
+
+def _translated(items: Iterator[Any], source: CsvSource) -> Iterator[Any]:
+    try:
+        yield from items
+    except (_csvblocks.CsvError, OSError, EOFError, pl.exceptions.PolarsError) as exc:
+        raise _text_error(source, exc) from exc
+
+
+class _Prefixed:
+    """A reader giving ``prefix`` first, then the rest of ``stream``."""
+
+    def __init__(self, prefix: bytes, stream: BinaryIO) -> None:
+        self._prefix, self._stream = prefix, stream
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._prefix:
+            return self._stream.read(size)
+        if size < 0:
+            data, self._prefix = self._prefix + self._stream.read(), b""
+            return data
+        data, self._prefix = self._prefix[:size], self._prefix[size:]
+        return data
 
 
 def iter_chunks(source: Any, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[pl.DataFrame]:
@@ -47,41 +168,102 @@ def iter_chunks(source: Any, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterato
     if _is_pandas(source):
         return _pandas_slices(source, chunk_size)
     if isinstance(source, str | Path):
-        path = Path(source)
-        if _kind(path) == "csv":
-            _check_csv(path)
-            return _csv_chunks(path, chunk_size)
-        return _batches(_scan_parquet(path), chunk_size, str(path))
+        source = file_source(source)
+    if isinstance(source, CsvSource):
+        source.check()
+        return source.chunks(chunk_size)
+    if isinstance(source, Path):
+        return _batches(_scan_parquet(source), chunk_size, str(source))
     raise ConfigError(
         f"cannot read rows from a {type(source).__name__}; pass a polars DataFrame or "
         "LazyFrame, a pandas DataFrame, or the path of a .csv or .parquet file"
     )
 
 
+def file_source(path: str | Path, separator: str | None = None) -> CsvSource | Path:
+    """A :class:`CsvSource` for delimited text, or the ``Path`` of a Parquet file."""
+    path = Path(path)
+    if path.suffix.lower() in PARQUET:
+        if separator is not None:
+            raise ConfigError(f"{path} is a Parquet file: it has no delimiter to give")
+        return path
+    return CsvSource(path, separator=separator)
+
+
 def count_rows(source: Any) -> int | None:
     """The number of rows when it is cheap to know; ``None`` otherwise.
 
-    ``None`` for a LazyFrame, and for a CSV file over 1 GiB: a CSV's rows are counted by a
-    pass over the file (block by block, quotes respected, memory bounded), which is about
-    two seconds per GiB.
+    ``None`` for a LazyFrame, a stream, and a CSV file over 1 GiB (gzipped: 128 MiB): a
+    CSV's rows are counted by a pass over the file (block by block, quotes respected,
+    memory bounded), which is about two seconds per GiB.
     """
     if isinstance(source, pl.DataFrame):
         return source.height
     if _is_pandas(source):
         return len(source)
     if isinstance(source, str | Path):
-        path = Path(source)
-        if _kind(path) == "csv":
-            _check_csv(path)  # ConfigError for a missing, empty or non-UTF-8 file
-            if path.stat().st_size > _BIG_CSV_BYTES:
-                return None
-            return _csvblocks.count_records(path)
-        lazy = _scan_parquet(path)
+        source = file_source(source)
+    if isinstance(source, CsvSource):
+        return source.count()  # ConfigError for a missing, empty or non-UTF-8 file
+    if isinstance(source, Path):
         try:
-            return int(lazy.select(pl.len()).collect().item())
+            return int(_scan_parquet(source).select(pl.len()).collect().item())
         except pl.exceptions.PolarsError:
             return None
     return None
+
+
+def identity(source: Any) -> dict[str, Any]:
+    """What a journal records of an input: ``{"file": resolved path}`` or ``{"columns": …}``."""
+    if isinstance(source, str | Path):
+        source = file_source(source)
+    if isinstance(source, CsvSource) and source.path is not None:
+        source = source.path
+    if isinstance(source, Path):
+        return {"file": str(source.resolve())}
+    if isinstance(source, CsvSource):
+        return {"columns": source.columns()}
+    if isinstance(source, pl.LazyFrame):
+        return {"columns": source.collect_schema().names()}
+    if _is_pandas(source):
+        return {"columns": [str(c) for c in source.columns]}
+    return {"columns": list(getattr(source, "columns", []))}
+
+
+def stamp(source: Any) -> list[int] | None:
+    """``[size, mtime_ns]`` of a file input (to tell that it changed); ``None`` otherwise."""
+    path = source.path if isinstance(source, CsvSource) else source
+    if not isinstance(path, str | Path):
+        return None
+    try:
+        info = Path(path).stat()
+    except OSError:
+        return None
+    return [info.st_size, info.st_mtime_ns]
+
+
+def _separator(given: str | None, path: Path | None) -> str:
+    if given is not None:
+        if given in ("\\t", "tab"):
+            return "\t"
+        if len(given) != 1 or given in '"\r\n':
+            raise ConfigError(
+                f"the delimiter must be one character (not a quote or newline), not {given!r}"
+            )
+        return given
+    if path is None:
+        return ","
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes[-1:] == [".gz"]:
+        suffixes.pop()
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix not in SEPARATORS:
+        raise ConfigError(
+            f"{path} has an unknown extension {''.join(path.suffixes)!r}; give a .csv, .tsv "
+            "(either maybe .gz) or .parquet file, or load it yourself and pass the frame "
+            "(the command line also takes --delimiter for other delimited text)"
+        )
+    return SEPARATORS[suffix]
 
 
 def _is_pandas(source: Any) -> bool:
@@ -109,18 +291,6 @@ def _pandas_slices(frame: Any, chunk_size: int) -> Iterator[pl.DataFrame]:
             ) from exc
 
 
-def _kind(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return "csv"
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    raise ConfigError(
-        f"{path} has an unknown extension {path.suffix!r}; give a .csv or .parquet file, "
-        "or load it yourself and pass the frame"
-    )
-
-
 def _scan_parquet(path: Path) -> pl.LazyFrame:
     _check_file(path)
     return pl.scan_parquet(path)
@@ -131,38 +301,24 @@ def _check_file(path: Path) -> None:
         raise ConfigError(f"{path} does not exist or is not a file; check the path")
 
 
-def _check_csv(path: Path) -> None:
-    _check_file(path)
-    _check_utf8(path)
-    if path.stat().st_size == 0:
-        raise ConfigError(f"{path} is empty; a CSV needs at least a header line")
+def _unreadable(name: str, exc: Exception) -> ConfigError:
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return ConfigError(f"cannot read {name}: {reason}; check the file and its permissions")
 
 
-def _csv_chunks(path: Path, chunk_size: int) -> Iterator[pl.DataFrame]:
-    try:
-        yield from _csvblocks.read_chunks(path, chunk_size)
-    except _csvblocks.NotUtf8 as exc:
-        raise _not_utf8(path, exc.offset) from exc
-    except pl.exceptions.PolarsError as exc:
-        raise _read_error(exc, str(path)) from exc
-
-
-def _check_utf8(path: Path) -> None:
-    with path.open("rb") as handle:
-        head = handle.read(_UTF8_PROBE_BYTES)
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a character cut at the probe's end
-            raise _not_utf8(path, exc.start) from exc
-
-
-def _not_utf8(path: Path | str, where: int | None = None) -> ConfigError:
-    at = f" (first bad byte at offset {where})" if where is not None else ""
-    return ConfigError(
-        f"{path} is not UTF-8 text{at}; re-save it as UTF-8 (e.g. iconv -f latin1 -t utf-8), "
-        "or read it with pandas.read_csv(..., encoding=...) and pass the frame"
-    )
+def _text_error(source: CsvSource, exc: Exception) -> ConfigError:
+    name = source.name
+    if isinstance(exc, _csvblocks.NotUtf8):
+        return ConfigError(
+            f"{name} is not UTF-8 text (first bad byte on line {exc.line}, at offset "
+            f"{exc.offset}); re-save it as UTF-8 (e.g. iconv -f latin1 -t utf-8), or read it "
+            "with pandas.read_csv(..., encoding=...) and pass the frame"
+        )
+    if isinstance(exc, _csvblocks.CsvError):
+        return ConfigError(f"{name}, line {exc.line}: {exc.problem}")
+    if isinstance(exc, OSError | EOFError):  # gzip's BadGzipFile is an OSError
+        return _unreadable(name, exc)
+    return ConfigError(f"reading {name} failed: {_first_line(exc)}; check that it reads as CSV")
 
 
 def _batches(lazy: pl.LazyFrame, chunk_size: int, what: str) -> Iterator[pl.DataFrame]:
@@ -177,11 +333,16 @@ def _batches(lazy: pl.LazyFrame, chunk_size: int, what: str) -> Iterator[pl.Data
             yield batch
     except pl.exceptions.PolarsError as exc:
         raise _read_error(exc, what) from exc
+    except OSError as exc:
+        raise _unreadable(what, exc) from exc
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _read_error(exc: Exception, what: str) -> ConfigError:
-    text = str(exc)
-    if "utf-8" in text.lower() or "utf8" in text.lower():
-        return _not_utf8(what)
-    first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return ConfigError(f"reading {what} failed: {first_line}; check that it reads with polars")
+    return ConfigError(
+        f"reading {what} failed: {_first_line(exc)}; check that it reads with polars"
+    )

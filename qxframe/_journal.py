@@ -16,6 +16,14 @@ decides what a push does with them. One table (format 1)::
         PRIMARY KEY (action, destination, fingerprint, occurrence)
     ) WITHOUT ROWID
 
+A ``meta`` table (key, value) holds the format and what the journal belongs to:
+``identity`` (JSON: the action, the destination constants — a workflow URL shown with
+its ``urlTokenId`` hidden, compared by digest — and the input: a file's resolved path, or
+a frame's column names) and ``input_stamp`` (the file's size and mtime when a push last
+used it). :meth:`Journal.claim` refuses another push's journal, and tells whether the
+file changed since. A journal made before identities were recorded is adopted by the
+first push that uses it (refused only if it holds rows of another action).
+
 A row's key is computed from its prepared (canonical) field values: a compact JSON object
 of the non-null values, keys sorted, hashed with SHA-256 — stable across processes and
 library versions, unlike polars' ``hash_rows``. Destination values (directory, mailing
@@ -25,7 +33,8 @@ the same row twice sends it twice, once per run.
 
 WAL mode with ``synchronous=NORMAL``: a commit is a write to the WAL file, which survives
 the process being killed; a power cut may lose the last commits. One push at a time may
-write a journal: it is locked (``flock``) while a push uses it.
+write a journal: it is locked (``flock``) while a push uses it, and nothing is written to
+it before the lock is held.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import json
 import operator
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -121,6 +131,59 @@ def row_digests(
     return out
 
 
+@dataclass(frozen=True)
+class Identity:
+    """What a journal belongs to: one action, one destination, one input."""
+
+    action: str
+    destination: str  # for people: "directory_id POOL_…", a workflow URL's token hidden
+    destination_digest: str  # hex digest of every destination value, compared
+    input: dict[str, Any]  # {"file": resolved path} or {"columns": [...]}
+
+    @classmethod
+    def of(cls, action: str, constants: dict[str, Any], source: dict[str, Any]) -> Identity:
+        from qxframe._urls import redact
+
+        given = {k: v for k, v in sorted(constants.items()) if v is not None}
+        shown = ", ".join(
+            f"{k} {redact(v) if k == 'workflow_url' else v}" for k, v in given.items()
+        )
+        digest = _digest(_dumps(given)).hex()
+        return cls(action, shown or "the destination columns of each row", digest, source)
+
+    @classmethod
+    def from_json(cls, text: str) -> Identity:
+        return cls(**json.loads(text))
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "action": self.action,
+                "destination": self.destination,
+                "destination_digest": self.destination_digest,
+                "input": self.input,
+            }
+        )
+
+    def describe(self) -> str:
+        if "file" in self.input:
+            what = self.input["file"]
+        else:
+            what = "a frame with columns " + ", ".join(map(repr, self.input.get("columns", [])))
+        return f"{self.action} from {what} to {self.destination}"
+
+    def check_same(self, other: Identity, path: Path) -> None:
+        """``ConfigError`` naming both when ``other`` is another push than this one."""
+        mine = (self.action, self.destination_digest, self.input)
+        if mine == (other.action, other.destination_digest, other.input):
+            return
+        raise ConfigError(
+            f"the journal {path} belongs to another push ({self.describe()}); this push is "
+            f"{other.describe()}. Use a new journal file for this push: a journal resumes "
+            "one push and would skip rows of another"
+        )
+
+
 class Journal:
     """An open journal file. ``writable=False`` opens it for lookups only (dry runs)."""
 
@@ -130,16 +193,17 @@ class Journal:
         self._lock_file: Any = None
         self._dirty = 0
         self._last_commit = time.monotonic()
+        if writable:
+            self._lock()
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
             self._setup()
         except sqlite3.Error as exc:
+            self.close()
             raise ConfigError(
                 f"cannot use {self.path} as a journal ({exc}); give a new file name, or the "
                 "journal file of an earlier qxframe push"
             ) from exc
-        if writable:
-            self._lock()
 
     @classmethod
     def for_lookups(cls, path: str | Path) -> Journal | None:
@@ -166,7 +230,10 @@ class Journal:
             import fcntl
         except ImportError:  # not on this platform: no protection against a second push
             return
-        self._lock_file = self.path.open("rb")
+        try:
+            self._lock_file = os.fdopen(os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644), "rb")
+        except OSError as exc:
+            raise ConfigError(f"cannot use {self.path} as a journal: {exc}") from exc
         try:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -175,6 +242,43 @@ class Journal:
                 f"the journal {self.path} is in use by another push; wait for it to finish "
                 "(two pushes sharing a journal could send the same rows twice)"
             ) from exc
+
+    # -- what the journal belongs to ------------------------------------------------
+
+    def claim(self, identity: Identity, stamp: list[int] | None) -> bool:
+        """Refuse another push's journal; record ``identity``; whether the input changed.
+
+        ``stamp``: the input file's ``[size, mtime_ns]`` now (``None`` for a frame).
+        Returns whether it differs from the one recorded by the last push.
+        """
+        recorded = self._meta("identity")
+        if recorded is None:
+            self._adopt(identity)
+        else:
+            Identity.from_json(recorded).check_same(identity, self.path)
+        before = self._meta("input_stamp")
+        if self.writable and stamp is not None:
+            self._set_meta("input_stamp", json.dumps(stamp))
+        return before is not None and stamp is not None and json.loads(before) != stamp
+
+    def _adopt(self, identity: Identity) -> None:
+        """A journal with no identity yet (new, or made by an older qxframe) takes this one."""
+        found = "SELECT action FROM outcomes WHERE action != ? LIMIT 1"
+        other = self._db.execute(found, (identity.action,)).fetchone()
+        if other is not None:
+            raise ConfigError(
+                f"the journal {self.path} holds rows of a {other[0]} push; this push is "
+                f"{identity.action}: use a new journal file for it"
+            )
+        if self.writable:
+            self._set_meta("identity", identity.to_json())
+
+    def _meta(self, key: str) -> str | None:
+        found = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if found is None else str(found[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     # -- keys ------------------------------------------------------------------------
 
@@ -252,7 +356,7 @@ class Journal:
 
     def close(self) -> None:
         """Commit what is written and close the file (idempotent)."""
-        if self._db is not None:
+        if getattr(self, "_db", None) is not None:
             try:
                 self.commit()
             finally:
@@ -267,6 +371,33 @@ class Journal:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a journal file says of itself, read without locking or writing it."""
+
+    identity: Identity | None
+    stamp: list[int] | None
+    rows: int
+
+
+def peek(path: str | Path) -> Recorded | None:
+    """The journal at ``path`` as it is now; ``None`` if there is none (or it is not one)."""
+    if not Path(path).is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+            (rows,) = db.execute("SELECT count(*) FROM outcomes").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    identity = Identity.from_json(meta["identity"]) if "identity" in meta else None
+    stamp = json.loads(meta["input_stamp"]) if "input_stamp" in meta else None
+    return Recorded(identity, stamp, int(rows))
 
 
 def _now() -> str:

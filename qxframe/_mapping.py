@@ -161,7 +161,8 @@ def _evaluate(
         return pl.DataFrame(height=frame.height)
     named = [expr.alias(name) for name, expr in exprs.items()]
     try:
-        return frame.with_columns(named).select(list(exprs))
+        # .head: polars 1.x broadcasts a literal over a frame of no rows and no columns to 1 row
+        return frame.with_columns(named).select(list(exprs)).head(frame.height)
     except pl.exceptions.PolarsError as exc:
         raise _explained(frame, exprs, sources, exc) from exc
     except Exception as exc:  # one raised inside a Python function (map_elements, …)

@@ -2,6 +2,9 @@
 
 The runner uses a :class:`Resume` when a push has a journal (:mod:`qxframe._journal`):
 
+- :meth:`Resume.claim` first: a journal belongs to one push (action, destination,
+  input: docs/architecture.md, "Journal and resume"); another push's journal is refused
+  with a ``ConfigError`` naming both, never used to skip rows of another input.
 - :meth:`Resume.split` looks each valid row up. A row that succeeded before comes back
   ``skipped`` with its earlier ids; a row whose outcome is unknown (it ended
   ``outcome_unknown``, or an earlier push was stopped while sending it) comes back
@@ -22,13 +25,13 @@ row is not even journaled, as if never tried.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from qxframe import _results
-from qxframe._journal import Entry, Journal, Key, row_digests
+from qxframe import _inputs, _results
+from qxframe._journal import Entry, Identity, Journal, Key, row_digests
 
 if TYPE_CHECKING:
     from qxframe._runner import Action
@@ -44,6 +47,12 @@ class Resume:
         self.action = action.name
         self.destination_fields = action.constants
         self.keys: dict[int, Key] = {}  # row → key, for the rows of this chunk being sent
+        self.changed = False  # the input file changed since the last push (see claim)
+
+    def claim(self, source: Any, constants: Mapping[str, Any]) -> None:
+        """Refuse the journal of another push (``ConfigError``); else tie it to this one."""
+        identity = Identity.of(self.action, dict(constants), _inputs.identity(source))
+        self.changed = self.journal.claim(identity, _inputs.stamp(source))
 
     def split(self, valid: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """``(results of rows already done, rows to send)`` for one chunk's valid rows."""

@@ -214,7 +214,7 @@ async def apush(
     emit: Sink = sink if sink is not None else kept.append
     with ExitStack() as stack:
         push.progress = stack.enter_context(progress_bar(source, progress, action.name))
-        resume = _resume_for(journal, plan, push, stack)
+        resume = _resume_for(journal, plan, push, stack, source)
         offset = 0
         for chunk in iter_chunks(source):
             emit(await _push_chunk(plan, chunk, offset, push, resume))
@@ -246,7 +246,7 @@ async def _push_chunk(
 
 
 def _resume_for(
-    journal: str | Path | None, plan: _Plan, push: Push, stack: ExitStack
+    journal: str | Path | None, plan: _Plan, push: Push, stack: ExitStack, source: Any
 ) -> Resume | None:
     """The push's journal, opened (for lookups only in a dry run, and only if it exists)."""
     if journal is None:
@@ -261,6 +261,7 @@ def _resume_for(
         return None
     stack.callback(opened.close)
     resume = Resume(opened, plan.action)
+    resume.claim(source, plan.constants)  # ConfigError for another push's journal
     if not plan.dry_run:
         push.watcher = resume
     return resume

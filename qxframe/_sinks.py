@@ -1,12 +1,19 @@
-"""Results files written as a push goes, so a push of any size keeps bounded memory.
+"""Results files written chunk by chunk as a push goes, so memory stays bounded.
 
-This module owns the sinks a push hands its results to, one part (one input chunk) at a
-time, in input order: :class:`ResultsWriter` appends them to a ``.csv`` or ``.parquet``
-file, :class:`Tally` keeps only counts (what a summary needs); :func:`read_results` /
-:func:`scan_results` read a results file back with the results schema.
+This module owns the sinks a push hands its results to, one part (one input chunk, by
+default 50,000 rows) at a time, in input order: :class:`ResultsWriter` appends them to a
+``.csv`` or ``.parquet`` file, :class:`Tally` keeps only counts (what a summary needs);
+:func:`read_results` / :func:`scan_results` read a results file back with the results
+schema.
 
-- CSV: the header is written when the writer opens, each part is appended as it comes,
-  so an interrupted push leaves the rows done so far.
+- Nothing is created or truncated until the first part comes (by then the push holds its
+  journal's lock, so a second push refused by the lock leaves the first one's file
+  alone); opening only checks that the file could be written, and refuses a path that
+  names the push's input or journal (any spelling, symlinks resolved). A push that
+  ends with no rows writes the header only; one that fails before its first part
+  leaves no file.
+- CSV: the header and each part are appended as they come, so an interrupted push
+  leaves the parts done so far.
 - Parquet cannot be appended to: each part goes to its own file in a hidden folder next
   to the output, and :meth:`ResultsWriter.close` streams the parts into the output with
   ``pl.scan_parquet(parts).sink_parquet(out)`` (never all in memory), then removes them.
@@ -14,10 +21,12 @@ file, :class:`Tally` keeps only counts (what a summary needs); :func:`read_resul
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,18 +53,33 @@ class ResultsWriter:
 
     Call the writer with each part (a results frame); parts must come in input order.
     ``close`` finishes the file (always called by ``with``, also after an error, so the
-    rows done so far are kept).
+    rows done so far are kept). ``keep``: files the output must not be (the push's
+    input and journal; anything that is not a path is ignored).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, keep: Iterable[Any] = ()) -> None:
         self.path = Path(path)
         self.kind = results_kind(self.path)
         self.rows = 0
+        self._keep = [k for k in keep if isinstance(k, str | Path)]
         self._handle: IO[bytes] | None = None
         self._parts: Path | None = None
         self._count = 0
+        self._started = False
 
     def open(self) -> ResultsWriter:
+        """Check that the file may be written; nothing is created yet (see the module)."""
+        for other in self._keep:
+            if same_file(self.path, other):
+                raise ConfigError(
+                    f"the results file {str(self.path)!r} is {str(other)!r}, which this push "
+                    "reads or keeps: writing it would destroy it; give another file name"
+                )
+        _check_writable(self.path)
+        return self
+
+    def _start(self) -> None:
+        self._started = True
         try:
             if self.kind == "csv":
                 self._handle = self.path.open("wb")
@@ -66,11 +90,12 @@ class ResultsWriter:
                 )
         except OSError as exc:
             raise ConfigError(f"cannot write results to {str(self.path)!r}: {exc}") from exc
-        return self
 
     def __call__(self, part: pl.DataFrame) -> None:
         if not part.height:
             return
+        if not self._started:
+            self._start()
         part = _results.conform(part)
         if self._handle is not None:
             part.write_csv(self._handle, include_header=False)
@@ -78,12 +103,13 @@ class ResultsWriter:
         elif self._parts is not None:
             part.write_parquet(self._parts / f"part-{self._count:08d}.parquet")
             self._count += 1
-        else:
-            raise RuntimeError("ResultsWriter used before open()")
         self.rows += part.height
 
-    def close(self) -> None:
-        """Finish the file (idempotent)."""
+    def close(self, *, failed: bool = False) -> None:
+        """Finish the file (idempotent); ``failed`` with no part written: leave no file."""
+        if not self._started and not failed:
+            self._start()  # a push of no rows: the header only
+        self._started = True
         if self._handle is not None:
             self._handle.close()
             self._handle = None
@@ -106,8 +132,31 @@ class ResultsWriter:
     def __enter__(self) -> ResultsWriter:
         return self.open()
 
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: Any) -> None:
+        self.close(failed=exc_type is not None)
+
+
+def same_file(path: str | Path, other: str | Path) -> bool:
+    """Whether two paths name one file: any spelling, symlinks resolved, hard links too."""
+    a, b = Path(path), Path(other)
+    with contextlib.suppress(OSError):
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def _check_writable(path: Path) -> None:
+    """``ConfigError`` unless ``path`` could be created or overwritten (nothing is opened)."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        problem = "it is a directory"
+    elif not parent.is_dir():
+        problem = f"the folder {str(parent)!r} does not exist"
+    elif not os.access(path if path.exists() else parent, os.W_OK):
+        problem = "permission denied"
+    else:
+        return
+    raise ConfigError(f"cannot write results to {str(path)!r}: {problem}; give another path")
 
 
 class Tally:
@@ -149,9 +198,17 @@ def read_results(path: str | Path) -> pl.DataFrame:
     if not Path(path).is_file():
         raise ConfigError(f"{path} does not exist; give the results file of an earlier push")
     try:
+        if results_kind(path) == "csv":
+            _check_columns(pl.read_csv(path, n_rows=0, infer_schema=False).columns)
         return scan_results(path).collect()
-    except (pl.exceptions.PolarsError, OSError) as exc:
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
             f"{path} is not a qxframe results file ({first}); give the file written by --out"
         ) from exc
+
+
+def _check_columns(columns: list[str]) -> None:
+    """``ValueError`` unless a results CSV's header is the results columns, in order."""
+    if columns != list(_results.SCHEMA):
+        raise ValueError(f"its columns are {', '.join(columns[:12]) or 'none'}")

@@ -5,7 +5,8 @@ library functions. Each subcommand is one ``_add_<name>(subparsers)`` function t
 registers its parser and sets ``handler`` to a ``_run_<name>(args) -> int`` function;
 :func:`main` dispatches and returns the exit code (0 ok, 1 some rows failed, 2 usage,
 configuration or authentication errors). Errors are converted to messages and exit codes
-here, at the edge, and nowhere else.
+here, at the edge, and nowhere else. What FILE means (``-``, ``--delimiter``) and what a
+resumed push prints after its summary are in :mod:`qxframe._cli_inputs`.
 
 Subcommands:
 
@@ -26,6 +27,8 @@ import sys
 import threading
 from contextlib import ExitStack
 from typing import Any
+
+from qxframe import _cli_inputs
 
 ACTIONS = {  # subcommand → destination options
     "contacts": ("directory_id",),
@@ -135,8 +138,8 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 def _add_push(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "push",
-        help="push the rows of a CSV or Parquet file to Qualtrics",
-        description="Push the rows of a CSV or Parquet file: one contact, transaction or "
+        help="push the rows of a CSV, TSV or Parquet file to Qualtrics",
+        description="Push the rows of a CSV, TSV or Parquet file: one contact, transaction or "
         "workflow event per row. The token and datacenter (or base URL) come from "
         "QUALTRICS_API_TOKEN and QUALTRICS_DATACENTER (or QUALTRICS_BASE_URL). Exit status: "
         "0 every row succeeded (or was skipped as done before), 1 some rows failed or were "
@@ -147,7 +150,12 @@ def _add_push(subparsers: Any) -> None:
         sub = actions.add_parser(
             action, help=f"push {action} from FILE", description=parser.description
         )
-        sub.add_argument("file", metavar="FILE", help="the input rows: a .csv or .parquet file")
+        sub.add_argument(
+            "file",
+            metavar="FILE",
+            help="the input rows: a .csv, .tsv (either maybe .gz) or .parquet file, or - for "
+            "CSV on standard input",
+        )
         _add_push_options(sub, action)
         sub.set_defaults(handler=_run_push)
 
@@ -193,6 +201,12 @@ def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: boo
         "list of columns: --map embedded_data=plan,region",
     )
     parser.add_argument(
+        "--delimiter",
+        metavar="CHAR",
+        help="the field delimiter of FILE (default: ',' for .csv and -, tab for .tsv; "
+        "'\\t' for a tab); any other extension is read as delimited text with it",
+    )
+    parser.add_argument(
         "--dry-run", action="store_true", help="send nothing; --out gets each row's JSON body"
     )
     parser.add_argument(
@@ -210,7 +224,10 @@ def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: boo
             help="transactions per request (default 100)",
         )
     parser.add_argument(
-        "--out", metavar="PATH", help="write one result row per input row to a .csv/.parquet"
+        "--out",
+        metavar="PATH",
+        help="write one result row per input row to a .csv/.parquet (after each chunk of "
+        "50,000 rows)",
     )
     if journal:
         parser.add_argument(
@@ -232,7 +249,7 @@ def _positive(text: str) -> int:
 
 
 def _run_push(args: argparse.Namespace) -> int:
-    return _at_edge(lambda: _push(args, args.file))
+    return _at_edge(lambda: _push(args, _cli_inputs.source(args, args.file)))
 
 
 def _run_retry(args: argparse.Namespace) -> int:
@@ -272,10 +289,12 @@ def _push(args: argparse.Namespace, frame: Any, positions: Any = None) -> int:
     tally = Tally(keep_rows=LISTED_ROWS)
     constants: dict[str, Any] = {d: getattr(args, d) for d in ACTIONS[args.action]}
     client, mapping = _client(args.dry_run), _mapping(args.action, args.map)
+    before = _cli_inputs.journal_before(args.journal, frame)
     with ExitStack() as stack:
         sinks: list[Any] = [tally]
-        if args.out is not None:
-            sinks.append(stack.enter_context(ResultsWriter(args.out)))
+        if args.out is not None:  # nothing is created before the journal's lock is held
+            keep = (_cli_inputs.path_of(frame), getattr(args, "results", None), args.journal)
+            sinks.append(stack.enter_context(ResultsWriter(args.out, keep=keep)))
 
         def sink(part: Any) -> None:
             if positions is not None:
@@ -297,6 +316,7 @@ def _push(args: argparse.Namespace, frame: Any, positions: Any = None) -> int:
             sink=sink,
         )
     _summarize(f"{args.command} {args.action}", tally, args.out)
+    _cli_inputs.say_resumed(tally, before, frame)
     return 0 if tally.ok else 1
 
 
@@ -305,11 +325,14 @@ def _retry(args: argparse.Namespace) -> int:
 
     from qxframe._inputs import iter_chunks
     from qxframe._results import rows_to_retry
-    from qxframe._sinks import read_results
+    from qxframe._sinks import ResultsWriter, read_results
 
+    if args.out is not None:  # refused before anything is read (it only checks)
+        ResultsWriter(args.out, keep=(args.file, args.results)).open()
     results = read_results(args.results)
     index = "__qxframe_source_row__"
-    source = pl.concat(list(iter_chunks(args.file)), how="vertical").with_row_index(index)
+    chunks = iter_chunks(_cli_inputs.source(args, args.file))
+    source = pl.concat(list(chunks), how="vertical").with_row_index(index)
     if source.height != results.height:
         raise _config_error(
             f"{args.results} has {results.height} rows but {args.file} has {source.height}: "
@@ -328,14 +351,19 @@ def _retry(args: argparse.Namespace) -> int:
 
 
 def _client(dry_run: bool) -> Any:
-    """A client from the QUALTRICS_* variables; a dry run without a token needs none."""
+    """A client from the QUALTRICS_* variables; a dry run without a token needs none.
+
+    Their values are stripped: one read from a file often ends with a newline, which no
+    token, datacenter or URL has (and which an error message would not show).
+    """
     import os
 
     from qxframe import Client
 
-    if dry_run and not os.environ.get("QUALTRICS_API_TOKEN"):
+    env = {k: v.strip() for k, v in os.environ.items() if k.startswith("QUALTRICS_")}
+    if dry_run and not env.get("QUALTRICS_API_TOKEN"):
         return None
-    return Client.from_env()
+    return Client.from_env(env)
 
 
 def _mapping(action: str, items: list[str]) -> dict[str, Any] | None:
@@ -395,12 +423,22 @@ def _rows(rows: list[int], total: int) -> str:
     return "rows " + ", ".join(str(r) for r in rows) + more
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("qxframe")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qxframe",
         description="Push rows of a dataframe to Qualtrics: XM Directory contacts, "
         "transactions and Xflow workflow events.",
     )
+    parser.add_argument("--version", action="version", version=f"qxframe {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_push(subparsers)
     _add_retry(subparsers)

@@ -353,3 +353,147 @@ def test_a_push_killed_with_sigkill_resumes_without_duplicates(action, tmp_path)
         assert landed[name.format(row)] == qualtrics_id  # done rows landed, with their ids
     maybe = {name.format(row) for row in failed["row"]}
     assert set(landed) - {name.format(row) for row in done["row"]} <= maybe
+
+
+# -- files as people have them (subprocesses: standard input, exit status) ---------------------
+
+
+def qxframe(args: list[str], *, stdin: bytes = b"", env: dict[str, str] | None = None):
+    base = {k: v for k, v in os.environ.items() if not k.startswith("QUALTRICS_")}
+    command = [sys.executable, "-m", "qxframe", *args]
+    return subprocess.run(command, input=stdin, env={**base, **(env or {})}, capture_output=True)
+
+
+def test_version():
+    done = qxframe(["--version"])
+    assert done.returncode == 0
+    assert done.stdout.decode().strip() == f"qxframe {qx.__version__}"
+
+
+def test_standard_input_and_a_delimiter(tmp_path):
+    out = tmp_path / "r.csv"
+    argv = ["push", "contacts", "-", "--directory-id", "POOL_abc", "--dry-run", "--out", str(out)]
+    done = qxframe([*argv, "--delimiter", ";"], stdin=b"email;plan\ra@example.com;x\rb@x.org;y\r")
+    assert done.returncode == 0, done.stderr
+    results = read_results(out)
+    assert results["status"].to_list() == ["dry_run"] * 2
+    assert '"email":"b@x.org"' in results["payload"][1]
+
+
+def test_a_tsv_file(tmp_path, no_env, capsys):
+    path = tmp_path / "in.tsv"
+    path.write_text("email\tplan\na@example.com\tx\n")
+    argv = ["push", "contacts", str(path), "--directory-id", "POOL_abc", "--dry-run"]
+    assert cli.main(argv) == 0
+    assert "dry_run          1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"email,plan\na@example.com,x\nb@example.com,y,z\n", b"line 3: this row has 3 fields"),
+        (b"email,plan,email\na@example.com,x,y\n", b"columns 1 and 3 of the header"),
+        (b'email,plan\na@example.com,5" screen\nb@example.com,y\n', b"line 2: a stray quote"),
+        (b"email,plan\nb@example.com,Jos\xe9\n", b"first bad byte on line 2"),
+        (b"\x1f\x8b not really gzip", b"cannot read"),
+    ],
+)
+def test_bad_or_unreadable_input_exits_2_naming_the_line(tmp_path, data, message):
+    path = tmp_path / ("in.csv.gz" if data.startswith(b"\x1f") else "in.csv")
+    path.write_bytes(data)
+    done = qxframe(["push", "contacts", str(path), "--directory-id", "POOL_abc", "--dry-run"])
+    assert done.returncode == 2
+    assert message in done.stderr and b"Traceback" not in done.stderr
+
+
+def test_out_naming_the_input_is_refused_before_anything_is_read_or_written(tmp_path):
+    path = Path(write_csv(tmp_path, PEOPLE))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.csv").symlink_to(path)
+    original = path.read_bytes()
+    argv = ["push", "contacts", str(path), "--directory-id", "POOL_abc", "--dry-run", "--out"]
+    for spelling in (path, tmp_path / "sub" / ".." / "in.csv", tmp_path / "link.csv"):
+        done = qxframe([*argv, str(spelling)])
+        assert done.returncode == 2 and b"would destroy it" in done.stderr
+        assert path.read_bytes() == original
+    journal = tmp_path / "j.sqlite"
+    done = qxframe([*argv, str(journal), "--journal", str(journal)])
+    assert done.returncode == 2 and not journal.exists()
+
+
+def test_a_push_refused_by_the_journal_lock_leaves_the_results_file_alone(sb, tmp_path, capsys):
+    from qxframe._journal import Journal
+
+    journal, out = tmp_path / "j.sqlite", tmp_path / "r.csv"
+    out.write_bytes(b"the first push's results\n")
+    argv = ["push", "contacts", write_csv(tmp_path, PEOPLE), "--directory-id", sb.directory_id]
+    with Journal(journal):  # the first push, still running
+        assert cli.main([*argv, "--journal", str(journal), "--out", str(out)]) == 2
+    assert "in use by another push" in capsys.readouterr().err
+    assert out.read_bytes() == b"the first push's results\n"
+    assert sb.contacts().height == 0
+
+
+def test_a_journal_of_another_file_exits_2_and_an_edited_file_resumes(sb, tmp_path, capsys):
+    journal = str(tmp_path / "j.sqlite")
+    day1 = write_csv(tmp_path, PEOPLE, "day1.csv")
+    argv = ["push", "contacts", "--directory-id", sb.directory_id, "--journal", journal]
+    assert cli.main([*argv, day1]) == 0
+    capsys.readouterr()
+    day2 = write_csv(tmp_path, PEOPLE, "day2.csv")
+    assert cli.main([*argv, day2]) == 2
+    err = capsys.readouterr().err
+    assert "day1.csv" in err and "day2.csv" in err and "new journal file" in err
+    edited = pl.concat([PEOPLE, pl.DataFrame({"email": ["d@example.com"], "plan": ["w"]})])
+    time.sleep(0.01)  # a different mtime, even on a coarse clock
+    write_csv(tmp_path, edited, "day1.csv")
+    assert cli.main([*argv, day1]) == 0
+    printed = capsys.readouterr().out
+    assert "skipped          3" in printed and "success          1" in printed
+    assert "3 row(s) skipped as done by an earlier push" in printed
+    assert "The file changed since that push" in printed
+    assert cli.main([*argv, day1]) == 0
+    assert "changed since" not in capsys.readouterr().out
+
+
+def test_environment_values_with_a_trailing_newline_work(sb, tmp_path, monkeypatch, capsys):
+    monkeypatch.undo()  # the real _client: Client.from_env()
+    monkeypatch.setenv("QUALTRICS_BASE_URL", sb.base_url + "\n")
+    monkeypatch.setenv("QUALTRICS_API_TOKEN", sb.api_token + "\r\n")
+    argv = ["push", "contacts", write_csv(tmp_path, PEOPLE.head(1)), "--directory-id"]
+    assert cli.main([*argv, sb.directory_id, "--no-progress"]) == 0
+    assert sb.contacts()["email"].to_list() == ["a@example.com"]
+
+
+def test_standard_input_with_a_journal_is_known_by_its_columns(sb, tmp_path, monkeypatch, capsys):
+    import io
+
+    journal = str(tmp_path / "j.sqlite")
+    argv = ["push", "contacts", "-", "--directory-id", sb.directory_id, "--journal", journal]
+
+    def push(data: bytes) -> int:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+        return cli.main(argv)
+
+    assert push(b"email,plan\na@example.com,x\n") == 0
+    assert push(b"email,plan\na@example.com,x\nb@example.com,y\n") == 0
+    assert "skipped          1" in capsys.readouterr().out
+    assert push(b"email\nc@example.com\n") == 2
+    assert "columns 'email', 'plan' to" in capsys.readouterr().err
+    assert sorted(sb.contacts()["email"].to_list()) == ["a@example.com", "b@example.com"]
+
+
+def test_a_journal_from_an_older_qxframe_is_taken_over_and_said_so(sb, tmp_path, capsys):
+    journal = tmp_path / "j.sqlite"
+    path = write_csv(tmp_path, PEOPLE)
+    argv = ["push", "contacts", path, "--directory-id", sb.directory_id, "--journal", str(journal)]
+    assert cli.main(argv) == 0
+    with sqlite3.connect(journal) as db:  # as an older qxframe left it
+        db.execute("DELETE FROM meta WHERE key != 'format'")
+    capsys.readouterr()
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "3 row(s) skipped" in printed and "made by an older qxframe" in printed
+    assert "changed since" not in printed  # nothing known to compare with
+    assert cli.main(argv) == 0
+    assert "older qxframe" not in capsys.readouterr().out

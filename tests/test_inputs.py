@@ -105,7 +105,7 @@ def test_utf8_bom_is_fine(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "pattern"),
     [
-        ("rows.xlsx", b"x", "unknown extension '.xlsx'.*give a .csv or .parquet"),
+        ("rows.xlsx", b"x", "unknown extension '.xlsx'.*give a .csv, .tsv"),
         ("missing.csv", None, "does not exist"),
         ("empty.csv", b"", "is empty"),
     ],
@@ -246,7 +246,8 @@ def test_a_bad_byte_after_the_first_block_is_reported_before_its_rows(
     monkeypatch.setattr(_inputs, "_UTF8_PROBE_BYTES", 16)  # not caught when the file opens
     seen = 0
     with pytest.raises(
-        ConfigError, match=rf"not UTF-8 text \(first bad byte at offset {len(head) + 3}\)"
+        ConfigError,
+        match=rf"not UTF-8 text \(first bad byte on line 102, at offset {len(head) + 3}\)",
     ):
         for chunk in iter_chunks(path, chunk_size=10):
             seen += chunk.height
@@ -255,8 +256,9 @@ def test_a_bad_byte_after_the_first_block_is_reported_before_its_rows(
 
 def test_blocks_do_not_read_ahead() -> None:
     data = io.BytesIO(b"a,b\n" + b"1,2\n" * 10_000)
-    first_offset, first_run = next(_csvblocks._runs(data, 64))
-    assert first_offset == 0 and first_run.endswith(b"\n") and len(first_run) <= 64
+    first = next(_csvblocks._runs(data, 64))
+    assert first.offset == 0 and first.line == 1
+    assert first.data.endswith(b"\n") and len(first.data) <= 64
     assert data.tell() <= 64
 
 
@@ -294,7 +296,10 @@ def test_any_bad_byte_is_reported_at_its_offset(
         saved = _csvblocks.BLOCK_BYTES, _inputs._UTF8_PROBE_BYTES
         _csvblocks.BLOCK_BYTES, _inputs._UTF8_PROBE_BYTES = block_bytes, 8
         try:
-            with pytest.raises(ConfigError, match=rf"first bad byte at offset {offset}\)"):
+            line = data.count(b"\n", 0, offset) + 1
+            with pytest.raises(
+                ConfigError, match=rf"bad byte on line {line}, at offset {offset}\)"
+            ):
                 list(iter_chunks(path, chunk_size=3))
         finally:
             _csvblocks.BLOCK_BYTES, _inputs._UTF8_PROBE_BYTES = saved
@@ -311,3 +316,139 @@ def test_stopping_early_closes_the_file_and_the_reader_thread(
     assert any(t.name.startswith("qxframe-csv") for t in threading.enumerate())
     chunks.close()  # type: ignore[attr-defined]
     assert not any(t.name.startswith("qxframe-csv") for t in threading.enumerate())
+
+
+# -- files as people have them -----------------------------------------------------------------
+
+ROWS = [("1", "a"), ("2", None), ("3", "c d")]
+LINE_ENDINGS = {
+    "cr only (Excel CSV (Macintosh))": b"id,note\r1,a\r2,\r3,c d\r",
+    "crlf": b"id,note\r\n1,a\r\n2,\r\n3,c d\r\n",
+    "mixed": b"id,note\r\n1,a\n2,\r3,c d",
+    "cr only, a quoted cr kept": b'id,note\r1,a\r2,\r3,"c d"\r',
+}
+
+
+@pytest.mark.parametrize("name", list(LINE_ENDINGS))
+@pytest.mark.parametrize("block_bytes", [1, 2, 3, 5, 1 << 20])
+def test_any_line_endings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, block_bytes: int
+) -> None:
+    path = tmp_path / "mac.csv"
+    path.write_bytes(LINE_ENDINGS[name])
+    monkeypatch.setattr(_csvblocks, "BLOCK_BYTES", block_bytes)
+    (chunk,) = list(iter_chunks(path))
+    assert chunk.columns == ["id", "note"] and chunk.rows() == ROWS
+    assert count_rows(path) == 3
+
+
+def test_a_cr_inside_quotes_stays_in_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "mac.csv"
+    path.write_bytes(b'id,note\r1,"two\rlines"\r2,x\r')
+    (chunk,) = list(iter_chunks(path))
+    assert chunk.rows() == [("1", "two\rlines"), ("2", "x")]
+
+
+@pytest.mark.parametrize(
+    ("name", "separator"), [("in.csv.gz", ","), ("in.tsv", "\t"), ("in.TSV.GZ", "\t")]
+)
+def test_gzip_and_tsv_files(tmp_path: Path, name: str, separator: str) -> None:
+    import gzip
+
+    data = f"id{separator}note\n1{separator}a\n2{separator}\n3{separator}c d\n".encode()
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(data) if name.lower().endswith(".gz") else data)
+    (chunk,) = list(iter_chunks(path))
+    assert chunk.rows() == ROWS
+    assert count_rows(path) == 3
+    assert _inputs.identity(path) == {"file": str(path.resolve())}
+
+
+def test_any_delimiter_and_a_stream(tmp_path: Path) -> None:
+    path = tmp_path / "export.txt"
+    path.write_bytes(b"id;note\n1;a\n2;\n3;c d\n")
+    (chunk,) = list(iter_chunks(_inputs.CsvSource(path, separator=";")))
+    assert chunk.rows() == ROWS
+    stream = _inputs.CsvSource(stream=io.BytesIO(path.read_bytes()), separator=";", name="stdin")
+    assert count_rows(stream) is None
+    assert _inputs.identity(stream) == {"columns": ["id", "note"]}  # reads the header only
+    (chunk,) = list(iter_chunks(stream))  # the header read for the identity is not lost
+    assert chunk.rows() == ROWS
+
+
+def test_a_stream_is_read_as_it_comes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_csvblocks, "BLOCK_BYTES", 64)
+    data = io.BytesIO(b"id\n" + b"".join(b"%d\n" % i for i in range(100_000)))
+    chunks = iter_chunks(_inputs.CsvSource(stream=data), chunk_size=10)
+    assert next(chunks)["id"].to_list() == [str(i) for i in range(10)]
+    assert data.tell() < 1_000  # the rest of the stream is not read ahead
+    chunks.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("data", "pattern"),
+    [
+        (b"id,note\n1,a\n2,b,c\n3,d\n", r"line 3: this row has 3 fields but the header has 2"),
+        (b'id,note\n1,a\n2,5" screen\n3,d\n', r"line 3: a stray quote inside a field"),
+        (b'id,note\n1,a\n2,"x"y\n3,d\n', r"line 3: text after the closing quote"),
+        (b'id,note\n1,a\n\n2,"open\nstill\n', r"line 4: a quote opened on this line is never"),
+        (b"id,note\r1,a\r2,b,c\r", r"line 3: this row has 3 fields"),
+        (b"id,note\n1,Jos\xe9\n", r"not UTF-8 text \(first bad byte on line 2, at offset 13\)"),
+        (b"\n\nid,email,name,email\n1,a,b,c\n", r"line 3: columns 2 and 4 .* both named 'email'"),
+        (b"id,,\n1,2,3\n", r"line 1: columns 2 and 3 of the header are both named ''"),
+    ],
+)
+def test_bad_text_names_its_line(tmp_path: Path, data: bytes, pattern: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError, match=pattern):
+        list(iter_chunks(path))
+
+
+def test_a_bad_row_after_the_first_block_names_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "late.csv"
+    path.write_bytes(b"id,note\n" + b"1,a\r\n" * 5_000 + b"2,b,c\n" + b"3,d\n" * 10)
+    monkeypatch.setattr(_csvblocks, "BLOCK_BYTES", 1024)
+    seen = 0
+    with pytest.raises(ConfigError, match=r"late.csv, line 5002: this row has 3 fields"):
+        for chunk in iter_chunks(path, chunk_size=100):
+            seen += chunk.height
+    assert 0 < seen <= 5_000
+
+
+def test_a_quote_never_closed_does_not_read_the_whole_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "open.csv"
+    path.write_bytes(b'id,note\n1,a\n2,"oops\n' + b"3,c\n" * 10_000)
+    monkeypatch.setattr(_csvblocks, "BLOCK_BYTES", 64)
+    monkeypatch.setattr(_csvblocks, "MAX_RECORD_BYTES", 1024)
+    with pytest.raises(ConfigError, match=r"line 3: a record longer than"):
+        list(iter_chunks(path))
+
+
+@pytest.mark.parametrize("name", ["folder.csv", "broken.csv.gz", "dir.parquet"])
+def test_an_unreadable_input_is_a_config_error(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    if name == "broken.csv.gz":
+        path.write_bytes(b"this is not gzip data at all\n")
+    else:
+        path.mkdir()
+    with pytest.raises(ConfigError, match=r"cannot read|is not a file"):
+        list(iter_chunks(path))
+
+
+def test_out_naming_the_input_or_the_journal_is_refused_in_the_library(tmp_path: Path) -> None:
+    import qxframe as qx
+
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"email\na@example.com\n")
+    journal = tmp_path / "journal.csv"  # any name will do for a journal
+    for out in (path, tmp_path / "." / "in.csv"):
+        with pytest.raises(ConfigError, match="would destroy it"):
+            qx.upsert_contacts(path, directory_id="POOL_abc", dry_run=True, out=out)
+    with pytest.raises(ConfigError, match="would destroy it"):
+        qx.upsert_contacts(path, directory_id="POOL_abc", journal=journal, out=journal)
+    assert path.read_bytes() == b"email\na@example.com\n" and not journal.exists()

@@ -213,13 +213,107 @@ def test_dry_run_reads_the_journal_and_writes_nothing(sb, tmp_path):
     assert entries(journal) == before
 
 
-def test_same_rows_from_csv_and_parquet_share_entries(sb, tmp_path):
+def test_keys_are_of_canonical_values_whatever_the_column_type(sb, tmp_path):
     journal = tmp_path / "j.sqlite"
     frame = pl.DataFrame({"email": ["c@example.com"], "unsubscribed": [True]})
-    frame.with_columns(pl.col("unsubscribed").cast(pl.String)).write_csv(tmp_path / "in.csv")
-    frame.write_parquet(tmp_path / "in.parquet")
-    assert contacts(sb, tmp_path / "in.csv", journal)["status"].to_list() == ["success"]
-    assert contacts(sb, tmp_path / "in.parquet", journal)["status"].to_list() == ["skipped"]
+    as_text = frame.with_columns(pl.col("unsubscribed").cast(pl.String))  # as read from a CSV
+    assert contacts(sb, as_text, journal)["status"].to_list() == ["success"]
+    assert contacts(sb, frame, journal)["status"].to_list() == ["skipped"]
+
+
+# -- a journal belongs to one push -----------------------------------------------------------
+
+
+def write(tmp_path, name, emails):
+    path = tmp_path / name
+    pl.DataFrame({"email": emails}).write_csv(path)
+    return path
+
+
+def test_another_file_is_refused_naming_both_and_nothing_is_sent(sb, tmp_path):
+    journal = tmp_path / "j.sqlite"
+    day1 = write(tmp_path, "day1.csv", ["a@example.com", "b@example.com"])
+    day2 = write(tmp_path, "day2.csv", ["a@example.com", "z@example.com"])
+    assert contacts(sb, day1, journal)["status"].to_list() == ["success"] * 2
+    sent = bodies(sb, "contacts")
+    with pytest.raises(qx.ConfigError) as refused:
+        contacts(sb, day2, journal)
+    message = str(refused.value)
+    assert str(day1.resolve()) in message and str(day2.resolve()) in message
+    assert "new journal file" in message
+    assert bodies(sb, "contacts") == sent
+
+
+def test_another_action_or_destination_is_refused(sb, tmp_path):
+    journal = tmp_path / "j.sqlite"
+    day1 = write(tmp_path, "day1.csv", ["a@example.com"])
+    contacts(sb, day1, journal)
+    with pytest.raises(
+        qx.ConfigError,
+        match=rf"to directory_id {sb.plain_directory_id}\).*"
+        rf"to directory_id {sb.directory_id}\. Use a new journal",
+    ):
+        qx.upsert_contacts(day1, client=sb.client(), directory_id=sb.directory_id, journal=journal)
+    with pytest.raises(qx.ConfigError, match=r"another push \(contacts .*this push is transact"):
+        qx.upsert_transactions(
+            day1,
+            client=sb.client(),
+            directory_id=sb.plain_directory_id,
+            mailing_list_id=sb.plain_mailing_list_id,
+            journal=journal,
+        )
+
+
+def test_a_frame_is_known_by_its_columns(sb, tmp_path):
+    journal = tmp_path / "j.sqlite"
+    contacts(sb, PEOPLE, journal)
+    again = contacts(sb, PEOPLE.to_pandas(), journal)  # same columns: the same push
+    assert again["status"].to_list() == ["skipped"] * 2 + ["invalid"] + ["skipped"] * 2
+    with pytest.raises(qx.ConfigError, match=r"columns 'email', 'order' to .*columns 'email' to "):
+        contacts(sb, PEOPLE.select("email"), journal)
+
+
+def test_the_same_file_by_another_spelling_or_a_symlink_is_the_same_push(sb, tmp_path):
+    journal = tmp_path / "j.sqlite"
+    path = write(tmp_path, "in.csv", ["a@example.com"])
+    (tmp_path / "sub").mkdir()
+    link = tmp_path / "link.csv"
+    link.symlink_to(path)
+    contacts(sb, path, journal)
+    for spelling in (tmp_path / "sub" / ".." / "in.csv", link):
+        assert contacts(sb, spelling, journal)["status"].to_list() == ["skipped"]
+
+
+def test_an_edited_file_is_the_same_push(sb, tmp_path):
+    journal = tmp_path / "j.sqlite"
+    path = write(tmp_path, "in.csv", ["a@example.com", "bad@", "c@example.com"])
+    contacts(sb, path, journal)
+    write(tmp_path, "in.csv", ["a@example.com", "b@example.com", "c@example.com", "d@example.com"])
+    again = contacts(sb, path, journal)
+    assert again["status"].to_list() == ["skipped", "success", "skipped", "success"]
+    assert sb.contacts().height == 4
+
+
+def test_a_journal_older_than_identities_is_adopted(sb, tmp_path):
+    journal = tmp_path / "j.sqlite"
+    day1 = write(tmp_path, "day1.csv", ["a@example.com"])
+    contacts(sb, day1, journal)
+    with sqlite3.connect(journal) as db:  # as an older qxframe left it
+        db.execute("DELETE FROM meta WHERE key != 'format'")
+    assert contacts(sb, day1, journal)["status"].to_list() == ["skipped"]
+    with pytest.raises(qx.ConfigError, match="belongs to another push"):  # now it is tied
+        contacts(sb, write(tmp_path, "day2.csv", ["b@example.com"]), journal)
+    with sqlite3.connect(journal) as db:
+        db.execute("DELETE FROM meta WHERE key != 'format'")
+    with pytest.raises(qx.ConfigError, match="holds rows of a contacts push"):
+        qx.trigger_workflow(day1, client=sb.client(), workflow_url=sb.workflow_url, journal=journal)
+
+
+def test_a_dry_run_checks_the_journal_too(sb, tmp_path):
+    journal = tmp_path / "j.sqlite"
+    contacts(sb, write(tmp_path, "day1.csv", ["a@example.com"]), journal)
+    with pytest.raises(qx.ConfigError, match="belongs to another push"):
+        contacts(sb, write(tmp_path, "day2.csv", ["a@example.com"]), journal, dry_run=True)
 
 
 def test_the_workflow_url_is_not_stored(sb, tmp_path):
