@@ -33,6 +33,7 @@ import polars as pl
 
 from qxframe._sandbox._app import SandboxApp
 from qxframe._sandbox._faults import FAMILIES, Faults, check_family
+from qxframe._sandbox._imports import Imports
 from qxframe._sandbox._server import HOST, ServerThread
 from qxframe._sandbox._store import Store
 
@@ -74,6 +75,26 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
         "received_at": _UTC,
         "payload": pl.String,
     },
+    "members": {
+        "mailing_list_id": pl.String,
+        "contact_id": pl.String,
+        "contact_lookup_id": pl.String,
+        "added_at": _UTC,
+    },
+    "imports": {
+        "import_id": pl.String,
+        "directory_id": pl.String,
+        "mailing_list_id": pl.String,
+        "contacts": pl.Int64,
+        "unprocessed": pl.Int64,
+        "added": pl.Int64,
+        "updated": pl.Int64,
+        "failed": pl.Int64,
+        "percent_complete": pl.Int64,
+        "status": pl.String,
+        "body_bytes": pl.Int64,
+        "created_at": _UTC,
+    },
     "requests": {
         "seq": pl.Int64,
         "method": pl.String,
@@ -101,6 +122,8 @@ class Sandbox:
         error_rate: share of requests (0..1) answered 500 or 503 before processing.
         seed: makes ids and random errors reproducible.
         page_size: default and largest page of the directory and mailing-list lists.
+        import_rate: contacts an import job processes a second (``None``: at once), so a
+            job takes time as a real one does (docs/qualtrics-api.md §9).
     """
 
     def __init__(
@@ -110,10 +133,12 @@ class Sandbox:
         error_rate: float = 0.0,
         seed: int = 0,
         page_size: int = 100,
+        import_rate: float | None = None,
     ) -> None:
         if latency < 0 or page_size < 1:
             raise ValueError("latency must be >= 0 and page_size >= 1.")
         self._store = Store(seed)
+        self._imports = Imports(self._store, import_rate=import_rate)
         self._faults = Faults(rate_limit=rate_limit, error_rate=error_rate, seed=seed)
         self.api_token = "sbx_" + secrets.token_hex(16)
         self._app = SandboxApp(
@@ -122,6 +147,7 @@ class Sandbox:
             api_token=self.api_token,
             latency=latency,
             page_size=page_size,
+            imports=self._imports,
         ).build()
         customers, prospects, _partners = self._store.directories
         self.directory_id = customers.directory_id
@@ -228,6 +254,7 @@ class Sandbox:
     def reset(self) -> None:
         """Drop contacts, transactions, events, requests and pending ``fail_next``s."""
         self._store.reset()
+        self._imports.reset()
         self._faults.clear()
 
     # -- what it holds -----------------------------------------------------------------
@@ -243,6 +270,14 @@ class Sandbox:
         with self._store.lock:
             return _frame(list(self._store.state.events), "events")
 
+    def mailing_list_members(self) -> pl.DataFrame:
+        """One row per (mailing list, contact) membership, in order of joining."""
+        return _frame(self._imports.member_rows(), "members")
+
+    def imports(self) -> pl.DataFrame:
+        """One row per import job: its list, sizes, counts and progress now."""
+        return _frame(self._imports.job_rows(), "imports")
+
     def requests(self) -> pl.DataFrame:
         with self._store.lock:
             return _frame(list(self._store.state.requests), "requests")
@@ -255,6 +290,7 @@ def sandbox(
     error_rate: float = 0.0,
     seed: int = 0,
     page_size: int = 100,
+    import_rate: float | None = None,
 ) -> Iterator[Sandbox]:
     """Run a :class:`Sandbox` on 127.0.0.1 (ephemeral port) for the ``with`` block."""
     sb = Sandbox(
@@ -263,6 +299,7 @@ def sandbox(
         error_rate=error_rate,
         seed=seed,
         page_size=page_size,
+        import_rate=import_rate,
     )
     sb.start()
     try:

@@ -29,6 +29,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from qxframe._sandbox._faults import Fault, Faults
+from qxframe._sandbox._import_routes import import_routes
+from qxframe._sandbox._imports import Imports, TopLevel
 from qxframe._sandbox._rules import StoreError, decode_skip, encode_skip
 from qxframe._sandbox._store import Store
 
@@ -58,7 +60,9 @@ def _meta(status: int) -> dict[str, Any]:
 
 def success(status: int, result: Any = None) -> JSONResponse:
     body: dict[str, Any] = {"meta": _meta(status)}
-    if result is not None:
+    if isinstance(result, TopLevel):
+        body = {**result, **body}
+    elif result is not None:
         body = {"result": result, **body}
     return JSONResponse(body, status_code=status)
 
@@ -106,8 +110,10 @@ class SandboxApp:
         api_token: str,
         latency: float = 0.0,
         page_size: int = 100,
+        imports: Imports | None = None,
     ) -> None:
         self.store = store
+        self.imports = imports or Imports(store)
         self.faults = faults
         self._token = api_token
         self.latency = latency
@@ -133,6 +139,7 @@ class SandboxApp:
                 route(
                     "/inbound-event/v1/events/json/triggers", "workflows", self._workflow, "POST"
                 ),
+                *import_routes(route, self.imports),
                 Route(
                     "/{path:path}",
                     self._not_found,
