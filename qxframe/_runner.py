@@ -50,6 +50,11 @@ class Push:
     constants: Mapping[str, Any]
     concurrency: int = DEFAULT_CONCURRENCY
     batch_size: int = 100
+    method: str = (
+        "auto"  # api | import | auto (docs/architecture.md, "Mailing lists and import jobs")
+    )
+    import_jobs: int = 25  # import jobs created and unfinished at once, at most
+    input_rows: int | None = None  # rows of an in-memory input (None when streamed)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     progress: Any = None
     any_success: bool = False
@@ -147,7 +152,7 @@ class Action:
 
     name: str
     constants: tuple[str, ...]
-    send: Callable[[pl.DataFrame, Push], Awaitable[list[_results.Outcome]]]
+    send: Callable[[pl.DataFrame, Push], Awaitable[list[_results.Outcome] | pl.DataFrame]]
     dry_run: Callable[[pl.DataFrame, Push], pl.DataFrame]
 
 
@@ -178,6 +183,8 @@ async def apush(
     batch_size: int = 100,
     journal: str | Path | None = None,
     sink: Sink | None = None,
+    method: str = "auto",
+    import_jobs: int = 25,
 ) -> pl.DataFrame:
     """Push ``source`` with ``action``; return the results frame.
 
@@ -194,6 +201,10 @@ async def apush(
     check_constants(action.name, constants, allowed_origin)
     plan = _Plan(action, mapping, constants, allowed_origin, dry_run)
     push = Push(client, constants, concurrency=concurrency, batch_size=batch_size)
+    push.method, push.import_jobs = _method(method), _positive("import_jobs", import_jobs)
+    push.input_rows = (
+        count_rows(source) if not isinstance(source, str | Path | pl.LazyFrame) else None
+    )
     kept: list[pl.DataFrame] = []
     emit: Sink = sink if sink is not None else kept.append
     with ExitStack() as stack:
@@ -267,7 +278,13 @@ async def _handle(
     finally:
         if resume is not None:
             resume.flush()
-    return _results.from_outcomes(outcomes)
+    return outcomes if isinstance(outcomes, pl.DataFrame) else _results.from_outcomes(outcomes)
+
+
+def _method(method: str) -> str:
+    if method not in ("auto", "api", "import"):
+        raise ConfigError(f'method must be "auto", "api" or "import", not {method!r}.')
+    return method
 
 
 def _client_for(client: Client | None, dry_run: bool) -> Client | None:

@@ -28,7 +28,7 @@ from contextlib import ExitStack
 from typing import Any
 
 ACTIONS = {  # subcommand → destination options
-    "contacts": ("directory_id",),
+    "contacts": ("directory_id", "mailing_list_id"),
     "transactions": ("directory_id", "mailing_list_id"),
     "workflow": ("workflow_url",),
 }
