@@ -154,6 +154,8 @@ class Action:
     constants: tuple[str, ...]
     send: Callable[[pl.DataFrame, Push], Awaitable[list[_results.Outcome] | pl.DataFrame]]
     dry_run: Callable[[pl.DataFrame, Push], pl.DataFrame]
+    #: awaited before ``dry_run`` in a push (not in a preview): reads what it needs to know
+    before_dry_run: Callable[[pl.DataFrame, Push], Awaitable[None]] | None = None
 
 
 Sink = Callable[[pl.DataFrame], object]
@@ -267,6 +269,8 @@ async def _handle(
     if valid.height == 0:
         return _results.empty()
     if dry_run:
+        if action.before_dry_run is not None:  # may read settings (transactions' paths)
+            await action.before_dry_run(valid, push)
         part = action.dry_run(valid, push)
         push.advance(valid.height)
         return part
