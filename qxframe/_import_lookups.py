@@ -47,8 +47,12 @@ async def by_import(push: Push, valid: pl.DataFrame) -> pl.Series:
     if push.method == "api" or push.client is None or valid.height == 0:
         return none
     needs = pl.col("contact_id").is_null() if "contact_id" in valid.columns else pl.lit(True)
-    framed = await _imports.with_merges(push, valid)
     key = pl.struct(_key_exprs(valid))
+    if push.method == "auto":  # too few identities: decided without reading the directory
+        wanted = valid.lazy().filter(needs).select(key.n_unique()).collect().item()
+        if wanted < _imports.AUTO_MIN_ROWS:
+            return none
+    framed = await _imports.with_merges(push, valid)
     decided = framed.with_columns(
         (needs & pl.col("_merges") & _imports.importable(valid)).first().over(key).alias("_via"),
         key.alias("_key"),
