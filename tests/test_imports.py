@@ -207,7 +207,7 @@ def test_rows_with_phone_go_through_the_per_row_endpoint_in_the_same_push(sb, ti
     assert sb.mailing_list_members().height == 4
 
 
-def test_unprocessed_refused_and_unmentioned_rows_fail_with_reasons(sb, timed, monkeypatch):
+def test_unprocessed_and_refused_rows_fail_with_reasons(sb, timed, monkeypatch):
     monkeypatch.setattr(sandbox_imports, "_EMAIL", __import__("re").compile(r".*@example\.com"))
     frame = pl.DataFrame({"email": ["a@example.com", "b@example.org", "c@example.com"]})
     real_problem = sandbox_imports._contact_problem
@@ -369,3 +369,60 @@ def test_a_transactions_dry_run_names_each_lookups_path(sb, timed):
     api = push_tx(timed, sb, frame, method="api", dry_run=True)
     assert payloads(api)[0]["contactLookup"] == "search"
     assert bodies(sb, "imports") + bodies(sb, "transactions") + bodies(sb, "search") == 0
+
+
+# -- killed while jobs run, then resumed ---------------------------------------------------------
+
+SCRIPT = """
+import sys
+import polars as pl
+import qxframe as qx
+from qxframe import _imports
+
+_imports.MAX_CONTACTS = 20
+base, token, directory_id, mailing_list_id, journal, out = sys.argv[1:]
+frame = pl.DataFrame({"email": [f"p{i}@example.com" for i in range(300)]})
+client = qx.Client(api_token=token, base_url=base, rate_limits={"imports": 6000})
+res = qx.upsert_contacts(
+    frame, client=client, directory_id=directory_id, mailing_list_id=mailing_list_id,
+    method="import", import_jobs=2, journal=journal, progress=False,
+)
+res.write_parquet(out)
+"""
+
+
+def test_a_push_killed_while_jobs_run_resumes_without_creating_a_job_twice(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_cli_push import journal_successes
+
+    journal, out = tmp_path / "j.sqlite", tmp_path / "out.parquet"
+    with qx.sandbox(import_rate=100, seed=5) as sb:  # 0.2 s a job of 20
+        argv = [sys.executable, "-c", SCRIPT, sb.base_url, sb.api_token]
+        argv += [sb.plain_directory_id, sb.plain_mailing_list_id, str(journal), str(out)]
+        first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while journal_successes(journal) < 40 and first.poll() is None:
+            assert time.monotonic() < deadline, "the first push recorded no success in time"
+            time.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        assert first.returncode == -signal.SIGKILL, "the push ended before it was killed"
+        done_before = journal_successes(journal)
+        second = subprocess.run(argv, capture_output=True, timeout=120)
+        assert second.returncode == 0, second.stderr.decode()
+        jobs, held = sb.imports(), sb.contacts()
+
+    results = pl.read_parquet(out)
+    assert results["row"].to_list() == list(range(300))
+    statuses = dict(results.group_by("status").len().iter_rows())
+    assert statuses.get("skipped", 0) == done_before >= 40
+    assert set(statuses) <= {"skipped", "success", "failed"}
+    failed = results.filter(pl.col("status") == "failed")
+    assert (failed["error_code"] == "outcome_unknown").all()  # the jobs running at the kill
+    assert failed.height <= 2 * 20
+    assert jobs["contacts"].sum() == 300  # every row in exactly one job: none created twice
+    assert held.height == 300 and held["email"].n_unique() == 300
