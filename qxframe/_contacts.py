@@ -19,7 +19,7 @@ from qxframe import _results
 from qxframe._envelope import Reply
 from qxframe._payloads import contact_bodies, contact_body, lookup_key
 from qxframe._runner import Action, Push, rows_of, run_groups
-from qxframe.exceptions import AuthError, OutcomeUnknownError, QxError
+from qxframe.exceptions import AuthError, ConfigError, OutcomeUnknownError, QxError
 
 
 def group_by_identity(rows: list[dict[str, Any]], key: Any) -> list[list[dict[str, Any]]]:
@@ -110,6 +110,11 @@ async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome] | pl.D
     :mod:`qxframe._imports`); rows an import cannot carry go per row in the same push."""
     from qxframe import _imports
 
+    if push.method == "import" and "mailing_list_id" not in valid.columns:
+        raise ConfigError(
+            'method="import" needs a mailing list: pass mailing_list_id="CG_…" or map a '
+            'mailing_list_id column (import jobs add contacts to a list), or use method="api".'
+        )
     if push.client is None or not _imports.use_import(push, valid):
         return await send_rows(valid, push)
     framed = _imports.with_bodies(valid)

@@ -94,6 +94,14 @@ def test_auto_counts_an_in_memory_frame_whole_and_a_streamed_one_per_chunk(
     assert (bodies(sb, "imports"), bodies(sb, "contacts")) == (0, 30)
 
 
+def test_import_without_a_mailing_list_is_refused_before_anything_is_sent(sb, timed):
+    with pytest.raises(qx.ConfigError, match="needs a mailing list"):
+        qx.upsert_contacts(people(3), client=timed, directory_id=sb.directory_id, method="import")
+    with pytest.raises(qx.ConfigError, match="method must be"):
+        push(timed, sb, people(3), method="bulk")
+    assert sb.requests().height == 0
+
+
 def test_api_sends_one_request_per_row_even_when_large(sb, timed, low_threshold):
     push(timed, sb, people(25), method="api")
     assert (bodies(sb, "imports"), bodies(sb, "contacts")) == (0, 25)
