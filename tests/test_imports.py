@@ -233,7 +233,11 @@ def test_unprocessed_and_refused_rows_fail_with_reasons(sb, timed, monkeypatch):
 
 def test_the_report_maps_back_by_source_index_string_or_integer():
     job = _imports.Job(
-        "POOL_a", "CG_a", pl.Series([10, 11, 12, 13], dtype=pl.Int64), pl.Series(["{}"] * 4), False
+        "POOL_a",
+        "CG_a",
+        pl.Series([10, 11, 12, 13, 14], dtype=pl.Int64),
+        pl.Series(["{}"] * 5),
+        False,
     )
     created = Reply(202, {}, "req-1", 2)
     entries = [
@@ -244,17 +248,19 @@ def test_the_report_maps_back_by_source_index_string_or_integer():
             "importStatusCode": "DUPLICATE",
             "importStatus": "Dup",
         },
-        {"sourceIndexId": " 0 ", "contactId": "CID_other"},  # a repeat: the first entry counts
+        {"sourceIndexId": 0, "contactId": "CID_other"},  # a repeat: the first entry counts
+        {"sourceIndexId": " 4 ", "contactId": "CID_4"},
     ]
     out = _imports.map_report(job, created, entries, [1], spent=1)
-    assert out["row"].to_list() == [10, 11, 12, 13]
-    assert out["status"].to_list() == ["success", "failed", "failed", "failed"]
-    assert out["qualtrics_id"].to_list() == ["CID_0", None, None, None]
+    assert out["row"].to_list() == [10, 11, 12, 13, 14]
+    assert out["status"].to_list() == ["success", "failed", "failed", "failed", "success"]
+    assert out["qualtrics_id"].to_list() == ["CID_0", None, None, None, "CID_4"]
     assert out["error_code"].to_list() == [
         None,
         "import_unprocessed",
         "import_duplicate",
         "import_report_missing",
+        None,
     ]
     assert out["http_status"].unique().to_list() == [202] and out[
         "attempts"
