@@ -107,6 +107,21 @@ def test_api_sends_one_request_per_row_even_when_large(sb, timed, low_threshold)
     assert (bodies(sb, "imports"), bodies(sb, "contacts")) == (0, 25)
 
 
+def test_rows_of_one_identity_land_in_input_order_in_successive_jobs(sb, timed):
+    frame = pl.DataFrame(
+        {
+            "email": ["a@example.com", "b@example.com", "A@example.com"],
+            "first_name": ["1", "B", "2"],
+        }
+    )
+    res = push(timed, sb, frame, method="import")
+    assert res["status"].to_list() == ["success"] * 3
+    assert res["qualtrics_id"][0] == res["qualtrics_id"][2]
+    assert sb.imports()["contacts"].to_list() == [2, 1]  # the repeat waits for the first job
+    held = sb.contacts().filter(pl.col("contact_id") == res["qualtrics_id"][0])
+    assert held["first_name"].to_list() == ["2"]
+
+
 def test_jobs_respect_the_contact_and_byte_limits(monkeypatch):
     frame = people(25, directory_id=pl.lit("POOL_a"), mailing_list_id=pl.lit("CG_a"))
     frame = frame.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
