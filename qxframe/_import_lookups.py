@@ -71,10 +71,16 @@ async def resolve_by_import(push: Push, valid: pl.DataFrame, via: pl.Series) -> 
         return
     key = pl.struct(_key_exprs(chosen)).alias("_key")
     firsts = chosen.with_columns(key).unique("_key", keep="first", maintain_order=True)
-    firsts = firsts.drop("_key")
-    results = await _imports.send_imports(push, _imports.with_bodies(firsts), settle=False)
-    rows = {row["row"]: row for row in firsts.iter_rows(named=True)}
     cache: OrderedDict[Any, asyncio.Future[Any]] = push.memo.setdefault("lookups", OrderedDict())
+    rows = {  # identities an earlier chunk resolved are not imported again
+        row["row"]: row
+        for row in firsts.drop("_key").iter_rows(named=True)
+        if (row["directory_id"], lookup_key(row)) not in cache
+    }
+    firsts = firsts.drop("_key").filter(pl.col("row").is_in(list(rows)))
+    if firsts.height == 0:
+        return
+    results = await _imports.send_imports(push, _imports.with_bodies(firsts), settle=False)
     for result in results.iter_rows(named=True):
         row = rows[result["row"]]
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

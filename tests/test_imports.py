@@ -371,6 +371,18 @@ def test_transactions_resolve_new_people_with_an_import_instead_of_searches(sb, 
     assert sb.transactions()["contact_id"].to_list() == res["contact_id"].to_list()
 
 
+def test_identities_resolved_in_an_earlier_chunk_are_not_imported_again(sb, timed, monkeypatch):
+    from functools import partial
+
+    from qxframe import _runner
+
+    monkeypatch.setattr(_runner, "iter_chunks", partial(_runner.iter_chunks, chunk_size=6))
+    res = push_tx(timed, sb, orders(12, 4), method="import")
+    assert res["status"].to_list() == ["success"] * 12
+    assert sb.imports()["contacts"].to_list() == [4]  # the second chunk's people are known
+    assert res["contact_id"][:4].to_list() == res["contact_id"][4:8].to_list()
+
+
 def test_transactions_keep_the_search_path_where_the_directory_would_not_merge(sb, timed):
     push_tx(timed, sb, orders(6, 3), plain=True, method="import")
     assert (bodies(sb, "search"), bodies(sb, "imports")) == (3, 0)
