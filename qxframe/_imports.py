@@ -28,6 +28,7 @@ import polars as pl
 from qxframe import _results
 from qxframe._contacts import dedup_fields
 from qxframe._envelope import Reply
+from qxframe._journal import ImportRow
 from qxframe._payloads import contact_bodies
 from qxframe._runner import Push
 from qxframe.exceptions import (
@@ -65,6 +66,7 @@ class Job:
     merges: bool  # every row would merge into an existing contact if sent twice
     settle: bool = True  # its rows' outcomes move the progress bar and reach the journal
     shown: int = 0  # rows the progress bar already counts for this job
+    indexes: pl.Series | None = None  # each row's index in the request (default 0, 1, …)
 
     def half(self, part: slice) -> Job:
         rows, contacts = self.rows[part], self.contacts[part]
@@ -222,15 +224,18 @@ async def _follow(push: Push, job: Job, created: Reply, spent: int) -> pl.DataFr
     result = created.result or {}
     import_id = str(result.get("id") or "")
     unprocessed = (result.get("contacts") or {}).get("unprocessed") or []
+    if not job.merges and push.watcher is not None:  # a resumed push follows it, not resends
+        where = ImportRow(import_id, job.directory_id, job.mailing_list_id, 0, False)
+        push.watcher.job_created(job.rows.to_list(), where, {int(i) for i in unprocessed})
     try:
-        await _wait_complete(push, job, import_id)
-        entries = await _report(push, job.directory_id, import_id)
+        await wait_complete(push, job, import_id)
+        entries = await read_report(push, job.directory_id, import_id)
     except QxError as error:
-        return _lost(job, created, import_id, error, spent)
+        return lost(job, created, import_id, error, spent)
     return map_report(job, created, entries, unprocessed, spent)
 
 
-async def _wait_complete(push: Push, job: Job, import_id: str) -> None:
+async def wait_complete(push: Push, job: Job, import_id: str) -> None:
     wait = POLL_FIRST
     while True:
         status = await push.api.aimport_status(job.directory_id, job.mailing_list_id, import_id)
@@ -250,7 +255,7 @@ def _show(push: Push, job: Job, percent: float) -> None:
         job.shown = now
 
 
-async def _report(push: Push, directory_id: str, import_id: str) -> list[dict[str, object]]:
+async def read_report(push: Push, directory_id: str, import_id: str) -> list[dict[str, object]]:
     entries: list[dict[str, object]] = []
     token: str | None = None
     while True:
@@ -303,11 +308,8 @@ def map_report(
         [int(i) for i in unprocessed if isinstance(i, int | str) and str(i).isdigit()],
         pl.Int64,
     )
-    rows = (
-        pl.DataFrame({"row": job.rows})
-        .with_row_index("_index")
-        .with_columns(pl.col("_index").cast(pl.Int64))
-    )
+    index = job.indexes if job.indexes is not None else pl.int_range(job.rows.len(), eager=True)
+    rows = pl.DataFrame({"_index": index.cast(pl.Int64), "row": job.rows})
     joined = rows.join(_report_frame(entries), on="_index", how="left")
     found = pl.col("_contact_id").is_not_null()
     gone = pl.col("_index").is_in(skipped.implode())
@@ -358,7 +360,7 @@ def _failed(job: Job, error: QxError, spent: int) -> pl.DataFrame:
     )
 
 
-def _lost(job: Job, created: Reply, import_id: str, error: QxError, spent: int) -> pl.DataFrame:
+def lost(job: Job, created: Reply, import_id: str, error: QxError, spent: int) -> pl.DataFrame:
     """The job was created but could not be followed: its rows' outcome is unknown."""
     message = (
         f"Import job {import_id} was created, but its status or report could not be read "

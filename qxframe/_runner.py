@@ -120,6 +120,7 @@ class Watcher(Protocol):
     """What a push tells its journal (:class:`qxframe._resume.Resume`)."""
 
     def sending(self, rows: Sequence[int]) -> None: ...
+    def job_created(self, rows: Sequence[int], job: Any, unprocessed: set[int]) -> None: ...
     def refused(self, rows: Sequence[int]) -> None: ...
     def settled(self, outcomes: Sequence[_results.Outcome]) -> None: ...
 
@@ -238,6 +239,8 @@ async def _push_chunk(
         done, valid = resume.split(valid)
         parts.append(done)
         push.advance(done.height)
+        if not plan.dry_run:  # rows left pending in import jobs: read the jobs' reports
+            parts.append(await resume.follow(push))
     parts.append(await _handle(plan.action, valid, push, plan.dry_run, resume))
     return _results.assemble(parts)
 

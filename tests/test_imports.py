@@ -321,6 +321,23 @@ def test_the_journal_marks_a_jobs_rows_pending_before_its_request(sb, timed, tmp
     assert again["status"].to_list() == ["skipped"] * 7 and sb.imports().height == 1
 
 
+def test_a_resumed_push_reads_the_report_of_a_job_it_had_created(sb, timed, tmp_path, monkeypatch):
+    journal = tmp_path / "j.sqlite"
+
+    async def stopped(*args, **kwargs):  # the push stops once the job exists
+        raise RuntimeError("stopped")
+
+    monkeypatch.setattr(_imports, "wait_complete", stopped)
+    with pytest.raises(RuntimeError, match="stopped"):
+        push(timed, sb, people(5), plain=True, method="import", journal=journal)
+    monkeypatch.undo()
+    res = push(timed, sb, people(6), plain=True, method="import", journal=journal)
+    assert res["status"].to_list() == ["skipped"] * 5 + ["success"]
+    held = dict(zip(sb.contacts()["email"], sb.contacts()["contact_id"], strict=True))
+    assert res["qualtrics_id"].to_list() == [held[e] for e in people(6)["email"]]
+    assert sb.imports()["contacts"].to_list() == [5, 1]  # the five were not sent again
+
+
 def test_dry_run_shows_each_rows_import_contact_object(sb, timed):
     frame = people(2, embedded_data=pl.struct(tier=pl.lit("gold")))
     res = push(timed, sb, frame, method="import", dry_run=True)
@@ -432,7 +449,7 @@ res.write_parquet(out)
 """
 
 
-def test_a_push_killed_while_jobs_run_resumes_without_creating_a_job_twice(tmp_path):
+def test_a_push_killed_while_jobs_run_resumes_from_their_reports_without_a_second_job(tmp_path):
     import signal
     import subprocess
     import sys
@@ -460,10 +477,15 @@ def test_a_push_killed_while_jobs_run_resumes_without_creating_a_job_twice(tmp_p
     results = pl.read_parquet(out)
     assert results["row"].to_list() == list(range(300))
     statuses = dict(results.group_by("status").len().iter_rows())
-    assert statuses.get("skipped", 0) == done_before >= 40
     assert set(statuses) <= {"skipped", "success", "failed"}
-    failed = results.filter(pl.col("status") == "failed")
-    assert (failed["error_code"] == "outcome_unknown").all()  # the jobs running at the kill
-    assert failed.height <= 2 * 20
+    # the rows of the jobs running at the kill were read back from their reports
+    followed = statuses.get("skipped", 0) - done_before
+    assert done_before >= 40 and 0 < followed <= 2 * 20
+    failed = results.filter(pl.col("status") == "failed")  # pending before a 202 was heard
+    assert (failed["error_code"] == "outcome_unknown").all() and failed.height <= 2 * 20
     assert jobs["contacts"].sum() == 300  # every row in exactly one job: none created twice
     assert held.height == 300 and held["email"].n_unique() == 300
+    landed = results.filter(pl.col("status") != "failed")
+    by_email = dict(zip(held["email"], held["contact_id"], strict=True))
+    emails = [f"p{i}@example.com" for i in landed["row"]]
+    assert landed["qualtrics_id"].to_list() == [by_email[e] for e in emails]
