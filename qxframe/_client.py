@@ -32,12 +32,12 @@ from qxframe._config import (
 )
 from qxframe._envelope import Reply, read_reply
 from qxframe._loop import LoopThread
-from qxframe._paging import frame_of, next_page_url
+from qxframe._paging import PageRequest, frame_of, next_page
 from qxframe._payloads import compact_json
 from qxframe._ratelimit import Clock, RateLimiter, Sleep
 from qxframe._transport import READ, DeliveryTransport, Route
 from qxframe._urls import is_allowed_workflow_url, origin_of
-from qxframe.exceptions import ConfigError
+from qxframe.exceptions import ConfigError, QxError
 
 T = TypeVar("T")
 
@@ -151,7 +151,8 @@ class Client:
 
     async def amailing_lists(self, directory_id: str) -> pl.DataFrame:
         pool = check_id(directory_id, "POOL_", "directory_id")
-        elements = await self._all_pages(f"/API/v3/directories/{pool}/mailinglists")
+        path = f"/API/v3/directories/{pool}/mailinglists"
+        elements = await self._all_pages(path, {"includeCount": "true"})
         return frame_of(elements, kind="mailing_lists")
 
     async def acreate_contact(
@@ -296,14 +297,26 @@ class Client:
         )
         return await self._pool().send(request)
 
-    async def _all_pages(self, path: str) -> list[dict[str, Any]]:
+    async def _all_pages(
+        self, path: str, params: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every element of a list, following ``nextPage`` as a URL or a bare token."""
+        first = PageRequest(path, params or {})
         elements: list[dict[str, Any]] = []
-        url: str | None = path
-        while url is not None:
-            reply = await self.asend("GET", url, route=READ)
+        page: PageRequest | None = first
+        seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        while page is not None:
+            key = (page.url, tuple(sorted(page.params.items())))
+            if key in seen:
+                raise QxError(
+                    f"Qualtrics answered the same nextPage twice for {path}; paging stopped "
+                    "so that it does not loop. Try again later, or report it to Qualtrics."
+                )
+            seen.add(key)
+            reply = await self.asend("GET", page.url, route=READ, params=page.params or None)
             result = reply.result or {}
             elements.extend(result.get("elements") or [])
-            url = next_page_url(result, self.base_url)
+            page = next_page(result, self.base_url, first)
         return elements
 
     def _pool(self) -> httpx.AsyncClient:

@@ -1,19 +1,24 @@
-"""List endpoints: following ``nextPage`` links and turning elements into polars frames.
+"""List endpoints: following ``nextPage`` and turning elements into polars frames.
 
-Qualtrics lists return ``result.elements`` and ``result.nextPage`` (a full URL, or null
-on the last page). A ``nextPage`` on another origin is refused: the token only goes to
-the client's own origin.
+Qualtrics lists return ``result.elements`` and ``result.nextPage``: null on the last
+page, else either a full URL or a bare token to send back as ``skipToken`` (the sources
+disagree on which, per endpoint: docs/qualtrics-api.md §3), so both are followed. A
+``nextPage`` URL on another origin is refused: the token only goes to the client's own
+origin. Mailing-list dates arrive as epoch milliseconds (docs/qualtrics-api.md §6) and
+become UTC datetimes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
 from qxframe._urls import origin_of
-from qxframe.exceptions import ConfigError
+from qxframe.exceptions import ConfigError, QxError
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -31,8 +36,8 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "name": pl.String(),
         "owner_id": pl.String(),
         "contact_count": pl.Int64(),
-        "creation_date": pl.String(),
-        "last_modified_date": pl.String(),
+        "creation_date": pl.Datetime("ms", "UTC"),
+        "last_modified_date": pl.Datetime("ms", "UTC"),
     },
 }
 
@@ -51,17 +56,36 @@ def snake_case(name: str) -> str:
     return _CAMEL.sub("_", name).lower()
 
 
-def next_page_url(result: dict[str, Any], origin: str) -> str | None:
-    """The next page to fetch, or None; refuses a link to another origin."""
-    url = result.get("nextPage")
-    if not url:
+@dataclass(frozen=True)
+class PageRequest:
+    """Where the next page is: a URL (absolute, or a path) and query parameters."""
+
+    url: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def next_page(result: dict[str, Any], origin: str, first: PageRequest) -> PageRequest | None:
+    """The request for the page after ``result``, or None on the last page.
+
+    ``nextPage`` may be an absolute URL (it must be on ``origin``), a path on the same
+    origin, or a bare token, which is sent back as ``skipToken`` on the first request's
+    path with its parameters.
+    """
+    link = result.get("nextPage")
+    if not link:
         return None
-    if origin_of(url) != origin:
-        raise ConfigError(
-            f"Qualtrics returned a nextPage link outside {origin}; it was not followed so "
-            "that the token stays on that host. Report this to Qualtrics support."
-        )
-    return str(url)
+    if not isinstance(link, str):
+        raise QxError(f"Qualtrics returned a nextPage that is not a string ({link!r}).")
+    if "://" in link or link.startswith("//"):
+        if origin_of(link) != origin:
+            raise ConfigError(
+                f"Qualtrics returned a nextPage link outside {origin}; it was not followed so "
+                "that the token stays on that host. Report this to Qualtrics support."
+            )
+        return PageRequest(link)
+    if link.startswith("/"):
+        return PageRequest(link)
+    return PageRequest(first.url, {**first.params, "skipToken": link})
 
 
 def frame_of(elements: list[dict[str, Any]], *, kind: str) -> pl.DataFrame:
@@ -73,9 +97,27 @@ def frame_of(elements: list[dict[str, Any]], *, kind: str) -> pl.DataFrame:
 
 def _row(element: dict[str, Any], schema: dict[str, pl.DataType]) -> list[Any]:
     values = {snake_case(key): value for key, value in element.items()}
+    for column, dtype in schema.items():
+        if isinstance(dtype, pl.Datetime):
+            values[column] = as_datetime(values.get(column))
     criteria = element.get("deduplicationCriteria")
     if isinstance(criteria, dict):
         values["deduplication_criteria"] = [
             DEDUP_FIELDS.get(name, snake_case(name)) for name, on in criteria.items() if on
         ]
     return [values.get(column) for column in schema]
+
+
+def as_datetime(value: Any) -> dt.datetime | None:
+    """Epoch milliseconds (as Qualtrics answers) or an ISO-8601 string, as a UTC datetime."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return dt.datetime.fromtimestamp(value / 1000, dt.UTC)
+    if isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return None

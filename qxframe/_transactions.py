@@ -1,7 +1,8 @@
 """The ``upsert_transactions`` action: find or create each contact, then batch transactions.
 
-1. Rows without ``contact_id`` are resolved by lookup key (DESIGN §2): one search per key
-   per push (the task is shared, so ten rows of one new person create one contact);
+1. Rows without ``contact_id`` are resolved by lookup key (docs/architecture.md,
+   "What is sent"): one search per key per push (the task is shared, so ten rows of one
+   new person create one contact);
    0 matches → create the contact from the row, 1 → use it, more → the rows of that key
    fail with ``directory_lookup_error``. A contact the lookup creates is created in the
    row's mailing list (the first row's, for an identity). Where the directory
@@ -9,7 +10,8 @@
    searches (:mod:`qxframe._import_lookups`).
 2. Resolved rows go out ``batch_size`` per request, under keys ``r<row>`` that map back to
    rows, in input order. A batch waits for the earlier batches that hold one of its
-   contacts, so one contact's transactions land in input order. A 413 splits the batch.
+   contacts, so one contact's transactions land in input order. A 413, or a 400 refusing
+   a many-row batch whole, splits the batch in halves down to single rows.
 """
 
 from __future__ import annotations
@@ -27,7 +29,12 @@ from qxframe._contacts import create_contact
 from qxframe._envelope import Reply
 from qxframe._payloads import lookup_key, search_body, transaction_entries, transaction_entry
 from qxframe._runner import Action, Push, rows_of, run_groups
-from qxframe.exceptions import OutcomeUnknownError, PayloadTooLargeError, QxError
+from qxframe.exceptions import (
+    BadRequestError,
+    OutcomeUnknownError,
+    PayloadTooLargeError,
+    QxError,
+)
 
 LOOKUP_CACHE_SIZE = 200_000  # lookup keys remembered per push (streamed inputs stay bounded)
 
@@ -123,7 +130,16 @@ def plan(ready: list[tuple[dict[str, Any], str, int]], batch_size: int) -> list[
 
 
 async def send_batch(push: Push, batch: Batch, spent: int = 0) -> list[_results.Outcome]:
-    """Send one batch; split it in two on 413. ``spent``: attempts already spent on it."""
+    """Send one batch; split it in halves on 413, or on a 400 refusing it whole.
+
+    A 400 means nothing was processed, so the halves cannot duplicate (docs/architecture.md,
+    "What is sent"). When both halves of a refused batch go through, its size is remembered
+    for the push and later batches that large are split before they are sent. ``spent``:
+    attempts already spent on these rows.
+    """
+    refused = push.memo.get("transactions_refused_size")
+    if refused is not None and len(batch.items) >= refused > 1:
+        return await _halves(push, batch, spent)
     body = {
         f"r{row['row']}": transaction_entry(
             row, contact_id=contact_id, default_date=push.default_date
@@ -133,15 +149,21 @@ async def send_batch(push: Push, batch: Batch, spent: int = 0) -> list[_results.
     rows = [row["row"] for row, _, _ in batch.items]
     post = partial(push.api.acreate_transactions, batch.directory_id, body)
     answer = await push.call(post, risky_rows=rows)
-    if isinstance(answer, PayloadTooLargeError) and len(batch.items) > 1:
-        half = len(batch.items) // 2
-        spent += answer.attempts
-        first = await send_batch(push, Batch(batch.directory_id, batch.items[:half]), spent)
-        return first + await send_batch(push, Batch(batch.directory_id, batch.items[half:]), spent)
+    if isinstance(answer, PayloadTooLargeError | BadRequestError) and len(batch.items) > 1:
+        outcomes = await _halves(push, batch, spent + answer.attempts)
+        if isinstance(answer, BadRequestError) and all(o.http_status != 400 for o in outcomes):
+            push.memo["transactions_refused_size"] = min(refused or len(rows), len(rows))
+        return outcomes
     return [
         _outcome(row, contact_id, attempts + spent, answer)
         for row, contact_id, attempts in batch.items
     ]
+
+
+async def _halves(push: Push, batch: Batch, spent: int) -> list[_results.Outcome]:
+    half = len(batch.items) // 2
+    first = await send_batch(push, Batch(batch.directory_id, batch.items[:half]), spent)
+    return first + await send_batch(push, Batch(batch.directory_id, batch.items[half:]), spent)
 
 
 def _outcome(

@@ -16,7 +16,7 @@ import pytest
 import qxframe as qx
 from qxframe import _imports
 from qxframe._envelope import Reply
-from qxframe._sandbox import _import_routes
+from qxframe._sandbox import _ep_imports
 from qxframe._sandbox import _imports as sandbox_imports
 from tests.helpers import bodies, payloads
 
@@ -213,7 +213,7 @@ def test_a_full_queue_is_waited_out(sb, timed, fake_time, monkeypatch):
 
 
 def test_the_report_is_read_to_its_last_page(sb, timed, monkeypatch):
-    monkeypatch.setattr(_import_routes, "REPORT_PAGE_SIZE", 4)
+    monkeypatch.setattr(_ep_imports, "REPORT_PAGE_SIZE", 4)
     res = push(timed, sb, people(10), method="import")
     assert res["status"].to_list() == ["success"] * 10
     reports = sb.requests().filter(pl.col("path").str.ends_with("/report"))

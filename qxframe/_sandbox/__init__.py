@@ -5,11 +5,19 @@ the fault knobs, frames of what it holds, and a server it can start and stop) an
 :func:`sandbox`, the context manager that runs one on 127.0.0.1 for the length of a
 ``with`` block. The pieces behind it:
 
-- :mod:`._store` — in-memory state and the rules that need it (no HTTP);
+- :mod:`._model` — the dataclasses it holds, and the contact index;
+- :mod:`._store` — directories, mailing lists, contacts and the rules on them (no HTTP);
+- :mod:`._txstore` — transactions and transaction batches (no HTTP);
 - :mod:`._rules` — checks of request bodies, pure functions;
+- :mod:`._views` — the read shapes Qualtrics answers with, pure functions;
 - :mod:`._faults` — rate limits, random errors, ``fail_next``;
-- :mod:`._app` — starlette routes, envelopes, the token check;
+- :mod:`._wire` — envelopes, paging, the call a handler gets, :class:`~._wire.Endpoint`;
+- :mod:`._ep_directory`, :mod:`._ep_contacts`, :mod:`._ep_transactions`,
+  :mod:`._ep_workflows` — handlers and a ``ROUTES`` list each;
+- :mod:`._app` — paths as Qualtrics matches them, the token check, the pipeline;
 - :mod:`._server` — uvicorn in a daemon thread.
+
+What it answers, and where each shape comes from, is in ``docs/qualtrics-api.md``.
 
 Example::
 
@@ -27,18 +35,16 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 import polars as pl
 
-from qxframe._sandbox._app import SandboxApp
+from qxframe._sandbox._app import QualtricsPaths, SandboxApp
 from qxframe._sandbox._faults import FAMILIES, Faults, check_family
 from qxframe._sandbox._imports import Imports
 from qxframe._sandbox._server import HOST, ServerThread
 from qxframe._sandbox._store import Store
-
-if TYPE_CHECKING:
-    from starlette.applications import Starlette
+from qxframe._sandbox._wire import Settings
 
 __all__ = ["Sandbox", "sandbox"]
 
@@ -99,12 +105,24 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
         "seq": pl.Int64,
         "method": pl.String,
         "path": pl.String,
+        "query": pl.String,
         "family": pl.String,
         "status": pl.Int64,
         "received_at": _UTC,
         "body_bytes": pl.Int64,
     },
 }
+
+
+def _check_knobs(
+    latency: float, page_size: int, next_page: str, max_transactions: int | None
+) -> None:
+    if latency < 0 or page_size < 1:
+        raise ValueError("latency must be >= 0 and page_size >= 1.")
+    if next_page not in ("url", "token"):
+        raise ValueError(f"next_page must be 'url' or 'token', not {next_page!r}.")
+    if max_transactions is not None and max_transactions < 1:
+        raise ValueError("max_transactions_per_request must be None or at least 1.")
 
 
 def _frame(rows: list[dict[str, Any]], kind: str) -> pl.DataFrame:
@@ -121,7 +139,14 @@ class Sandbox:
             ``{family: per_minute}``; over it the answer is 429 with ``Retry-After``.
         error_rate: share of requests (0..1) answered 500 or 503 before processing.
         seed: makes ids and random errors reproducible.
-        page_size: default and largest page of the directory and mailing-list lists.
+        page_size: default and largest page of every list (directories never more than
+            5, mailing-list members never more than 50, as in Qualtrics).
+        next_page: the form of ``nextPage`` on lists: ``"url"`` (an absolute URL) or
+            ``"token"`` (a bare token, to send back as ``skipToken``).
+        max_transactions_per_request: above this many keys, ``POST .../transactions``
+            is refused whole with a 400 (None: no limit, as far as Qualtrics says).
+        extra_directories: plain directories added after the three standard ones (so a
+            brand with more than 5 directories, paged, can be tried).
         import_rate: contacts an import job processes a second (``None``: at once), so a
             job takes time as a real one does (docs/qualtrics-api.md §9).
     """
@@ -133,23 +158,21 @@ class Sandbox:
         error_rate: float = 0.0,
         seed: int = 0,
         page_size: int = 100,
+        next_page: Literal["url", "token"] = "url",
+        max_transactions_per_request: int | None = None,
+        extra_directories: int = 0,
         import_rate: float | None = None,
     ) -> None:
-        if latency < 0 or page_size < 1:
-            raise ValueError("latency must be >= 0 and page_size >= 1.")
-        self._store = Store(seed)
-        self._imports = Imports(self._store, import_rate=import_rate)
+        _check_knobs(latency, page_size, next_page, max_transactions_per_request)
+        self._store = Store(seed, extra_directories=max(0, extra_directories))
         self._faults = Faults(rate_limit=rate_limit, error_rate=error_rate, seed=seed)
-        self.api_token = "sbx_" + secrets.token_hex(16)
+        self.api_token = "sbx_" + secrets.token_hex(18)  # 40 characters, as Qualtrics' are
+        self._imports = Imports(self._store, import_rate=import_rate)
+        settings = Settings(page_size, next_page, max_transactions_per_request, self._imports)
         self._app = SandboxApp(
-            self._store,
-            self._faults,
-            api_token=self.api_token,
-            latency=latency,
-            page_size=page_size,
-            imports=self._imports,
+            self._store, self._faults, api_token=self.api_token, latency=latency, settings=settings
         ).build()
-        customers, prospects, _partners = self._store.directories
+        customers, prospects = self._store.directories[:2]
         self.directory_id = customers.directory_id
         self.mailing_list_id = customers.lists[0].mailing_list_id
         self.plain_directory_id = prospects.directory_id
@@ -159,7 +182,7 @@ class Sandbox:
     # -- where it is -------------------------------------------------------------
 
     @property
-    def app(self) -> Starlette:
+    def app(self) -> QualtricsPaths:
         """The ASGI app, for ``httpx.ASGITransport(app=sb.app)``."""
         return self._app
 
@@ -272,7 +295,7 @@ class Sandbox:
 
     def mailing_list_members(self) -> pl.DataFrame:
         """One row per (mailing list, contact) membership, in order of joining."""
-        return _frame(self._imports.member_rows(), "members")
+        return _frame(self._store.member_rows(), "members")
 
     def imports(self) -> pl.DataFrame:
         """One row per import job: its list, sizes, counts and progress now."""
@@ -290,16 +313,20 @@ def sandbox(
     error_rate: float = 0.0,
     seed: int = 0,
     page_size: int = 100,
-    import_rate: float | None = None,
+    **knobs: Any,
 ) -> Iterator[Sandbox]:
-    """Run a :class:`Sandbox` on 127.0.0.1 (ephemeral port) for the ``with`` block."""
+    """Run a :class:`Sandbox` on 127.0.0.1 (ephemeral port) for the ``with`` block.
+
+    ``knobs``: the other keywords of :class:`Sandbox` (``next_page``,
+    ``max_transactions_per_request``, ``extra_directories``, ``import_rate``).
+    """
     sb = Sandbox(
         latency=latency,
         rate_limit=rate_limit,
         error_rate=error_rate,
         seed=seed,
         page_size=page_size,
-        import_rate=import_rate,
+        **knobs,
     )
     sb.start()
     try:

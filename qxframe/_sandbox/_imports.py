@@ -37,11 +37,6 @@ IMPORT_CONTACT_KEYS = frozenset(
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
-class TopLevel(dict[str, Any]):
-    """A success answer whose members sit at the envelope's top level, beside ``meta``
-    (the import report answers ``{"results": …, "skipToken": …, "meta": …}``)."""
-
-
 @dataclass
 class Job:
     import_id: str
@@ -85,43 +80,27 @@ class Imports:
 
     def reset(self) -> None:
         with self.store.lock:
-            self.members: dict[str, dict[str, dict[str, Any]]] = {}  # list → contact → row
             self.jobs: dict[str, Job] = {}
 
     def mailing_list(self, directory_id: str, mailing_list_id: str) -> None:
         """Raise 404 unless the list belongs to the directory."""
-        directory = self.store.directory(directory_id)
-        if mailing_list_id not in {ml.mailing_list_id for ml in directory.lists}:
-            raise StoreError(
-                404, "RCE_1", f"Mailing list not found in {directory_id}: {mailing_list_id}."
-            )
+        self.store.mailing_list(directory_id, mailing_list_id)
 
     # -- mailing-list contacts -----------------------------------------------------
 
     def create_member(self, directory_id: str, mailing_list_id: str, body: Any) -> dict[str, str]:
         """Create (or merge, per the directory's deduplication) a contact, in the list too."""
-        self.mailing_list(directory_id, mailing_list_id)
         if isinstance(body, dict):
             body = {k: v for k, v in body.items() if k != "privateEmbeddedData"}
         with self.store.lock:
-            contact_id = self.store.upsert_contact(directory_id, body)
-            return {"id": contact_id, "contactLookupId": self._join(mailing_list_id, contact_id)}
-
-    def _join(self, mailing_list_id: str, contact_id: str) -> str:
-        members = self.members.setdefault(mailing_list_id, {})
-        member = members.get(contact_id)
-        if member is None:
-            member = members[contact_id] = {
-                "mailing_list_id": mailing_list_id,
-                "contact_id": contact_id,
-                "contact_lookup_id": self.store.new_id("CGC_"),
-                "added_at": dt.datetime.now(dt.UTC),
+            contact_id = self.store.upsert_contact(directory_id, body, mailing_list_id)
+            return {
+                "id": contact_id,
+                "contactLookupId": self._lookup_id(contact_id, mailing_list_id),
             }
-        return str(member["contact_lookup_id"])
 
-    def member_rows(self) -> list[dict[str, Any]]:
-        with self.store.lock:
-            return [dict(m) for members in self.members.values() for m in members.values()]
+    def _lookup_id(self, contact_id: str, mailing_list_id: str) -> str:
+        return self.store.state.contacts.by_id[contact_id].lists[mailing_list_id].lookup_id
 
     # -- import jobs -----------------------------------------------------------------
 
@@ -231,16 +210,16 @@ class Imports:
                 "contactListContactStatusCode": None,
             }
         body = {k: v for k, v in contact.items() if k != "transactionData"}
-        before = len(self.store.state.contacts.all)
-        contact_id = self.store.upsert_contact(job.directory_id, body)
-        added = len(self.store.state.contacts.all) > before
+        before = self.store.state.serials
+        contact_id = self.store.upsert_contact(job.directory_id, body, job.mailing_list_id)
+        added = self.store.state.serials > before
         job.added, job.updated = job.added + added, job.updated + (not added)
         word = "added" if added else "updated"
         return entry | {
             "contactId": contact_id,
             "importStatus": f"Contact {word}",
             "importStatusCode": word,
-            "contactListContactId": self._join(job.mailing_list_id, contact_id),
+            "contactListContactId": self._lookup_id(contact_id, job.mailing_list_id),
             "contactListContactStatus": "Added to the mailing list",
             "contactListContactStatusCode": "added",
         }

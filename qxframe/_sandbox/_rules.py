@@ -28,6 +28,7 @@ CONTACT_FIELDS: dict[str, tuple[str, str | None, str]] = {
 SEARCH_FILTER_TYPES = ("email", "firstName", "lastName", "language", "phone", "extRef")
 SEARCH_MAX_DEPTH = 10_000
 _TX_DATE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+_BATCH_DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
 
 
 class StoreError(Exception):
@@ -82,6 +83,19 @@ def check_contact_body(body: Any) -> dict[str, Any]:
             }.get(key, "a string")
             raise StoreError(400, "QVAL_1", f"Invalid value for {key}: expected {kind}.")
     return body
+
+
+def check_list_body(body: Any, *, require_name: bool) -> tuple[str | None, str | None]:
+    """``(name, ownerId)`` of a mailing-list create/update body; other keys are ignored."""
+    if not isinstance(body, dict):
+        raise StoreError(400, "QVAL_1", "The request body must be a JSON object.")
+    name, owner = body.get("name"), body.get("ownerId")
+    if require_name and not (isinstance(name, str) and name.strip()):
+        raise StoreError(400, "QVAL_1", "A mailing list needs a name (a non-empty string).")
+    for key, value in (("name", name), ("ownerId", owner)):
+        if value is not None and not isinstance(value, str):
+            raise StoreError(400, "QVAL_1", f"Invalid value for {key}: expected a string.")
+    return name, owner
 
 
 def _scalar(value: Any) -> bool:
@@ -147,6 +161,21 @@ def transaction_problem(
             "data must be an object of strings, numbers and booleans."
         )
     return None
+
+
+def check_batch_date(value: Any) -> str:
+    """A batch's ``creationDate``: ISO 8601 in 24-hour UTC (``2019-08-24T14:15:22Z``)."""
+    if not isinstance(value, str) or not _BATCH_DATE.fullmatch(value):
+        raise StoreError(
+            400,
+            "QVAL_1",
+            f"Invalid creationDate {value!r}: use 24-hour UTC like 2019-08-24T14:15:22Z.",
+        )
+    try:
+        dt.datetime.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        raise StoreError(400, "QVAL_1", f"Invalid creationDate {value!r}.") from None
+    return value
 
 
 def _valid_date(value: str) -> bool:

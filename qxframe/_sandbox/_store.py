@@ -1,11 +1,13 @@
 """The sandbox's in-memory state and the Qualtrics rules that act on it.
 
-This module owns what the sandbox *holds* (directories, mailing lists, contacts,
-transactions, workflow events, the request log) and the rules that need that state:
-deduplication per directory, search matching and paging depth, which transactions
-land. Body checks that need no state live in :mod:`._rules`. It knows nothing about
-HTTP: every operation takes plain Python values and either returns a result or raises
-:class:`StoreError`, which the app turns into an error envelope. One lock guards
+This module owns what the sandbox *holds* (directories, mailing lists and their
+members, contacts, workflow events, the request log) and the rules that need that
+state: deduplication per directory on every path that creates a contact, contact ids
+and contactLookupIds, search matching and paging depth. Transactions and batches are
+in :mod:`._txstore`; read shapes in :mod:`._views`. Body checks that need no state
+live in :mod:`._rules`. It knows nothing about HTTP: every operation takes plain
+Python values and either returns a result or raises :class:`StoreError`, which the
+app turns into an error envelope. One lock guards
 everything, because the server thread and the test thread both reach in.
 """
 
@@ -18,18 +20,19 @@ import random
 import string
 import threading
 import uuid
-from collections.abc import Container
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import replace
 from typing import Any
 
+from qxframe._sandbox._model import Contact, Directory, MailingList, Membership, State, now
 from qxframe._sandbox._rules import (
     CONTACT_FIELDS,
     SEARCH_MAX_DEPTH,
     StoreError,
     check_contact_body,
+    check_list_body,
     norm,
     parse_search,
-    transaction_problem,
 )
 
 __all__ = ["Store", "StoreError"]
@@ -37,118 +40,44 @@ __all__ = ["Store", "StoreError"]
 _ALNUM = string.ascii_letters + string.digits
 
 
-@dataclass(frozen=True)
-class MailingList:
-    mailing_list_id: str
-    name: str
-    created: str
-
-
-@dataclass(frozen=True)
-class Directory:
-    directory_id: str
-    name: str
-    is_default: bool
-    dedup: tuple[str, ...]  # write field names that must all match to merge
-    lists: tuple[MailingList, ...]
-
-
-@dataclass
-class Contact:
-    serial: int  # creation order
-    contact_id: str
-    directory_id: str
-    fields: dict[str, str]  # write field name -> value
-    unsubscribed: bool | None
-    embedded: dict[str, Any]
-    created_at: dt.datetime
-    modified_at: dt.datetime
-
-
-class ContactIndex:
-    """Contacts in creation order, by id, and by (directory, field, normalised value).
-
-    Keeps dedup and ``eq`` search lookups O(1) however many contacts a benchmark pushes.
-    """
-
-    def __init__(self) -> None:
-        self.all: list[Contact] = []
-        self.by_id: dict[str, Contact] = {}
-        self._by_value: dict[tuple[str, str, str], dict[str, Contact]] = {}
-
-    def add(self, contact: Contact) -> None:
-        self.all.append(contact)
-        self.by_id[contact.contact_id] = contact
-
-    def set_field(self, contact: Contact, name: str, value: str) -> None:
-        old = contact.fields.get(name)
-        if old is not None:
-            self._by_value.get((contact.directory_id, name, norm(old)), {}).pop(
-                contact.contact_id, None
-            )
-        contact.fields[name] = value
-        key = (contact.directory_id, name, norm(value))
-        self._by_value.setdefault(key, {})[contact.contact_id] = contact
-
-    def matching(self, directory_id: str, name: str, value: str) -> list[Contact]:
-        found = self._by_value.get((directory_id, name, norm(value)), {})
-        return sorted(found.values(), key=lambda c: c.serial)
-
-    def in_directory(self, directory_id: str) -> Container[str]:
-        by_id = self.by_id
-
-        class Members:
-            def __contains__(self, contact_id: object) -> bool:
-                contact = by_id.get(contact_id) if isinstance(contact_id, str) else None
-                return contact is not None and contact.directory_id == directory_id
-
-        return Members()
-
-
-@dataclass
-class State:
-    """Everything :meth:`Store.reset` drops."""
-
-    contacts: ContactIndex = field(default_factory=ContactIndex)
-    transactions: list[dict[str, Any]] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    arrivals: int = 0  # requests seen, answered or not: the next request's ``seq``
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _qdate(when: dt.datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+_SEEDED = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+_DIRECTORIES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("Customers", ("email",), ("Newsletter", "Purchases")),
+    ("Prospects", (), ("Leads",)),
+    ("Partners", ("extRef", "email"), ("Partner updates",)),
+)
 
 
 class Store:
-    """Directories, contacts, transactions and events of one sandbox, behind one lock."""
+    """Directories, mailing lists and contacts of one sandbox, behind one lock.
 
-    def __init__(self, seed: int = 0) -> None:
+    Transactions and batches are in :mod:`._txstore`, over the same state and lock.
+    """
+
+    def __init__(self, seed: int = 0, extra_directories: int = 0) -> None:
         self.lock = threading.RLock()
         self._ids = random.Random(f"qxframe-sandbox-ids-{seed}")
         self.user_id = self.new_id("UR_")
         self.brand_id = "sandbox"
         self.workflow_token = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
-        created = "2024-01-01T00:00:00Z"
+        extra = tuple((f"Directory {n}", (), ()) for n in range(4, 4 + extra_directories))
         self.directories: tuple[Directory, ...] = tuple(
-            Directory(
-                self.new_id("POOL_"),
-                name,
-                name == "Customers",
-                dedup,
-                tuple(MailingList(self.new_id("CG_"), n, created) for n in lists),
-            )
-            for name, dedup, lists in (
-                ("Customers", ("email",), ("Newsletter", "Purchases")),
-                ("Prospects", (), ("Leads",)),
-                ("Partners", ("extRef", "email"), ("Partner updates",)),
-            )
+            self._seed_directory(name, dedup, lists) for name, dedup, lists in _DIRECTORIES + extra
         )
-        self.state = State()
+        self.state = State(self._seeded_lists())
+
+    def _seed_directory(
+        self, name: str, dedup: tuple[str, ...], lists: tuple[str, ...]
+    ) -> Directory:
+        directory_id = self.new_id("POOL_")
+        seeded = tuple(
+            MailingList(self.new_id("CG_"), directory_id, n, self.user_id, _SEEDED, _SEEDED)
+            for n in lists
+        )
+        return Directory(directory_id, name, name == "Customers", dedup, seeded)
+
+    def _seeded_lists(self) -> dict[str, MailingList]:
+        return {ml.mailing_list_id: replace(ml) for d in self.directories for ml in d.lists}
 
     def new_id(self, prefix: str) -> str:
         with self.lock:
@@ -156,7 +85,7 @@ class Store:
 
     def reset(self) -> None:
         with self.lock:
-            self.state = State()
+            self.state = State(self._seeded_lists())
 
     def directory(self, directory_id: str) -> Directory:
         for directory in self.directories:
@@ -164,11 +93,11 @@ class Store:
                 return directory
         raise StoreError(404, "RCE_1", f"Directory not found: {directory_id}.")
 
-    # -- reads -------------------------------------------------------------------
+    # -- directories and mailing lists -----------------------------------------------
 
     def directory_elements(self) -> list[dict[str, Any]]:
         with self.lock:
-            counts = self._count_by(c.directory_id for c in self.state.contacts.all)
+            counts = Counter(c.directory_id for c in self.state.contacts.all)
         return [
             {
                 "directoryId": d.directory_id,
@@ -184,54 +113,121 @@ class Store:
             for d in self.directories
         ]
 
-    def mailing_list_elements(self, directory_id: str) -> list[dict[str, Any]]:
-        directory = self.directory(directory_id)
+    def lists_of(self, directory_id: str) -> list[MailingList]:
+        self.directory(directory_id)
         with self.lock:
-            members = {(t["mailing_list_id"], t["contact_id"]) for t in self.state.transactions}
-        counts = self._count_by(ml for ml, _ in members)
-        return [
-            {
-                "mailingListId": ml.mailing_list_id,
-                "name": ml.name,
-                "ownerId": self.user_id,
-                "lastModifiedDate": ml.created,
-                "creationDate": ml.created,
-                "contactCount": counts.get(ml.mailing_list_id, 0),
-            }
-            for ml in directory.lists
-        ]
+            return [ml for ml in self.state.lists.values() if ml.directory_id == directory_id]
 
-    @staticmethod
-    def _count_by(keys: Any) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for key in keys:
-            counts[key] = counts.get(key, 0) + 1
-        return counts
+    def mailing_list(self, directory_id: str, mailing_list_id: str) -> MailingList:
+        with self.lock:
+            found = self.state.lists.get(mailing_list_id)
+        if found is None or found.directory_id != self.directory(directory_id).directory_id:
+            raise StoreError(
+                404, "RCE_1", f"Mailing list not found in {directory_id}: {mailing_list_id}."
+            )
+        return found
+
+    def list_size(self, mailing_list_id: str) -> int:
+        with self.lock:
+            return sum(mailing_list_id in c.lists for c in self.state.contacts.all)
+
+    def create_list(self, directory_id: str, body: dict[str, Any]) -> str:
+        self.directory(directory_id)
+        name, owner = check_list_body(body, require_name=True)
+        with self.lock:
+            stamp = now()
+            ml = MailingList(
+                self.new_id("CG_"), directory_id, name or "", owner or self.user_id, stamp, stamp
+            )
+            self.state.lists[ml.mailing_list_id] = ml
+            return ml.mailing_list_id
+
+    def update_list(self, directory_id: str, mailing_list_id: str, body: dict[str, Any]) -> None:
+        ml = self.mailing_list(directory_id, mailing_list_id)
+        name, owner = check_list_body(body, require_name=False)
+        with self.lock:
+            ml.name = name if name is not None else ml.name
+            ml.owner_id = owner if owner is not None else ml.owner_id
+            ml.modified = now()
+
+    def delete_list(self, directory_id: str, mailing_list_id: str) -> None:
+        self.mailing_list(directory_id, mailing_list_id)
+        with self.lock:
+            del self.state.lists[mailing_list_id]
+            for contact in self.state.contacts.all:
+                membership = contact.lists.pop(mailing_list_id, None)
+                if membership is not None:
+                    self.state.contacts.by_lookup.pop(membership.lookup_id, None)
 
     # -- contacts ----------------------------------------------------------------
 
-    def upsert_contact(self, directory_id: str, body: Any) -> str:
-        """Create a contact, or merge into the one its directory's dedup fields match."""
+    def upsert_contact(
+        self, directory_id: str, body: Any, mailing_list_id: str | None = None
+    ) -> str:
+        """Create a contact, or merge into the one its directory's dedup fields match.
+
+        With ``mailing_list_id`` the contact (new or merged) is also a member of that list
+        (docs/qualtrics-api.md §7); its ``contactLookupId`` is then in ``contact.lists``.
+        """
         directory = self.directory(directory_id)
+        if mailing_list_id is not None:
+            self.mailing_list(directory_id, mailing_list_id)
         body = check_contact_body(body)
         with self.lock:
-            existing = self._dedup_match(directory, body)
-            now = _now()
-            if existing is None:
-                contacts = self.state.contacts
-                serial = len(contacts.all)
-                existing = Contact(
-                    serial, self.new_id("CID_"), directory_id, {}, None, {}, now, now
-                )
-                contacts.add(existing)
-            for name, value in body.items():
-                if name in CONTACT_FIELDS:
-                    self.state.contacts.set_field(existing, name, value)
-            existing.embedded.update(body.get("embeddedData", {}))
-            if "unsubscribed" in body:
-                existing.unsubscribed = body["unsubscribed"]
-            existing.modified_at = now
-            return existing.contact_id
+            contact = self._dedup_match(directory, body) or self._new_contact(directory_id)
+            self._apply(contact, body)
+            if mailing_list_id is not None:
+                self.join_list(contact, mailing_list_id)
+            return contact.contact_id
+
+    def _new_contact(self, directory_id: str) -> Contact:
+        stamp = now()
+        contact = Contact(
+            self.state.serials, self.new_id("CID_"), directory_id, {}, None, {}, stamp, stamp
+        )
+        self.state.serials += 1
+        self.state.contacts.add(contact)
+        return contact
+
+    def join_list(self, contact: Contact, mailing_list_id: str) -> Membership:
+        """Make ``contact`` a member of a list (idempotent); its membership."""
+        with self.lock:
+            membership = contact.lists.get(mailing_list_id)
+            if membership is None:
+                membership = Membership(self.new_id("CGC_"), self.state.joins, now())
+                contact.lists[mailing_list_id] = membership
+                self.state.joins += 1
+                self.state.contacts.by_lookup[membership.lookup_id] = contact
+            return membership
+
+    def member_rows(self) -> list[dict[str, Any]]:
+        """One row per (mailing list, contact) membership, in order of joining."""
+        with self.lock:
+            held = [
+                (m.joined, ml_id, c.contact_id, m)
+                for c in self.state.contacts.all
+                for ml_id, m in c.lists.items()
+            ]
+        return [
+            {
+                "mailing_list_id": ml_id,
+                "contact_id": contact_id,
+                "contact_lookup_id": m.lookup_id,
+                "added_at": m.added_at,
+            }
+            for _, ml_id, contact_id, m in sorted(held, key=lambda h: h[0])
+        ]
+
+    def _apply(self, contact: Contact, body: dict[str, Any]) -> None:
+        for name, value in body.items():
+            if name in CONTACT_FIELDS:
+                self.state.contacts.set_field(contact, name, value)
+        contact.embedded.update(body.get("embeddedData", {}))
+        if "unsubscribed" in body:
+            if body["unsubscribed"] and not contact.unsubscribed:
+                contact.unsubscribe_date = now()
+            contact.unsubscribed = body["unsubscribed"]
+        contact.modified_at = now()
 
     def _dedup_match(self, directory: Directory, body: dict[str, Any]) -> Contact | None:
         wanted = {f: norm(body.get(f)) for f in directory.dedup}
@@ -243,9 +239,71 @@ class Store:
                 return contact
         return None
 
+    def contact(self, directory_id: str, ref: str) -> Contact:
+        """A contact of the directory by its id or one of its contactLookupIds (else 404)."""
+        self.directory(directory_id)
+        with self.lock:
+            contacts = self.state.contacts
+            found = contacts.by_id.get(ref) or contacts.by_lookup.get(ref)
+        if found is None or found.directory_id != directory_id:
+            raise StoreError(404, "RCE_1", f"Contact not found in {directory_id}: {ref}.")
+        return found
+
+    def update_contact(self, directory_id: str, ref: str, body: Any) -> Contact:
+        """PUT: the fields given replace theirs; embedded data keys merge."""
+        contact = self.contact(directory_id, ref)
+        body = check_contact_body(body)
+        with self.lock:
+            self._apply(contact, body)
+        return contact
+
+    def delete_contact(self, directory_id: str, ref: str) -> None:
+        contact = self.contact(directory_id, ref)
+        with self.lock:
+            self.state.contacts.remove(contact)
+
+    def contacts_in(self, directory_id: str) -> list[Contact]:
+        self.directory(directory_id)
+        with self.lock:
+            return [c for c in self.state.contacts.all if c.directory_id == directory_id]
+
+    def members(self, directory_id: str, mailing_list_id: str) -> list[Contact]:
+        self.mailing_list(directory_id, mailing_list_id)
+        with self.lock:
+            return [c for c in self.state.contacts.all if mailing_list_id in c.lists]
+
+    def member(self, directory_id: str, mailing_list_id: str, ref: str) -> Contact:
+        contact = self.contact(directory_id, ref)
+        self.mailing_list(directory_id, mailing_list_id)
+        if mailing_list_id not in contact.lists:
+            raise StoreError(
+                404, "RCE_1", f"Contact {ref} is not in mailing list {mailing_list_id}."
+            )
+        return contact
+
+    def update_member(self, directory_id: str, mailing_list_id: str, ref: str, body: Any) -> None:
+        """PUT on a list member: contact fields change; ``unsubscribed`` is the list's."""
+        contact = self.member(directory_id, mailing_list_id, ref)
+        body = check_contact_body(body)
+        with self.lock:
+            membership = contact.lists[mailing_list_id]
+            if "unsubscribed" in body:
+                flag = body.pop("unsubscribed")
+                if flag and not membership.unsubscribed:
+                    membership.unsubscribe_date = now()
+                membership.unsubscribed = flag
+            self._apply(contact, body)
+
+    def remove_member(self, directory_id: str, mailing_list_id: str, ref: str) -> None:
+        """DELETE on a list member: out of the list, still in the directory."""
+        contact = self.member(directory_id, mailing_list_id, ref)
+        with self.lock:
+            membership = contact.lists.pop(mailing_list_id)
+            self.state.contacts.by_lookup.pop(membership.lookup_id, None)
+
     def search(
         self, directory_id: str, body: Any, offset: int, page_size: int
-    ) -> tuple[list[dict[str, Any]], int | None]:
+    ) -> tuple[list[Contact], int | None]:
         """One page of contacts matching every filter, and the next offset (or None)."""
         self.directory(directory_id)
         filters = parse_search(body)
@@ -268,58 +326,8 @@ class Store:
                     for ftype, comp, value in filters
                 )
             ]
-            page = [self._read_view(c) for c in found[offset : offset + page_size]]
         more = offset + page_size < len(found)
-        return page, (offset + page_size if more else None)
-
-    @staticmethod
-    def _read_view(contact: Contact) -> dict[str, Any]:
-        view: dict[str, Any] = {"id": contact.contact_id}
-        for wf, (rf, _, _) in CONTACT_FIELDS.items():
-            view[rf] = contact.fields.get(wf)
-        view["unsubscribed"] = bool(contact.unsubscribed)
-        view["embeddedData"] = dict(contact.embedded)
-        view["creationDate"] = _qdate(contact.created_at)
-        view["lastModified"] = _qdate(contact.modified_at)
-        return view
-
-    # -- transactions ------------------------------------------------------------
-
-    def add_transactions(
-        self, directory_id: str, body: Any
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Store every valid transaction; return (createdTransactions, unprocessed)."""
-        directory = self.directory(directory_id)
-        if not isinstance(body, dict):
-            raise StoreError(
-                400,
-                "QVAL_1",
-                "The request body must be a JSON object of transactions keyed by your own keys.",
-            )
-        lists = {ml.mailing_list_id for ml in directory.lists}
-        created: dict[str, Any] = {}
-        unprocessed: dict[str, Any] = {}
-        with self.lock:
-            contacts = self.state.contacts.in_directory(directory_id)
-            for key, tx in body.items():
-                problem = transaction_problem(tx, contacts, lists)
-                if problem:
-                    unprocessed[key] = {"error": problem[0], "errorMessage": problem[1]}
-                    continue
-                tx_id = self.new_id("TR_")
-                self.state.transactions.append(
-                    {
-                        "transaction_id": tx_id,
-                        "directory_id": directory_id,
-                        "contact_id": tx["contactId"],
-                        "mailing_list_id": tx["mailingListId"],
-                        "transaction_date": tx["transactionDate"],
-                        "data": json.dumps(tx["data"], ensure_ascii=False),
-                        "key": key,
-                    }
-                )
-                created[key] = {"id": tx_id}
-        return created, unprocessed
+        return found[offset : offset + page_size], (offset + page_size if more else None)
 
     # -- workflows and the request log -------------------------------------------
 
@@ -332,7 +340,7 @@ class Store:
                 {
                     "event_id": event_id,
                     "url_token_id": url_token_id,
-                    "received_at": _now(),
+                    "received_at": now(),
                     "payload": payload,
                 }
             )

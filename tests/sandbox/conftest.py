@@ -56,6 +56,25 @@ class InProcess:
     def transactions(self, directory_id: str | None = None) -> str:
         return f"/API/v3/directories/{directory_id or self.sb.directory_id}/transactions"
 
+    def lists(self, directory_id: str | None = None) -> str:
+        return f"/API/v3/directories/{directory_id or self.sb.directory_id}/mailinglists"
+
+    def members(self, mailing_list_id: str | None = None) -> str:
+        return f"{self.lists()}/{mailing_list_id or self.sb.mailing_list_id}/contacts"
+
+    def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", url, **kwargs)
+
+    def member(self, body: dict[str, Any], mailing_list_id: str | None = None) -> tuple[str, str]:
+        """Put a contact in a mailing list of ``directory_id`` the way a list create does
+        (that endpoint is tested with the import jobs): ``(contactId, contactLookupId)``."""
+        store, ml = self.sb._store, mailing_list_id or self.sb.mailing_list_id
+        contact_id = store.upsert_contact(self.sb.directory_id, body, mailing_list_id=ml)
+        return contact_id, store.state.contacts.by_id[contact_id].lists[ml].lookup_id
+
     def close(self) -> None:
         self._runner.run(self._client.aclose())
         self._runner.close()

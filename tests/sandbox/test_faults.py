@@ -128,7 +128,16 @@ def test_requests_log_every_answer_without_headers_or_token(make_api):
     api.post(api.contacts(), json={"email": "b@example.com"})
     api.get("/API/v3/whoami", headers={"X-API-TOKEN": "sbx_wrong"})
     log = api.sb.requests()
-    assert log.columns == ["seq", "method", "path", "family", "status", "received_at", "body_bytes"]
+    assert log.columns == [
+        "seq",
+        "method",
+        "path",
+        "query",
+        "family",
+        "status",
+        "received_at",
+        "body_bytes",
+    ]
     assert log["status"].to_list() == [500, 200, 429, 401]
     assert log["seq"].to_list() == [0, 1, 2, 3]
     assert log["family"].to_list() == ["reads", "contacts", "contacts", "reads"]

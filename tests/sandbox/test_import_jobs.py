@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from qxframe._sandbox import _import_routes, _imports
+from qxframe._sandbox import _ep_imports, _imports
 
 
 class Clock:
@@ -144,7 +144,7 @@ def test_the_report_maps_each_contact_by_source_index(api, ok, clock):
 def test_the_report_pages_with_a_skip_token(api, ok, clock, monkeypatch):
     """docs/qualtrics-api.md §9: the report comes a page at a time, with a skipToken while
     more pages remain."""
-    monkeypatch.setattr(_import_routes, "REPORT_PAGE_SIZE", 2)
+    monkeypatch.setattr(_ep_imports, "REPORT_PAGE_SIZE", 2)
     result = create(api, ok, [{"extRef": f"u{i}"} for i in range(5)])
     seen, skip = [], None
     while True:

@@ -76,13 +76,6 @@ def test_many_keys_in_one_request(api, ok, contact_id):
     assert len(set(v["id"] for v in out["createdTransactions"].values())) == 50
 
 
-def test_mailing_list_counts_its_contacts(api, ok, contact_id):
-    ok(api.post(api.transactions(), json={"a": tx(api, contact_id), "b": tx(api, contact_id)}))
-    lists = ok(api.get(f"/API/v3/directories/{api.sb.directory_id}/mailinglists"))["elements"]
-    counts = {ml["mailingListId"]: ml["contactCount"] for ml in lists}
-    assert counts[api.sb.mailing_list_id] == 1
-
-
 def test_non_object_body_is_400_and_unknown_directory_404(api, err, contact_id):
     err(api.post(api.transactions(), json=[tx(api, contact_id)]), 400)
     err(api.post(api.transactions(), content=b"nope"), 400)
