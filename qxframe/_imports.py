@@ -379,6 +379,7 @@ def lost(job: Job, created: Reply, import_id: str, error: QxError, spent: int) -
 
 
 def _settle(push: Push, result: pl.DataFrame, shown: int) -> None:
-    push.advance(result.height - shown)
-    if push.watcher is not None:
-        push.watcher.settled([_results.Outcome(**r) for r in result.iter_rows(named=True)])
+    """Report the job's outcomes through ``push.settle`` (progress bar, journal, and the
+    results of a push that is stopped); the bar already counted ``shown`` of its rows."""
+    push.advance(-shown)
+    push.settle([_results.Outcome(**r) for r in result.iter_rows(named=True)])
