@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import batch, cpu, latency, memory, rate, report, sandbox_alone, transactions
+from bench import batch, cpu, imports, latency, memory, rate, report, sandbox_alone, transactions
 from bench._common import FULL, OUT, QUICK, ROOT, Figure, Row, Sizes, machine
 
 BENCHMARKS: dict[str, Callable[[Sizes], Figure]] = {
@@ -32,6 +32,8 @@ BENCHMARKS: dict[str, Callable[[Sizes], Figure]] = {
     "d": cpu.run,
     "e": memory.run,
     "h": batch.run,
+    "f": imports.run_f,
+    "g": imports.run_g,
 }
 
 

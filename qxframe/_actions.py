@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import polars as pl
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 Mapping_ = Mapping[str, Any] | None
 Results = pl.DataFrame | pl.LazyFrame
+Method = Literal["auto", "api", "import"]
 _dry_run_loop = LoopThread("qxframe-dry-run")  # for dry runs given no client
 
 
@@ -64,11 +65,14 @@ async def aupsert_contacts(
     *,
     client: Client | None = None,
     directory_id: str | None = None,
+    mailing_list_id: str | None = None,
     mapping: Mapping_ = None,
     dry_run: bool = False,
     concurrency: int | None = None,
     progress: bool | None = None,
     journal: str | Path | None = None,
+    method: Method = "auto",
+    import_jobs: int = 25,
     out: None = None,
 ) -> pl.DataFrame: ...
 
@@ -79,11 +83,14 @@ async def aupsert_contacts(
     *,
     client: Client | None = None,
     directory_id: str | None = None,
+    mailing_list_id: str | None = None,
     mapping: Mapping_ = None,
     dry_run: bool = False,
     concurrency: int | None = None,
     progress: bool | None = None,
     journal: str | Path | None = None,
+    method: Method = "auto",
+    import_jobs: int = 25,
     out: str | Path,
 ) -> pl.LazyFrame: ...
 
@@ -93,11 +100,14 @@ async def aupsert_contacts(
     *,
     client: Client | None = None,
     directory_id: str | None = None,
+    mailing_list_id: str | None = None,
     mapping: Mapping_ = None,
     dry_run: bool = False,
     concurrency: int | None = None,
     progress: bool | None = None,
     journal: str | Path | None = None,
+    method: Method = "auto",
+    import_jobs: int = 25,
     out: str | Path | None = None,
 ) -> Results:
     """Async twin of :func:`upsert_contacts`."""
@@ -106,12 +116,14 @@ async def aupsert_contacts(
         frame,
         out,
         client=client,
-        constants={"directory_id": directory_id},
+        constants={"directory_id": directory_id, "mailing_list_id": mailing_list_id},
         mapping=mapping,
         dry_run=dry_run,
         concurrency=concurrency,
         progress=progress,
         journal=journal,
+        method=method,
+        import_jobs=import_jobs,
     )
 
 
@@ -121,11 +133,14 @@ def upsert_contacts(
     *,
     client: Client | None = None,
     directory_id: str | None = None,
+    mailing_list_id: str | None = None,
     mapping: Mapping_ = None,
     dry_run: bool = False,
     concurrency: int | None = None,
     progress: bool | None = None,
     journal: str | Path | None = None,
+    method: Method = "auto",
+    import_jobs: int = 25,
     out: None = None,
 ) -> pl.DataFrame: ...
 
@@ -136,11 +151,14 @@ def upsert_contacts(
     *,
     client: Client | None = None,
     directory_id: str | None = None,
+    mailing_list_id: str | None = None,
     mapping: Mapping_ = None,
     dry_run: bool = False,
     concurrency: int | None = None,
     progress: bool | None = None,
     journal: str | Path | None = None,
+    method: Method = "auto",
+    import_jobs: int = 25,
     out: str | Path,
 ) -> pl.LazyFrame: ...
 
@@ -150,11 +168,14 @@ def upsert_contacts(
     *,
     client: Client | None = None,
     directory_id: str | None = None,
+    mailing_list_id: str | None = None,
     mapping: Mapping_ = None,
     dry_run: bool = False,
     concurrency: int | None = None,
     progress: bool | None = None,
     journal: str | Path | None = None,
+    method: Method = "auto",
+    import_jobs: int = 25,
     out: str | Path | None = None,
 ) -> Results:
     """Create or update one XM Directory contact per row.
@@ -163,7 +184,10 @@ def upsert_contacts(
         frame: a polars/pandas DataFrame, a LazyFrame, or a path to a CSV/Parquet file.
         client: the :class:`Client` (default: ``Client.from_env()``; none needed for a dry run).
         directory_id: the directory (``POOL_…``) for every row; leave it out to read a column.
-        mapping: ``{field: column | polars expression | [columns]}`` (DESIGN §1).
+        mailing_list_id: a mailing list (``CG_…``) of that directory, or a column of them:
+            each contact is created in the list (a member of the list and the directory).
+        mapping: ``{field: column | polars expression | [columns]}`` (docs/architecture.md,
+            "The path of a row").
         dry_run: send nothing; valid rows get ``status="dry_run"`` and their JSON body.
         concurrency: a hard cap on requests in flight (default: per endpoint family, what
             its rate limit needs at the observed latency, up to 64).
@@ -174,6 +198,12 @@ def upsert_contacts(
         out: a ``.csv`` or ``.parquet`` path: results are written there chunk by chunk as
             they come instead of being kept in memory, and a LazyFrame scanning the file is
             returned (for inputs larger than memory).
+        method: ``"api"``: one request per contact; ``"import"``: Qualtrics' import jobs,
+            up to 10,000 contacts a request (needs a mailing list; rows with ``phone`` still
+            go one by one); ``"auto"``: import jobs when a mailing list is given and the
+            push holds at least 1,000 rows (an in-memory frame counts whole, a streamed
+            input per chunk).
+        import_jobs: import jobs created and unfinished at once, at most (Qualtrics runs 25).
 
     Returns:
         The results frame: one row per input row, in input order (a LazyFrame with ``out``).
@@ -187,12 +217,14 @@ def upsert_contacts(
         frame,
         out,
         client=client,
-        constants={"directory_id": directory_id},
+        constants={"directory_id": directory_id, "mailing_list_id": mailing_list_id},
         mapping=mapping,
         dry_run=dry_run,
         concurrency=concurrency,
         progress=progress,
         journal=journal,
+        method=method,
+        import_jobs=import_jobs,
     )
     return _run(coro, client, progress)
 
@@ -210,6 +242,8 @@ async def aupsert_transactions(
     progress: bool | None = None,
     batch_size: int = 100,
     journal: str | Path | None = None,
+    method: Method = "auto",
+    import_jobs: int = 25,
     out: None = None,
 ) -> pl.DataFrame: ...
 
@@ -227,6 +261,8 @@ async def aupsert_transactions(
     progress: bool | None = None,
     batch_size: int = 100,
     journal: str | Path | None = None,
+    method: Method = "auto",
+    import_jobs: int = 25,
     out: str | Path,
 ) -> pl.LazyFrame: ...
 
@@ -243,6 +279,8 @@ async def aupsert_transactions(
     progress: bool | None = None,
     batch_size: int = 100,
     journal: str | Path | None = None,
+    method: Method = "auto",
+    import_jobs: int = 25,
     out: str | Path | None = None,
 ) -> Results:
     """Async twin of :func:`upsert_transactions`."""
@@ -258,6 +296,8 @@ async def aupsert_transactions(
         progress=progress,
         batch_size=batch_size,
         journal=journal,
+        method=method,
+        import_jobs=import_jobs,
     )
 
 
@@ -274,6 +314,8 @@ def upsert_transactions(
     progress: bool | None = None,
     batch_size: int = 100,
     journal: str | Path | None = None,
+    method: Method = "auto",
+    import_jobs: int = 25,
     out: None = None,
 ) -> pl.DataFrame: ...
 
@@ -291,6 +333,8 @@ def upsert_transactions(
     progress: bool | None = None,
     batch_size: int = 100,
     journal: str | Path | None = None,
+    method: Method = "auto",
+    import_jobs: int = 25,
     out: str | Path,
 ) -> pl.LazyFrame: ...
 
@@ -307,13 +351,20 @@ def upsert_transactions(
     progress: bool | None = None,
     batch_size: int = 100,
     journal: str | Path | None = None,
+    method: Method = "auto",
+    import_jobs: int = 25,
     out: str | Path | None = None,
 ) -> Results:
     """Add one contact transaction per row, finding or creating each contact first.
 
     Rows without ``contact_id`` are looked up by ``ext_ref``, ``phone`` and ``email``
     (once per distinct identity); a contact is created when none matches. Transactions go
-    ``batch_size`` per request. Other arguments as :func:`upsert_contacts`; the results
+    ``batch_size`` per request. A contact the lookup creates is created in the row's
+    mailing list (the first row's, for an identity). When the directory deduplicates on
+    fields an identity carries (and it has no ``phone``), ``method="import"`` — or
+    ``"auto"`` with at least 1,000 such identities — resolves identities through import
+    jobs instead of one search each; a dry run's ``payload`` names the path
+    (``"contactLookup"``). Other arguments as :func:`upsert_contacts`; the results
     carry the transaction id in ``qualtrics_id`` and the contact in ``contact_id``.
     """
     progress = progress_bar(frame, progress, TRANSACTIONS.name)  # made here: see progress_bar
@@ -329,6 +380,8 @@ def upsert_transactions(
         progress=progress,
         batch_size=batch_size,
         journal=journal,
+        method=method,
+        import_jobs=import_jobs,
     )
     return _run(coro, client, progress)
 

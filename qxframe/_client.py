@@ -166,6 +166,66 @@ class Client:
             "POST", f"/API/v3/directories/{pool}/contacts", route=route, json=body
         )
 
+    async def acreate_list_contact(
+        self,
+        directory_id: str,
+        mailing_list_id: str,
+        body: Mapping[str, Any],
+        *,
+        repeatable: bool = False,
+    ) -> Reply:
+        """``POST /directories/{id}/mailinglists/{ml}/contacts``: a contact created in the list
+        and the directory (``result``: ``id``, ``contactLookupId``; docs/qualtrics-api.md §7)."""
+        path = self._list_path(directory_id, mailing_list_id) + "/contacts"
+        route = Route("contacts", repeatable=repeatable)
+        return await self.asend("POST", path, route=route, json=body)
+
+    async def acreate_import(
+        self, directory_id: str, mailing_list_id: str, body: Any, *, repeatable: bool = False
+    ) -> Reply:
+        """``POST …/mailinglists/{ml}/transactioncontacts``: start an import job (202;
+        ``result``: ``id``, ``contacts.unprocessed``, ``tracking.url``; docs/qualtrics-api.md §9).
+        ``body`` may be the JSON text itself (built column-wise by the caller)."""
+        path = self._list_path(directory_id, mailing_list_id) + "/transactioncontacts"
+        route = Route("imports", repeatable=repeatable)
+        if isinstance(body, str):
+            return await self.asend("POST", path, route=route, content=body.encode())
+        return await self.asend("POST", path, route=route, json=body)
+
+    async def aimport_status(
+        self, directory_id: str, mailing_list_id: str, import_id: str
+    ) -> Reply:
+        """``GET …/transactioncontacts/{importId}``: ``percentComplete``, ``status``, counts."""
+        job = check_id(import_id, "", "import_id")
+        path = self._list_path(directory_id, mailing_list_id) + f"/transactioncontacts/{job}"
+        return await self.asend("GET", path, route=READ)
+
+    async def aimport_report_page(
+        self, directory_id: str, import_id: str, skip_token: str | None = None
+    ) -> tuple[Reply, list[dict[str, Any]], str | None]:
+        """One page of an import job's report: (reply, its ``importReportEntries``, the next
+        ``skipToken`` or ``None`` on the last page). The report answers ``results`` (plural)."""
+        pool = check_id(directory_id, "POOL_", "directory_id")
+        job = check_id(import_id, "", "import_id")
+        path = f"/API/v3/directories/{pool}/imports/api-import/jobs/{job}/report"
+        params = None if skip_token is None else {"skipToken": skip_token}
+        response = await self._send("GET", path, route=READ, params=params)
+        reply = read_reply(response)
+        body = response.json()
+        results = body.get("results") or body.get("result") or {}
+        entries = results.get("importReportEntries") or []
+        token = body.get("skipToken") or results.get("skipToken")
+        return reply, list(entries), (str(token) if token and entries else None)
+
+    async def apause(self, seconds: float) -> None:
+        """Wait ``seconds`` with the client's injectable ``sleep`` (polling, a full queue)."""
+        await self._sleep(seconds)
+
+    def _list_path(self, directory_id: str, mailing_list_id: str) -> str:
+        pool = check_id(directory_id, "POOL_", "directory_id")
+        group = check_id(mailing_list_id, "CG_", "mailing_list_id")
+        return f"/API/v3/directories/{pool}/mailinglists/{group}"
+
     async def asearch_contacts(self, directory_id: str, body: Mapping[str, Any]) -> Reply:
         """``POST /directories/{id}/contacts/search`` (first page: up to 100 matches)."""
         pool = check_id(directory_id, "POOL_", "directory_id")
@@ -199,13 +259,35 @@ class Client:
     # -- plumbing --------------------------------------------------------------------
 
     async def asend(
-        self, method: str, url: str, *, route: Route, json: Any = None, params: Any = None
+        self,
+        method: str,
+        url: str,
+        *,
+        route: Route,
+        json: Any = None,
+        params: Any = None,
+        content: bytes | None = None,
     ) -> Reply:
         """Send one request through the delivery layer and read its envelope."""
+        return read_reply(
+            await self._send(method, url, route=route, json=json, params=params, content=content)
+        )
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        route: Route,
+        json: Any = None,
+        params: Any = None,
+        content: bytes | None = None,
+    ) -> httpx.Response:
         absolute = urljoin(self.base_url + "/", url)
         if origin_of(absolute) != self.base_url and route.family != "workflows":
             raise ConfigError(f"Refusing to send the API token outside {self.base_url}.")
-        content = None if json is None else compact_json(json).encode()
+        if json is not None:
+            content = compact_json(json).encode()
         request = self._pool().build_request(
             method,
             absolute,
@@ -214,8 +296,7 @@ class Client:
             headers={"X-API-TOKEN": self._token.reveal()},
             extensions={"qx_route": route},
         )
-        response = await self._pool().send(request)
-        return read_reply(response)
+        return await self._pool().send(request)
 
     async def _all_pages(
         self, path: str, params: dict[str, str] | None = None

@@ -17,16 +17,18 @@ from qxframe._urls import is_loopback_host, origin_of
 from qxframe.exceptions import ConfigError
 
 #: Endpoint families, each under its own rate limit.
-FAMILIES: Final = ("contacts", "search", "transactions", "workflows", "reads")
+FAMILIES: Final = ("contacts", "search", "transactions", "workflows", "reads", "imports")
 
 #: Requests per minute per family (reference §3: writes and search 500/min, JSON-event
-#: triggers 3,000/min, reads 3,000/min; all but the trigger limit are inferred).
+#: triggers 3,000/min, reads 3,000/min, import-job creates 100/min; all but the trigger
+#: limit are inferred; docs/qualtrics-api.md §11).
 DEFAULT_RATE_LIMITS: Final[Mapping[str, float]] = {
     "contacts": 500,
     "search": 500,
     "transactions": 500,
     "workflows": 3000,
     "reads": 3000,
+    "imports": 100,
 }
 
 DEFAULT_DATACENTER: Final = "iad1"

@@ -19,7 +19,7 @@ from qxframe import _results
 from qxframe._envelope import Reply
 from qxframe._payloads import contact_bodies, contact_body, lookup_key
 from qxframe._runner import Action, Push, rows_of, run_groups
-from qxframe.exceptions import AuthError, OutcomeUnknownError, QxError
+from qxframe.exceptions import AuthError, ConfigError, OutcomeUnknownError, QxError
 
 
 def group_by_identity(rows: list[dict[str, Any]], key: Any) -> list[list[dict[str, Any]]]:
@@ -71,7 +71,8 @@ def _identity(row: dict[str, Any]) -> Any:
 
 
 async def create_contact(push: Push, row: dict[str, Any], *, lands_row: bool) -> Reply | QxError:
-    """Create (or, in a deduplicating directory, merge) the contact described by ``row``.
+    """Create (or, in a deduplicating directory, merge) the contact described by ``row``,
+    in the row's mailing list when it names one (a member of the list and the directory).
 
     The row's own create (``lands_row``) first asks whether a second copy would merge, so
     a 500 can be retried and the journal hears of a create that must not be repeated. A
@@ -79,9 +80,15 @@ async def create_contact(push: Push, row: dict[str, Any], *, lands_row: bool) ->
     (no directory read otherwise), and then sends it again if a second copy would merge.
     """
     body = contact_body(row)
+    where = (row["directory_id"], row["mailing_list_id"]) if row.get("mailing_list_id") else None
 
     async def attempt(repeatable: bool) -> Reply | QxError:
-        create = partial(push.api.acreate_contact, row["directory_id"], body, repeatable=repeatable)
+        if where is not None:  # created in the list too (docs/qualtrics-api.md §7)
+            create = partial(push.api.acreate_list_contact, *where, body, repeatable=repeatable)
+        else:
+            create = partial(
+                push.api.acreate_contact, row["directory_id"], body, repeatable=repeatable
+            )
         risky = [row["row"]] if lands_row and not repeatable else []
         return await push.call(create, risky_rows=risky)
 
@@ -98,7 +105,29 @@ async def create_contact(push: Push, row: dict[str, Any], *, lands_row: bool) ->
     return first
 
 
-async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
+async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome] | pl.DataFrame:
+    """Send each row through the per-row endpoint, or import jobs (``method=``, see
+    :mod:`qxframe._imports`); rows an import cannot carry go per row in the same push."""
+    from qxframe import _imports
+
+    if push.method == "import" and "mailing_list_id" not in valid.columns:
+        raise ConfigError(
+            'method="import" needs a mailing list: pass mailing_list_id="CG_…" or map a '
+            'mailing_list_id column (import jobs add contacts to a list), or use method="api".'
+        )
+    if push.client is None or not _imports.use_import(push, valid):
+        return await send_rows(valid, push)
+    framed = _imports.with_bodies(valid)
+    to_import = _imports.importable(valid) & ~_imports.oversized(framed)
+    by_row = framed.filter(~to_import).drop("_contact", "_bytes")
+    imported, rows = await asyncio.gather(
+        _imports.send_imports(push, framed.filter(to_import)), send_rows(by_row, push)
+    )
+    return _results.assemble([imported, _results.from_outcomes(rows)])
+
+
+async def send_rows(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
+    """One create per row; rows of one identity one after the other, in input order."""
     outcomes: list[_results.Outcome] = []
 
     async def upsert(group: list[dict[str, Any]]) -> None:
@@ -127,7 +156,10 @@ def _outcome(row: int, answer: Reply | QxError) -> _results.Outcome:
 
 
 def dry_run(valid: pl.DataFrame, push: Push) -> pl.DataFrame:
+    """Each row's body: the same contact object whether it goes alone or in an import job."""
     return _results.from_dry_run(valid["row"], contact_bodies(valid))
 
 
-CONTACTS = Action(name="contacts", constants=("directory_id",), send=send, dry_run=dry_run)
+CONTACTS = Action(
+    name="contacts", constants=("directory_id", "mailing_list_id"), send=send, dry_run=dry_run
+)

@@ -37,6 +37,9 @@ class Field:
     #: A destination field (``directory_id``, ``mailing_list_id``, ``workflow_url``): may be
     #: given as a constant keyword, and every row needs a value.
     destination: bool = False
+    #: Whether every row needs a value of this destination field (contacts' optional
+    #: ``mailing_list_id`` does not: without one a contact is created in the directory only).
+    required: bool = True
 
     @property
     def pattern(self) -> re.Pattern[str] | None:
@@ -61,7 +64,20 @@ def _contact_fields() -> tuple[Field, ...]:
 
 
 _CATALOGUE: Final[dict[str, tuple[Field, ...]]] = {
-    "contacts": _contact_fields(),
+    "contacts": (
+        *_contact_fields(),
+        # sent in the URL: the contact is created in that list (docs/architecture.md,
+        # "Mailing lists and import jobs")
+        Field(
+            "mailing_list_id",
+            "mailingListId",
+            "identifier",
+            None,
+            "CG_",
+            destination=True,
+            required=False,
+        ),
+    ),
     "transactions": (
         *_contact_fields(),
         Field(

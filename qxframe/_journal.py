@@ -31,6 +31,12 @@ list, workflow URL) are hashed apart, so the workflow URL's semi-secret ``urlTok
 never stored. ``occurrence`` numbers identical rows within one push, so a file holding
 the same row twice sends it twice, once per run.
 
+A second table, ``import_rows``, says which import job a ``pending`` row went out in (its
+``import_id``, directory, list, index in the job and whether Qualtrics listed it as
+unprocessed), written as soon as the job is created: a resumed push follows that job and
+reads its report instead of reporting the row ``outcome_unknown`` (docs/architecture.md,
+"Journal and resume").
+
 WAL mode with ``synchronous=NORMAL``: a commit is a write to the WAL file, which survives
 the process being killed; a power cut may lose the last commits. One push at a time may
 write a journal: it is locked (``flock``) while a push uses it, and nothing is written to
@@ -46,7 +52,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -70,6 +76,12 @@ CREATE TABLE IF NOT EXISTS outcomes (
     error_message TEXT, request_id TEXT, row INTEGER, updated_at TEXT NOT NULL,
     PRIMARY KEY (action, destination, fingerprint, occurrence)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS import_rows (
+    action TEXT NOT NULL, destination BLOB NOT NULL, fingerprint BLOB NOT NULL,
+    occurrence INTEGER NOT NULL, import_id TEXT NOT NULL, directory_id TEXT NOT NULL,
+    mailing_list_id TEXT NOT NULL, source_index INTEGER NOT NULL, unprocessed INTEGER NOT NULL,
+    PRIMARY KEY (action, destination, fingerprint, occurrence)
+) WITHOUT ROWID;
 """
 _SEEN = """
 CREATE TEMP TABLE IF NOT EXISTS seen (
@@ -91,6 +103,17 @@ _OUTCOME_FIELDS = operator.attrgetter(
 _dumps = json.JSONEncoder(
     separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=str
 ).encode
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    """Where a row went out in an import job."""
+
+    import_id: str
+    directory_id: str
+    mailing_list_id: str
+    source_index: int
+    unprocessed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,7 +334,27 @@ class Journal:
                 found[key] = Entry(*row)
         return found
 
+    def import_rows(self, action: str, keys: Iterable[Key]) -> dict[Key, ImportRow]:
+        """The import job each of ``keys`` went out in (those :meth:`record_jobs` recorded)."""
+        query = (
+            "SELECT import_id, directory_id, mailing_list_id, source_index, unprocessed "
+            "FROM import_rows WHERE action = ? AND destination = ? AND fingerprint = ? "
+            "AND occurrence = ?"
+        )
+        found: dict[Key, ImportRow] = {}
+        for key in keys:
+            row = self._db.execute(query, (action, *key)).fetchone()
+            if row is not None:
+                found[key] = ImportRow(row[0], row[1], row[2], row[3], bool(row[4]))
+        return found
+
     # -- writes ----------------------------------------------------------------------
+
+    def record_jobs(self, action: str, items: Iterable[tuple[Key, ImportRow]]) -> None:
+        """Record the import job of pending rows, and commit (the job exists now)."""
+        sql = "INSERT OR REPLACE INTO import_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        self._write(sql, [(action, *key, *astuple(job)) for key, job in items])
+        self.commit()
 
     def mark_pending(self, action: str, items: Iterable[tuple[Key, int]]) -> None:
         """Record ``(key, row)`` as being sent now, and commit before the request goes out."""

@@ -94,7 +94,7 @@ def _normalized(
 ) -> pl.DataFrame:
     resolved = resolve(chunk, action, mapping, constants)
     for f in fields_for(action):
-        if f.destination and f.name not in resolved.columns:
+        if f.destination and f.required and f.name not in resolved.columns:
             raise ConfigError(
                 f"{action} need {f.name}: pass {f.name}=... or give the frame a "
                 f"{f.name!r} column (or map one)"

@@ -21,20 +21,26 @@ Which rows are sent again follows :func:`qxframe._results.worth_sending_again`, 
 its contact was being looked up or created is ``failed`` with that step's reason (never
 ``outcome_unknown``), so it is sent again (the lookup then finds the contact); such a
 row is not even journaled, as if never tried.
+
+A row left ``pending`` inside an import job whose creation the journal recorded
+(:meth:`Resume.job_created`) is not reported ``outcome_unknown``: a resumed push follows
+that job and reads its report (:meth:`Resume.follow`), so a push killed while jobs run
+neither creates a job twice for the same rows nor loses their outcomes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from qxframe import _inputs, _results
-from qxframe._journal import Entry, Identity, Journal, Key, row_digests
+from qxframe._journal import Entry, Identity, ImportRow, Journal, Key, row_digests
 
 if TYPE_CHECKING:
-    from qxframe._runner import Action
+    from qxframe._runner import Action, Push
 
 UNKNOWN = _results.UNKNOWN
 
@@ -48,6 +54,7 @@ class Resume:
         self.destination_fields = action.constants
         self.keys: dict[int, Key] = {}  # row → key, for the rows of this chunk being sent
         self.changed = False  # the input file changed since the last push (see claim)
+        self.to_follow: dict[int, ImportRow] = {}  # row → the import job it went out in
 
     def claim(self, source: Any, constants: Mapping[str, Any]) -> None:
         """Refuse the journal of another push (``ConfigError``); else tie it to this one."""
@@ -58,7 +65,9 @@ class Resume:
         """``(results of rows already done, rows to send)`` for one chunk's valid rows."""
         keys = self.journal.keys(row_digests(valid, self.destination_fields))
         found = self.journal.lookup(self.action, keys)
-        self.keys = {}
+        pending = [k for k in keys if k in found and found[k].status == "pending"]
+        jobs = self.journal.import_rows(self.action, pending) if self.journal.writable else {}
+        self.keys, self.to_follow = {}, {}
         done: list[_results.Outcome] = []
         send: list[bool] = []
         for row, key in zip(valid["row"].to_list(), keys, strict=True):
@@ -66,6 +75,9 @@ class Resume:
             if entry is None or _results.worth_sending_again(entry.status, entry.error_code):
                 self.keys[row] = key
                 send.append(True)
+            elif entry.status == "pending" and key in jobs:
+                self.keys[row], self.to_follow[row] = key, jobs[key]
+                send.append(False)
             else:
                 done.append(_from_entry(row, entry))
                 send.append(False)
@@ -74,6 +86,30 @@ class Resume:
     def sending(self, rows: Sequence[int]) -> None:
         """Commit ``pending`` for ``rows`` before a write that must not be repeated."""
         self.journal.mark_pending(self.action, [(self.keys[r], r) for r in rows])
+
+    def job_created(self, rows: Sequence[int], job: ImportRow, unprocessed: set[int]) -> None:
+        """Record (and commit) the import job ``rows`` went out in, in their order."""
+        items = [
+            (self.keys[r], replace(job, source_index=i, unprocessed=i in unprocessed))
+            for i, r in enumerate(rows)
+        ]
+        self.journal.record_jobs(self.action, items)
+
+    async def follow(self, push: Push) -> pl.DataFrame:
+        """The outcomes of this chunk's rows left pending in recorded import jobs, read from
+        the jobs' reports (rows that succeeded come back ``skipped`` with their ids)."""
+        if not self.to_follow:
+            return _results.empty()
+        from qxframe._import_resume import follow_recorded
+
+        results = await follow_recorded(push, self.to_follow)
+        self.to_follow = {}
+        push.settle([_results.Outcome(**r) for r in results.iter_rows(named=True)])
+        landed = pl.col("status") == "success"
+        return results.with_columns(
+            status=pl.when(landed).then(pl.lit("skipped")).otherwise(pl.col("status")),
+            http_status=pl.when(landed).then(None).otherwise(pl.col("http_status")),
+        )
 
     def refused(self, rows: Sequence[int]) -> None:
         """The token was refused: nothing landed, so forget the ``pending`` marks."""

@@ -54,6 +54,11 @@ class Push:
     constants: Mapping[str, Any]
     concurrency: int = DEFAULT_CONCURRENCY
     batch_size: int = 100
+    method: str = (
+        "auto"  # api | import | auto (docs/architecture.md, "Mailing lists and import jobs")
+    )
+    import_jobs: int = 25  # import jobs created and unfinished at once, at most
+    input_rows: int | None = None  # rows of an in-memory input (None when streamed)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     progress: Any = None
     any_success: bool = False
@@ -131,6 +136,7 @@ class Watcher(Protocol):
     """What a push tells its journal (:class:`qxframe._resume.Resume`)."""
 
     def sending(self, rows: Sequence[int]) -> None: ...
+    def job_created(self, rows: Sequence[int], job: Any, unprocessed: set[int]) -> None: ...
     def refused(self, rows: Sequence[int]) -> None: ...
     def settled(self, outcomes: Sequence[_results.Outcome]) -> None: ...
 
@@ -163,8 +169,10 @@ class Action:
 
     name: str
     constants: tuple[str, ...]
-    send: Callable[[pl.DataFrame, Push], Awaitable[list[_results.Outcome]]]
+    send: Callable[[pl.DataFrame, Push], Awaitable[list[_results.Outcome] | pl.DataFrame]]
     dry_run: Callable[[pl.DataFrame, Push], pl.DataFrame]
+    #: awaited before ``dry_run`` in a push (not in a preview): reads what it needs to know
+    before_dry_run: Callable[[pl.DataFrame, Push], Awaitable[None]] | None = None
 
 
 Sink = Callable[[pl.DataFrame], object]
@@ -194,6 +202,8 @@ async def apush(
     batch_size: int = 100,
     journal: str | Path | None = None,
     sink: Sink | None = None,
+    method: str = "auto",
+    import_jobs: int = 25,
 ) -> pl.DataFrame:
     """Push ``source`` with ``action``; return the results frame.
 
@@ -210,6 +220,10 @@ async def apush(
     check_constants(action.name, constants, allowed_origin)
     plan = _Plan(action, mapping, constants, allowed_origin, dry_run)
     push = Push(client, constants, concurrency=concurrency, batch_size=batch_size)
+    push.method, push.import_jobs = _method(method), _positive("import_jobs", import_jobs)
+    push.input_rows = (
+        count_rows(source) if not isinstance(source, str | Path | pl.LazyFrame) else None
+    )
     kept: list[pl.DataFrame] = []
     emit: Sink = sink if sink is not None else kept.append
     with ExitStack() as stack:
@@ -241,6 +255,8 @@ async def _push_chunk(
         done, valid = resume.split(valid)
         parts.append(done)
         push.advance(done.height)
+        if not plan.dry_run:  # rows left pending in import jobs: read the jobs' reports
+            parts.append(await resume.follow(push))
     parts.append(await _handle(plan.action, valid, push, plan.dry_run, resume))
     return _results.assemble(parts)
 
@@ -273,6 +289,8 @@ async def _handle(
     if valid.height == 0:
         return _results.empty()
     if dry_run:
+        if action.before_dry_run is not None:  # may read settings (transactions' paths)
+            await action.before_dry_run(valid, push)
         part = action.dry_run(valid, push)
         push.advance(valid.height)
         return part
@@ -284,7 +302,13 @@ async def _handle(
     finally:
         if resume is not None:
             resume.flush()
-    return _results.from_outcomes(outcomes)
+    return outcomes if isinstance(outcomes, pl.DataFrame) else _results.from_outcomes(outcomes)
+
+
+def _method(method: str) -> str:
+    if method not in ("auto", "api", "import"):
+        raise ConfigError(f'method must be "auto", "api" or "import", not {method!r}.')
+    return method
 
 
 def _client_for(client: Client | None, dry_run: bool) -> Client | None:

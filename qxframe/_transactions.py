@@ -4,7 +4,10 @@
    "What is sent"): one search per key per push (the task is shared, so ten rows of one
    new person create one contact);
    0 matches → create the contact from the row, 1 → use it, more → the rows of that key
-   fail with ``directory_lookup_error``.
+   fail with ``directory_lookup_error``. A contact the lookup creates is created in the
+   row's mailing list (the first row's, for an identity). Where the directory
+   deduplicates on an identity's fields, import jobs may resolve identities instead of
+   searches (:mod:`qxframe._import_lookups`).
 2. Resolved rows go out ``batch_size`` per request, under keys ``r<row>`` that map back to
    rows, in input order. A batch waits for the earlier batches that hold one of its
    contacts, so one contact's transactions land in input order. A 413, or a 400 refusing
@@ -21,7 +24,7 @@ from typing import Any
 
 import polars as pl
 
-from qxframe import _results
+from qxframe import _import_lookups, _results
 from qxframe._contacts import create_contact
 from qxframe._envelope import Reply
 from qxframe._payloads import lookup_key, search_body, transaction_entries, transaction_entry
@@ -248,6 +251,8 @@ def _outcome(
 
 
 async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
+    via_import = await _import_lookups.by_import(push, valid)
+    await _import_lookups.resolve_by_import(push, valid, via_import)  # fills the lookup cache
     rows = list(rows_of(valid))
     to_resolve: dict[Any, dict[str, Any]] = {}
     for row in rows:
@@ -294,12 +299,30 @@ async def _send_all(push: Push, batches: list[Batch]) -> list[_results.Outcome]:
     return outcomes
 
 
+async def before_dry_run(valid: pl.DataFrame, push: Push) -> None:
+    """Decide (reading the directory's settings) which lookups an import would make."""
+    push.memo["dry_run_via_import"] = await _import_lookups.by_import(push, valid)
+
+
 def dry_run(valid: pl.DataFrame, push: Push) -> pl.DataFrame:
+    """Each row's transaction entry. Where its contact would come from a lookup and the
+    path is known (a push with a client), the entry names it first —
+    ``"contactLookup": "import" | "search"`` — in place of ``contactId``."""
     contact_ids = valid["contact_id"] if "contact_id" in valid.columns else None
     payloads = transaction_entries(valid, default_date=push.default_date)
+    via = push.memo.pop("dry_run_via_import", None)
+    if via is not None and via.len() == valid.height:
+        needs = pl.repeat(True, valid.height, eager=True)
+        if contact_ids is not None:
+            needs = contact_ids.is_null()
+        payloads = _import_lookups.mark_payloads(payloads, needs, via)
     return _results.from_dry_run(valid["row"], payloads, contact_ids)
 
 
 TRANSACTIONS = Action(
-    name="transactions", constants=("directory_id", "mailing_list_id"), send=send, dry_run=dry_run
+    name="transactions",
+    constants=("directory_id", "mailing_list_id"),
+    send=send,
+    dry_run=dry_run,
+    before_dry_run=before_dry_run,
 )

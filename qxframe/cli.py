@@ -31,7 +31,7 @@ from typing import Any
 from qxframe import _cli_inputs
 
 ACTIONS = {  # subcommand → destination options
-    "contacts": ("directory_id",),
+    "contacts": ("directory_id", "mailing_list_id"),
     "transactions": ("directory_id", "mailing_list_id"),
     "workflow": ("workflow_url",),
 }

@@ -144,7 +144,7 @@ def _field_columns(action: str, allowed_origin: str | None) -> dict[str, pa.Colu
     columns: dict[str, pa.Column] = {}
     for f in fields_for(action):
         checks: list[pa.Check] = []
-        if f.destination:
+        if f.destination and f.required:
             checks.append(_check(f"{f.name}_missing", lambda c: c.is_not_null()))
         if f.pattern is not None:
             code = f"{f.name}_format"
@@ -162,7 +162,8 @@ def _field_columns(action: str, allowed_origin: str | None) -> dict[str, pa.Colu
                 _check("payload_too_large", lambda c: c.str.len_bytes() <= MAX_WORKFLOW_BYTES)
             )
         dtype = pl.Boolean if f.kind == "bool" else pl.String
-        columns[f.name] = _pa().Column(dtype, checks=checks, nullable=True, required=f.destination)
+        required = f.destination and f.required
+        columns[f.name] = _pa().Column(dtype, checks=checks, nullable=True, required=required)
     return columns
 
 

@@ -70,8 +70,8 @@ def test_a_constant_and_a_mapping_for_the_same_field_conflict() -> None:
 def test_constants_only_for_destination_fields_and_as_text() -> None:
     with pytest.raises(ConfigError, match="email cannot be given as a constant"):
         resolve(ROWS, "contacts", None, {"email": "x@y.com"})
-    with pytest.raises(ConfigError, match=r"mailing_list_id.*not a field of contacts"):
-        resolve(ROWS, "contacts", None, {"mailing_list_id": "CG_1"})
+    with pytest.raises(ConfigError, match=r"workflow_url.*not a field of contacts"):
+        resolve(ROWS, "contacts", None, {"workflow_url": "https://x.qualtrics.com/"})
     with pytest.raises(ConfigError, match="must be text"):
         resolve(ROWS, "contacts", None, {"directory_id": 7})  # type: ignore[dict-item]
 

@@ -41,6 +41,7 @@ import polars as pl
 
 from qxframe._sandbox._app import QualtricsPaths, SandboxApp
 from qxframe._sandbox._faults import FAMILIES, Faults, check_family
+from qxframe._sandbox._imports import Imports
 from qxframe._sandbox._server import HOST, ServerThread
 from qxframe._sandbox._store import Store
 from qxframe._sandbox._wire import Settings
@@ -79,6 +80,26 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
         "url_token_id": pl.String,
         "received_at": _UTC,
         "payload": pl.String,
+    },
+    "members": {
+        "mailing_list_id": pl.String,
+        "contact_id": pl.String,
+        "contact_lookup_id": pl.String,
+        "added_at": _UTC,
+    },
+    "imports": {
+        "import_id": pl.String,
+        "directory_id": pl.String,
+        "mailing_list_id": pl.String,
+        "contacts": pl.Int64,
+        "unprocessed": pl.Int64,
+        "added": pl.Int64,
+        "updated": pl.Int64,
+        "failed": pl.Int64,
+        "percent_complete": pl.Int64,
+        "status": pl.String,
+        "body_bytes": pl.Int64,
+        "created_at": _UTC,
     },
     "requests": {
         "seq": pl.Int64,
@@ -126,6 +147,8 @@ class Sandbox:
             is refused whole with a 400 (None: no limit, as far as Qualtrics says).
         extra_directories: plain directories added after the three standard ones (so a
             brand with more than 5 directories, paged, can be tried).
+        import_rate: contacts an import job processes a second (``None``: at once), so a
+            job takes time as a real one does (docs/qualtrics-api.md §9).
     """
 
     def __init__(
@@ -138,12 +161,14 @@ class Sandbox:
         next_page: Literal["url", "token"] = "url",
         max_transactions_per_request: int | None = None,
         extra_directories: int = 0,
+        import_rate: float | None = None,
     ) -> None:
         _check_knobs(latency, page_size, next_page, max_transactions_per_request)
         self._store = Store(seed, extra_directories=max(0, extra_directories))
         self._faults = Faults(rate_limit=rate_limit, error_rate=error_rate, seed=seed)
         self.api_token = "sbx_" + secrets.token_hex(18)  # 40 characters, as Qualtrics' are
-        settings = Settings(page_size, next_page, max_transactions_per_request)
+        self._imports = Imports(self._store, import_rate=import_rate)
+        settings = Settings(page_size, next_page, max_transactions_per_request, self._imports)
         self._app = SandboxApp(
             self._store, self._faults, api_token=self.api_token, latency=latency, settings=settings
         ).build()
@@ -252,6 +277,7 @@ class Sandbox:
     def reset(self) -> None:
         """Drop contacts, transactions, events, requests and pending ``fail_next``s."""
         self._store.reset()
+        self._imports.reset()
         self._faults.clear()
 
     # -- what it holds -----------------------------------------------------------------
@@ -266,6 +292,14 @@ class Sandbox:
     def workflow_events(self) -> pl.DataFrame:
         with self._store.lock:
             return _frame(list(self._store.state.events), "events")
+
+    def mailing_list_members(self) -> pl.DataFrame:
+        """One row per (mailing list, contact) membership, in order of joining."""
+        return _frame(self._store.member_rows(), "members")
+
+    def imports(self) -> pl.DataFrame:
+        """One row per import job: its list, sizes, counts and progress now."""
+        return _frame(self._imports.job_rows(), "imports")
 
     def requests(self) -> pl.DataFrame:
         with self._store.lock:
@@ -284,7 +318,7 @@ def sandbox(
     """Run a :class:`Sandbox` on 127.0.0.1 (ephemeral port) for the ``with`` block.
 
     ``knobs``: the other keywords of :class:`Sandbox` (``next_page``,
-    ``max_transactions_per_request``, ``extra_directories``).
+    ``max_transactions_per_request``, ``extra_directories``, ``import_rate``).
     """
     sb = Sandbox(
         latency=latency,

@@ -28,14 +28,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from qxframe._sandbox import _ep_contacts, _ep_directory, _ep_transactions, _ep_workflows
+from qxframe._sandbox import (
+    _ep_contacts,
+    _ep_directory,
+    _ep_imports,
+    _ep_transactions,
+    _ep_workflows,
+)
 from qxframe._sandbox._faults import Fault, Faults
 from qxframe._sandbox._rules import StoreError
 from qxframe._sandbox._store import Store
 from qxframe._sandbox._wire import API, Call, Endpoint, Handler, Settings, error, success
 
 #: Modules whose ``ROUTES`` the sandbox serves, in matching order.
-ROUTE_MODULES: list[ModuleType] = [_ep_directory, _ep_contacts, _ep_transactions, _ep_workflows]
+ROUTE_MODULES: list[ModuleType] = [
+    _ep_directory,
+    _ep_contacts,
+    _ep_transactions,
+    _ep_workflows,
+    _ep_imports,
+]
 
 _FAULT_MESSAGES = {
     429: "Too many requests; slow down and retry after Retry-After seconds.",

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-FAMILIES = ("reads", "contacts", "search", "transactions", "workflows")
+FAMILIES = ("reads", "contacts", "search", "transactions", "workflows", "imports")
 
 
 @dataclass(frozen=True)

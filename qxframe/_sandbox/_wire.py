@@ -57,6 +57,7 @@ class Settings:
     page_size: int = 100
     next_page: Literal["url", "token"] = "url"
     max_transactions_per_request: int | None = None
+    imports: Any = None  # the import jobs (._imports.Imports): state, clock, import_rate
 
 
 @dataclass(frozen=True)

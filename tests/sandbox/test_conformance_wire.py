@@ -36,6 +36,8 @@ def ids(api, ok):
     created = ok(api.post(api.transactions(), json={"k": tx}))["createdTransactions"]
     batches = f"/API/v3/directories/{api.sb.directory_id}/transactionbatches"
     batch = ok(api.post(batches, json={"transactionIds": []}))["id"]
+    job = ok(api.post(api.members().replace("/contacts", "/transactioncontacts"),
+                      json={"contacts": [{"extRef": "ids"}]}), 202)["id"]  # fmt: skip
     return {
         "dir": api.sb.directory_id,
         "ml": api.sb.mailing_list_id,
@@ -43,6 +45,7 @@ def ids(api, ok):
         "lookup": lookup_id,
         "tx": created["k"]["id"],
         "batch": batch,
+        "job": job,
     }
 
 
