@@ -1,9 +1,9 @@
 """Turn one input chunk into the rows that may be sent and the rows that may not.
 
 This is the entry the runner calls per chunk: map (``_mapping``), normalise
-(``_normalize``), validate (``schemas``), split. Every input row ends in exactly one of
+(``_normalize``), validate (``_validation``), split. Every input row ends in exactly one of
 ``Prepared.valid`` and ``Prepared.invalid``; an invalid row carries the first rule it
-failed (in the order of ``schemas.RULES``), naming any others in its message.
+failed (in the order of ``_validation.RULES``), naming any others in its message.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from qxframe._fields import field, fields_for
 from qxframe._mapping import check_constants_shape, resolve
 from qxframe._normalize import normalize
 from qxframe._urls import is_allowed_workflow_url
+from qxframe._validation import RULES, message, schema_for
 from qxframe.exceptions import ConfigError
-from qxframe.schemas import RULES, message, schema_for
 
 PROBLEM_SCHEMA: dict[str, pl.DataType] = {
     "row": pl.Int64(),
