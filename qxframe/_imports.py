@@ -22,7 +22,6 @@ import asyncio
 from dataclasses import dataclass
 from functools import partial
 
-import numpy as np
 import polars as pl
 
 from qxframe import _results
@@ -109,15 +108,15 @@ def plan_jobs(frame: pl.DataFrame, settle: bool = True) -> list[Job]:
     """Jobs per (directory, list) in input order, each within the count and byte limits.
 
     ``frame`` comes from :func:`with_bodies` and has ``_merges``. Cut points come from a
-    cumulative sum of sizes (``searchsorted``): a loop per job, not per row.
+    cumulative sum of sizes (``search_sorted``): a loop per job, not per row.
     """
     jobs: list[Job] = []
     for part in frame.partition_by("directory_id", "mailing_list_id", maintain_order=True):
-        ends = np.cumsum(part["_bytes"].to_numpy() + 1)  # +1: the comma or bracket after it
+        ends = (part["_bytes"] + 1).cum_sum()  # +1: the comma or bracket after it
         start, n = 0, part.height
         while start < n:
             base = ends[start - 1] if start else 0
-            stop = int(np.searchsorted(ends, base + MAX_BYTES - _WRAP, side="right"))
+            stop = int(ends.search_sorted(base + MAX_BYTES - _WRAP, side="right"))
             stop = max(start + 1, min(stop, start + MAX_CONTACTS))
             piece = part.slice(start, stop - start)
             where = (part["directory_id"][0], part["mailing_list_id"][0])
