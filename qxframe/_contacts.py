@@ -3,7 +3,8 @@
 Rows of one identity (the same lookup key) are sent one after the other in input order;
 different identities go out concurrently. A create is marked repeatable — retried after
 a 500 or a timeout — only when the directory deduplicates and the row carries a value for
-every deduplication field, so that Qualtrics would merge a second copy (DESIGN §3).
+every deduplication field, so that Qualtrics would merge a second copy
+(docs/architecture.md, "Delivery"; the directory's settings: :mod:`qxframe._dedup`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from typing import Any
 
 import polars as pl
 
-from qxframe import _results
+from qxframe import _imports, _results
+from qxframe._dedup import merges
 from qxframe._envelope import Reply
 from qxframe._payloads import contact_bodies, contact_body, lookup_key
 from qxframe._runner import Action, Push, rows_of, run_groups
-from qxframe.exceptions import AuthError, ConfigError, OutcomeUnknownError, QxError
+from qxframe.exceptions import ConfigError, OutcomeUnknownError, QxError
 
 
 def group_by_identity(rows: list[dict[str, Any]], key: Any) -> list[list[dict[str, Any]]]:
@@ -29,40 +31,6 @@ def group_by_identity(rows: list[dict[str, Any]], key: Any) -> list[list[dict[st
         identity = key(row)
         groups.setdefault(("row", row["row"]) if identity is None else identity, []).append(row)
     return list(groups.values())
-
-
-async def dedup_fields(push: Push, directory_id: str) -> tuple[str, ...]:
-    """The directory's deduplication fields (qxframe names), read once per push.
-
-    Concurrent callers share the one request. A directory the token may not list counts
-    as not deduplicating: nothing is retried that could duplicate. A refused token raises
-    (before the push's first success).
-    """
-    known = push.memo.get("dedup")
-    if known is None:
-        known = push.memo["dedup"] = asyncio.ensure_future(_read_dedup_fields(push))
-    fields: dict[str, tuple[str, ...]] = await known
-    return fields.get(directory_id, ())
-
-
-async def _read_dedup_fields(push: Push) -> dict[str, tuple[str, ...]]:
-    try:
-        frame = await push.api.adirectories()
-    except QxError as error:
-        if isinstance(error, AuthError) and error.http_status == 401:
-            raise
-        return {}
-    return {
-        row["directory_id"]: tuple(row["deduplication_criteria"] or ())
-        for row in frame.iter_rows(named=True)
-    }
-
-
-async def merges(push: Push, row: dict[str, Any]) -> bool:
-    """Whether Qualtrics would merge a second copy of ``row``'s contact into the first:
-    the directory deduplicates and the row has a value for every deduplication field."""
-    fields = await dedup_fields(push, row["directory_id"])
-    return bool(fields) and all(row.get(name) is not None for name in fields)
 
 
 def _identity(row: dict[str, Any]) -> Any:
@@ -108,8 +76,6 @@ async def create_contact(push: Push, row: dict[str, Any], *, lands_row: bool) ->
 async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome] | pl.DataFrame:
     """Send each row through the per-row endpoint, or import jobs (``method=``, see
     :mod:`qxframe._imports`); rows an import cannot carry go per row in the same push."""
-    from qxframe import _imports
-
     if push.method == "import" and "mailing_list_id" not in valid.columns:
         raise ConfigError(
             'method="import" needs a mailing list: pass mailing_list_id="CG_…" or map a '

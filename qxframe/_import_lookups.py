@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from qxframe import _imports
+from qxframe._lookups import Resolution
 from qxframe._payloads import lookup_key
-from qxframe._runner import Push
 from qxframe.exceptions import QxError
+
+if TYPE_CHECKING:
+    from qxframe._runner import Push
 
 #: The ``payload`` member a dry run adds to a transaction whose contact comes from a lookup.
 LOOKUP_MEMBER = "contactLookup"
@@ -88,9 +91,7 @@ async def resolve_by_import(push: Push, valid: pl.DataFrame, via: pl.Series) -> 
         cache[(row["directory_id"], lookup_key(row))] = done
 
 
-def _resolution(result: dict[str, Any]) -> Any:
-    from qxframe._transactions import Resolution
-
+def _resolution(result: dict[str, Any]) -> Resolution:
     if result["status"] == "success":
         return Resolution(result["qualtrics_id"], result["attempts"])
     error = QxError(

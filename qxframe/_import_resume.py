@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from qxframe import _imports, _results
 from qxframe._envelope import Reply
 from qxframe._journal import ImportRow
-from qxframe._runner import Push
 from qxframe.exceptions import QxError
+
+if TYPE_CHECKING:
+    from qxframe._runner import Push
 
 _EARLIER = Reply(202, {}, None, 0)  # the create was answered in the earlier run
 

@@ -21,15 +21,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from qxframe import _results
-from qxframe._contacts import dedup_fields
+from qxframe._dedup import dedup_fields
 from qxframe._envelope import Reply
 from qxframe._journal import ImportRow
 from qxframe._payloads import contact_bodies
-from qxframe._runner import Push
 from qxframe.exceptions import (
     ApiError,
     BadRequestError,
@@ -37,6 +37,9 @@ from qxframe.exceptions import (
     QxError,
     RateLimitedError,
 )
+
+if TYPE_CHECKING:
+    from qxframe._runner import Push
 
 MAX_CONTACTS = 10_000
 MAX_BYTES = 5_000_000

@@ -1,0 +1,105 @@
+"""The shape of the package: no import cycles, every module importable on its own.
+
+docs/architecture.md, "Layers": dependencies point one way. A cycle hidden behind a lazy
+import inside a function is still a cycle, so the graph is read from the source (every
+``import`` of a qxframe module, at any depth, outside ``if TYPE_CHECKING:``).
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "qxframe"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = sorted(_module_name(p) for p in PACKAGE.rglob("*.py"))
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(module: str) -> set[str]:
+    """The qxframe modules ``module`` imports at run time (names resolved to modules)."""
+    path = PACKAGE.parent / (module.replace(".", "/") + ".py")
+    if not path.exists():
+        path = PACKAGE.parent / module.replace(".", "/") / "__init__.py"
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _is_type_checking(child):
+                for other in child.orelse:
+                    visit(other)
+                continue
+            if isinstance(child, ast.Import):
+                found.update(a.name for a in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    anchor = package.split(".")
+                    anchor = anchor[: len(anchor) - child.level + 1]
+                    base = ".".join([*anchor, base] if base else anchor)
+                found.add(base)
+                found.update(f"{base}.{a.name}" for a in child.names)
+            visit(child)
+
+    visit(ast.parse(path.read_text()))
+    return {name for name in found if name in MODULES and name != module}
+
+
+def _cycles() -> list[list[str]]:
+    graph = {m: _imports(m) for m in MODULES}
+    # a package's __init__ re-exports its modules: an edge *into* it from its own
+    # submodules is how Python always works, so only edges between modules count
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def dfs(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if nxt in ("qxframe",) or (node.startswith(nxt + ".") and nxt in MODULES):
+                continue  # a submodule importing its own package's namespace
+            if state.get(nxt) == 1:
+                cycles.append([*stack[stack.index(nxt) :], nxt])
+            elif nxt not in state:
+                dfs(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for module in MODULES:
+        if module not in state:
+            dfs(module)
+    return cycles
+
+
+def test_the_import_graph_has_no_cycle():
+    assert _cycles() == []
+
+
+def test_every_module_imports_alone_in_a_fresh_interpreter():
+    def load(module: str) -> tuple[str, int, str]:
+        done = subprocess.run(
+            [sys.executable, "-c", f"import {module}"], capture_output=True, text=True
+        )
+        return module, done.returncode, done.stderr[-500:]
+
+    importable = [m for m in MODULES if m != "qxframe.__main__"]  # that one runs the CLI
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        failures = [r for r in pool.map(load, importable) if r[1] != 0]
+    assert failures == []
