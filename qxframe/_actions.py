@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 import polars as pl
 
 from qxframe._contacts import CONTACTS
-from qxframe._loop import LoopThread
+from qxframe._handle import PushHandle, loop_for
 from qxframe._runner import Action, apush, progress_bar
 from qxframe._sinks import ResultsWriter, scan_results
 from qxframe._transactions import TRANSACTIONS
 from qxframe._workflows import WORKFLOW
+from qxframe.exceptions import PushInterrupted
 
 if TYPE_CHECKING:
     from qxframe._client import Client
@@ -29,13 +30,13 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 Mapping_ = Mapping[str, Any] | None
 Results = pl.DataFrame | pl.LazyFrame
-_dry_run_loop = LoopThread("qxframe-dry-run")  # for dry runs given no client
 
 
 def _run(coro: Coroutine[Any, Any, T], client: Client | None, bar: Any = None) -> T:
-    """Run a push to its end on the client's loop; close its progress bar whatever happens."""
+    """Run a push to its end on the client's loop (a :class:`PushHandle`: Ctrl-C stops it);
+    close its progress bar whatever happens."""
     try:
-        return client.run(coro) if client is not None else _dry_run_loop.run(coro)
+        return PushHandle(coro, loop_for(client)).result()
     finally:
         if bar is not None:
             bar.close()
@@ -50,11 +51,19 @@ def run_push(action: str, frame: Any, *, client: Client | None, **options: Any) 
 
 
 async def _apush(action: Action, frame: Any, out: str | Path | None, **options: Any) -> Results:
-    """``apush``, its results kept in memory, or written to ``out`` and scanned from there."""
+    """``apush``, its results kept in memory, or written to ``out`` and scanned from there.
+
+    With ``out``, an exception carrying results carries the file's (rows settled so far).
+    """
     if out is None:
         return await apush(action, frame, **options)
-    with ResultsWriter(out) as writer:
-        await apush(action, frame, sink=writer, **options)
+    try:
+        with ResultsWriter(out) as writer:
+            await apush(action, frame, sink=writer, **options)
+    except BaseException as exc:
+        if isinstance(exc, PushInterrupted) or "sent" in getattr(exc, "__dict__", {}):
+            exc.results = scan_results(out)  # type: ignore[attr-defined]
+        raise
     return scan_results(out)
 
 
