@@ -55,13 +55,13 @@ def not_sent(first: int, count: int) -> pl.DataFrame:
 def how_to_go_on(journal: str | Path | None) -> str:
     if journal is not None:
         return (
-            f"Run the same push again with journal={str(journal)!r} to resume it: rows already "
-            "done are skipped and rows whose outcome is unknown are not sent again."
+            f"Run the same push again with the same journal ({journal}) to resume it: rows "
+            "already done are skipped and rows whose outcome is unknown are not sent again."
         )
     return (
         "This push had no journal, so running it again would send those rows again: push "
-        "only the rows .results shows not_sent, and give journal= to make a push resumable "
-        "(running the same push with the same journal then resumes it)."
+        "only the rows the results show not_sent, and give a push a journal (journal=, "
+        "--journal) to make it resumable: running it again with the same journal resumes it."
     )
 
 

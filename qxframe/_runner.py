@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 DEFAULT_CONCURRENCY = 4
 PROGRESS_THRESHOLD = 300  # rows: smaller pushes show no progress bar unless asked
+CHUNK_SIZE = DEFAULT_CHUNK_SIZE  # input rows per chunk (journal flush, results part)
 
 
 class _Aborted(Exception):
@@ -282,11 +283,11 @@ def _prepared_chunks(plan: _Plan, source: Any, out: _Out) -> Iterator[Prepared]:
     handed to ``out`` as ``not_sent`` rows before the error goes on.
     """
     if _in_memory(source):
-        whole = pl.concat(list(iter_chunks(source)), how="vertical", rechunk=False)
-        yield from _cut(_prepare(plan, whole, 0), whole.height)
+        whole = pl.concat(list(iter_chunks(source, chunk_size=CHUNK_SIZE)), rechunk=False)
+        yield from _cut(_prepare(plan, whole, 0), whole.height, CHUNK_SIZE)
         return
     offset = 0
-    for chunk in iter_chunks(source):
+    for chunk in iter_chunks(source, chunk_size=CHUNK_SIZE):
         try:
             prepared = _prepare(plan, chunk, offset)
         except BaseException:
@@ -312,7 +313,7 @@ def _prepare(plan: _Plan, chunk: pl.DataFrame, offset: int) -> Prepared:
     )
 
 
-def _cut(prepared: Prepared, height: int, size: int = DEFAULT_CHUNK_SIZE) -> Iterator[Prepared]:
+def _cut(prepared: Prepared, height: int, size: int) -> Iterator[Prepared]:
     """``prepared`` in parts of ``size`` input rows (each part's journal and results flush)."""
     valid_rows, invalid_rows = prepared.valid["row"], prepared.invalid["row"]
     for start in range(0, max(height, 1), size):

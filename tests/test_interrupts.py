@@ -1,0 +1,247 @@
+"""Pushes stop when told: Ctrl-C (SIGINT), ``interrupt_main``, ``PushHandle.cancel()`` and a
+cancelled async task all stop sending, give requests in flight a short grace, and raise
+``PushInterrupted`` carrying one result row per row read; the journal then resumes."""
+
+from __future__ import annotations
+
+import _thread
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import qxframe as qx
+from qxframe._handle import start_push
+from qxframe._sinks import read_results
+
+ROWS = 200
+BOUND = 10.0  # seconds: a generous bound on "stops within 2 s" (loaded CI machines)
+
+
+@pytest.fixture(scope="module")
+def slow():
+    """A loopback sandbox answering every request after 0.2 s."""
+    with qx.sandbox(latency=0.2, seed=5) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def sbx(slow):
+    slow.reset()
+    return slow
+
+
+def people(n: int = ROWS) -> pl.DataFrame:
+    return pl.DataFrame({"email": [f"p{i}@example.com" for i in range(n)]})
+
+
+def when(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+def posts(sb) -> int:
+    requests = sb.requests()
+    return requests.filter(pl.col("method") == "POST").height
+
+
+def check_one_row_each(results: pl.DataFrame, n: int = ROWS) -> None:
+    assert results["row"].to_list() == list(range(n))
+    assert set(results["status"]) <= {"success", "not_sent", "failed", "skipped"}
+    unknown = results.filter(pl.col("status") == "failed")
+    assert set(unknown["error_code"]) <= {"outcome_unknown"}
+
+
+def test_interrupt_main_stops_a_sync_push_with_its_results(sbx):
+    client = sbx.client()
+    fired: list[float] = []
+
+    def interrupt() -> None:
+        when(lambda: sbx.contacts().height >= 8)
+        fired.append(time.monotonic())
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(qx.PushInterrupted) as info:
+        qx.upsert_contacts(people(), client=client, directory_id=sbx.plain_directory_id)
+    elapsed = time.monotonic() - fired[0]
+    assert elapsed < BOUND
+    stop = info.value
+    assert isinstance(stop, KeyboardInterrupt)
+    check_one_row_each(stop.results)
+    sent_then = posts(sbx)
+    time.sleep(0.5)
+    assert posts(sbx) == sent_then, "a request was sent after the push stopped"
+    landed = sbx.contacts()
+    success = stop.results.filter(pl.col("status") == "success")
+    assert 8 <= success.height < ROWS
+    assert sorted(success["qualtrics_id"]) == sorted(landed["contact_id"])
+    assert stop.sent == success.height == posts(sbx)
+    assert f"{stop.sent} row(s) had been sent" in str(stop)
+
+
+def test_cancel_on_a_handle_then_resume_with_the_journal(sbx, tmp_path):
+    client, journal = sbx.client(), tmp_path / "j.sqlite"
+    options = {"directory_id": sbx.plain_directory_id, "journal": journal, "concurrency": 16}
+    handle = start_push("contacts", people(), client=client, **options)
+    ended = threading.Event()
+    handle.add_done_callback(lambda h: ended.set())
+    when(lambda: sbx.contacts().height >= 5)
+    assert handle.cancel() is True
+    with pytest.raises(qx.PushInterrupted) as info:
+        handle.result(timeout=BOUND)
+    assert handle.done() and ended.is_set() and handle.cancel() is False
+    first = info.value.results
+    check_one_row_each(first)
+    assert str(journal) in str(info.value)
+    done = first.filter(pl.col("status") == "success").height
+
+    again = qx.upsert_contacts(people(), client=client, **options)
+    assert again.filter(pl.col("status") == "skipped").height == done
+    assert again.filter(pl.col("status") == "success").height == ROWS - done
+    emails = sbx.contacts()["email"]
+    assert emails.n_unique() == emails.len() == ROWS  # every row once, none twice
+
+
+def test_result_times_out_while_the_push_goes_on(sbx):
+    handle = start_push("contacts", people(20), client=sbx.client(), directory_id=sbx.directory_id)
+    with pytest.raises(TimeoutError):
+        handle.result(timeout=0.05)
+    assert handle.result(timeout=BOUND)["status"].to_list() == ["success"] * 20
+
+
+def test_unanswered_writes_end_outcome_unknown_and_are_not_resent(tmp_path):
+    """Requests slower than the grace are cancelled: their rows are outcome_unknown, and
+    their pending marks keep a resumed push from sending them again."""
+    with qx.sandbox(latency=3.0) as sb:
+        frame = pl.DataFrame({"n": list(range(12))})
+        options = {"workflow_url": sb.workflow_url, "journal": tmp_path / "j.sqlite"}
+        handle = start_push("workflow", frame, client=sb.client(), concurrency=4, **options)
+        time.sleep(0.5)  # the first four triggers are on the wire (answered after 3 s)
+        started = time.monotonic()
+        handle.cancel()
+        with pytest.raises(qx.PushInterrupted) as info:
+            handle.result(timeout=BOUND)
+        assert time.monotonic() - started < BOUND
+        results = info.value.results
+        unknown = results.filter(pl.col("error_code") == "outcome_unknown")
+        assert unknown.height == 4 and set(unknown["attempts"]) == {1}
+        assert results.filter(pl.col("status") == "not_sent").height == 8
+        assert info.value.sent == 4
+
+        resumed = start_push("workflow", frame, client=sb.client(), concurrency=12, **options)
+        again = resumed.result(timeout=BOUND)
+        assert again.filter(pl.col("error_code") == "outcome_unknown")["row"].to_list() == (
+            unknown["row"].to_list()
+        )
+        assert again.filter(pl.col("status") == "success").height == 8
+
+
+def test_a_cancelled_async_task_ends_cancelled_with_results_and_the_loop_lives(sbx):
+    async def main() -> tuple[qx.PushInterrupted, bool, int]:
+        client = sbx.client()
+        task = asyncio.ensure_future(
+            qx.aupsert_contacts(people(), client=client, directory_id=sbx.plain_directory_id)
+        )
+        while sbx.contacts().height < 5:
+            await asyncio.sleep(0.02)
+        task.cancel()
+        try:
+            await task
+        except qx.PushInterrupted as stop:
+            caught = stop
+        after = await qx.aupsert_contacts(
+            people(3), client=client, directory_id=sbx.directory_id
+        )  # the same loop goes on
+        return caught, task.cancelled(), after.height
+
+    stop, cancelled, after = asyncio.run(main())
+    assert isinstance(stop, asyncio.CancelledError) and isinstance(stop, qx.PushCancelled)
+    assert cancelled and after == 3
+    check_one_row_each(stop.results)
+    success = stop.results.filter(pl.col("status") == "success").height
+    assert success == stop.sent and success >= 5
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to the own process")
+def test_ctrl_c_under_asyncio_run_stops_an_async_push(sbx):
+    """asyncio.run turns SIGINT into cancelling the main task; the push then stops and its
+    results are caught as PushInterrupted by the coroutine."""
+
+    async def main() -> pl.DataFrame:
+        try:
+            return await qx.aupsert_contacts(
+                people(), client=sbx.client(), directory_id=sbx.plain_directory_id
+            )
+        except qx.PushInterrupted as stop:
+            return stop.results
+
+    def interrupt() -> None:
+        when(lambda: sbx.contacts().height >= 5)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    results = asyncio.run(main())
+    check_one_row_each(results)
+    assert 5 <= results.filter(pl.col("status") == "success").height < ROWS
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "qxframe", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_sigint_stops_a_cli_push_which_then_resumes(sbx, tmp_path: Path):
+    """Workflow triggers (the CLI's client keeps Qualtrics' default rate limits, and those
+    of workflows let the test run in seconds); each must land once and only once."""
+    source, out, journal = tmp_path / "in.csv", tmp_path / "out.csv", tmp_path / "j.sqlite"
+    people().write_csv(source)
+    env = os.environ | {"QUALTRICS_BASE_URL": sbx.base_url, "QUALTRICS_API_TOKEN": sbx.api_token}
+    command = ["push", "workflow", str(source), "--workflow-url", sbx.workflow_url]
+    command += ["--journal", str(journal), "--out", str(out), "--no-progress"]
+    command += ["--concurrency", "8"]
+    process = cli(*command, env=env)
+    when(lambda: sbx.workflow_events().height >= 16)
+    signalled = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    took = time.monotonic() - signalled
+    print(f"SIGINT to exit: {took:.2f} s")
+    assert process.returncode == 130, stderr
+    assert took < BOUND
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    first = read_results(out)
+    check_one_row_each(first)
+    success = first.filter(pl.col("status") == "success")
+    unknown = first.filter(pl.col("status") == "failed").height
+    assert success.height + unknown == events(sbx).height < ROWS
+
+    before = posts(sbx)
+    resumed = cli(*command, env=env)
+    resumed.communicate(timeout=60)
+    assert resumed.returncode == (1 if unknown else 0)
+    second = read_results(out)
+    assert second["row"].to_list() == list(range(ROWS))
+    assert second.filter(pl.col("status") == "skipped").height == success.height
+    assert posts(sbx) - before == ROWS - success.height - unknown  # only the rest was sent
+    emails = events(sbx)["email"]
+    assert emails.n_unique() == emails.len() >= ROWS - unknown  # none twice
+
+
+def events(sb) -> pl.DataFrame:
+    payloads = sb.workflow_events()["payload"]
+    return payloads.str.json_decode(pl.Struct({"email": pl.String})).struct.unnest()
