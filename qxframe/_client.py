@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import ssl
 import time
 import weakref
 from collections.abc import Coroutine, Mapping
@@ -269,13 +270,20 @@ def _make_pool(
     timeout: float | httpx.Timeout,
 ) -> httpx.AsyncClient:
     """A connection pool: delivery rules around the stop gate around the wire."""
-    inner = StopGate(transport or httpx.AsyncHTTPTransport(retries=0))
+    inner = StopGate(transport or httpx.AsyncHTTPTransport(verify=_tls(), retries=0))
     return httpx.AsyncClient(
         transport=DeliveryTransport(inner, limiter=limiter, policy=retry, sleep=sleep),
         timeout=timeout,
         headers={"Content-Type": "application/json", "User-Agent": "qxframe"},
         follow_redirects=False,
     )
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """httpx's default TLS context, made once: loading the CA store takes ~25 ms, and each
+    event loop an async caller runs (``asyncio.run`` each time) gets a pool of its own."""
+    return httpx.create_ssl_context()
 
 
 def _release(pools: Pools, loop_thread: LoopThread) -> None:
