@@ -35,7 +35,7 @@ def small_chunks(monkeypatch):
 
 def test_an_in_memory_frame_failing_at_row_55000_sends_nothing(sb):
     frame = rows(60_000, bad=55_000)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(qx.ConfigError) as info:
         qx.upsert_contacts(
             frame, client=sb.client(), directory_id=sb.directory_id, mapping=STRICT_EXT_REF
         )
@@ -45,7 +45,7 @@ def test_an_in_memory_frame_failing_at_row_55000_sends_nothing(sb):
 
 def test_an_in_memory_frame_is_validated_whole_even_across_chunks(sb, small_chunks):
     """Row 25 fails in the third chunk; the frame is prepared first, so nothing goes."""
-    with pytest.raises(Exception):
+    with pytest.raises(qx.ConfigError):
         qx.upsert_contacts(
             rows(30, bad=25),
             client=sb.client(),
@@ -60,7 +60,7 @@ def test_a_later_chunk_of_a_file_failing_stops_the_push_with_its_results(
 ):
     source = tmp_path / "in.csv"
     rows(30, bad=25).write_csv(source)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(qx.ConfigError) as info:
         qx.upsert_contacts(
             source, client=sb.client(), directory_id=sb.directory_id, mapping=STRICT_EXT_REF
         )
@@ -78,7 +78,7 @@ def test_with_out_the_file_holds_the_settled_rows_when_the_error_is_raised(
 ):
     source, out = tmp_path / "in.csv", tmp_path / "out.csv"
     rows(30, bad=25).write_csv(source)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(qx.ConfigError) as info:
         qx.upsert_contacts(
             source,
             client=sb.client(),
@@ -108,7 +108,7 @@ def test_the_same_push_with_its_journal_resumes_after_the_fix(sb, small_chunks, 
     source, journal = tmp_path / "in.csv", tmp_path / "j.sqlite"
     rows(30, bad=25).write_csv(source)
     options = {"directory_id": sb.plain_directory_id, "journal": journal}
-    with pytest.raises(Exception) as info:
+    with pytest.raises(qx.ConfigError) as info:
         qx.upsert_contacts(source, client=sb.client(), mapping=STRICT_EXT_REF, **options)
     assert str(journal) in text_of(info.value)
     rows(30).write_csv(source)  # the bad value fixed
