@@ -245,3 +245,59 @@ def test_sigint_stops_a_cli_push_which_then_resumes(sbx, tmp_path: Path):
 def events(sb) -> pl.DataFrame:
     payloads = sb.workflow_events()["payload"]
     return payloads.str.json_decode(pl.Struct({"email": pl.String})).struct.unnest()
+
+
+KERNEL_SETUP = """
+import polars as pl, qxframe as qx
+sb = qx.Sandbox(latency=0.2).start()
+client = sb.client()
+frame = pl.DataFrame({"email": [f"p{i}@example.com" for i in range(300)]})
+"""
+SYNC_CELL = """
+try:
+    qx.upsert_contacts(frame, client=client, directory_id=sb.plain_directory_id)
+except qx.PushInterrupted as stop:
+    print("INTERRUPTED", stop.sent, stop.results.height)
+"""
+ASYNC_CELL = SYNC_CELL.replace("qx.upsert_contacts", "await qx.aupsert_contacts")
+
+
+def interrupt_cell(km, kc, code: str) -> tuple[float, str]:
+    """Run ``code``, interrupt the kernel 2 s in; (seconds to idle, the cell's output)."""
+    msg_id = kc.execute(code)
+    time.sleep(2.0)
+    interrupted = time.monotonic()
+    km.interrupt_kernel()
+    out: list[str] = []
+    while True:
+        msg = kc.get_iopub_msg(timeout=30)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "stream":
+            out.append(msg["content"]["text"])
+        elif msg["msg_type"] == "error":
+            out.append(msg["content"]["ename"])
+        elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return time.monotonic() - interrupted, "".join(out)
+
+
+def test_interrupt_kernel_stops_a_push_in_a_notebook_cell(tmp_path):
+    from jupyter_client import KernelManager
+
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(cwd=str(tmp_path))
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        kc.execute_interactive(KERNEL_SETUP, timeout=60)
+        for name, cell in (("sync", SYNC_CELL), ("async", ASYNC_CELL)):
+            took, out = interrupt_cell(km, kc, cell)
+            print(f"interrupt kernel ({name} cell) to idle: {took:.2f} s")
+            assert took < BOUND
+            assert out.startswith("INTERRUPTED") and out.split()[2] == "300", out
+        reply = kc.execute_interactive("assert sb.contacts().height < 600", timeout=30)
+        assert reply["content"]["status"] == "ok"  # the kernel (and its loop) lives on
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
