@@ -41,7 +41,7 @@ from qxframe._paging import frame_of, next_page_url
 from qxframe._payloads import compact_json
 from qxframe._pools import Pools
 from qxframe._ratelimit import Clock, RateLimiter, Sleep
-from qxframe._stop import StopGate
+from qxframe._stop import StopGate, stoppable
 from qxframe._transport import READ, DeliveryTransport, Route
 from qxframe._urls import is_allowed_workflow_url, origin_of
 from qxframe.exceptions import ConfigError
@@ -103,6 +103,7 @@ class Client:
         self._timeout = timeout
         self._transport = transport
         self._sleep = sleep
+        sleep = stoppable(sleep)  # waits end when the push they serve is told to stop
         self.limiter = RateLimiter(self.rate_limits, clock=clock, sleep=sleep)
         self._explicit_origin = base_url is not None
         self._pools = Pools(

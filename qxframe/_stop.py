@@ -4,11 +4,11 @@ A :class:`Stop` is set from any thread (``PushHandle.cancel()``, a Ctrl-C caught
 caller's thread) or by the push's own task being cancelled (an async caller, asyncio's
 Ctrl-C handling, Jupyter's "interrupt kernel" on an ``await`` cell). Once it is set:
 
-- nothing new is sent: :meth:`Push.call` refuses to start a request, and the
-  :class:`StopGate` (the innermost transport of every client pool) refuses any attempt that
-  has not reached the wire yet — one waiting for a rate-limit token or for a retry — with
-  :class:`Stopped`. A write that is retried at all was never processed (429, 503, a
-  connection refused), so a gated attempt lands nothing;
+- nothing new is sent: :meth:`Push.call` refuses to start a request, the client's waits
+  (for a rate-limit token, before a retry) end at once (:func:`stoppable`), and the
+  :class:`StopGate` (the innermost transport of every client pool) refuses any attempt
+  that has not reached the wire yet, all with :class:`Stopped`. A write that is retried at
+  all was never processed (429, 503, a connection refused), so a stopped one lands nothing;
 - requests already on the wire get :data:`GRACE` seconds to answer (:func:`finish`); then
   they are cancelled, and the rows of an unanswered write are reported ``outcome_unknown``
   (its ``pending`` mark stays in the journal, so a resumed push does not send it again);
@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
+
+from qxframe._ratelimit import Sleep
 
 T = TypeVar("T")
 GRACE = 1.0  # seconds requests in flight get to answer once a push is told to stop
@@ -118,6 +120,29 @@ def watch_wire() -> Iterator[Wire]:
         yield wire
     finally:
         _WIRE.reset(token)
+
+
+def stoppable(sleep: Sleep) -> Sleep:
+    """``sleep``, ended early by the current push's stop (raising :class:`Stopped`)."""
+
+    async def nap(seconds: float) -> None:
+        stop = _CURRENT.get()
+        if stop is None:
+            return await sleep(seconds)
+        if not stop.requested:
+            napping, waking = (
+                asyncio.ensure_future(sleep(seconds)),
+                asyncio.ensure_future(stop.wait()),
+            )
+            try:
+                await asyncio.wait({napping, waking}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                napping.cancel()
+                waking.cancel()
+        if stop.requested:
+            raise Stopped
+
+    return nap
 
 
 class StopGate(httpx.AsyncBaseTransport):

@@ -146,6 +146,23 @@ def test_unanswered_writes_end_outcome_unknown_and_are_not_resent(tmp_path):
         assert again.filter(pl.col("status") == "success").height == 8
 
 
+def test_a_request_waiting_to_be_retried_is_not_sent_after_a_stop(sb):
+    """A 429 with Retry-After 30: the retry waits; a stop ends the wait and sends nothing
+    more, and the row is not_sent (a 429 was not processed), not outcome_unknown."""
+    sb.fail_next("workflows", status=429, retry_after=30)
+    frame = pl.DataFrame({"n": [1]})
+    handle = start_push("workflow", frame, client=sb.client(), workflow_url=sb.workflow_url)
+    when(lambda: sb.requests().height == 1)
+    stopped = time.monotonic()
+    handle.cancel()
+    with pytest.raises(qx.PushInterrupted) as info:
+        handle.result(timeout=BOUND)
+    assert time.monotonic() - stopped < BOUND
+    assert info.value.results["status"].to_list() == ["not_sent"]
+    time.sleep(0.3)
+    assert sb.requests().height == 1 and sb.workflow_events().height == 0
+
+
 def test_a_cancelled_async_task_ends_cancelled_with_results_and_the_loop_lives(sbx):
     async def main() -> tuple[qx.PushInterrupted, bool, int]:
         client = sbx.client()
