@@ -135,12 +135,6 @@ def test_a_refused_token_after_unknown_outcomes_carries_them(sb):
     assert "3 row(s) had been sent" in str(info.value)
 
 
-def test_an_error_before_anything_was_read_carries_no_results(sb):
-    with pytest.raises(qx.ConfigError) as info:
-        qx.upsert_contacts(rows(3), client=sb.client(), directory_id="oops")
-    assert info.value.results is None and info.value.sent == 0
-
-
 def test_the_cli_exits_1_for_an_error_raised_after_sending():
     """``.sent`` decides: a ConfigError (else exit 2) raised after rows were sent exits 1."""
     from qxframe.cli import _at_edge
