@@ -277,6 +277,9 @@ except qx.PushInterrupted as stop:
     print("INTERRUPTED", stop.sent, stop.results.height)
 """
 ASYNC_CELL = SYNC_CELL.replace("qx.upsert_contacts", "await qx.aupsert_contacts")
+UNCAUGHT_ASYNC_CELL = (
+    "await qx.aupsert_contacts(frame, client=client, directory_id=sb.plain_directory_id)"
+)
 
 
 def interrupt_cell(km, kc, code: str) -> tuple[float, str]:
@@ -313,6 +316,9 @@ def test_interrupt_kernel_stops_a_push_in_a_notebook_cell(tmp_path):
             print(f"interrupt kernel ({name} cell) to idle: {took:.2f} s")
             assert took < BOUND
             assert out.startswith("INTERRUPTED") and out.split()[2] == "300", out
+        took, out = interrupt_cell(km, kc, UNCAUGHT_ASYNC_CELL)
+        print(f"interrupt kernel (await cell, not caught) to idle: {took:.2f} s")
+        assert out == "PushCancelled"  # a cancellation to the kernel's loop, which goes on
         reply = kc.execute_interactive("assert sb.contacts().height < 600", timeout=30)
         assert reply["content"]["status"] == "ok"  # the kernel (and its loop) lives on
     finally:
