@@ -6,6 +6,25 @@ arguments, and returns the results frame: one row per input row, in input order 
 given ``out=``, writes it to that file as it goes and returns a LazyFrame scanning it.
 The sync functions run the push on the client's own background loop, so they also work
 inside a running event loop (a Jupyter cell).
+
+Interrupts (docs/architecture.md, "Interrupts and partial failures"). A sync function
+waits for its push through a :class:`~qxframe._handle.PushHandle`, in short slices, so
+Ctrl-C or "interrupt kernel" reaches the waiting thread; the push is then stopped (nothing
+new sent, a grace for requests in flight) and a plain ``PushInterrupted`` is raised there.
+
+An async twin runs on the caller's loop, where a library cannot count on seeing Ctrl-C as
+a ``KeyboardInterrupt``: ``asyncio.run`` turns the first SIGINT into cancelling its main
+task, ipykernel turns "interrupt kernel" during an ``await`` cell into cancelling the
+cell, and a ``KeyboardInterrupt`` raised *inside* a task is not kept as the task's result
+but re-raised out of the event loop (asyncio's ``Task`` does that for KeyboardInterrupt
+and SystemExit), stopping the caller's whole loop. So the choice is: the cancellation of
+the task running an async push is its stop request. The push stops as above and ends by
+raising ``PushCancelled``, a ``PushInterrupted`` (``except qx.PushInterrupted`` catches it,
+``.results`` included) that is also an ``asyncio.CancelledError`` — asyncio sees an
+ordinary cancellation (``task.cancelled()`` is true, ``asyncio.timeout`` and task groups
+work) and the caller's loop goes on. Under a bare ``asyncio.run(push())`` and Ctrl-C,
+asyncio then raises its own plain ``KeyboardInterrupt``, whose ``__context__`` is the
+``PushCancelled``: catch ``qx.PushInterrupted`` inside the coroutine to keep the results.
 """
 
 from __future__ import annotations
