@@ -112,6 +112,40 @@ def test_cancel_on_a_handle_then_resume_with_the_journal(sbx, tmp_path):
     assert emails.n_unique() == emails.len() == ROWS  # every row once, none twice
 
 
+def test_a_stopped_transactions_push_resumes_without_a_duplicate(sbx, tmp_path):
+    """Lookups shared by many rows, batches in flight: stopped, then resumed, every
+    transaction lands once and each person is created once."""
+    frame = pl.DataFrame(
+        {
+            "email": [f"p{i % 60}@example.com" for i in range(ROWS)],
+            "transaction_data": [f'{{"n": {i}}}' for i in range(ROWS)],
+        }
+    )
+    options = {
+        "directory_id": sbx.directory_id,
+        "mailing_list_id": sbx.mailing_list_id,
+        "journal": tmp_path / "j.sqlite",
+        "batch_size": 20,
+        "concurrency": 8,
+    }
+    handle = start_push("transactions", frame, client=sbx.client(), **options)
+    when(lambda: sbx.transactions().height >= 20)
+    handle.cancel()
+    with pytest.raises(qx.PushInterrupted) as info:
+        handle.result(timeout=BOUND)
+    first = info.value.results
+    check_one_row_each(first)
+    done = first.filter(pl.col("status") == "success").height
+    assert 20 <= done < ROWS and done == sbx.transactions().height
+
+    again = qx.upsert_transactions(frame, client=sbx.client(), **options)
+    assert again.filter(pl.col("status") == "skipped").height == done
+    assert again.filter(pl.col("status") == "success").height == ROWS - done
+    landed = sbx.transactions()["data"]
+    assert landed.n_unique() == landed.len() == ROWS
+    assert sbx.contacts().height == 60
+
+
 def test_result_times_out_while_the_push_goes_on(sbx):
     handle = start_push("contacts", people(20), client=sbx.client(), directory_id=sbx.directory_id)
     with pytest.raises(TimeoutError):
