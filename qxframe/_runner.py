@@ -11,29 +11,31 @@ success stops the whole push, the watcher (the journal) told of risky writes and
 outcomes, and the push's :class:`~qxframe._stop.Stop`.
 
 An in-memory frame (polars or pandas) is mapped and validated whole before its first
-request; a streamed input (a file, a LazyFrame) chunk by chunk. A push that stops early —
-told to (:mod:`qxframe._stop`), or by an error once rows were read — still hands every row
-it read to the sink, settled or not (:mod:`qxframe._partial`), and raises an exception
-carrying them: ``PushCancelled`` when told to stop, else the error itself. An action's
-``send`` must report every outcome through :meth:`Push.settle` as it becomes known: what
-was settled when a push stopped is what it reports.
+request; a streamed input (a file, a LazyFrame) chunk by chunk (:mod:`qxframe._chunks`).
+A push that stops early — told to (:mod:`qxframe._stop`), or by an error once rows were
+read — still hands every row it read to the sink, settled or not (:mod:`qxframe._partial`),
+and raises an exception carrying them: ``PushCancelled`` when told to stop, else the error
+itself. An action's ``send`` must report every outcome through :meth:`Push.settle` as it
+becomes known: what was settled when a push stopped is what it reports.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import polars as pl
 
 from qxframe import _partial, _results
+from qxframe._chunks import prepared_chunks
 from qxframe._envelope import Reply
-from qxframe._inputs import DEFAULT_CHUNK_SIZE, count_rows, iter_chunks
+from qxframe._inputs import count_rows
 from qxframe._prepare import Prepared, check_constants, prepare
 from qxframe._stop import Stop, Stopped, current, current_stop, finish, watch_wire
 from qxframe.exceptions import AuthError, ConfigError, QxError
@@ -45,7 +47,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 DEFAULT_CONCURRENCY = 4
 PROGRESS_THRESHOLD = 300  # rows: smaller pushes show no progress bar unless asked
-CHUNK_SIZE = DEFAULT_CHUNK_SIZE  # input rows per chunk (journal flush, results part)
 
 
 class _Aborted(Exception):
@@ -250,7 +251,7 @@ async def apush(
         stack.callback(_drop_pending, push.memo)
         try:
             with current(push.stop):
-                for prepared in _prepared_chunks(plan, source, out):
+                for prepared in prepared_chunks(source, partial(_prepare, plan), out):
                     await _push_chunk(plan, prepared, push, resume, out)
                     if push.stop.requested:
                         raise Stopped
@@ -276,32 +277,6 @@ class _Out:
         self.rows += part.height
 
 
-def _prepared_chunks(plan: _Plan, source: Any, out: _Out) -> Iterator[Prepared]:
-    """The input, prepared: an in-memory frame whole (then cut), a streamed one per chunk.
-
-    A chunk of a streamed input that fails to prepare (after earlier chunks were sent) is
-    handed to ``out`` as ``not_sent`` rows before the error goes on.
-    """
-    if _in_memory(source):
-        whole = pl.concat(list(iter_chunks(source, chunk_size=CHUNK_SIZE)), rechunk=False)
-        yield from _cut(_prepare(plan, whole, 0), whole.height, CHUNK_SIZE)
-        return
-    offset = 0
-    for chunk in iter_chunks(source, chunk_size=CHUNK_SIZE):
-        try:
-            prepared = _prepare(plan, chunk, offset)
-        except BaseException:
-            if offset:
-                out(_partial.not_sent(offset, chunk.height))
-            raise
-        yield prepared
-        offset += chunk.height
-
-
-def _in_memory(source: Any) -> bool:
-    return isinstance(source, pl.DataFrame) or type(source).__module__.startswith("pandas")
-
-
 def _prepare(plan: _Plan, chunk: pl.DataFrame, offset: int) -> Prepared:
     return prepare(
         chunk,
@@ -311,19 +286,6 @@ def _prepare(plan: _Plan, chunk: pl.DataFrame, offset: int) -> Prepared:
         allowed_origin=plan.allowed_origin,
         row_offset=offset,
     )
-
-
-def _cut(prepared: Prepared, height: int, size: int) -> Iterator[Prepared]:
-    """``prepared`` in parts of ``size`` input rows (each part's journal and results flush)."""
-    valid_rows, invalid_rows = prepared.valid["row"], prepared.invalid["row"]
-    for start in range(0, max(height, 1), size):
-        bounds = pl.Series([start, start + size], dtype=pl.Int64)
-        v = valid_rows.search_sorted(bounds).to_list()
-        i = invalid_rows.search_sorted(bounds).to_list()
-        yield Prepared(
-            valid=prepared.valid.slice(v[0], v[1] - v[0]),
-            invalid=prepared.invalid.slice(i[0], i[1] - i[0]),
-        )
 
 
 async def _push_chunk(

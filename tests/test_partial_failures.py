@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 import qxframe as qx
-import qxframe._runner as runner
+import qxframe._chunks as chunks
 from qxframe._sinks import read_results
 
 STRICT_EXT_REF = {"ext_ref": pl.col("n").cast(pl.Int64, strict=True).cast(pl.String)}
@@ -30,7 +30,7 @@ def text_of(error: BaseException) -> str:
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    monkeypatch.setattr(runner, "CHUNK_SIZE", 10)
+    monkeypatch.setattr(chunks, "CHUNK_SIZE", 10)
 
 
 def test_an_in_memory_frame_failing_at_row_55000_sends_nothing(sb):
