@@ -288,6 +288,7 @@ def _tls() -> ssl.SSLContext:
 
 
 def _release(pools: Pools, loop_thread: LoopThread) -> None:
-    """Close ``pools`` (each on its loop) and the background loop; the client's finalizer."""
-    pools.close()
+    """Stop the background loop (what runs there is cancelled first; its pool closes as the
+    loop ends), then close the pools of other loops still alive. The client's finalizer."""
     loop_thread.close()
+    pools.close()
