@@ -18,6 +18,7 @@ import polars as pl
 import pytest
 
 import qxframe as qx
+import qxframe._stop
 from qxframe._handle import start_push
 from qxframe._sinks import read_results
 
@@ -40,6 +41,12 @@ def sbx(slow):
 
 def people(n: int = ROWS) -> pl.DataFrame:
     return pl.DataFrame({"email": [f"p{i}@example.com" for i in range(n)]})
+
+
+def warm_up(sb, frame: pl.DataFrame) -> None:
+    """A dry run first: the first validation in a process loads pandera (a second or so)."""
+    with sb.client() as client:
+        qx.trigger_workflow(frame, client=client, workflow_url=sb.workflow_url, dry_run=True)
 
 
 def when(predicate, timeout: float = 20.0) -> None:
@@ -158,6 +165,7 @@ def test_unanswered_writes_end_outcome_unknown_and_are_not_resent(tmp_path):
     their pending marks keep a resumed push from sending them again."""
     with qx.sandbox(latency=3.0) as sb:
         frame = pl.DataFrame({"n": list(range(12))})
+        warm_up(sb, frame)
         options = {"workflow_url": sb.workflow_url, "journal": tmp_path / "j.sqlite"}
         handle = start_push("workflow", frame, client=sb.client(), concurrency=4, **options)
         time.sleep(0.5)  # the first four triggers are on the wire (answered after 3 s)
@@ -178,6 +186,29 @@ def test_unanswered_writes_end_outcome_unknown_and_are_not_resent(tmp_path):
             unknown["row"].to_list()
         )
         assert again.filter(pl.col("status") == "success").height == 8
+
+
+def test_a_second_stop_ends_the_grace_at_once(monkeypatch):
+    """With a minute of grace, a second (hard) stop — a second Ctrl-C — still ends the push
+    in seconds, its unanswered writes outcome_unknown."""
+    monkeypatch.setattr(qxframe._stop, "GRACE", 60.0)
+    with qx.sandbox(latency=20.0) as sb:
+        frame = pl.DataFrame({"n": list(range(6))})
+        warm_up(sb, frame)
+        handle = start_push(
+            "workflow", frame, client=sb.client(), concurrency=2, workflow_url=sb.workflow_url
+        )
+        time.sleep(0.5)
+        started = time.monotonic()
+        handle.cancel()
+        with pytest.raises(TimeoutError):
+            handle.result(timeout=1.0)  # in its grace
+        handle.cancel(hard=True)
+        with pytest.raises(qx.PushInterrupted) as info:
+            handle.result(timeout=BOUND)
+        assert time.monotonic() - started < BOUND
+        statuses = info.value.results["status"].to_list()
+        assert statuses == ["failed"] * 2 + ["not_sent"] * 4
 
 
 def test_a_request_waiting_to_be_retried_is_not_sent_after_a_stop(sb):
