@@ -100,12 +100,14 @@ class LoopThread:
         if threading.current_thread() is thread:  # from the loop itself (a finalizer)
             loop.create_task(_shutdown())
             return
-        with contextlib.suppress(RuntimeError):  # stopped already
-            done = asyncio.run_coroutine_threadsafe(_shutdown(), loop)
-            with contextlib.suppress(concurrent.futures.TimeoutError, KeyboardInterrupt):
-                done.result(CLOSE_TIMEOUT)
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(CLOSE_TIMEOUT)
+        try:
+            asyncio.run_coroutine_threadsafe(_shutdown(), loop).result(CLOSE_TIMEOUT)
+        except RuntimeError:  # the loop is closed already
+            return
+        except (concurrent.futures.TimeoutError, KeyboardInterrupt):  # stop it anyway
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(loop.stop)
+        thread.join(CLOSE_TIMEOUT)  # _serve closes the loop's async generators (its pools)
 
 
 def _settled(future: concurrent.futures.Future[Any], timeout: float) -> bool:
