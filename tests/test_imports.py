@@ -80,11 +80,9 @@ def test_auto_imports_from_the_threshold_with_a_list_and_not_below(sb, timed, lo
 def test_auto_counts_an_in_memory_frame_whole_and_a_streamed_one_per_chunk(
     sb, timed, low_threshold, tmp_path, monkeypatch
 ):
-    from functools import partial
+    from qxframe import _chunks
 
-    from qxframe import _runner
-
-    monkeypatch.setattr(_runner, "iter_chunks", partial(_runner.iter_chunks, chunk_size=15))
+    monkeypatch.setattr(_chunks, "CHUNK_SIZE", 15)
     push(timed, sb, people(30))
     assert (bodies(sb, "imports"), bodies(sb, "contacts")) == (2, 0)  # a job per chunk
     sb.reset()
@@ -389,11 +387,9 @@ def test_transactions_resolve_new_people_with_an_import_instead_of_searches(sb, 
 
 
 def test_identities_resolved_in_an_earlier_chunk_are_not_imported_again(sb, timed, monkeypatch):
-    from functools import partial
+    from qxframe import _chunks
 
-    from qxframe import _runner
-
-    monkeypatch.setattr(_runner, "iter_chunks", partial(_runner.iter_chunks, chunk_size=6))
+    monkeypatch.setattr(_chunks, "CHUNK_SIZE", 6)
     res = push_tx(timed, sb, orders(12, 4), method="import")
     assert res["status"].to_list() == ["success"] * 12
     assert sb.imports()["contacts"].to_list() == [4]  # the second chunk's people are known
