@@ -82,10 +82,18 @@ def lookup_key(row: Mapping[str, Any]) -> LookupKey | None:
     return ext_ref, phone, email
 
 
+#: What normalisation trims (polars' ``strip_chars``: Unicode White_Space). Python's
+#: ``str.strip()`` also strips the separators U+001C-U+001F, which would make a value that
+#: passed validation as present an absent part of the lookup key.
+_WHITESPACE = "".join(
+    c for c in map(chr, range(0x3001)) if c.isspace() and c not in "\x1c\x1d\x1e\x1f"
+)
+
+
 def _trimmed(value: Any) -> str | None:
     if value is None:
         return None
-    text = str(value).strip()
+    text = str(value).strip(_WHITESPACE)
     return text or None
 
 

@@ -339,3 +339,10 @@ def test_compact_json_is_the_exact_bytes_form() -> None:
     assert compact_json({"a": "é", "b": [1, 2.5, None]}) == '{"a":"é","b":[1,2.5,null]}'
     with pytest.raises(ValueError):
         compact_json({"x": float("nan")})
+
+
+def test_lookup_key_trims_what_normalisation_trims():
+    # polars' strip_chars keeps U+001C-U+001F (Python's str.strip does not): a phone that
+    # passed validation as present must be present in the lookup key too
+    assert lookup_key({"phone": "\x1c"}) == (None, "\x1c", None)
+    assert lookup_key({"ext_ref": "\u3000u1\x85", "email": " A@B.org "}) == ("u1", None, "a@b.org")
