@@ -12,6 +12,8 @@ import argparse
 import sys
 from typing import Any
 
+from qxframe._results import Status
+
 
 def source(args: argparse.Namespace, name: str) -> Any:
     """What FILE names: standard input (``-``), delimited text, or a Parquet file."""
@@ -44,7 +46,7 @@ def say_resumed(tally: Any, before: Any, frame: Any) -> None:
 
     if before is None or not before.rows:
         return
-    skipped = tally.counts["skipped"]
+    skipped = tally.counts[Status.SKIPPED]
     print(f"Resumed from the journal: {skipped} row(s) skipped as done by an earlier push.")
     now = stamp(path_of(frame))
     if before.stamp is not None and now is not None and before.stamp != now:

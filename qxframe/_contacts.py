@@ -20,6 +20,7 @@ from qxframe import _imports, _results
 from qxframe._dedup import merges
 from qxframe._envelope import Reply
 from qxframe._payloads import contact_bodies, contact_body, lookup_key
+from qxframe._results import Status
 from qxframe._runner import Action, Push, rows_of, run_groups
 from qxframe.exceptions import ConfigError, OutcomeUnknownError, QxError
 
@@ -113,7 +114,7 @@ def _outcome(row: int, answer: Reply | QxError) -> _results.Outcome:
     contact_id = (answer.result or {}).get("id")
     return _results.Outcome(
         row=row,
-        status="success",
+        status=Status.SUCCESS,
         http_status=answer.status,
         qualtrics_id=contact_id,
         request_id=answer.request_id,

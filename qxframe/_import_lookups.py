@@ -23,6 +23,7 @@ import polars as pl
 from qxframe import _imports
 from qxframe._lookups import Resolution
 from qxframe._payloads import lookup_key
+from qxframe._results import Status
 from qxframe.exceptions import QxError
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ async def resolve_by_import(push: Push, valid: pl.DataFrame, via: pl.Series) -> 
 
 
 def _resolution(result: dict[str, Any]) -> Resolution:
-    if result["status"] == "success":
+    if result["status"] == Status.SUCCESS:
         return Resolution(result["qualtrics_id"], result["attempts"])
     error = QxError(
         result["error_message"] or "The contact could not be imported.",

@@ -30,6 +30,7 @@ from qxframe._dedup import dedup_fields
 from qxframe._envelope import Reply
 from qxframe._journal import ImportRow
 from qxframe._payloads import contact_bodies
+from qxframe._results import OUTCOME_UNKNOWN, Status
 from qxframe.exceptions import (
     ApiError,
     BadRequestError,
@@ -323,7 +324,10 @@ def map_report(
     )
     out = joined.select(
         "row",
-        pl.when(found).then(pl.lit("success")).otherwise(pl.lit("failed")).alias("status"),
+        pl.when(found)
+        .then(pl.lit(Status.SUCCESS))
+        .otherwise(pl.lit(Status.FAILED))
+        .alias("status"),
         pl.lit(created.status, pl.Int64).alias("http_status"),
         pl.col("_contact_id").alias("qualtrics_id"),
         pl.when(found)
@@ -352,7 +356,7 @@ def _failed(job: Job, error: QxError, spent: int) -> pl.DataFrame:
     """Every row of a job whose create failed: the create's error."""
     return _results.conform(
         pl.DataFrame({"row": job.rows}).with_columns(
-            status=pl.lit("failed"),
+            status=pl.lit(Status.FAILED),
             http_status=pl.lit(error.http_status, pl.Int64),
             error_code=pl.lit(error.error_code, pl.String),
             error_message=pl.lit(error.message, pl.String),
@@ -370,9 +374,9 @@ def lost(job: Job, created: Reply, import_id: str, error: QxError, spent: int) -
     )
     return _results.conform(
         pl.DataFrame({"row": job.rows}).with_columns(
-            status=pl.lit("failed"),
+            status=pl.lit(Status.FAILED),
             http_status=pl.lit(created.status, pl.Int64),
-            error_code=pl.lit("outcome_unknown"),
+            error_code=pl.lit(OUTCOME_UNKNOWN),
             error_message=pl.lit(message),
             request_id=pl.lit(created.request_id, pl.String),
             attempts=pl.lit(created.attempts + spent, pl.Int64),

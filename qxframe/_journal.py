@@ -62,6 +62,7 @@ import polars as pl
 from qxframe.exceptions import ConfigError
 
 FORMAT = "1"
+PENDING = "pending"  # a write on its way: its outcome is not known yet
 COMMIT_EVERY_ROWS = 500  # outcomes written without a pending mark are committed in batches
 COMMIT_EVERY_SECONDS = 1.0
 
@@ -359,7 +360,7 @@ class Journal:
     def mark_pending(self, action: str, items: Iterable[tuple[Key, int]]) -> None:
         """Record ``(key, row)`` as being sent now, and commit before the request goes out."""
         now = _now()
-        rows = [(action, *key, "pending", *([None] * 6), row, now) for key, row in items]
+        rows = [(action, *key, PENDING, *([None] * 6), row, now) for key, row in items]
         self._write(_UPSERT, rows)
         self.commit()
 

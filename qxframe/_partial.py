@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from qxframe import _results
+from qxframe._results import OUTCOME_UNKNOWN, Status
 from qxframe.exceptions import PushCancelled, QxError
 
 UNANSWERED = (
@@ -35,8 +36,8 @@ def unsettled(
     rows = valid["row"].filter(~valid["row"].is_in(list(settled)))
     unknown = rows.is_in(list(unanswered))
     frame = pl.DataFrame({"row": rows}).with_columns(
-        status=pl.when(unknown).then(pl.lit("failed")).otherwise(pl.lit("not_sent")),
-        error_code=pl.when(unknown).then(pl.lit("outcome_unknown")),
+        status=pl.when(unknown).then(pl.lit(Status.FAILED)).otherwise(pl.lit(Status.NOT_SENT)),
+        error_code=pl.when(unknown).then(pl.lit(OUTCOME_UNKNOWN)),
         error_message=pl.when(unknown).then(pl.lit(UNANSWERED)).otherwise(pl.lit(NOT_SENT)),
         attempts=pl.when(unknown).then(1).otherwise(0).cast(pl.Int64),
     )
@@ -47,7 +48,7 @@ def not_sent(first: int, count: int) -> pl.DataFrame:
     """``not_sent`` result rows for input positions ``first`` … ``first + count - 1``."""
     rows = pl.int_range(first, first + count, dtype=pl.Int64, eager=True).alias("row")
     frame = pl.DataFrame({"row": rows}).with_columns(
-        status=pl.lit("not_sent"), error_message=pl.lit(NOT_SENT), attempts=pl.lit(0, pl.Int64)
+        status=pl.lit(Status.NOT_SENT), error_message=pl.lit(NOT_SENT), attempts=pl.lit(0, pl.Int64)
     )
     return _results.conform(frame)
 

@@ -10,12 +10,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Final
 
 import polars as pl
 
-from qxframe.exceptions import QxError
+from qxframe.exceptions import OutcomeUnknownError, QxError
 
-STATUSES = ("success", "invalid", "failed", "dry_run", "skipped", "not_sent")
+
+class Status(StrEnum):
+    """What happened to an input row: the one vocabulary of the ``status`` column."""
+
+    SUCCESS = "success"  # Qualtrics did it
+    INVALID = "invalid"  # failed validation, never sent
+    FAILED = "failed"  # sent, and refused or not delivered
+    DRY_RUN = "dry_run"  # valid, not sent (its body is in ``payload``)
+    SKIPPED = "skipped"  # succeeded in an earlier run of a resumed push
+    NOT_SENT = "not_sent"  # the push stopped before sending it
+
+
+#: The statuses as plain strings, in the order a summary lists them.
+STATUSES: Final = tuple(status.value for status in Status)
+#: The ``error_code`` of a row whose own write may have landed and was not sent again.
+OUTCOME_UNKNOWN: Final = OutcomeUnknownError.default_code
 
 SCHEMA: dict[str, pl.DataType] = {
     "row": pl.Int64(),
@@ -53,7 +70,7 @@ def failed(
     """The outcome of a row whose request ended in ``error``."""
     return Outcome(
         row=row,
-        status="failed",
+        status=Status.FAILED,
         http_status=error.http_status,
         contact_id=contact_id,
         error_code=error.error_code,
@@ -75,7 +92,9 @@ def from_outcomes(outcomes: Iterable[Outcome]) -> pl.DataFrame:
 
 def from_invalid(invalid: pl.DataFrame) -> pl.DataFrame:
     """Result rows for rows that failed validation (columns row, error_code, error_message)."""
-    return conform(invalid.with_columns(status=pl.lit("invalid"), attempts=pl.lit(0, pl.Int64)))
+    return conform(
+        invalid.with_columns(status=pl.lit(Status.INVALID), attempts=pl.lit(0, pl.Int64))
+    )
 
 
 def from_dry_run(
@@ -85,7 +104,7 @@ def from_dry_run(
     frame = pl.DataFrame({"row": rows, "payload": payloads})
     if contact_ids is not None:
         frame = frame.with_columns(contact_id=contact_ids)
-    return conform(frame.with_columns(status=pl.lit("dry_run"), attempts=pl.lit(0, pl.Int64)))
+    return conform(frame.with_columns(status=pl.lit(Status.DRY_RUN), attempts=pl.lit(0, pl.Int64)))
 
 
 def conform(frame: pl.DataFrame) -> pl.DataFrame:
@@ -112,9 +131,9 @@ def summary(results: pl.DataFrame) -> dict[str, int]:
 
 #: The one code that keeps a failed row from being sent again: its own write may have
 #: landed. Every other failure was refused or never left, so sending again is safe.
-UNKNOWN = "outcome_unknown"
+UNKNOWN = OUTCOME_UNKNOWN
 #: Statuses of rows that may be sent again: refused/undelivered, or never sent at all.
-RETRIED_STATUSES = ("failed", "not_sent")
+RETRIED_STATUSES = (Status.FAILED, Status.NOT_SENT)
 
 
 def worth_sending_again(status: str | None, error_code: str | None) -> bool:
@@ -122,10 +141,12 @@ def worth_sending_again(status: str | None, error_code: str | None) -> bool:
     resume: a row is sent again when it ``failed`` or was ``not_sent``, unless its outcome is
     unknown (``outcome_unknown``: check in Qualtrics first).
 
-    >>> worth_sending_again("failed", "server_error"), worth_sending_again("failed", UNKNOWN)
-    (True, False)
+    >>> worth_sending_again("failed", "server_error")
+    True
+    >>> worth_sending_again("failed", OUTCOME_UNKNOWN), worth_sending_again("not_sent", None)
+    (False, True)
     """
-    return status in RETRIED_STATUSES and error_code != UNKNOWN
+    return status in RETRIED_STATUSES and error_code != OUTCOME_UNKNOWN
 
 
 def rows_to_retry(
@@ -144,13 +165,15 @@ def rows_to_retry(
     """
     from qxframe._inputs import iter_chunks
 
-    wanted = pl.col("status") == "failed"
+    wanted = pl.col("status") == Status.FAILED
     if not include_unknown:
-        wanted &= pl.col("error_code").fill_null("") != "outcome_unknown"
+        wanted &= pl.col("error_code").fill_null("") != OUTCOME_UNKNOWN
     # rows never sent too: together, the rule of worth_sending_again (journal, CLI retry)
-    wanted |= (pl.col("status") == "not_sent") & (pl.col("error_code").fill_null("") != UNKNOWN)
+    wanted |= (pl.col("status") == Status.NOT_SENT) & (
+        pl.col("error_code").fill_null("") != OUTCOME_UNKNOWN
+    )
     if include_invalid:
-        wanted |= pl.col("status") == "invalid"
+        wanted |= pl.col("status") == Status.INVALID
     positions = results.filter(wanted)["row"]
     frame = pl.concat(list(iter_chunks(source)), how="vertical")
     index = "__qxframe_row__"

@@ -37,12 +37,11 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from qxframe import _inputs, _results
-from qxframe._journal import Entry, Identity, ImportRow, Journal, Key, row_digests
+from qxframe._journal import PENDING, Entry, Identity, ImportRow, Journal, Key, row_digests
+from qxframe._results import OUTCOME_UNKNOWN, Status
 
 if TYPE_CHECKING:
     from qxframe._runner import Action, Push
-
-UNKNOWN = _results.UNKNOWN
 
 
 class Resume:
@@ -65,7 +64,7 @@ class Resume:
         """``(results of rows already done, rows to send)`` for one chunk's valid rows."""
         keys = self.journal.keys(row_digests(valid, self.destination_fields))
         found = self.journal.lookup(self.action, keys)
-        pending = [k for k in keys if k in found and found[k].status == "pending"]
+        pending = [k for k in keys if k in found and found[k].status == PENDING]
         jobs = self.journal.import_rows(self.action, pending) if self.journal.writable else {}
         self.keys, self.to_follow = {}, {}
         done: list[_results.Outcome] = []
@@ -75,7 +74,7 @@ class Resume:
             if entry is None or _results.worth_sending_again(entry.status, entry.error_code):
                 self.keys[row] = key
                 send.append(True)
-            elif entry.status == "pending" and key in jobs:
+            elif entry.status == PENDING and key in jobs:
                 self.keys[row], self.to_follow[row] = key, jobs[key]
                 send.append(False)
             else:
@@ -105,9 +104,9 @@ class Resume:
         results = await follow_recorded(push, self.to_follow)
         self.to_follow = {}
         push.settle([_results.Outcome(**r) for r in results.iter_rows(named=True)])
-        landed = pl.col("status") == "success"
+        landed = pl.col("status") == Status.SUCCESS
         return results.with_columns(
-            status=pl.when(landed).then(pl.lit("skipped")).otherwise(pl.col("status")),
+            status=pl.when(landed).then(pl.lit(Status.SKIPPED)).otherwise(pl.col("status")),
             http_status=pl.when(landed).then(None).otherwise(pl.col("http_status")),
         )
 
@@ -136,15 +135,15 @@ class Resume:
 
 
 def _from_entry(row: int, entry: Entry) -> _results.Outcome:
-    if entry.status == "success":
+    if entry.status == Status.SUCCESS:
         return _results.Outcome(
             row,
-            "skipped",
+            Status.SKIPPED,
             qualtrics_id=entry.qualtrics_id,
             contact_id=entry.contact_id,
             request_id=entry.request_id,
         )
-    if entry.status == "pending":
+    if entry.status == PENDING:
         message = (
             "An earlier push with this journal was stopped while this row was being sent, so "
             "it may have landed; it was not sent again. Check in Qualtrics, and push it "
@@ -157,10 +156,10 @@ def _from_entry(row: int, entry: Entry) -> _results.Outcome:
         )
     return _results.Outcome(
         row,
-        "failed",
+        Status.FAILED,
         http_status=entry.http_status,
         contact_id=entry.contact_id,
-        error_code=UNKNOWN,
+        error_code=OUTCOME_UNKNOWN,
         error_message=message,
         request_id=entry.request_id,
     )

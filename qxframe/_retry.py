@@ -27,7 +27,7 @@ RETRIED_WHEN_REPEATABLE = frozenset({500, 502, 504})
 class Verdict(enum.Enum):
     DONE = "done"  # hand the answer back as it is
     RETRY = "retry"  # wait, then send again
-    UNKNOWN = "outcome_unknown"  # a write may have landed; do not send it again
+    UNKNOWN = "unknown"  # a write may have landed; do not send it again
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from typing import IO, Any
 import polars as pl
 
 from qxframe import _results
+from qxframe._results import OUTCOME_UNKNOWN, Status
 from qxframe.exceptions import ConfigError
 
 KINDS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -171,17 +172,17 @@ class Tally:
 
     def __call__(self, part: pl.DataFrame) -> None:
         self.counts.update(dict(part.group_by("status").len().iter_rows()))
-        bad = part.filter(pl.col("status").is_in(["failed", "invalid"]))
+        bad = part.filter(pl.col("status").is_in([Status.FAILED, Status.INVALID]))
         for status, code, n in bad.group_by("status", "error_code").len().iter_rows():
             self.reasons[(status, code or "error")] += n
-        unknown = bad.filter(pl.col("error_code") == "outcome_unknown")["row"]
+        unknown = bad.filter(pl.col("error_code") == OUTCOME_UNKNOWN)["row"]
         self.unknown += unknown.len()
         self.unknown_rows.extend(unknown.head(self._keep - len(self.unknown_rows)).to_list())
 
     @property
     def ok(self) -> bool:
         """No row failed and none was invalid."""
-        return not (self.counts["failed"] or self.counts["invalid"])
+        return not (self.counts[Status.FAILED] or self.counts[Status.INVALID])
 
 
 def scan_results(path: str | Path) -> pl.LazyFrame:

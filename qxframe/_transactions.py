@@ -22,6 +22,7 @@ from qxframe import _import_lookups, _results
 from qxframe._envelope import Reply
 from qxframe._lookups import lookup_failed, resolve
 from qxframe._payloads import lookup_key, transaction_entries, transaction_entry
+from qxframe._results import Status
 from qxframe._runner import Action, Push, rows_of, run_groups
 from qxframe.exceptions import (
     BadRequestError,
@@ -117,13 +118,15 @@ def _outcome(
     }
     created = (result.get("createdTransactions") or {}).get(key)
     if created is not None:
-        return _results.Outcome(row["row"], "success", qualtrics_id=created.get("id"), **common)
+        return _results.Outcome(
+            row["row"], Status.SUCCESS, qualtrics_id=created.get("id"), **common
+        )
     refused = (result.get("unprocessedTransactions") or {}).get(key)
     if refused is not None:
         reason = refused.get("errorMessage") or refused.get("error") or "no reason given"
         return _results.Outcome(
             row["row"],
-            "failed",
+            Status.FAILED,
             error_code=refused.get("error") or "unprocessed_transaction",
             error_message=f"Qualtrics did not add this transaction: {reason}",
             **common,
@@ -133,7 +136,11 @@ def _outcome(
         "added; check the contact's transactions in Qualtrics before sending it again."
     )
     return _results.Outcome(
-        row["row"], "failed", error_code=unknown.error_code, error_message=unknown.message, **common
+        row["row"],
+        Status.FAILED,
+        error_code=unknown.error_code,
+        error_message=unknown.message,
+        **common,
     )
 
 

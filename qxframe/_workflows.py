@@ -14,6 +14,7 @@ import polars as pl
 
 from qxframe import _results
 from qxframe._payloads import workflow_bodies, workflow_body
+from qxframe._results import Status
 from qxframe._runner import Action, Push, rows_of, run_groups
 from qxframe.exceptions import QxError
 
@@ -29,7 +30,7 @@ async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
         else:
             outcome = _results.Outcome(
                 row["row"],
-                "success",
+                Status.SUCCESS,
                 http_status=answer.status,
                 request_id=answer.request_id,
                 attempts=answer.attempts,

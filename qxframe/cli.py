@@ -29,6 +29,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from qxframe import _cli_inputs
+from qxframe._results import OUTCOME_UNKNOWN
 
 ACTIONS = {  # subcommand → destination options
     "contacts": ("directory_id", "mailing_list_id"),
@@ -342,7 +343,7 @@ def _retry(args: argparse.Namespace) -> int:
             "give the results of a push of this very file"
         )
     frame = rows_to_retry(source, results, include_invalid=args.include_invalid)
-    unknown = results.filter(pl.col("error_code") == "outcome_unknown")["row"].to_list()
+    unknown = results.filter(pl.col("error_code") == OUTCOME_UNKNOWN)["row"].to_list()
     if unknown:
         print(
             f"Not re-sent: {len(unknown)} row(s) ended outcome_unknown; they may have landed, "

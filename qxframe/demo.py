@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 import qxframe as qx
+from qxframe._results import Status
 
 SAMPLES = Path("data/samples")
 SHOWN_FAILURES = 5
@@ -26,7 +27,7 @@ def _print_results(title: str, results: pl.DataFrame, seconds: float) -> None:
     counts = qx.summary(results)
     shown = ", ".join(f"{status} {n}" for status, n in counts.items() if n)
     print(f"\n== {title}: {results.height} rows in {seconds:.1f}s — {shown}")
-    problems = results.filter(pl.col("status").is_in(["failed", "invalid"]))
+    problems = results.filter(pl.col("status").is_in([Status.FAILED, Status.INVALID]))
     if problems.height:
         first = min(SHOWN_FAILURES, problems.height)
         print(f"   first {first} of {problems.height} not sent or refused:")
