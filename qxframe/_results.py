@@ -9,7 +9,7 @@ into one frame with the full schema, sorted by input position.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Final
 
@@ -64,6 +64,9 @@ class Outcome:
     payload: str | None = None
 
 
+_OUTCOME_FIELDS: Final = tuple(f.name for f in fields(Outcome))
+
+
 def failed(
     row: int, error: QxError, *, contact_id: str | None = None, attempts: int | None = None
 ) -> Outcome:
@@ -86,8 +89,12 @@ def empty() -> pl.DataFrame:
 
 
 def from_outcomes(outcomes: Iterable[Outcome]) -> pl.DataFrame:
-    rows = [asdict(outcome) for outcome in outcomes]
-    return pl.DataFrame(rows, schema=SCHEMA) if rows else empty()
+    outcomes = list(outcomes)
+    if not outcomes:
+        return empty()
+    # column by column: dataclasses.asdict deep-copies each row (~17 µs a row)
+    columns = {name: [getattr(o, name) for o in outcomes] for name in _OUTCOME_FIELDS}
+    return pl.DataFrame(columns, schema=SCHEMA)
 
 
 def from_invalid(invalid: pl.DataFrame) -> pl.DataFrame:

@@ -22,6 +22,7 @@ becomes known: what was settled when a push stopped is what it reports.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -85,9 +86,9 @@ class Push:
         self.settled: list[_results.Outcome] = []  # the current chunk's, as they came
         self.unanswered: list[int] = []  # rows of a write cancelled on the wire (stopping)
 
-    @property
+    @functools.cached_property
     def default_date(self) -> str:
-        """The push's start time, the date of transactions that give none."""
+        """The push's start time, the date of transactions that give none (formatted once)."""
         return self.started.strftime("%Y-%m-%d %H:%M:%S")
 
     @property
