@@ -160,6 +160,38 @@ def test_directory_and_list_options_and_default():
 # -- connect: the panel ------------------------------------------------------------------
 
 
+def shown(widget: w.Widget) -> bool:
+    """Whether a widget's own layout shows it (``display``/``visibility`` not hiding it)."""
+    layout = widget.layout
+    return layout.display != "none" and layout.visibility != "hidden"
+
+
+def test_fresh_panel_shows_the_real_account_fields_without_ticking_anything():
+    p = qxw.connect(env={})
+    assert not p.use_sandbox.value
+    for field_widget in (p.token, p.datacenter, p.base_url, p.use_sandbox, p.connect_button):
+        assert shown(field_widget) and not field_widget.disabled
+        assert field_widget in tree(p)
+    assert isinstance(p.token, w.Password)
+    assert not shown(p.directory) and not shown(p.mailing_list)  # until connected
+    layouts = [node.layout for node in tree(p) if hasattr(node, "layout")]
+    assert len({id(layout) for layout in layouts}) == len(layouts), "a Layout is shared"
+
+
+def test_fields_stay_shown_after_a_failed_connect_and_a_disconnect(sb):
+    p = qxw.connect(env={})
+    p.base_url.value = sb.base_url
+    p.token.value = "wrong"
+    p.connect_button.click()
+    assert "refused the token" in p.status.value
+    assert shown(p.token) and shown(p.datacenter) and shown(p.base_url)
+    p.token.value = sb.api_token
+    p.connect_button.click()
+    assert p.client is not None and shown(p.directory) and shown(p.token)
+    p.disconnect()
+    assert shown(p.token) and shown(p.base_url) and not shown(p.directory)
+
+
 def test_sandbox_panel_connects_and_picks_directory_and_list(panel, sb):
     assert isinstance(panel.client, qx.Client)
     assert panel.client.base_url == sb.base_url

@@ -38,7 +38,11 @@ CHECK_RETRY = RetryPolicy(max_attempts=2, backoff=0.25, max_backoff=1.0)
 
 ENV_PLACEHOLDER = "using QUALTRICS_API_TOKEN from the environment"
 EMPTY_PLACEHOLDER = "paste your Qualtrics API token"
-_WIDE = w.Layout(width="32em")
+
+
+def _wide() -> w.Layout:
+    """A fresh layout for one field: a Layout shared by two widgets hides or moves both."""
+    return w.Layout(width="32em")
 
 
 def describe_error(exc: BaseException, where: str, secret: str | None = None) -> str:
@@ -127,23 +131,23 @@ class ConnectPanel(w.VBox):
         self._owns_sandbox = False
         self._quiet = False
         self.whoami: dict[str, Any] = {}
-        self.token = w.Password(description="API token", layout=_WIDE)
+        self.token = w.Password(description="API token", layout=_wide())
         self.datacenter = w.Text(
             description="Datacenter",
             value=self._env.get("QUALTRICS_DATACENTER") or DEFAULT_DATACENTER,
-            layout=_WIDE,
+            layout=_wide(),
         )
         self.base_url = w.Text(
             description="Base URL",
             value=self._env.get("QUALTRICS_BASE_URL") or "",
             placeholder="optional: a vanity host or compatible server (overrides the datacenter)",
-            layout=_WIDE,
+            layout=_wide(),
         )
         self.use_sandbox = w.Checkbox(description="try it in the sandbox", indent=False)
         self.connect_button = w.Button(description="Connect", button_style="primary")
         self.status = w.HTML()
-        self.directory = w.Dropdown(description="Directory", options=[], layout=_WIDE)
-        self.mailing_list = w.Dropdown(description="Mailing list", options=[], layout=_WIDE)
+        self.directory = w.Dropdown(description="Directory", options=[], layout=_wide())
+        self.mailing_list = w.Dropdown(description="Mailing list", options=[], layout=_wide())
         for widget in (self.token, self.datacenter, self.base_url, self.directory):
             widget.style.description_width = "7em"
         self.mailing_list.style.description_width = "7em"
@@ -230,6 +234,7 @@ class ConnectPanel(w.VBox):
         finally:
             self._quiet = False
         self._set_fields_disabled(False)
+        self._show_lists(False)
         self._say("Disconnected.")
 
     # -- internals -------------------------------------------------------------------
