@@ -4,8 +4,10 @@ must never reach a widget's state or an output."""
 
 from __future__ import annotations
 
+import base64
 import html
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -22,7 +24,7 @@ import qxframe as qx
 import qxframe.widgets as qxw
 from qxframe._fields import field
 from qxframe.exceptions import AuthError, ConfigError, NotFoundError, TransportError
-from qxframe.widgets import _connect, _picks, _preview, _results_view
+from qxframe.widgets import _connect, _picks, _preview, _problems, _results_view
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 TOKEN = "tok_SECRET_do_not_show_1234567890"
@@ -511,23 +513,132 @@ def mixed() -> pl.DataFrame:
 def test_results_pure_functions(mixed):
     assert _results_view.summary_text(mixed) == "5 rows: success 2, invalid 1, failed 2."
     assert _results_view.retry_counts(mixed) == {"retry": 1, "unknown": 1, "invalid": 1}
-    assert _results_view.problem_rows(mixed)["row"].to_list() == [1, 2, 3]
-    shown = _results_view.summary_html(mixed, limit=2)
-    assert "&lt;x&gt;" in shown and "… and 1 more." in shown
-    assert "qx.rows_to_retry(frame, res)" in shown and "include_invalid=True" in shown
+    assert _problems.problem_rows(mixed)["row"].to_list() == [1, 2, 3]
+    shown = _results_view.summary_html(mixed)
+    assert 'class="qx-bar"' in shown and "flex:2 1 0" in shown and "flex:1 1 0" in shown
+    assert "success: 2" in shown and "40.0%" in shown
+    groups = _results_view.groups_html(mixed)
+    assert "&lt;x&gt;" in groups and "bad_request" in groups
+    advice = " ".join(_results_view.retry_advice(mixed))
+    assert "qx.rows_to_retry(frame, res)" in advice and "include_invalid=True" in advice
+
+
+@pytest.fixture
+def many() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """90 QVAL_1 failures, 7 invalid e-mails and 3 successes, with the input frame."""
+    from qxframe._results import conform
+
+    status = ["failed"] * 90 + ["invalid"] * 7 + ["success"] * 3
+    codes = ["QVAL_1"] * 90 + ["email_format"] * 7 + [None] * 3
+    messages = [f"refused row {i}" for i in range(90)] + ["bad e-mail"] * 7 + [None] * 3
+    res = conform(
+        pl.DataFrame(
+            {"row": range(100), "status": status, "error_code": codes, "error_message": messages}
+        )
+    )
+    frame = pl.DataFrame(
+        {
+            "extRef": [f"X{i:03}" for i in range(100)],
+            "email": [f"p{i}@x.org" for i in range(100)],
+            "plan": ["a"] * 100,
+        }
+    )
+    return res, frame
+
+
+def test_problem_groups_count_per_code_with_an_example(many):
+    res, _frame = many
+    groups = _problems.problem_groups(res)
+    assert groups.select("error_code", "status", "rows", "example_row").rows() == [
+        ("QVAL_1", "failed", 90, 0),
+        ("email_format", "invalid", 7, 90),
+    ]
+    assert groups["example_message"][0] == "refused row 0"
+
+
+def test_every_problem_row_is_reachable_by_paging(many):
+    res, frame = many
+    view = qxw.results(res, frame=frame)
+    seen: list[int] = []
+    pages = 0
+    while True:
+        pages += 1
+        seen += [int(r) for r in re.findall(r"<tr><td[^>]*>(\d+)</td>", view.page_view.value)]
+        if view.next_button.disabled:
+            break
+        view.next_button.click()
+    assert pages == 5 and seen == list(range(97))
+    assert "rows 81–97 of 97 (page 5 of 5)" in view.page_label.value
+    view.prev_button.click()
+    assert "rows 61–80 of 97" in view.page_label.value
+    view.code.value = "email_format"
+    assert "rows 1–7 of 7 (page 1 of 1)" in view.page_label.value
+    assert view.prev_button.disabled and view.next_button.disabled
+    labels = [label for label, _ in view.code.options]
+    assert labels == ["all problems (97)", "QVAL_1 · failed (90)", "email_format · invalid (7)"]
+
+
+def test_problem_rows_show_the_identifying_input_columns(many):
+    res, frame = many
+    view = qxw.results(res, frame=frame)
+    header = re.findall(r"<th[^>]*>([^<]*)</th>", view.page_view.value)
+    assert header == ["row", "extRef", "email", "status", "code", "reason"]
+    assert "X005" in view.page_view.value and "p5@x.org" in view.page_view.value
+    assert "plan" not in header
+    for form in (frame.to_pandas(), frame.lazy()):
+        other = qxw.results(res, frame=form)
+        assert other.page_view.value == view.page_view.value
+
+
+def test_identifiers_from_a_file_are_read_by_row_position(many, tmp_path):
+    _res, frame = many
+    path = tmp_path / "in.csv"
+    frame.write_csv(path)
+    ids = _problems.identifiers(path, pl.Series([3, 95]))
+    assert ids.rows() == [(3, "X003", "p3@x.org"), (95, "X095", "p95@x.org")]
+
+
+def test_results_download_is_the_results_as_csv(many):
+    res, _frame = many
+    view = qxw.results(res)
+    link = view.download.value
+    assert 'download="qxframe-results.csv"' in link and view.download in view.children
+    encoded = re.search(r"base64,([^\"]+)\"", link).group(1)
+    back = pl.read_csv(base64.b64decode(encoded), schema=res.schema)
+    assert back.equals(res)
+
+
+def test_results_save_writes_the_csv(many, tmp_path):
+    res, _frame = many
+    view = qxw.results(res)
+    target = view.save_csv(tmp_path / "r.csv")
+    assert pl.read_csv(target, schema=res.schema).equals(res)
+    assert str(target) in view.download.value
+
+
+def test_results_view_takes_every_results_form(many, tmp_path):
+    res, frame = many
+    out = tmp_path / "res.csv"
+    res.write_csv(out)
+    for form in (pl.scan_csv(out, schema=res.schema), res.to_pandas()):
+        view = qxw.results(form, frame=frame)
+        assert view.results.equals(res)
+        assert repr(view) == "<ResultsView 100 rows: success 3, invalid 7, failed 90.>"
 
 
 def test_results_view_shows_counts_problems_and_rows_to_retry(mixed):
     frame = pl.DataFrame({"email": ["a@x.org", "<x>", "c@x.org", "d@x.org", "e@x.org"]})
     view = qxw.results(mixed, frame=frame)
-    assert "qx-status-failed" in view.summary.value and "outcome_unknown" in view.summary.value
+    assert "qx-bar-failed" in view.summary.value and "outcome_unknown" in view.groups.value
     assert view.rows_to_retry()["email"].to_list() == ["c@x.org"]
     assert view.rows_to_retry().equals(qx.rows_to_retry(frame, mixed))
+    assert view.retry_button.layout.width == "auto"  # the label is never cut off
+    assert view.retry_button.description == "Show rows to re-run"
     view.retry_button.click()
     assert "1 rows to re-run" in view.retry_area.value and "c@x.org" in view.retry_area.value
     bundle = view._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert bundle["text/html"] == view.summary.value
+    assert view.summary.value in bundle["text/html"] and "&lt;x&gt;" in bundle["text/html"]
     assert repr(view) == "<ResultsView 5 rows: success 2, invalid 1, failed 2.>"
 
 

@@ -6,6 +6,7 @@ widget builds markup from raw data.
 
 from __future__ import annotations
 
+import base64
 import html
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -66,3 +67,48 @@ def message(text: str, kind: str = "info") -> str:
     """A one-sentence message: ``info``, ``ok`` or ``error``."""
     colour = {"ok": "#1b5e20", "error": "#8a1c12"}.get(kind, "inherit")
     return f'<div class="qx-message qx-{esc(kind)}" style="color:{colour}">{esc(text)}</div>'
+
+
+def status_bar(counts: dict[str, int]) -> str:
+    """Counts per status as one horizontal bar (plain HTML/CSS), with a legend below."""
+    total = sum(counts.values())
+    shown = [(status, n) for status, n in counts.items() if n]
+    segments = "".join(
+        f'<div class="qx-bar-{esc(status)}" title="{esc(status)}: {n:,}" '
+        f'style="flex:{n} 1 0;min-width:3px;background:{_bar_colour(status)}"></div>'
+        for status, n in shown
+    )
+    legend = " &nbsp; ".join(
+        f"{badge(status)} {n:,} ({100 * n / total:.1f}%)" for status, n in shown
+    )
+    bar_style = "display:flex;height:14px;border-radius:3px;overflow:hidden;margin:4px 0"
+    return (
+        f'<div class="qx-bar" style="{bar_style}">{segments}</div>'
+        f'<div class="qx-bar-legend">{legend}</div>'
+    )
+
+
+def _bar_colour(status: str) -> str:
+    return {
+        "success": "#43a047",
+        "valid": "#43a047",
+        "dry_run": "#5c7cd6",
+        "skipped": "#9e9e9e",
+        "invalid": "#e53935",
+        "failed": "#fb8c00",
+        "not_sent": "#bdbdbd",
+    }.get(status, "#757575")
+
+
+def download_link(data: bytes, filename: str, mime: str = "text/csv") -> str:
+    """A link that downloads ``data`` as ``filename`` (the data is in the link itself)."""
+    encoded = base64.b64encode(data).decode("ascii")
+    size = f"{len(data) / 1024:,.0f} kB" if len(data) >= 1024 else f"{len(data)} bytes"
+    style = (
+        "display:inline-block;padding:2px 10px;border:1px solid #999;border-radius:3px;"
+        "text-decoration:none;color:inherit"
+    )
+    return (
+        f'<a class="qx-download" download="{esc(filename)}" href="data:{esc(mime)};base64,'
+        f'{encoded}" style="{style}">⬇ Download {esc(filename)} ({size})</a>'
+    )
