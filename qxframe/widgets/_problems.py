@@ -61,14 +61,11 @@ def identifiers(frame: Any, positions: pl.Series) -> pl.DataFrame:
     wanted = positions.cast(pl.Int64).implode()
     if _is_pandas(frame):
         frame = pl.from_pandas(frame[identifying_columns(list(frame.columns))])
-    if isinstance(frame, pl.LazyFrame):
-        names = identifying_columns(frame.collect_schema().names())
-        picked = frame.select(names).with_row_index("row").filter(pl.col("row").is_in(wanted))
+    if isinstance(frame, pl.DataFrame | pl.LazyFrame):
+        lazy = frame.lazy()
+        names = identifying_columns(lazy.collect_schema().names())
+        picked = lazy.select(names).with_row_index("row").filter(pl.col("row").is_in(wanted))
         return _as_text(picked.collect())
-    if isinstance(frame, pl.DataFrame):
-        names = identifying_columns(frame.columns)
-        picked = frame.select(names).with_row_index("row").filter(pl.col("row").is_in(wanted))
-        return _as_text(picked)
     parts, offset = [], 0
     for chunk in iter_chunks(frame):
         names = identifying_columns(chunk.columns)

@@ -180,7 +180,8 @@ class ResultsView(w.VBox):
             pager = w.HBox([self.code, self.prev_button, self.next_button, self.page_label])
             children += [pager, self.page_view]
         big = self.results.height > INLINE_DOWNLOAD_ROWS
-        children += [self.save_button if big else self.download, self.advice]
+        children += [self.save_button, self.download] if big else [self.download]
+        children.append(self.advice)
         if self.frame is not None and retry_counts(self.results)["retry"]:
             children += [self.retry_button, self.retry_area]
         return children
@@ -235,8 +236,6 @@ class ResultsView(w.VBox):
         target = Path(path or f"qxframe-results-{stamp}.csv").resolve()
         self.results.write_csv(target)
         self.download.value = _html.message(f"Saved the results to {target}.", "ok")
-        if self.download not in self.children:
-            self.children = [*self.children, self.download]
         return target
 
     def _identifiers(self) -> pl.DataFrame | None:
