@@ -24,7 +24,7 @@ import qxframe as qx
 import qxframe.widgets as qxw
 from qxframe._fields import field
 from qxframe.exceptions import AuthError, ConfigError, NotFoundError, TransportError
-from qxframe.widgets import _connect, _picks, _preview, _problems, _results_view
+from qxframe.widgets import _connect, _labels, _picks, _preview, _problems, _results_view
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 TOKEN = "tok_SECRET_do_not_show_1234567890"
@@ -141,9 +141,16 @@ def test_directory_and_list_options_and_default():
         }
     )
     assert _connect.directory_options(dirs) == [
-        ("A · 1,200 contacts · dedup: email, ext_ref", "POOL_a"),
-        ("B · ? contacts · dedup: none", "POOL_b"),
+        ("A · POOL_a · 1,200 contacts · dedup: email, ext_ref", "POOL_a"),
+        ("B · POOL_b · ? contacts · dedup: none", "POOL_b"),
     ]
+    assert _labels.dedup_warning(dirs, "POOL_a") is None
+    warning = _labels.dedup_warning(dirs, "POOL_b")
+    assert warning.startswith("Directory B (POOL_b) does not deduplicate")
+    assert "pick a directory that deduplicates" in warning
+    unknown = dirs.with_columns(deduplication_criteria=pl.lit(None, pl.List(pl.String)))
+    assert "did not say whether it deduplicates" in _labels.dedup_warning(unknown, "POOL_a")
+    assert _labels.dedup_warning(dirs, "POOL_zz") is None
     assert _connect.default_directory(dirs) == "POOL_b"
     assert _connect.default_directory(dirs, "POOL_a") == "POOL_a"
     lists = pl.DataFrame(
@@ -154,8 +161,8 @@ def test_directory_and_list_options_and_default():
         }
     )
     assert _connect.mailing_list_options(lists) == [
-        ("News · 3 contacts", "CG_1"),
-        ("Buyers", "CG_2"),
+        ("News · CG_1 · 3 contacts", "CG_1"),
+        ("Buyers · CG_2 · ? contacts", "CG_2"),
     ]
 
 
@@ -198,13 +205,22 @@ def test_sandbox_panel_connects_and_picks_directory_and_list(panel, sb):
     assert isinstance(panel.client, qx.Client)
     assert panel.client.base_url == sb.base_url
     assert panel.whoami["userName"] == "sandbox-user"
-    assert "Connected to" in panel.status.value and "sandbox-user" in panel.status.value
+    assert "Connected to the sandbox at " + sb.base_url in panel.status.value
+    assert "nothing is sent to Qualtrics" in panel.status.value
+    assert "iad1" not in panel.status.value and "sandbox-user" in panel.status.value
     assert panel.directory_id == sb.directory_id
     assert panel.mailing_list_id == sb.mailing_list_id
     labels = [label for label, _ in panel.directory.options]
-    assert any(label.startswith("Customers · 0 contacts · dedup: email") for label in labels)
+    assert f"Customers · {sb.directory_id} · 0 contacts · dedup: email" in labels
+    assert panel.directory_note.value == "" and shown(panel.directory_note)
+    lists = [label for label, _ in panel.mailing_list.options]
+    assert any(label.endswith(f" · {sb.mailing_list_id} · 0 contacts") for label in lists)
     panel.directory.value = sb.plain_directory_id
     assert panel.mailing_list_id == sb.plain_mailing_list_id
+    assert "does not deduplicate" in panel.directory_note.value
+    assert "qx-warning" in panel.directory_note.value
+    panel.directory.value = sb.directory_id
+    assert panel.directory_note.value == ""
     assert panel.sandbox is sb
     assert panel.client.rate_limits["contacts"] == _connect.SANDBOX_RATE_LIMITS["contacts"]
 

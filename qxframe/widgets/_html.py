@@ -64,8 +64,8 @@ def table(
 
 
 def message(text: str, kind: str = "info") -> str:
-    """A one-sentence message: ``info``, ``ok`` or ``error``."""
-    colour = {"ok": "#1b5e20", "error": "#8a1c12"}.get(kind, "inherit")
+    """A one-sentence message: ``info``, ``ok``, ``warning`` or ``error``."""
+    colour = {"ok": "#1b5e20", "error": "#8a1c12", "warning": "#8a4b00"}.get(kind, "inherit")
     return f'<div class="qx-message qx-{esc(kind)}" style="color:{colour}">{esc(text)}</div>'
 
 
