@@ -478,17 +478,148 @@ def test_push_button_pushes_and_shows_results(contacts, panel, sb):
     assert pv.results is not None and pv.results.height == 30
     counts = qx.summary(pv.results)
     assert counts["success"] == 21 and counts["invalid"] == 9
-    assert "Pushed. 30 rows: success 21, invalid 9." in pv.status.value
+    assert "Pushed. 30 rows: success 21, invalid 9." in pv.push_status.value
+    assert pv.progress.state == "done" and pv.progress.bar.bar_style == "success"
+    assert "30 of 30 rows — done" in pv.progress.label.value
     (view,) = pv.results_area.children
     assert isinstance(view, qxw.ResultsView) and view.frame is frame
     assert sb.contacts().height == 21
     assert sb.api_token not in shown_text(pv)
+    assert not pv.push_button.disabled
 
 
 def test_push_without_a_client_says_so(contacts):
     pv = qxw.preview(contacts, directory_id="POOL_x")
     pv.push_button.click()
-    assert "Connect first" in pv.status.value and pv.results is None
+    assert "Connect first" in pv.push_status.value and pv.results is None
+
+
+@pytest.fixture
+def transactions() -> pl.DataFrame:
+    return pl.read_csv(SAMPLES / "transactions.csv", infer_schema=False)
+
+
+TX_MAPPING = {"transaction_data": ["amount", "currency", "product"]}
+
+
+def test_push_twice_sends_each_transaction_once_unless_confirmed(transactions, panel, sb):
+    pv = qxw.preview(transactions, action="transactions", client=panel, mapping=TX_MAPPING)
+    first = pv.push()
+    landed = sb.transactions().height
+    assert landed == qx.summary(first)["success"] > 200
+    assert pv.again_button.layout.display == "none"
+    pv.push_button.click()
+    second = pv.results
+    assert sb.transactions().height == landed  # one copy of each transaction
+    assert qx.summary(second)["skipped"] == landed and qx.summary(second)["success"] == 0
+    assert "were not sent again" in pv.push_status.value
+    assert pv.again_button.layout.display is None and shown(pv.again_button)
+    pv.again_button.click()  # the user confirms: send them again
+    sent_again = qx.summary(pv.results)["success"]
+    assert sent_again > 200 and sb.transactions().height == landed + sent_again
+    assert qx.summary(pv.results)["skipped"] == 0
+
+
+def test_push_to_another_destination_is_a_new_push(transactions, panel, sb):
+    pv = qxw.preview(transactions.head(20), action="transactions", client=panel, mapping=TX_MAPPING)
+    pv.push()
+    before = sb.transactions().height
+    panel.directory.value = sb.plain_directory_id
+    res = pv.push()
+    assert qx.summary(res)["skipped"] == 0
+    assert sb.transactions().height == before + qx.summary(res)["success"]
+
+
+def test_validate_all_dry_runs_every_row_and_shows_counts(contacts, panel, sb):
+    pv = qxw.preview(contacts, action="contacts", client=panel, rows=3)
+    res = pv.validate_all()
+    dry = qx.upsert_contacts(contacts, directory_id=sb.directory_id, dry_run=True)
+    assert res.height == contacts.height and res.equals(dry)
+    counts = qx.summary(dry)
+    expected = f"Validated all {contacts.height} rows: {counts['dry_run']} valid, "
+    assert expected + f"{counts['invalid']} invalid; nothing was sent." in pv.push_status.value
+    assert sb.contacts().height == 0 and pv.progress.state == "done"
+    (view,) = pv.results_area.children
+    assert "email_format" in view.groups.value
+
+
+@pytest.fixture
+def ipython() -> Iterator[object]:
+    """An IPython shell as in a notebook: there an ``Output`` context swallows exceptions."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    yield shell
+    InteractiveShell.clear_instance()
+
+
+def run_in(shell: object, code: str, **names: object) -> None:
+    shell.user_ns.update(names)  # type: ignore[attr-defined]
+    result = shell.run_cell(code)  # type: ignore[attr-defined]
+    assert result.success, result.error_in_exec
+
+
+def test_push_with_a_refused_token_is_a_sentence_under_ipython(contacts, sb, ipython, capsys):
+    client = qx.Client(api_token="sbx_" + "0" * 32, base_url=sb.base_url)
+    pv = qxw.preview(contacts, action="contacts", client=client, directory_id=sb.directory_id)
+    run_in(ipython, "pv.push_button.click()", pv=pv)
+    status = html.unescape(pv.push_status.value)
+    assert "Nothing was pushed: " + sb.base_url + " refused the token (401)" in status
+    assert "connect again with a valid token" in status and "qx-error" in status
+    assert pv.progress.state == "failed" and pv.progress.bar.bar_style == "danger"
+    assert "— failed" in pv.progress.label.value
+    assert "Pushing…" not in shown_text(pv) and "Traceback" not in shown_text(pv)
+    assert "Traceback" not in capsys.readouterr().out
+    assert not pv.push_button.disabled and sb.contacts().height == 0
+    client.close()
+
+
+def test_push_over_a_dead_network_is_a_sentence(contacts):
+    dead = f"http://127.0.0.1:{free_port()}"
+    client = qx.Client(api_token=TOKEN, base_url=dead, retry=_connect.CHECK_RETRY)
+    pv = qxw.preview(contacts.head(3), action="contacts", client=client, directory_id="POOL_x")
+    assert qx.summary(pv.push())["failed"] == 3
+    assert "3 rows failed (all transport_error): Could not" in pv.push_status.value
+    assert "check the network" in pv.push_status.value and "qx-warning" in pv.push_status.value
+    assert pv.progress.state == "done" and TOKEN not in shown_text(pv)
+    client.close()
+
+
+def test_a_bad_setting_at_push_time_is_a_sentence(contacts, panel):
+    pv = qxw.preview(contacts, action="contacts", client=panel, directory_id="oops")
+    assert pv.push() is None
+    assert "Nothing was pushed: " in pv.push_status.value and "directory_id" in pv.push_status.value
+    assert pv.progress.state == "failed"
+
+
+def test_an_error_after_sending_shows_its_results(contacts, panel, monkeypatch):
+    partial = qx.upsert_contacts(contacts.head(4), directory_id="POOL_x", dry_run=True)
+    partial = partial.with_columns(status=pl.Series(["success", "success", "invalid", "success"]))
+
+    def stops(*_args: object, **_options: object) -> pl.DataFrame:
+        error = qx.exceptions.ServerError("Qualtrics answered 503 after 5 attempts; try later.")
+        error.results = partial  # type: ignore[attr-defined]
+        raise error
+
+    monkeypatch.setattr(_preview, "run_push", stops)
+    pv = qxw.preview(contacts.head(4), action="contacts", client=panel)
+    pv.push_button.click()
+    assert "The push stopped after sending 3 rows: " in pv.push_status.value
+    assert "answered 503" in pv.push_status.value and pv.progress.state == "failed"
+    (view,) = pv.results_area.children
+    assert view.results.equals(partial)
+
+
+def test_an_unexpected_error_is_a_sentence_and_the_bar_ends(contacts, panel, monkeypatch, ipython):
+    def breaks(*_args: object, **options: object) -> pl.DataFrame:
+        options["progress"].update(2)  # type: ignore[attr-defined]
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(_preview, "run_push", breaks)
+    pv = qxw.preview(contacts.head(4), action="contacts", client=panel)
+    run_in(ipython, "pv.push_button.click()", pv=pv)
+    assert "failed unexpectedly (RuntimeError: boom)" in pv.push_status.value
+    assert "2 of 4 rows — failed" in pv.progress.label.value
 
 
 def test_workflow_preview_shows_the_body(sb):

@@ -9,20 +9,23 @@ it is a skin over:
 - the picker logic in :mod:`qxframe.widgets._picks` (what each field's dropdown offers,
   and the ``mapping`` the choices amount to).
 
-The Push button runs the action itself (``qx.upsert_contacts`` …) on the whole frame, with
-a progress bar, and shows a :class:`~qxframe.widgets.ResultsView`.
+The Push button runs the push behind ``qx.upsert_contacts`` … on the whole frame, with a
+progress bar, and shows a :class:`~qxframe.widgets.ResultsView`; it keeps a journal per
+destination (:mod:`qxframe.widgets._push`), so pressing it twice does not send a row
+twice. "Validate all rows" dry-runs the whole frame. Whatever stops a push is one
+sentence in the panel, and the status line and the bar always end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import ipywidgets as w
 import polars as pl
 
 from qxframe import _results
-from qxframe._actions import trigger_workflow, upsert_contacts, upsert_transactions
+from qxframe._actions import run_push
 from qxframe._client import Client
 from qxframe._contacts import CONTACTS
 from qxframe._fields import fields_for
@@ -32,16 +35,12 @@ from qxframe._runner import Action, Push
 from qxframe._transactions import TRANSACTIONS
 from qxframe._workflows import WORKFLOW
 from qxframe.exceptions import QxError
-from qxframe.widgets import _html, _picks
+from qxframe.widgets import _html, _picks, _push
 from qxframe.widgets._connect import ConnectPanel
 from qxframe.widgets._results_view import ResultsView, summary_text
 
-#: action name → (the action, the public function a push calls)
-ACTIONS: dict[str, tuple[Action, Callable[..., pl.DataFrame]]] = {
-    "contacts": (CONTACTS, upsert_contacts),
-    "transactions": (TRANSACTIONS, upsert_transactions),
-    "workflow": (WORKFLOW, trigger_workflow),
-}
+#: action name → the action
+ACTIONS: dict[str, Action] = {a.name: a for a in (CONTACTS, TRANSACTIONS, WORKFLOW)}
 _ALIASES = {
     "upsert_contacts": "contacts",
     "upsert_transactions": "transactions",
@@ -77,7 +76,7 @@ def preview_table(
     )
     parts = [_results.from_invalid(prepared.invalid)]
     if prepared.valid.height:
-        parts.append(ACTIONS[name][0].dry_run(prepared.valid, Push(None, constants)))
+        parts.append(ACTIONS[name].dry_run(prepared.valid, Push(None, constants)))
     table = _results.assemble(parts)
     if table.height == 0:
         table = _results.empty()
@@ -144,9 +143,21 @@ class PreviewPanel(w.VBox):
         self.status = w.HTML()
         self.table_view = w.HTML()
         self.push_button = w.Button(description="Push", button_style="primary", icon="upload")
-        self.progress_area = w.Output()
+        self.validate_button = w.Button(
+            description="Validate all rows", icon="check", layout=w.Layout(width="auto")
+        )
+        self.again_button = w.Button(
+            description="Send the already-sent rows again",
+            button_style="warning",
+            layout=w.Layout(width="auto", display="none"),
+        )
+        self.push_status = w.HTML()
+        self.progress = _push.ProgressBar()
         self.results_area = w.VBox()
+        self._journals = _push.PanelJournals()
         self.push_button.on_click(lambda _button: self.push())
+        self.validate_button.on_click(lambda _button: self.validate_all())
+        self.again_button.on_click(lambda _button: self.push(again=True))
         self.pickers.on_change(self.refresh)
         if isinstance(client, ConnectPanel):
             client.directory.observe(self._on_destination, names="value")
@@ -158,8 +169,9 @@ class PreviewPanel(w.VBox):
                 self.pickers.box,
                 self.status,
                 self.table_view,
-                self.push_button,
-                self.progress_area,
+                w.HBox([self.push_button, self.validate_button, self.again_button]),
+                self.push_status,
+                self.progress,
                 self.results_area,
             ]
         )
@@ -182,7 +194,7 @@ class PreviewPanel(w.VBox):
     @property
     def constants(self) -> dict[str, str | None]:
         """The destination constants the push will use (given ones, else the panel's)."""
-        action = ACTIONS[self.action][0]
+        action = ACTIONS[self.action]
         panel = self._source if isinstance(self._source, ConnectPanel) else None
         chosen = {
             "directory_id": panel.directory_id if panel else None,
@@ -216,36 +228,98 @@ class PreviewPanel(w.VBox):
         self._say(f"{valid} of {self.table.height} previewed rows are valid.")
         self.table_view.value = table_html(self.table)
 
-    def push(self) -> pl.DataFrame | None:
-        """Push the whole frame with the chosen mapping; show and return the results."""
+    def push(self, *, again: bool = False) -> pl.DataFrame | None:
+        """Push the whole frame with the chosen mapping; show and return the results.
+
+        Rows this panel already sent to the same destination come back ``skipped`` and
+        are not sent again, unless ``again`` (the "Send … again" button) says so.
+        """
         client = self.client
         if client is None:
-            self._say("Connect first (qxframe.widgets.connect()), or pass client=.", "error")
+            self._tell("Connect first (qxframe.widgets.connect()), or pass client=.", "error")
             return None
-        self.push_button.disabled = True
-        self.progress_area.clear_output()
+        constants = self.constants
+        if again:
+            self._journals.forget(self.action, constants)
+        journal = self._journals.path(self.action, constants)
+        res = self._run("Pushing", client, dry_run=False, journal=journal)
+        if res is None:
+            return None
+        skipped = _results.summary(res)["skipped"]
+        failures = _push.failures_text(res)
+        text = f"Pushed. {summary_text(res)}" + (f" {failures}" if failures else "")
+        if skipped:
+            text += (
+                f" {skipped:,} rows had already been sent to this destination from this panel"
+                " and were not sent again; to send them anyway, press the button on the right."
+            )
+        self.again_button.layout.display = None if skipped else "none"
+        self._tell(text, "warning" if failures else "ok")
+        return res
+
+    def validate_all(self) -> pl.DataFrame | None:
+        """Dry-run every row (nothing is sent) and show the counts and the problems."""
+        res = self._run("Validating", self.client, dry_run=True, journal=None)
+        if res is None:
+            return None
+        counts = _results.summary(res)
+        self._tell(
+            f"Validated all {res.height:,} rows: {counts['dry_run']:,} valid, "
+            f"{counts['invalid']:,} invalid; nothing was sent.",
+            "ok" if not counts["invalid"] else "warning",
+        )
+        return res
+
+    def _run(
+        self, label: str, client: Client | None, *, dry_run: bool, journal: Any
+    ) -> pl.DataFrame | None:
+        """Run the push (or dry run) with the panel's choices; whatever happens, end the
+        status line and the progress bar in a final state and say it in one sentence."""
+        self._busy(True)
         self.results_area.children = []
-        self._say("Pushing…")
-        push = ACTIONS[self.action][1]
+        self.progress.start(_push.total_rows(self._frame), label)
+        self._tell(f"{label}…")
+        state, where = "failed", client.base_url if client is not None else "Qualtrics"
         try:
-            with self.progress_area:
-                res = push(
-                    self._frame,
-                    client=client,
-                    mapping=self.mapping,
-                    progress=True,
-                    **self.constants,
-                    **self._push_options,
-                )
-        except QxError as exc:
-            self._say(f"Nothing was pushed: {exc.message}", "error")
+            res = self._start(client, dry_run=dry_run, journal=journal)
+            state = "done"
+        except (Exception, KeyboardInterrupt) as exc:  # a sentence, never a traceback
+            state = "stopped" if isinstance(exc, KeyboardInterrupt) else "failed"
+            self._tell(_push.failure_text(exc, where), "error")
+            self._show_results(getattr(exc, "results", None))
             return None
         finally:
-            self.push_button.disabled = False
-        self.results = res
-        self._say(f"Pushed. {summary_text(res)}", "ok")
-        self.results_area.children = [ResultsView(res, frame=self._frame)]
+            self.progress.finish(state)
+            self._busy(False)
+        self._show_results(res)
         return res
+
+    def _start(self, client: Client | None, *, dry_run: bool, journal: Any) -> pl.DataFrame:
+        options = dict(self._push_options)
+        return run_push(
+            self.action,
+            self._frame,
+            client=client,
+            constants=self.constants,
+            mapping=self.mapping,
+            dry_run=dry_run,
+            concurrency=options.pop("concurrency", None),
+            progress=self.progress,
+            journal=journal,
+            **options,
+        )
+
+    def _show_results(self, res: Any) -> None:
+        if isinstance(res, pl.DataFrame) and res.height:
+            self.results = res
+            self.results_area.children = [ResultsView(res, frame=self._frame)]
+
+    def _busy(self, busy: bool) -> None:
+        for button in (self.push_button, self.validate_button, self.again_button):
+            button.disabled = busy
+
+    def _tell(self, text: str, kind: str = "info") -> None:
+        self.push_status.value = _html.message(text, kind)
 
     # -- internals -------------------------------------------------------------------
 
