@@ -24,7 +24,7 @@ import qxframe as qx
 import qxframe.widgets as qxw
 from qxframe._fields import field
 from qxframe.exceptions import AuthError, ConfigError, NotFoundError, TransportError
-from qxframe.widgets import _connect, _labels, _picks, _preview, _problems, _results_view
+from qxframe.widgets import _connect, _html, _labels, _picks, _preview, _problems, _results_view
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 TOKEN = "tok_SECRET_do_not_show_1234567890"
@@ -376,6 +376,59 @@ def test_table_html_escapes_values():
     shown = _preview.table_html(table)
     assert "&lt;b&gt;x&lt;/b&gt;" in shown and "<b>x</b>" not in shown
     assert 'class="qx-preview-table"' in shown
+
+
+def test_json_bodies_wrap_only_at_json_boundaries():
+    body = '{"a":"x, y,z","b":[1,2],"c":{"d":"q\\"t,"}}'
+    shown = _html.json_breaks(body)
+    assert shown.count("<wbr>") == 6  # after { , [ , , {  (never inside a string)
+    assert "&quot;x, y,z&quot;" in shown and "q\\&quot;t,&quot;" in shown
+    assert html.unescape(shown.replace("<wbr>", "")) == body  # copied text is the body
+    cell = _html.code(body)
+    assert "break-all" not in cell and "overflow-wrap:break-word" in cell
+
+
+def test_a_transaction_date_read_as_early_epoch_ms_warns_and_stays_valid(transactions):
+    head = transactions.head(3).with_columns(amount=pl.Series(["52.64", "1714571110000", "7"]))
+    constants = {"directory_id": "POOL_x", "mailing_list_id": "CG_x"}
+    table = _preview.preview_table(
+        head, "transactions", mapping={"transaction_date": "amount"}, constants=constants
+    )
+    assert table["status"].to_list() == ["valid", "valid", "valid"]
+    assert table["warning"][1] is None
+    assert table["warning"][0].startswith(
+        "transaction_date 52.64 was read as epoch milliseconds, 1970-01-01 00:00:00 UTC"
+    )
+    assert "7 was read" in table["warning"][2]
+    shown = _preview.table_html(table)
+    assert shown.count("qx-warning") == 2 and "is the right column mapped" in shown
+    plain = _preview.preview_table(head, "transactions", constants=constants)
+    assert plain["warning"].null_count() == 3
+
+
+def test_the_preview_says_how_many_rows_warn(transactions):
+    pv = qxw.preview(
+        transactions,
+        action="transactions",
+        rows=4,
+        directory_id="POOL_x",
+        mailing_list_id="CG_x",
+    )
+    assert "warning" not in pv.status.value
+    pv.pickers.choose("transaction_date", "amount")
+    assert "4 of 4 previewed rows are valid. 4 of them have a warning" in pv.status.value
+    assert pv.table_view.value.count("qx-warning") == 4
+
+
+def test_the_multi_select_shows_the_chosen_keys(contacts):
+    pv = qxw.preview(contacts, directory_id="POOL_x")
+    label = pv.pickers.chosen["embedded_data"]
+    assert label.layout.display == "none"
+    pv.pickers.choose("embedded_data", ["plan", "city"])
+    assert label.layout.display is None
+    assert "keys (2): <code>plan</code>, <code>city</code>" in label.value
+    pv.pickers.several["embedded_data"].value = ()
+    assert "no key chosen yet" in label.value
 
 
 def test_initial_keys_follow_the_mapping_rules():

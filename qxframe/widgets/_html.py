@@ -25,9 +25,12 @@ _TABLE_STYLE = (
     "border-collapse:collapse;font-size:12px;line-height:1.35;width:100%;table-layout:auto"
 )
 _CELL_STYLE = "border-bottom:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top"
+# Wrap only where json_breaks put a break (after a comma or an opening bracket between
+# values), or between words of a string; a single over-long token still breaks rather than
+# overflowing (break-word, which unlike `anywhere` keeps the column's minimum width sane).
 _CODE_STYLE = (
     "font-family:var(--jp-code-font-family,monospace);white-space:pre-wrap;"
-    "word-break:break-all;margin:0"
+    "word-break:normal;overflow-wrap:break-word;margin:0"
 )
 
 
@@ -44,8 +47,32 @@ def badge(status: str) -> str:
 
 
 def code(text: str | None) -> str:
-    """Text shown as code, wrapped (a JSON body)."""
-    return "" if text is None else f'<pre style="{_CODE_STYLE}">{esc(text)}</pre>'
+    """A JSON body shown as code, wrapping at JSON boundaries (see :func:`json_breaks`)."""
+    if text is None:
+        return ""
+    return f'<pre class="qx-json" style="{_CODE_STYLE}">{json_breaks(text)}</pre>'
+
+
+def json_breaks(text: str) -> str:
+    """``text`` (JSON) escaped, with a ``<wbr>`` (a break opportunity that adds no
+    character) after each comma and opening bracket outside strings: copied text is the
+    exact body."""
+    out: list[str] = []
+    in_string = escaped = False
+    for char in text:
+        out.append(html.escape(char, quote=True))
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in ",{[":
+            out.append("<wbr>")
+    return "".join(out)
 
 
 def table(

@@ -37,6 +37,7 @@ from qxframe._workflows import WORKFLOW
 from qxframe.exceptions import QxError
 from qxframe.widgets import _html, _picks, _push
 from qxframe.widgets._connect import ConnectPanel
+from qxframe.widgets._hints import row_warnings
 from qxframe.widgets._results_view import ResultsView, summary_text
 
 #: action name → the action
@@ -65,8 +66,9 @@ def preview_table(
     allowed_origin: str | None = None,
 ) -> pl.DataFrame:
     """One row per row of ``head``: ``row``, ``status`` (``valid``/``invalid``),
-    ``error_code``, ``error_message`` and ``payload`` (the exact JSON body a valid row would
-    send, as a dry run gives it). Bad settings raise ``ConfigError`` as a push would.
+    ``error_code``, ``error_message``, ``payload`` (the exact JSON body a valid row would
+    send, as a dry run gives it) and ``warning`` (see :mod:`qxframe.widgets._hints`; the
+    row stays valid). Bad settings raise ``ConfigError`` as a push would.
     """
     name = action_name(action)
     constants = dict(constants or {})
@@ -81,7 +83,10 @@ def preview_table(
     if table.height == 0:
         table = _results.empty()
     status = pl.when(pl.col("status") == "dry_run").then(pl.lit("valid")).otherwise("status")
-    return table.with_columns(status.alias("status")).select(PREVIEW_COLUMNS)
+    table = table.with_columns(status.alias("status")).select(PREVIEW_COLUMNS)
+    warnings = row_warnings(head, name, mapping, constants)
+    table = table.join(warnings, on="row", how="left", maintain_order="left")
+    return table.with_columns(pl.when(pl.col("status") == "valid").then("warning").alias("warning"))
 
 
 def table_html(table: pl.DataFrame) -> str:
@@ -90,13 +95,17 @@ def table_html(table: pl.DataFrame) -> str:
         (
             _html.esc(r["row"]),
             _html.badge(r["status"]),
-            _html.esc(r["error_message"]),
+            _html.esc(r["error_message"]) + _warning(r.get("warning")),
             _html.code(r["payload"]),
         )
         for r in table.iter_rows(named=True)
     ]
     header = ("row", "status", "problem", "JSON body that would be sent")
     return _html.table(header, rows, css_class="qx-preview-table")
+
+
+def _warning(text: str | None) -> str:
+    return _html.message(f"⚠ {text}", "warning") if text else ""
 
 
 class PreviewPanel(w.VBox):
@@ -219,13 +228,15 @@ class PreviewPanel(w.VBox):
                 constants=self.constants,
                 allowed_origin=origin,
             )
-        except QxError as exc:
+        except Exception as exc:  # a mapping error, or an expression that fails: a sentence
             self.table = pl.DataFrame()
             self.table_view.value = ""
-            self._say(exc.message, "error")
+            self._say(_preview_error(exc), "error")
             return
         valid = self.table.filter(pl.col("status") == "valid").height
-        self._say(f"{valid} of {self.table.height} previewed rows are valid.")
+        warned = self.table.get_column("warning").is_not_null().sum()
+        more = f" {warned} of them have a warning: see below." if warned else ""
+        self._say(f"{valid} of {self.table.height} previewed rows are valid.{more}")
         self.table_view.value = table_html(self.table)
 
     def push(self, *, again: bool = False) -> pl.DataFrame | None:
@@ -329,6 +340,13 @@ class PreviewPanel(w.VBox):
 
     def _say(self, text: str, kind: str = "info") -> None:
         self.status.value = _html.message(text, kind)
+
+
+def _preview_error(exc: Exception) -> str:
+    if isinstance(exc, QxError):
+        return exc.message
+    first = (str(exc).splitlines() or [""])[0]
+    return f"The preview failed ({type(exc).__name__}: {first}); check the mapping's expressions."
 
 
 def preview(frame: Any, **options: Any) -> PreviewPanel:
