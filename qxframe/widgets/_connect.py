@@ -46,9 +46,9 @@ ENV_PLACEHOLDER = "using QUALTRICS_API_TOKEN from the environment"
 EMPTY_PLACEHOLDER = "paste your Qualtrics API token"
 
 
-def _wide() -> w.Layout:
+def _wide(width: str = "32em") -> w.Layout:
     """A fresh layout for one field: a Layout shared by two widgets hides or moves both."""
-    return w.Layout(width="32em")
+    return w.Layout(width=width)
 
 
 def describe_error(exc: BaseException, where: str, secret: str | None = None) -> str:
@@ -122,8 +122,8 @@ class ConnectPanel(w.VBox):
         self.use_sandbox = w.Checkbox(description="try it in the sandbox", indent=False)
         self.connect_button = w.Button(description="Connect", button_style="primary")
         self.status = w.HTML()
-        self.directory = w.Dropdown(description="Directory", options=[], layout=_wide())
-        self.mailing_list = w.Dropdown(description="Mailing list", options=[], layout=_wide())
+        self.directory = w.Dropdown(description="Directory", options=[], layout=_wide("46em"))
+        self.mailing_list = w.Dropdown(description="Mailing list", options=[], layout=_wide("46em"))
         self.directory_note = w.HTML()
         self._directories = pl.DataFrame()
         for widget in (self.token, self.datacenter, self.base_url, self.directory):

@@ -147,6 +147,7 @@ class ResultsView(w.VBox):
         self.prev_button = w.Button(description="◀ Previous", layout=w.Layout(width="auto"))
         self.next_button = w.Button(description="Next ▶", layout=w.Layout(width="auto"))
         self.page_label = w.HTML()
+        self.page_label.add_class("qx-page-label")
         self.page_view = w.HTML()
         self.download = w.HTML()
         self.save_button = w.Button(description="Save results as CSV", icon="download")
