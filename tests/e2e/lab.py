@@ -238,20 +238,16 @@ def wait_for_server(
 # -- the page ---------------------------------------------------------------------------
 
 
-JS_CLOSE_ALL = """() => {
-  if (!window.jupyterapp) return;
-  for (const widget of Array.from(window.jupyterapp.shell.widgets('main'))) widget.dispose();
-}"""
+#: the notebook in view (other tabs' notebooks stay in the page, hidden)
+CURRENT = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 
 
 def open_notebook(page: Page, base: str, token: str, name: str) -> int:
-    """Open ``name`` in JupyterLab (closing what was open, so that the page holds one
-    notebook), wait for its kernel; return its number of cells."""
-    if page.url.startswith(base):
-        page.evaluate(JS_CLOSE_ALL)
-    page.goto(f"{base}/lab/tree/{name}?token={token}")
+    """Open ``name`` alone in JupyterLab (``?reset``: no tabs restored from before), wait
+    for its kernel; return its number of cells."""
+    page.goto(f"{base}/lab/tree/{name}?reset&token={token}")
     page.wait_for_function(JS_NOTEBOOK, timeout=60_000)
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_selector(f"{CURRENT} .jp-Cell", timeout=60_000)
     wait_idle(page)
     return len(page.evaluate(JS_CELLS))
 

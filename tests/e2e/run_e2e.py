@@ -261,7 +261,7 @@ def drive_notebook(c: Checks, base: str, token: str, name: str, extra: Callable[
         for problem in problems:
             c.check(False, f"{name}: {problem}")
         c.check(not problems, f"{name}: every cell ran without an error")
-        text = page.locator(".jp-Notebook").first.inner_text()
+        text = page.locator(lab.CURRENT).inner_text()
         c.check("Error displaying widget" not in text, f"{name}: every widget rendered")
         extra()
         lab.shoot(page, f"10_{name.removesuffix('.ipynb')}.png")
@@ -272,24 +272,31 @@ def notebook_01(c: Checks) -> Callable[[], None]:
     """01 is run up to its clean-up cell, its Push pressed, then the clean-up run."""
 
     def extra() -> None:
-        c.visible(c.page.locator(".qx-connect input[type=password]"), "01: the token field")
-        c.visible(c.page.locator(".qx-results-view .qx-bar").first, "01: a results view")
+        shown = c.page.locator(lab.CURRENT)
+        c.visible(shown.locator(".qx-connect input[type=password]"), "01: the token field")
+        c.visible(shown.locator(".qx-results-view .qx-bar").first, "01: a results view")
 
     return extra
 
 
 def notebook_02(c: Checks) -> Callable[[], None]:
     def extra() -> None:
-        bar = c.page.locator(".jp-Notebook .widget-hprogress").first
-        c.visible(bar, "02: the streamed push shows its progress bar")
-        c.visible(c.page.locator(".qx-results-view .qx-bar").first, "02: the results view")
+        shown = c.page.locator(lab.CURRENT)
+        cell = shown.locator(".jp-CodeCell").filter(
+            has_text='sb.fail_next("transactions", status=400)'
+        )
+        c.visible(cell.locator(".widget-hprogress"), "02: the streamed push shows its progress bar")
+        expect(cell.locator(".jp-OutputArea")).to_contain_text("300/300", timeout=WAIT)
+        c.check(True, "02: the bar counted the 300 rows")
+        c.visible(shown.locator(".qx-results-view .qx-bar").first, "02: the results view")
 
     return extra
 
 
 def notebook_03(c: Checks) -> Callable[[], None]:
     def extra() -> None:
-        c.visible(c.page.locator(".qx-preview .qx-json").first, "03: the workflow bodies")
+        shown = c.page.locator(lab.CURRENT)
+        c.visible(shown.locator(".qx-preview .qx-json").first, "03: the workflow bodies")
 
     return extra
 
