@@ -240,6 +240,17 @@ def test_sandbox_switch_starts_and_stops_its_own_sandbox():
     assert "Disconnected" in p.status.value and not p.token.disabled
 
 
+def test_a_sandbox_that_cannot_start_is_a_sentence(monkeypatch, ipython):
+    def refuses(self: qx.Sandbox, *args: object, **kwargs: object) -> qx.Sandbox:
+        raise OSError("Address already in use")
+
+    monkeypatch.setattr(qx.Sandbox, "start", refuses)
+    p = qxw.connect()
+    run_in(ipython, "p.use_sandbox.value = True", p=p)
+    assert "The sandbox could not start (OSError: Address already in use)" in p.status.value
+    assert "qx-error" in p.status.value and p.client is None and not shown(p.directory)
+
+
 def test_disconnect_leaves_a_given_sandbox_running(sb):
     p = qxw.connect(sandbox=sb)
     p.disconnect()

@@ -190,7 +190,13 @@ class ConnectPanel(w.VBox):
         self.token.value = ""  # never keep the token in synced widget state
         self._close_clients()
         if self.use_sandbox.value:
-            sb = self._ensure_sandbox()
+            try:
+                sb = self._ensure_sandbox()
+            except Exception as exc:  # a sentence, never a traceback
+                return self._fail(
+                    f"The sandbox could not start ({type(exc).__name__}: {exc}); untick the "
+                    "switch and try again, or run `qxframe sandbox` in a terminal."
+                )
             token, datacenter, base_url = sb.api_token, DEFAULT_DATACENTER, sb.base_url
             options = {"rate_limits": SANDBOX_RATE_LIMITS, **self._options}
         else:
