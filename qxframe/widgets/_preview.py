@@ -262,7 +262,8 @@ class PreviewPanel(w.VBox):
         if skipped:
             text += (
                 f" {skipped:,} rows had already been sent to this destination from this panel"
-                " and were not sent again; to send them anyway, press the button on the right."
+                " and were not sent again; to send them anyway, press"
+                " \u201cSend the already-sent rows again\u201d."
             )
         self.again_button.layout.display = None if skipped else "none"
         self._tell(text, "warning" if failures else "ok")
