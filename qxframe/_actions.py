@@ -6,6 +6,25 @@ arguments, and returns the results frame: one row per input row, in input order 
 given ``out=``, writes it to that file as it goes and returns a LazyFrame scanning it.
 The sync functions run the push on the client's own background loop, so they also work
 inside a running event loop (a Jupyter cell).
+
+Interrupts (docs/architecture.md, "Interrupts and partial failures"). A sync function
+waits for its push through a :class:`~qxframe._handle.PushHandle`, in short slices, so
+Ctrl-C or "interrupt kernel" reaches the waiting thread; the push is then stopped (nothing
+new sent, a grace for requests in flight) and a plain ``PushInterrupted`` is raised there.
+
+An async twin runs on the caller's loop, where a library cannot count on seeing Ctrl-C as
+a ``KeyboardInterrupt``: ``asyncio.run`` turns the first SIGINT into cancelling its main
+task, ipykernel turns "interrupt kernel" during an ``await`` cell into cancelling the
+cell, and a ``KeyboardInterrupt`` raised *inside* a task is not kept as the task's result
+but re-raised out of the event loop (asyncio's ``Task`` does that for KeyboardInterrupt
+and SystemExit), stopping the caller's whole loop. So the choice is: the cancellation of
+the task running an async push is its stop request. The push stops as above and ends by
+raising ``PushCancelled``, a ``PushInterrupted`` (``except qx.PushInterrupted`` catches it,
+``.results`` included) that is also an ``asyncio.CancelledError`` — asyncio sees an
+ordinary cancellation (``task.cancelled()`` is true, ``asyncio.timeout`` and task groups
+work) and the caller's loop goes on. Under a bare ``asyncio.run(push())`` and Ctrl-C,
+asyncio then raises its own plain ``KeyboardInterrupt``, whose ``__context__`` is the
+``PushCancelled``: catch ``qx.PushInterrupted`` inside the coroutine to keep the results.
 """
 
 from __future__ import annotations
@@ -17,11 +36,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 import polars as pl
 
 from qxframe._contacts import CONTACTS
-from qxframe._loop import LoopThread
+from qxframe._handle import PushHandle, loop_for
 from qxframe._runner import Action, apush, progress_bar
 from qxframe._sinks import ResultsWriter, scan_results
 from qxframe._transactions import TRANSACTIONS
 from qxframe._workflows import WORKFLOW
+from qxframe.exceptions import PushInterrupted
 
 if TYPE_CHECKING:
     from qxframe._client import Client
@@ -29,13 +49,13 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 Mapping_ = Mapping[str, Any] | None
 Results = pl.DataFrame | pl.LazyFrame
-_dry_run_loop = LoopThread("qxframe-dry-run")  # for dry runs given no client
 
 
 def _run(coro: Coroutine[Any, Any, T], client: Client | None, bar: Any = None) -> T:
-    """Run a push to its end on the client's loop; close its progress bar whatever happens."""
+    """Run a push to its end on the client's loop (a :class:`PushHandle`: Ctrl-C stops it);
+    close its progress bar whatever happens."""
     try:
-        return client.run(coro) if client is not None else _dry_run_loop.run(coro)
+        return PushHandle(coro, loop_for(client)).result()
     finally:
         if bar is not None:
             bar.close()
@@ -50,11 +70,19 @@ def run_push(action: str, frame: Any, *, client: Client | None, **options: Any) 
 
 
 async def _apush(action: Action, frame: Any, out: str | Path | None, **options: Any) -> Results:
-    """``apush``, its results kept in memory, or written to ``out`` and scanned from there."""
+    """``apush``, its results kept in memory, or written to ``out`` and scanned from there.
+
+    With ``out``, an exception carrying results carries the file's (rows settled so far).
+    """
     if out is None:
         return await apush(action, frame, **options)
-    with ResultsWriter(out) as writer:
-        await apush(action, frame, sink=writer, **options)
+    try:
+        with ResultsWriter(out) as writer:
+            await apush(action, frame, sink=writer, **options)
+    except BaseException as exc:
+        if isinstance(exc, PushInterrupted) or "sent" in getattr(exc, "__dict__", {}):
+            exc.results = scan_results(out)  # type: ignore[attr-defined]
+        raise
     return scan_results(out)
 
 

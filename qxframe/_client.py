@@ -4,15 +4,20 @@ A :class:`Client` knows where to send requests and how to authenticate; delivery
 (rate limits, retries) live in :mod:`qxframe._transport`, envelopes in
 :mod:`qxframe._envelope`. Creating a client makes no network call.
 
-Connection pools are per event loop: async methods use a pool bound to the running loop;
-sync methods run on a loop the client owns in a background thread (so they also work
-inside a running Jupyter loop).
+Connection pools are per event loop (:mod:`qxframe._pools`): async methods use a pool
+bound to the running loop, closed when that loop ends; sync methods run on a loop the
+client owns in a background thread (so they also work inside a running Jupyter loop).
+A client releases that thread, its loops and its sockets on ``close()``, on leaving
+``with``, and when it is garbage-collected (a ``weakref.finalize`` that holds no reference
+to the client).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+import ssl
 import time
 import weakref
 from collections.abc import Coroutine, Mapping
@@ -34,7 +39,9 @@ from qxframe._envelope import Reply, read_reply
 from qxframe._loop import LoopThread
 from qxframe._paging import frame_of, next_page_url
 from qxframe._payloads import compact_json
+from qxframe._pools import Pools
 from qxframe._ratelimit import Clock, RateLimiter, Sleep
+from qxframe._stop import StopGate, stoppable
 from qxframe._transport import READ, DeliveryTransport, Route
 from qxframe._urls import is_allowed_workflow_url, origin_of
 from qxframe.exceptions import ConfigError
@@ -96,12 +103,14 @@ class Client:
         self._timeout = timeout
         self._transport = transport
         self._sleep = sleep
+        sleep = stoppable(sleep)  # waits end when the push they serve is told to stop
         self.limiter = RateLimiter(self.rate_limits, clock=clock, sleep=sleep)
         self._explicit_origin = base_url is not None
-        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary()
+        self._pools = Pools(
+            functools.partial(_make_pool, transport, self.limiter, self.retry, sleep, timeout)
         )
         self._loop_thread = LoopThread()
+        self._finalizer = weakref.finalize(self, _release, self._pools, self._loop_thread)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **kwargs: Any) -> Client:
@@ -204,7 +213,8 @@ class Client:
         if origin_of(absolute) != self.base_url and route.family != "workflows":
             raise ConfigError(f"Refusing to send the API token outside {self.base_url}.")
         content = None if json is None else compact_json(json).encode()
-        request = self._pool().build_request(
+        pool = await self._pools.get()
+        request = pool.build_request(
             method,
             absolute,
             content=content,
@@ -212,7 +222,7 @@ class Client:
             headers={"X-API-TOKEN": self._token.reveal()},
             extensions={"qx_route": route},
         )
-        response = await self._pool().send(request)
+        response = await pool.send(request)
         return read_reply(response)
 
     async def _all_pages(self, path: str) -> list[dict[str, Any]]:
@@ -225,39 +235,20 @@ class Client:
             url = next_page_url(result, self.base_url)
         return elements
 
-    def _pool(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        pool = self._pools.get(loop)
-        if pool is None:
-            inner = self._transport or httpx.AsyncHTTPTransport(retries=0)
-            transport = DeliveryTransport(
-                inner, limiter=self.limiter, policy=self.retry, sleep=self._sleep
-            )
-            pool = httpx.AsyncClient(
-                transport=transport,
-                timeout=self._timeout,
-                headers={"Content-Type": "application/json", "User-Agent": "qxframe"},
-                follow_redirects=False,
-            )
-            self._pools[loop] = pool
-        return pool
-
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine to completion on the client's own loop (works inside Jupyter)."""
         return self._loop_thread.run(coro)
 
     async def aclose(self) -> None:
-        """Close the connection pool of the running loop."""
-        pool = self._pools.pop(asyncio.get_running_loop(), None)
-        if pool is not None:
-            await pool.aclose()
+        """Close the connection pool of the running loop (the client stays usable)."""
+        await self._pools.aclose_running()
 
     def close(self) -> None:
-        """Close the client's connection pools and its background loop."""
-        if self._loop_thread._loop is not None:
-            self.run(self.aclose())
-        self._loop_thread.close()
-        self._pools.clear()
+        """Close every connection pool and stop the background loop (idempotent).
+
+        The client may be used again afterwards: pools and the loop are made on demand.
+        """
+        _release(self._pools, self._loop_thread)
 
     def __enter__(self) -> Client:
         return self
@@ -270,3 +261,34 @@ class Client:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _make_pool(
+    transport: httpx.AsyncBaseTransport | None,
+    limiter: RateLimiter,
+    retry: RetryPolicy,
+    sleep: Sleep,
+    timeout: float | httpx.Timeout,
+) -> httpx.AsyncClient:
+    """A connection pool: delivery rules around the stop gate around the wire."""
+    inner = StopGate(transport or httpx.AsyncHTTPTransport(verify=_tls(), retries=0))
+    return httpx.AsyncClient(
+        transport=DeliveryTransport(inner, limiter=limiter, policy=retry, sleep=sleep),
+        timeout=timeout,
+        headers={"Content-Type": "application/json", "User-Agent": "qxframe"},
+        follow_redirects=False,
+    )
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """httpx's default TLS context, made once: loading the CA store takes ~25 ms, and each
+    event loop an async caller runs (``asyncio.run`` each time) gets a pool of its own."""
+    return httpx.create_ssl_context()
+
+
+def _release(pools: Pools, loop_thread: LoopThread) -> None:
+    """Stop the background loop (what runs there is cancelled first; its pool closes as the
+    loop ends), then close the pools of other loops still alive. The client's finalizer."""
+    loop_thread.close()
+    pools.close()

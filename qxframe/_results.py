@@ -16,7 +16,7 @@ import polars as pl
 
 from qxframe.exceptions import ConfigError, QxError
 
-STATUSES = ("success", "invalid", "failed", "dry_run", "skipped")
+STATUSES = ("success", "invalid", "failed", "dry_run", "skipped", "not_sent")
 
 SCHEMA: dict[str, pl.DataType] = {
     "row": pl.Int64(),

@@ -7,8 +7,16 @@ when one is given (memory stays bounded), else into the one results frame return
 With a journal, rows done by an earlier run are skipped (:mod:`qxframe._resume`).
 :class:`Push` is the state one push shares between its requests: the client, the
 concurrency limit, the progress bar, the rule that a token refused before the first
-success stops the whole push, and the watcher (the journal) told of risky writes and of
-outcomes.
+success stops the whole push, the watcher (the journal) told of risky writes and of
+outcomes, and the push's :class:`~qxframe._stop.Stop`.
+
+An in-memory frame (polars or pandas) is mapped and validated whole before its first
+request; a streamed input (a file, a LazyFrame) chunk by chunk (:mod:`qxframe._chunks`).
+A push that stops early — told to (:mod:`qxframe._stop`), or by an error once rows were
+read — still hands every row it read to the sink, settled or not (:mod:`qxframe._partial`),
+and raises an exception carrying them: ``PushCancelled`` when told to stop, else the error
+itself. An action's ``send`` must report every outcome through :meth:`Push.settle` as it
+becomes known: what was settled when a push stopped is what it reports.
 """
 
 from __future__ import annotations
@@ -18,15 +26,18 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import polars as pl
 
-from qxframe import _results
+from qxframe import _partial, _results
+from qxframe._chunks import prepared_chunks
 from qxframe._envelope import Reply
-from qxframe._inputs import count_rows, iter_chunks
-from qxframe._prepare import check_constants, prepare
+from qxframe._inputs import count_rows
+from qxframe._prepare import Prepared, check_constants, prepare
+from qxframe._stop import Stop, Stopped, current, current_stop, finish, watch_wire
 from qxframe.exceptions import AuthError, ConfigError, QxError
 
 if TYPE_CHECKING:
@@ -56,9 +67,13 @@ class Push:
     fatal: QxError | None = None
     memo: dict[str, Any] = field(default_factory=dict)  # per-push caches kept by actions
     watcher: Watcher | None = None  # told of risky writes and of outcomes (the journal)
+    stop: Stop = field(default_factory=Stop)
+    sent: int = 0  # rows whose request went out (settled with attempts, or unanswered)
 
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.concurrency)
+        self.settled: list[_results.Outcome] = []  # the current chunk's, as they came
+        self.unanswered: list[int] = []  # rows of a write cancelled on the wire (stopping)
 
     @property
     def default_date(self) -> str:
@@ -78,33 +93,62 @@ class Push:
         ``risky_rows``: the rows a write lands that must not be sent twice; the watcher
         hears of them just before the request goes out. A 401/403 before any success in
         this push stops the whole push (it raises ``AuthError`` to the caller); after a
-        success it only fails its rows.
+        success it only fails its rows. Once the push is told to stop, no request starts
+        (``Stopped``); a risky write cancelled on the wire is remembered as unanswered (its
+        ``pending`` mark stays in the journal).
         """
         async with self._slots:
             if self.fatal is not None:
                 raise _Aborted
+            if self.stop.requested:
+                raise Stopped
             if risky_rows and self.watcher is not None:
                 self.watcher.sending(risky_rows)
-            try:
-                reply = await make()
-            except AuthError as error:
-                if not self.any_success:
-                    self.fatal = error
-                    if risky_rows and self.watcher is not None:
-                        self.watcher.refused(risky_rows)
-                    raise _Aborted from error
-                return error
-            except QxError as error:
-                return error
+            with watch_wire() as wire:
+                try:
+                    reply = await make()
+                except AuthError as error:
+                    if not self.any_success:
+                        self.fatal = error
+                        self._never_sent(risky_rows)
+                        raise _Aborted from error
+                    return error
+                except QxError as error:
+                    return error
+                except Stopped:  # gated before the wire: nothing of it landed
+                    self._never_sent(risky_rows)
+                    raise
+                except asyncio.CancelledError:
+                    if wire.reached:
+                        self.unanswered.extend(risky_rows)
+                    else:
+                        self._never_sent(risky_rows)
+                    raise
             self.any_success = True
             return reply
+
+    def _never_sent(self, risky_rows: Sequence[int]) -> None:
+        if risky_rows and self.watcher is not None:
+            self.watcher.refused(risky_rows)
 
     def settle(self, outcomes: Sequence[_results.Outcome]) -> None:
         """Rows whose outcome is known: move the progress bar, tell the watcher."""
         if self.progress is not None and outcomes:
             self.progress.update(len(outcomes))
+        self.settled.extend(outcomes)
+        self.sent += sum(1 for outcome in outcomes if outcome.attempts)
         if self.watcher is not None:
             self.watcher.settled(outcomes)
+
+    def stopped_part(self, valid: pl.DataFrame) -> pl.DataFrame:
+        """Results of ``valid`` (rows being sent) when sending stopped part-way."""
+        self.sent += len(self.unanswered)
+        rest = _partial.unsettled(valid, {o.row for o in self.settled}, self.unanswered)
+        self.advance(rest.height)
+        return _results.assemble([_results.from_outcomes(self.settled), rest])
+
+    def begin_chunk(self) -> None:
+        self.settled, self.unanswered = [], []
 
     def advance(self, rows: int) -> None:
         if self.progress is not None and rows:
@@ -171,19 +215,22 @@ async def apush(
     *,
     client: Client | None,
     constants: Mapping[str, Any],
-    mapping: Mapping[str, Any] | None,
-    dry_run: bool,
-    concurrency: int | None,
-    progress: bool | None,
+    mapping: Mapping[str, Any] | None = None,
+    dry_run: bool = False,
+    concurrency: int | None = None,
+    progress: Any = None,
     batch_size: int = 100,
     journal: str | Path | None = None,
     sink: Sink | None = None,
+    stop: Stop | None = None,
 ) -> pl.DataFrame:
     """Push ``source`` with ``action``; return the results frame.
 
     ``journal``: a journal file; rows an earlier push recorded are not sent again.
     ``sink``: called with each chunk's results (in input order) instead of keeping them;
-    the frame returned is then empty.
+    the frame returned is then empty. ``stop``: set from elsewhere to stop the push
+    (default: the stop of a handle running it, else a new one); cancelling the task running
+    the push does the same. A stopped push raises ``PushCancelled``.
     """
     client = _client_for(client, dry_run)
     concurrency = _positive(
@@ -194,23 +241,44 @@ async def apush(
     check_constants(action.name, constants, allowed_origin)
     plan = _Plan(action, mapping, constants, allowed_origin, dry_run)
     push = Push(client, constants, concurrency=concurrency, batch_size=batch_size)
+    push.stop = stop or current_stop() or Stop()
+    push.stop.bind()
     kept: list[pl.DataFrame] = []
-    emit: Sink = sink if sink is not None else kept.append
+    out = _Out(sink if sink is not None else kept.append)
     with ExitStack() as stack:
         push.progress = stack.enter_context(progress_bar(source, progress, action.name))
         resume = _resume_for(journal, plan, push, stack)
-        offset = 0
-        for chunk in iter_chunks(source):
-            emit(await _push_chunk(plan, chunk, offset, push, resume))
-            offset += chunk.height
+        stack.callback(_drop_pending, push.memo)
+        try:
+            with current(push.stop):
+                for prepared in prepared_chunks(source, partial(_prepare, plan), out):
+                    await _push_chunk(plan, prepared, push, resume, out)
+                    if push.stop.requested:
+                        raise Stopped
+        except BaseException as exc:
+            results = None if sink is not None else _results.assemble(kept)
+            if push.stop.requested and isinstance(exc, Stopped | asyncio.CancelledError):
+                raise _partial.interrupted(results, push.sent, out.rows, journal) from None
+            if out.rows:
+                _partial.attach(exc, results, push.sent, journal)
+            raise
     return _results.assemble(kept)
 
 
-async def _push_chunk(
-    plan: _Plan, chunk: pl.DataFrame, offset: int, push: Push, resume: Resume | None
-) -> pl.DataFrame:
-    """The results of one chunk, sorted by input position."""
-    prepared = prepare(
+class _Out:
+    """Where the results of each chunk go, counting the rows handed over."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.rows = 0
+
+    def __call__(self, part: pl.DataFrame) -> None:
+        self.sink(part)
+        self.rows += part.height
+
+
+def _prepare(plan: _Plan, chunk: pl.DataFrame, offset: int) -> Prepared:
+    return prepare(
         chunk,
         plan.action.name,
         mapping=plan.mapping,
@@ -218,6 +286,15 @@ async def _push_chunk(
         allowed_origin=plan.allowed_origin,
         row_offset=offset,
     )
+
+
+async def _push_chunk(
+    plan: _Plan, prepared: Prepared, push: Push, resume: Resume | None, out: _Out
+) -> None:
+    """Push one prepared chunk; hand its results (sorted by input position) to ``out``.
+
+    Stopped or failing part-way, the chunk's unsettled rows are handed over too.
+    """
     parts = [_results.from_invalid(prepared.invalid)]
     push.advance(prepared.invalid.height)
     valid = prepared.valid
@@ -225,8 +302,14 @@ async def _push_chunk(
         done, valid = resume.split(valid)
         parts.append(done)
         push.advance(done.height)
-    parts.append(await _handle(plan.action, valid, push, plan.dry_run, resume))
-    return _results.assemble(parts)
+    push.begin_chunk()
+    try:
+        parts.append(await _handle(plan.action, valid, push, plan.dry_run, resume))
+    except BaseException:
+        parts.append(push.stopped_part(valid))
+        raise
+    finally:
+        out(_results.assemble(parts))
 
 
 def _resume_for(
@@ -259,8 +342,12 @@ async def _handle(
         part = action.dry_run(valid, push)
         push.advance(valid.height)
         return part
+    if push.stop.requested:
+        raise Stopped
+    work = asyncio.ensure_future(action.send(valid, push))
     try:
-        outcomes = await action.send(valid, push)
+        await finish(work, push.stop)
+        outcomes = work.result()
     except _Aborted:
         assert push.fatal is not None
         raise push.fatal from None
@@ -268,6 +355,18 @@ async def _handle(
         if resume is not None:
             resume.flush()
     return _results.from_outcomes(outcomes)
+
+
+def _drop_pending(memo: dict[str, Any]) -> None:
+    """Cancel the per-push tasks still pending (a stopped push's lookups); mark the rest read."""
+    for value in memo.values():
+        tasks = value.values() if isinstance(value, Mapping) else [value]
+        for task in tasks:
+            if isinstance(task, asyncio.Future):
+                if not task.done():
+                    task.cancel()
+                elif not task.cancelled():
+                    task.exception()  # retrieved: no "exception was never retrieved" log
 
 
 def _client_for(client: Client | None, dry_run: bool) -> Client | None:

@@ -244,13 +244,16 @@ def _at_edge(work: Any) -> int:
         return int(work())
     except (ConfigError, AuthError) as exc:
         print(f"qxframe: {exc}", file=sys.stderr)
-        return 2
+        return 1 if getattr(exc, "sent", 0) else 2  # raised after sending: exit 1
     except (QxError, OSError, sqlite3.Error) as exc:
         print(f"qxframe: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        sent = getattr(exc, "sent", 0)
         print(
-            "qxframe: interrupted. With --journal, run the same command again to resume.",
+            f"qxframe: interrupted; nothing more was sent ({sent} row(s) had been sent, and "
+            "--out has every row read so far). With --journal, run the same command again "
+            "to resume.",
             file=sys.stderr,
         )
         return 130

@@ -15,6 +15,21 @@
     ├── TransportError                   the request could not be delivered (refused, timed out)
     └── OutcomeUnknownError              a write may have landed; it was not re-sent
 
+    KeyboardInterrupt
+    └── PushInterrupted                  Ctrl-C, "interrupt kernel" or a handle's cancel()
+        └── PushCancelled (asyncio.CancelledError)   the same, for an async push whose task
+                                                     was cancelled
+
+Any exception a push raises after it has read rows carries ``results``: the results frame
+of every row read so far, with the outcomes known and ``not_sent`` for the rest (with
+``out=``, the LazyFrame scanning that file), and ``sent``, the number of rows sent. When
+rows were sent, the message says how many and how to go on (docs/architecture.md,
+"Interrupts and partial failures"). ``PushInterrupted`` is a ``KeyboardInterrupt`` so that
+a script stops as Ctrl-C always stops it; ``PushCancelled`` is also an
+``asyncio.CancelledError`` so that cancelling an ``aupsert_*`` task is an ordinary
+cancellation to asyncio (it never escapes the caller's event loop as a
+``KeyboardInterrupt`` raised inside a task would).
+
 Errors that replace a builtin also inherit it (``ConfigError`` is a ``ValueError``),
 and every message ends with what to do about it. No message ever contains the API
 token: error text is built only from Qualtrics' own ``errorMessage`` and from values
@@ -27,6 +42,9 @@ in a results frame can be filled from the error alone.
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 __all__ = [
     "ApiError",
     "AuthError",
@@ -36,6 +54,8 @@ __all__ = [
     "NotFoundError",
     "OutcomeUnknownError",
     "PayloadTooLargeError",
+    "PushCancelled",
+    "PushInterrupted",
     "QxError",
     "RateLimitedError",
     "ServerError",
@@ -51,6 +71,8 @@ class QxError(Exception):
     """
 
     default_code = "error"
+    results: Any = None  # set on errors a push raises after reading rows (see the module doc)
+    sent: int = 0
 
     def __init__(
         self,
@@ -145,3 +167,30 @@ class OutcomeUnknownError(QxError):
     """
 
     default_code = "outcome_unknown"
+
+
+class PushInterrupted(KeyboardInterrupt):
+    """A push stopped by Ctrl-C, "interrupt kernel" or ``PushHandle.cancel()``.
+
+    Nothing new was sent after the stop; requests in flight had a short grace to answer.
+    ``results`` holds every row read so far (outcomes known, ``outcome_unknown`` for rows
+    whose request went unanswered, ``not_sent`` for the rest); ``sent`` counts the rows
+    sent. With a journal, running the same push again resumes it.
+    """
+
+    def __init__(self, message: str, *, results: Any = None, sent: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.results = results
+        self.sent = sent
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class PushCancelled(PushInterrupted, asyncio.CancelledError):
+    """An async push whose task was cancelled (also how asyncio sees Ctrl-C).
+
+    Being a ``CancelledError``, it ends the task as cancelled instead of escaping the
+    event loop; being a ``PushInterrupted``, ``except qx.PushInterrupted`` catches it.
+    """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import subprocess
 import sys
@@ -21,6 +22,8 @@ PUBLIC = {
     "NotFoundError",
     "OutcomeUnknownError",
     "PayloadTooLargeError",
+    "PushCancelled",
+    "PushInterrupted",
     "QxError",
     "RateLimitedError",
     "RetryPolicy",
@@ -73,8 +76,12 @@ def test_sandbox_is_a_callable_context_manager():
 
 
 def test_error_tree():
-    for name in qxe.__all__:
+    interrupts = {"PushInterrupted", "PushCancelled"}
+    for name in set(qxe.__all__) - interrupts:
         assert issubclass(getattr(qxe, name), qxe.QxError)
+    assert issubclass(qx.PushInterrupted, KeyboardInterrupt)
+    assert issubclass(qx.PushCancelled, qx.PushInterrupted)
+    assert issubclass(qx.PushCancelled, asyncio.CancelledError)
     assert issubclass(qx.ConfigError, ValueError)
     assert issubclass(qx.MappingError, qx.ConfigError) and issubclass(qx.MappingError, KeyError)
     for cls in (qx.AuthError, qx.NotFoundError, qx.RateLimitedError, qx.ServerError):

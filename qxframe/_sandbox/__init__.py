@@ -25,6 +25,7 @@ A ``Sandbox`` that is never started still works in-process through ``sb.app``
 from __future__ import annotations
 
 import secrets
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -129,6 +130,7 @@ class Sandbox:
         self.plain_directory_id = prospects.directory_id
         self.plain_mailing_list_id = prospects.lists[0].mailing_list_id
         self._server: ServerThread | None = None
+        self._clients: weakref.WeakSet[Any] = weakref.WeakSet()  # closed by stop()
 
     # -- where it is -------------------------------------------------------------
 
@@ -171,7 +173,9 @@ class Sandbox:
             kwargs["transport"] = httpx.ASGITransport(app=self._app)
         limits = {family: UNLIMITED for family in FAMILIES} | self._faults.rate_limits
         kwargs.setdefault("rate_limits", limits)
-        return Client(api_token=self.api_token, base_url=self.base_url, **kwargs)
+        client = Client(api_token=self.api_token, base_url=self.base_url, **kwargs)
+        self._clients.add(client)
+        return client
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -185,6 +189,10 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
+        """Close the clients it handed out (their threads and sockets), then the server."""
+        for client in list(self._clients):
+            client.close()
+        self._clients.clear()
         if self._server is not None:
             self._server.stop()
             self._server = None
