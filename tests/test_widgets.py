@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -539,6 +540,7 @@ def test_push_button_pushes_and_shows_results(contacts, panel, sb):
     pv = qxw.preview(frame, action="contacts", client=panel)
     pv.pickers.choose("embedded_data", "attributes")
     pv.push_button.click()
+    pv.wait()
     assert pv.results is not None and pv.results.height == 30
     counts = qx.summary(pv.results)
     assert counts["success"] == 21 and counts["invalid"] == 9
@@ -555,6 +557,7 @@ def test_push_button_pushes_and_shows_results(contacts, panel, sb):
 def test_push_without_a_client_says_so(contacts):
     pv = qxw.preview(contacts, directory_id="POOL_x")
     pv.push_button.click()
+    pv.wait()
     assert "Connect first" in pv.push_status.value and pv.results is None
 
 
@@ -573,15 +576,50 @@ def test_push_twice_sends_each_transaction_once_unless_confirmed(transactions, p
     assert landed == qx.summary(first)["success"] > 200
     assert pv.again_button.layout.display == "none"
     pv.push_button.click()
+    pv.wait()
     second = pv.results
     assert sb.transactions().height == landed  # one copy of each transaction
     assert qx.summary(second)["skipped"] == landed and qx.summary(second)["success"] == 0
     assert "were not sent again" in pv.push_status.value
     assert pv.again_button.layout.display is None and shown(pv.again_button)
     pv.again_button.click()  # the user confirms: send them again
+    pv.wait()
     sent_again = qx.summary(pv.results)["success"]
     assert sent_again > 200 and sb.transactions().height == landed + sent_again
     assert qx.summary(pv.results)["skipped"] == 0
+
+
+def test_cancel_stops_the_push_like_ctrl_c_and_push_again_sends_the_rest(transactions):
+    with qx.sandbox(seed=3, latency=0.02) as slow:
+        panel = qxw.connect(sandbox=slow)
+        options = {"batch_size": 2, "concurrency": 1}
+        frame = transactions.head(120)
+        pv = qxw.preview(
+            frame, action="transactions", client=panel, mapping=TX_MAPPING, push_options=options
+        )
+        assert pv.cancel() is False and pv.cancel_button.layout.display == "none"
+        pv.push_button.click()  # returns at once: the push runs in the background
+        assert shown(pv.cancel_button) and not pv.cancel_button.disabled
+        assert pv.push_button.disabled
+        deadline = time.monotonic() + 60  # a generous bound, not a timing assertion
+        while slow.transactions().height == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pv.cancel_button.click()
+        pv.wait(timeout=120)
+        first = pv.results
+        counts = qx.summary(first)
+        assert "it was cancelled. Press Push to send the rest" in pv.push_status.value
+        assert pv.progress.state == "stopped" and pv.progress.bar.bar_style == "warning"
+        assert counts["not_sent"] > 0 and first.height == frame.height
+        assert not shown(pv.cancel_button) and not pv.push_button.disabled
+        unknown = first.filter(pl.col("error_code") == "outcome_unknown").height
+        pv.push_button.click()
+        pv.wait(timeout=300)
+        second = qx.summary(pv.results)
+        assert second["not_sent"] == 0 and second["skipped"] == counts["success"]
+        sent = counts["success"] + second["success"]
+        assert sent <= slow.transactions().height <= sent + unknown  # never a second copy
+        panel.disconnect()
 
 
 def test_push_to_another_destination_is_a_new_push(transactions, panel, sb):
@@ -626,7 +664,7 @@ def run_in(shell: object, code: str, **names: object) -> None:
 def test_push_with_a_refused_token_is_a_sentence_under_ipython(contacts, sb, ipython, capsys):
     client = qx.Client(api_token="sbx_" + "0" * 32, base_url=sb.base_url)
     pv = qxw.preview(contacts, action="contacts", client=client, directory_id=sb.directory_id)
-    run_in(ipython, "pv.push_button.click()", pv=pv)
+    run_in(ipython, "pv.push_button.click()\npv.wait()", pv=pv)
     status = html.unescape(pv.push_status.value)
     assert "Nothing was pushed: " + sb.base_url + " refused the token (401)" in status
     assert "connect again with a valid token" in status and "qx-error" in status
@@ -665,9 +703,10 @@ def test_an_error_after_sending_shows_its_results(contacts, panel, monkeypatch):
         error.results = partial  # type: ignore[attr-defined]
         raise error
 
-    monkeypatch.setattr(_preview, "run_push", stops)
+    monkeypatch.setattr(_preview, "start_push", stops)
     pv = qxw.preview(contacts.head(4), action="contacts", client=panel)
     pv.push_button.click()
+    pv.wait()
     assert "The push stopped after sending 3 rows: " in pv.push_status.value
     assert "answered 503" in pv.push_status.value and pv.progress.state == "failed"
     (view,) = pv.results_area.children
@@ -679,9 +718,9 @@ def test_an_unexpected_error_is_a_sentence_and_the_bar_ends(contacts, panel, mon
         options["progress"].update(2)  # type: ignore[attr-defined]
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(_preview, "run_push", breaks)
+    monkeypatch.setattr(_preview, "start_push", breaks)
     pv = qxw.preview(contacts.head(4), action="contacts", client=panel)
-    run_in(ipython, "pv.push_button.click()", pv=pv)
+    run_in(ipython, "pv.push_button.click()\npv.wait()", pv=pv)
     assert "failed unexpectedly (RuntimeError: boom)" in pv.push_status.value
     assert "2 of 4 rows — failed" in pv.progress.label.value
 

@@ -9,27 +9,30 @@ it is a skin over:
 - the picker logic in :mod:`qxframe.widgets._picks` (what each field's dropdown offers,
   and the ``mapping`` the choices amount to).
 
-The Push button runs the push behind ``qx.upsert_contacts`` … on the whole frame, with a
-progress bar, and shows a :class:`~qxframe.widgets.ResultsView`; it keeps a journal per
-destination (:mod:`qxframe.widgets._push`), so pressing it twice does not send a row
-twice. "Validate all rows" dry-runs the whole frame. Whatever stops a push is one
-sentence in the panel, and the status line and the bar always end.
+The Push button starts the push behind ``qx.upsert_contacts`` … on the whole frame in the
+background (a :class:`qxframe._handle.PushHandle`, so the Cancel button can stop it as
+Ctrl-C does), with a progress bar, and shows a :class:`~qxframe.widgets.ResultsView`; it
+keeps a journal per destination (:mod:`qxframe.widgets._push`), so pressing it twice does
+not send a row twice. "Validate all rows" dry-runs the whole frame. Whatever stops a push
+is one sentence in the panel, and the status line and the bar always end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import ipywidgets as w
 import polars as pl
 
 from qxframe import _results
-from qxframe._actions import run_push
 from qxframe._client import Client
 from qxframe._contacts import CONTACTS
 from qxframe._fields import fields_for
+from qxframe._handle import PushHandle, start_push
 from qxframe._inputs import iter_chunks
+from qxframe._loop import wait_interruptibly
 from qxframe._prepare import check_constants, prepare
 from qxframe._runner import Action, Push
 from qxframe._transactions import TRANSACTIONS
@@ -160,13 +163,24 @@ class PreviewPanel(w.VBox):
             button_style="warning",
             layout=w.Layout(width="auto", display="none"),
         )
+        self.cancel_button = w.Button(
+            description="Cancel",
+            icon="stop",
+            button_style="danger",
+            layout=w.Layout(width="auto", display="none"),
+        )
         self.push_status = w.HTML()
         self.progress = _push.ProgressBar()
         self.results_area = w.VBox()
         self._journals = _push.PanelJournals()
-        self.push_button.on_click(lambda _button: self.push())
-        self.validate_button.on_click(lambda _button: self.validate_all())
-        self.again_button.on_click(lambda _button: self.push(again=True))
+        self.push_button.on_click(lambda _button: self.push(wait=False))
+        self.validate_button.on_click(lambda _button: self.validate_all(wait=False))
+        self.again_button.on_click(lambda _button: self.push(again=True, wait=False))
+        self.cancel_button.on_click(lambda _button: self.cancel())
+        self._handle: PushHandle | None = None
+        self._ended = threading.Event()
+        self._ended.set()
+        self._last: pl.DataFrame | None = None
         self.pickers.on_change(self.refresh)
         if isinstance(client, ConnectPanel):
             client.directory.observe(self._on_destination, names="value")
@@ -178,7 +192,9 @@ class PreviewPanel(w.VBox):
                 self.pickers.box,
                 self.status,
                 self.table_view,
-                w.HBox([self.push_button, self.validate_button, self.again_button]),
+                w.HBox(
+                    [self.push_button, self.cancel_button, self.validate_button, self.again_button]
+                ),
                 self.push_status,
                 self.progress,
                 self.results_area,
@@ -239,11 +255,15 @@ class PreviewPanel(w.VBox):
         self._say(f"{valid} of {self.table.height} previewed rows are valid.{more}")
         self.table_view.value = table_html(self.table)
 
-    def push(self, *, again: bool = False) -> pl.DataFrame | None:
-        """Push the whole frame with the chosen mapping; show and return the results.
+    def push(self, *, again: bool = False, wait: bool = True) -> pl.DataFrame | None:
+        """Push the whole frame with the chosen mapping; show (and, with ``wait``, return)
+        the results.
 
-        Rows this panel already sent to the same destination come back ``skipped`` and
-        are not sent again, unless ``again`` (the "Send … again" button) says so.
+        The push runs in the background (the Push button does not wait, so Cancel can be
+        pressed); ``wait`` blocks until it ends, and a KeyboardInterrupt while waiting
+        cancels it. Rows this panel already sent to the same destination come back
+        ``skipped`` and are not sent again, unless ``again`` (the "Send … again" button)
+        says so.
         """
         client = self.client
         if client is None:
@@ -253,9 +273,35 @@ class PreviewPanel(w.VBox):
         if again:
             self._journals.forget(self.action, constants)
         journal = self._journals.path(self.action, constants)
-        res = self._run("Pushing", client, dry_run=False, journal=journal)
-        if res is None:
-            return None
+        self._run("Pushing", client, dry_run=False, journal=journal, then=self._pushed)
+        return self.wait() if wait else None
+
+    def validate_all(self, *, wait: bool = True) -> pl.DataFrame | None:
+        """Dry-run every row (nothing is sent) and show the counts and the problems."""
+        self._run("Validating", self.client, dry_run=True, journal=None, then=self._validated)
+        return self.wait() if wait else None
+
+    def cancel(self) -> bool:
+        """Stop the running push as Ctrl-C does (what Cancel does): nothing new is sent,
+        requests in flight get a short grace; False when nothing was running."""
+        handle = self._handle
+        if handle is None or handle.done():
+            return False
+        self.cancel_button.disabled = True
+        self._tell("Cancelling: nothing new is sent; requests in flight get a moment to answer…")
+        return handle.cancel()
+
+    def wait(self, timeout: float | None = None) -> pl.DataFrame | None:
+        """Wait until the running push or validation has ended and the panel shows it;
+        its results (``None`` if it failed, or was cancelled: see :attr:`results`)."""
+        try:
+            wait_interruptibly(self._ended.wait, timeout)
+        except KeyboardInterrupt:
+            self.cancel()
+            self._ended.wait()
+        return self._last
+
+    def _pushed(self, res: pl.DataFrame) -> None:
         skipped = _results.summary(res)["skipped"]
         failures = _push.failures_text(res)
         text = f"Pushed. {summary_text(res)}" + (f" {failures}" if failures else "")
@@ -263,63 +309,96 @@ class PreviewPanel(w.VBox):
             text += (
                 f" {skipped:,} rows had already been sent to this destination from this panel"
                 " and were not sent again; to send them anyway, press"
-                " \u201cSend the already-sent rows again\u201d."
+                " “Send the already-sent rows again”."
             )
         self.again_button.layout.display = None if skipped else "none"
         self._tell(text, "warning" if failures else "ok")
-        return res
 
-    def validate_all(self) -> pl.DataFrame | None:
-        """Dry-run every row (nothing is sent) and show the counts and the problems."""
-        res = self._run("Validating", self.client, dry_run=True, journal=None)
-        if res is None:
-            return None
+    def _validated(self, res: pl.DataFrame) -> None:
         counts = _results.summary(res)
         self._tell(
             f"Validated all {res.height:,} rows: {counts['dry_run']:,} valid, "
             f"{counts['invalid']:,} invalid; nothing was sent.",
             "ok" if not counts["invalid"] else "warning",
         )
-        return res
 
     def _run(
-        self, label: str, client: Client | None, *, dry_run: bool, journal: Any
-    ) -> pl.DataFrame | None:
-        """Run the push (or dry run) with the panel's choices; whatever happens, end the
-        status line and the progress bar in a final state and say it in one sentence."""
+        self,
+        label: str,
+        client: Client | None,
+        *,
+        dry_run: bool,
+        journal: Any,
+        then: Callable[[pl.DataFrame], None],
+    ) -> None:
+        """Start the push (or dry run) with the panel's choices, in the background; when
+        it ends, :meth:`_end` says how in one sentence and ends the bar."""
+        self._ended.wait()  # one run at a time (the buttons are disabled meanwhile)
+        self._ended.clear()
+        self._last = None
         self._busy(True)
         self.results_area.children = []
         self.progress.start(_push.total_rows(self._frame), label)
         self._tell(f"{label}…")
-        state, where = "failed", client.base_url if client is not None else "Qualtrics"
+        where = client.base_url if client is not None else "Qualtrics"
         try:
-            res = self._start(client, dry_run=dry_run, journal=journal)
-            state = "done"
-        except (Exception, KeyboardInterrupt) as exc:  # a sentence, never a traceback
-            state = "stopped" if isinstance(exc, KeyboardInterrupt) else "failed"
-            self._tell(_push.failure_text(exc, where), "error")
-            self._show_results(getattr(exc, "results", None))
-            return None
-        finally:
-            self.progress.finish(state)
-            self._busy(False)
-        self._show_results(res)
-        return res
+            handle = self._start(client, dry_run=dry_run, journal=journal)
+        except Exception as exc:  # a sentence, never a traceback
+            self._end(None, exc, where, then)
+            return
+        self._handle = handle
+        handle.add_done_callback(lambda done: self._settle(done, where, then))
 
-    def _start(self, client: Client | None, *, dry_run: bool, journal: Any) -> pl.DataFrame:
+    def _start(self, client: Client | None, *, dry_run: bool, journal: Any) -> PushHandle:
         options = dict(self._push_options)
-        return run_push(
+        return start_push(
             self.action,
             self._frame,
             client=client,
-            constants=self.constants,
             mapping=self.mapping,
             dry_run=dry_run,
             concurrency=options.pop("concurrency", None),
             progress=self.progress,
             journal=journal,
+            **self.constants,
             **options,
         )
+
+    def _settle(self, handle: PushHandle, where: str, then: Callable[..., None]) -> None:
+        try:
+            res = handle.result(timeout=0)
+        except (Exception, KeyboardInterrupt) as exc:  # PushInterrupted after a cancel
+            self._end(None, exc, where, then)
+        else:
+            self._end(res, None, where, then)
+
+    def _end(
+        self,
+        res: pl.DataFrame | None,
+        exc: BaseException | None,
+        where: str,
+        then: Callable[[pl.DataFrame], None],
+    ) -> None:
+        """Show how the run ended; whatever happens, end the bar and the status line."""
+        state = "failed"
+        try:
+            if exc is None and res is not None:
+                self._show_results(res)
+                then(res)
+                self._last, state = res, "done"
+            else:
+                stopped = isinstance(exc, KeyboardInterrupt)
+                state = "stopped" if stopped else "failed"
+                error = exc or RuntimeError("the push ended without results")
+                self._tell(_push.failure_text(error, where), "warning" if stopped else "error")
+                self._show_results(getattr(exc, "results", None))
+        except Exception as unexpected:  # never leave the panel at "Pushing…"
+            self._tell(_push.failure_text(unexpected, where), "error")
+        finally:
+            self.progress.finish(state)
+            self._handle = None
+            self._busy(False)
+            self._ended.set()
 
     def _show_results(self, res: Any) -> None:
         if isinstance(res, pl.DataFrame) and res.height:
@@ -329,6 +408,8 @@ class PreviewPanel(w.VBox):
     def _busy(self, busy: bool) -> None:
         for button in (self.push_button, self.validate_button, self.again_button):
             button.disabled = busy
+        self.cancel_button.disabled = not busy
+        self.cancel_button.layout.display = None if busy else "none"
 
     def _tell(self, text: str, kind: str = "info") -> None:
         self.push_status.value = _html.message(text, kind)

@@ -101,7 +101,7 @@ def total_rows(frame: Any) -> int | None:
 def failure_text(exc: BaseException, where: str, secret: str | None = None) -> str:
     """One sentence for what stopped a push, and what to do (never a traceback)."""
     results = getattr(exc, "results", None)
-    sent = _sent(results)
+    sent = getattr(exc, "sent", None) or _sent(results)
     head = f"The push stopped after sending {sent:,} rows" if sent else "Nothing was pushed"
     if isinstance(exc, KeyboardInterrupt):
         text = (

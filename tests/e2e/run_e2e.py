@@ -15,7 +15,9 @@ VISIBLE on the page (playwright's visibility: laid out, not hidden), not only pr
    early-epoch warning shows; mapping it back restores the body;
 6. Push with a refused token: one sentence, no traceback, the bar ends "failed";
 7. Push, then Push again: the second sends nothing already sent (no ``success``, rows
-   ``skipped``) and offers to send them again;
+   ``skipped``) and offers to send them again; then, in another preview, Push, Cancel
+   while it runs (the bar ends "stopped", the results show ``not_sent`` rows), and Push
+   again: the rest is sent, what was sent is ``skipped``;
 8. a results view of 300 problems: the status bar, paging (Next/Previous), the CSV
    download (saved and read back);
 9. notebooks 01 (with its Push button), 02 and 03 run in the browser without an error,
@@ -65,6 +67,9 @@ def scratch_cells(sb: SandboxProcess) -> list[str]:
         'broken = contacts.with_columns(email=pl.lit("not-an-address"))\n'
         'checked = qx.upsert_contacts(broken, directory_id="POOL_x", dry_run=True)\n'
         'view = qxw.results(checked, frame=broken)\nview.add_class("e2e-view")\nview',
+        'slow = qxw.preview(tx, action="transactions", client=panel, mapping=MAPPING, rows=2,\n'
+        '                   push_options={"batch_size": 1, "concurrency": 1})\n'
+        'slow.add_class("e2e-cancel")\nslow',
     ]
 
 
@@ -222,6 +227,40 @@ def drive_pushes(c: Checks) -> None:
         shoot(main, "08_pushed_twice.png")
 
 
+def drive_cancel(c: Checks) -> None:
+    page = c.page
+    slow = page.locator(".qx-preview.e2e-cancel")
+    status = slow.locator(".qx-message").nth(1)
+    bar = slow.locator(".qx-progress")
+    with c.step("7b Push, Cancel, Push again"):
+        # a directory no earlier step pushed to (the panel's choice is the preview's)
+        choose(field(page.locator(".qx-connect"), "dropdown", "Directory"), "Partners")
+        wait_idle(page)
+        run(page, 5)
+        expect(slow.locator(".qx-json").first).to_contain_text("mailingListId", timeout=WAIT)
+        button(slow, "Push").click()
+        cancel = button(slow, "Cancel")
+        c.visible(cancel, "Cancel shows while the push runs")
+        settled = re.compile(r"Pushing: ([2-9][0-9]|[0-9]{3}) of 300")  # some rows were sent
+        expect(bar).to_contain_text(settled, timeout=WAIT)
+        cancel.click()
+        expect(status).to_contain_text("it was cancelled", timeout=WAIT)
+        c.visible(status, f"cancelled: {status.inner_text()[:90]!r}")
+        expect(bar).to_contain_text("— stopped", timeout=WAIT)
+        expect(cancel).to_be_hidden(timeout=WAIT)
+        c.check(True, "the bar ended 'stopped' and Cancel went away")
+        stopped = slow.locator(".qx-results-view .qx-bar-legend")
+        expect(stopped).to_contain_text("not_sent", timeout=WAIT)
+        c.check(True, "the results of the cancelled push show its not_sent rows")
+        shoot(slow, "08b_cancelled.png")
+        button(slow, "Push").click()
+        expect(status).to_contain_text("Pushed. 300 rows", timeout=WAIT * 5)
+        text = status.inner_text()
+        c.check("skipped" in text and "not_sent" not in text, f"push again: {text[:90]!r}")
+        expect(bar).to_contain_text("— done", timeout=WAIT)
+        shoot(slow, "08c_pushed_again.png")
+
+
 def drive_results(c: Checks, tmp: Path) -> None:
     page = c.page
     view = page.locator(".qx-results-view.e2e-view")
@@ -333,7 +372,7 @@ def main() -> int:
 def run_all(tmp: Path) -> list[str]:
     root_dir = lab.workspace(tmp)
     with (
-        lab.sandbox_process() as sb,
+        lab.sandbox_process("--latency", "0.01") as sb,  # slow enough to press Cancel
         lab.jupyterlab(tmp, root_dir) as (base, token),
         sync_playwright() as pw,
     ):
@@ -349,6 +388,7 @@ def run_all(tmp: Path) -> list[str]:
             drive_preview(c)
             drive_pushes(c)
             drive_results(c, tmp)
+            drive_cancel(c)
             check_secrets(c)
             lab.shoot(page, "00_scratch_notebook.png")
             drive_notebook(c, base, token, "01_quickstart.ipynb", notebook_01(c))
