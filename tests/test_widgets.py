@@ -610,6 +610,8 @@ def test_cancel_stops_the_push_like_ctrl_c_and_push_again_sends_the_rest(transac
         counts = qx.summary(first)
         assert "it was cancelled. Press Push to send the rest" in pv.push_status.value
         assert pv.progress.state == "stopped" and pv.progress.bar.bar_style == "warning"
+        read = frame.height - counts["not_sent"]
+        assert f"Pushing: {read} of {frame.height} rows — stopped" in pv.progress.label.value
         assert counts["not_sent"] > 0 and first.height == frame.height
         assert not shown(pv.cancel_button) and not pv.push_button.disabled
         unknown = first.filter(pl.col("error_code") == "outcome_unknown").height

@@ -306,7 +306,7 @@ class PreviewPanel(w.VBox):
         then: Callable[[pl.DataFrame], None],
     ) -> None:
         """Show how the run ended; whatever happens, end the bar and the status line."""
-        state = "failed"
+        state, partial = "failed", getattr(exc, "results", None)
         try:
             if exc is None and res is not None:
                 self._show_results(res)
@@ -317,11 +317,11 @@ class PreviewPanel(w.VBox):
                 state = "stopped" if stopped else "failed"
                 error = exc or RuntimeError("the push ended without results")
                 self._tell(_push.failure_text(error, where), "warning" if stopped else "error")
-                self._show_results(getattr(exc, "results", None))
+                self._show_results(partial)
         except Exception as unexpected:  # never leave the panel at "Pushing…"
             self._tell(_push.failure_text(unexpected, where), "error")
         finally:
-            self.progress.finish(state)
+            self.progress.finish(state, partial)
             self._handle = None
             self._busy(False)
             self._ended.set()

@@ -77,10 +77,14 @@ class ProgressBar(w.HBox):
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def finish(self, state: str) -> None:
-        """The final state: ``done``, ``failed`` or ``stopped``."""
+    def finish(self, state: str, results: Any = None) -> None:
+        """The final state: ``done``, ``failed`` or ``stopped``; given the results of a
+        push that stopped, the count is of its rows that did not end ``not_sent``."""
         style, _label = FINAL[state]
         self.state = state
+        if isinstance(results, pl.DataFrame) and "status" in results.columns:
+            self._done = results.filter(pl.col("status") != "not_sent").height
+            self.bar.value = min(self._done, self.bar.max)
         self.bar.bar_style = style
         if state == "done":
             self.bar.max = max(1, self._done)
