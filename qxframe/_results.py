@@ -8,14 +8,15 @@ into one frame with the full schema, sorted by input position.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 import polars as pl
 
-from qxframe.exceptions import OutcomeUnknownError, QxError
+from qxframe.exceptions import ConfigError, OutcomeUnknownError, QxError
 
 
 class Status(StrEnum):
@@ -130,15 +131,37 @@ def assemble(parts: Iterable[pl.DataFrame]) -> pl.DataFrame:
     return pl.concat(frames, how="vertical").sort("row")
 
 
-def summary(results: pl.DataFrame) -> dict[str, int]:
-    """Counts per status, every status present (zero when absent)."""
-    counts = dict(results.group_by("status").len().iter_rows())
+def as_polars(results: object) -> pl.DataFrame | pl.LazyFrame:
+    """A results frame in any form a push returns it — a polars DataFrame, the LazyFrame
+    returned with ``out=``, a pandas DataFrame — as a polars frame (pandas is converted)."""
+    if isinstance(results, pl.DataFrame | pl.LazyFrame):
+        return results
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(results, pandas.DataFrame):
+        return pl.from_pandas(results)
+    raise ConfigError(
+        f"a results frame is a polars DataFrame or LazyFrame or a pandas DataFrame, not a "
+        f"{type(results).__name__}; pass what the push returned (or pl.read_csv(out))"
+    )
+
+
+def collect(results: object) -> pl.DataFrame:
+    """:func:`as_polars`, collected: the results as a polars DataFrame."""
+    frame = as_polars(results)
+    return frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+
+
+def summary(results: object) -> dict[str, int]:
+    """Counts per status, every status present (zero when absent).
+
+    ``results`` may be a polars DataFrame, the LazyFrame a push returns with ``out=``
+    (counted without loading it whole), or a pandas DataFrame.
+    """
+    counted = as_polars(results).lazy().group_by("status").len().collect()
+    counts = dict(counted.iter_rows())
     return {status: int(counts.get(status, 0)) for status in STATUSES}
 
 
-#: The one code that keeps a failed row from being sent again: its own write may have
-#: landed. Every other failure was refused or never left, so sending again is safe.
-UNKNOWN = OUTCOME_UNKNOWN
 #: Statuses of rows that may be sent again: refused/undelivered, or never sent at all.
 RETRIED_STATUSES = (Status.FAILED, Status.NOT_SENT)
 
@@ -158,20 +181,24 @@ def worth_sending_again(status: str | None, error_code: str | None) -> bool:
 
 def rows_to_retry(
     source: object,
-    results: pl.DataFrame,
+    results: object,
     *,
     include_invalid: bool = False,
     include_unknown: bool = False,
-) -> pl.DataFrame:
-    """The input rows worth sending again, as a polars frame with the input's columns.
+) -> Any:
+    """The input rows worth sending again, with the input's columns, in input order.
 
     ``source`` is the input of the push (a frame or a path), ``results`` its results
-    frame. Rows that ``failed`` are picked, except those whose outcome is unknown (they
-    may have landed: check in Qualtrics first) unless ``include_unknown``; ``invalid`` rows
-    only with ``include_invalid`` (fix them first, or they will be invalid again).
-    """
-    from qxframe._inputs import iter_chunks
+    frame in any form (polars, the LazyFrame of ``out=``, pandas). Rows are picked by
+    :func:`worth_sending_again`: those that ``failed`` or were ``not_sent``, except those
+    whose outcome is unknown (they may have landed: check in Qualtrics first) unless
+    ``include_unknown``; ``invalid`` rows only with ``include_invalid`` (fix them first,
+    or they will be invalid again).
 
+    The rows come back as the same kind of frame as ``source``: a pandas frame gives a
+    pandas frame (its index kept), a LazyFrame a LazyFrame, a polars DataFrame or a path
+    a polars DataFrame.
+    """
     wanted = pl.col("status") == Status.FAILED
     if not include_unknown:
         wanted &= pl.col("error_code").fill_null("") != OUTCOME_UNKNOWN
@@ -181,11 +208,19 @@ def rows_to_retry(
     )
     if include_invalid:
         wanted |= pl.col("status") == Status.INVALID
-    positions = results.filter(wanted)["row"]
-    frame = pl.concat(list(iter_chunks(source)), how="vertical")
+    positions = as_polars(results).lazy().filter(wanted).select("row").collect()["row"]
+    return _pick_rows(source, positions)
+
+
+def _pick_rows(source: object, positions: pl.Series) -> Any:
+    """The rows of ``source`` at ``positions`` (0-based), as the same kind of frame."""
+    from qxframe._inputs import _is_pandas, iter_chunks
+
+    if _is_pandas(source):
+        return source.iloc[sorted(positions.to_list())]  # type: ignore[attr-defined]
     index = "__qxframe_row__"
-    return (
-        frame.with_row_index(index)
-        .filter(pl.col(index).cast(pl.Int64).is_in(positions.implode()))
-        .drop(index)
-    )
+    keep = pl.col(index).cast(pl.Int64).is_in(positions.implode())
+    if isinstance(source, pl.DataFrame | pl.LazyFrame):
+        return source.with_row_index(index).filter(keep).drop(index)
+    frame = pl.concat(list(iter_chunks(source)), how="vertical")
+    return frame.with_row_index(index).filter(keep).drop(index)

@@ -158,9 +158,10 @@ class Push:
             return
         held = self.client.limiter.holding()
         text = ", ".join(f"held to {rate:.0f}/min ({family})" for family, rate in held.items())
-        if text != self._rate_note:
+        show = getattr(self.progress, "set_postfix_str", None)  # tqdm's; a bar may lack it
+        if text != self._rate_note and show is not None:
             self._rate_note = text
-            self.progress.set_postfix_str(text, refresh=False)
+            show(text, refresh=False)
 
     def stopped_part(self, valid: pl.DataFrame) -> pl.DataFrame:
         """Results of ``valid`` (rows being sent) when sending stopped part-way."""

@@ -103,3 +103,42 @@ def test_every_module_imports_alone_in_a_fresh_interpreter():
     with ThreadPoolExecutor(max_workers=2) as pool:
         failures = [r for r in pool.map(load, importable) if r[1] != 0]
     assert failures == []
+
+
+STATUS_WORDS = ("success", "invalid", "failed", "dry_run", "skipped", "not_sent", "outcome_unknown")
+#: The same words in another vocabulary, each with its reason.
+ALLOWED = {
+    ("exceptions.py", "outcome_unknown"): "OutcomeUnknownError owns its error code",
+    ("widgets/_push.py", "success"): "ipywidgets' bar_style",
+    ("widgets/_push.py", "failed"): "the progress bar's final state and its label",
+    ("widgets/_preview.py", "failed"): "the progress bar's final state",
+}
+
+
+def test_statuses_are_named_in_one_place():
+    """docs/architecture.md, "The results frame": the status vocabulary is ``Status`` (and
+    ``OUTCOME_UNKNOWN``) in ``_results``; code elsewhere names them, never spells them.
+    Docstrings and comments may; the sandbox is a server with its own vocabulary."""
+    spelled = []
+    for path in PACKAGE.rglob("*.py"):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative.startswith("_sandbox/") or relative == "_results.py":
+            continue
+        tree = ast.parse(path.read_text())
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and node.value in STATUS_WORDS
+                and id(node) not in docstrings
+                and (relative, node.value) not in ALLOWED
+            ):
+                spelled.append(f"{relative}:{node.lineno} {node.value!r}")
+    assert spelled == []

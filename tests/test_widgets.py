@@ -4,12 +4,15 @@ must never reach a widget's state or an output."""
 
 from __future__ import annotations
 
+import base64
 import html
 import json
+import re
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +25,7 @@ import qxframe as qx
 import qxframe.widgets as qxw
 from qxframe._fields import field
 from qxframe.exceptions import AuthError, ConfigError, NotFoundError, TransportError
-from qxframe.widgets import _connect, _picks, _preview, _results_view
+from qxframe.widgets import _connect, _html, _labels, _picks, _preview, _problems, _results_view
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 TOKEN = "tok_SECRET_do_not_show_1234567890"
@@ -139,9 +142,16 @@ def test_directory_and_list_options_and_default():
         }
     )
     assert _connect.directory_options(dirs) == [
-        ("A · 1,200 contacts · dedup: email, ext_ref", "POOL_a"),
-        ("B · ? contacts · dedup: none", "POOL_b"),
+        ("A · POOL_a · 1,200 contacts · dedup: email, ext_ref", "POOL_a"),
+        ("B · POOL_b · ? contacts · dedup: none", "POOL_b"),
     ]
+    assert _labels.dedup_warning(dirs, "POOL_a") is None
+    warning = _labels.dedup_warning(dirs, "POOL_b")
+    assert warning.startswith("Directory B (POOL_b) does not deduplicate")
+    assert "pick a directory that deduplicates" in warning
+    unknown = dirs.with_columns(deduplication_criteria=pl.lit(None, pl.List(pl.String)))
+    assert "did not say whether it deduplicates" in _labels.dedup_warning(unknown, "POOL_a")
+    assert _labels.dedup_warning(dirs, "POOL_zz") is None
     assert _connect.default_directory(dirs) == "POOL_b"
     assert _connect.default_directory(dirs, "POOL_a") == "POOL_a"
     lists = pl.DataFrame(
@@ -152,25 +162,66 @@ def test_directory_and_list_options_and_default():
         }
     )
     assert _connect.mailing_list_options(lists) == [
-        ("News · 3 contacts", "CG_1"),
-        ("Buyers", "CG_2"),
+        ("News · CG_1 · 3 contacts", "CG_1"),
+        ("Buyers · CG_2 · ? contacts", "CG_2"),
     ]
 
 
 # -- connect: the panel ------------------------------------------------------------------
 
 
+def shown(widget: w.Widget) -> bool:
+    """Whether a widget's own layout shows it (``display``/``visibility`` not hiding it)."""
+    layout = widget.layout
+    return layout.display != "none" and layout.visibility != "hidden"
+
+
+def test_fresh_panel_shows_the_real_account_fields_without_ticking_anything():
+    p = qxw.connect(env={})
+    assert not p.use_sandbox.value
+    for field_widget in (p.token, p.datacenter, p.base_url, p.use_sandbox, p.connect_button):
+        assert shown(field_widget) and not field_widget.disabled
+        assert field_widget in tree(p)
+    assert isinstance(p.token, w.Password)
+    assert not shown(p.directory) and not shown(p.mailing_list)  # until connected
+    layouts = [node.layout for node in tree(p) if hasattr(node, "layout")]
+    assert len({id(layout) for layout in layouts}) == len(layouts), "a Layout is shared"
+
+
+def test_fields_stay_shown_after_a_failed_connect_and_a_disconnect(sb):
+    p = qxw.connect(env={})
+    p.base_url.value = sb.base_url
+    p.token.value = "wrong"
+    p.connect_button.click()
+    assert "refused the token" in p.status.value
+    assert shown(p.token) and shown(p.datacenter) and shown(p.base_url)
+    p.token.value = sb.api_token
+    p.connect_button.click()
+    assert p.client is not None and shown(p.directory) and shown(p.token)
+    p.disconnect()
+    assert shown(p.token) and shown(p.base_url) and not shown(p.directory)
+
+
 def test_sandbox_panel_connects_and_picks_directory_and_list(panel, sb):
     assert isinstance(panel.client, qx.Client)
     assert panel.client.base_url == sb.base_url
     assert panel.whoami["userName"] == "sandbox-user"
-    assert "Connected to" in panel.status.value and "sandbox-user" in panel.status.value
+    assert "Connected to the sandbox at " + sb.base_url in panel.status.value
+    assert "nothing is sent to Qualtrics" in panel.status.value
+    assert "iad1" not in panel.status.value and "sandbox-user" in panel.status.value
     assert panel.directory_id == sb.directory_id
     assert panel.mailing_list_id == sb.mailing_list_id
     labels = [label for label, _ in panel.directory.options]
-    assert any(label.startswith("Customers · 0 contacts · dedup: email") for label in labels)
+    assert f"Customers · {sb.directory_id} · 0 contacts · dedup: email" in labels
+    assert panel.directory_note.value == "" and shown(panel.directory_note)
+    lists = [label for label, _ in panel.mailing_list.options]
+    assert any(label.endswith(f" · {sb.mailing_list_id} · 0 contacts") for label in lists)
     panel.directory.value = sb.plain_directory_id
     assert panel.mailing_list_id == sb.plain_mailing_list_id
+    assert "does not deduplicate" in panel.directory_note.value
+    assert "qx-warning" in panel.directory_note.value
+    panel.directory.value = sb.directory_id
+    assert panel.directory_note.value == ""
     assert panel.sandbox is sb
     assert panel.client.rate_limits["contacts"] == _connect.SANDBOX_RATE_LIMITS["contacts"]
 
@@ -188,6 +239,17 @@ def test_sandbox_switch_starts_and_stops_its_own_sandbox():
         p.use_sandbox.value = False
     assert not sb.running and p.client is None and p.sandbox is None
     assert "Disconnected" in p.status.value and not p.token.disabled
+
+
+def test_a_sandbox_that_cannot_start_is_a_sentence(monkeypatch, ipython):
+    def refuses(self: qx.Sandbox, *args: object, **kwargs: object) -> qx.Sandbox:
+        raise OSError("Address already in use")
+
+    monkeypatch.setattr(qx.Sandbox, "start", refuses)
+    p = qxw.connect()
+    run_in(ipython, "p.use_sandbox.value = True", p=p)
+    assert "The sandbox could not start (OSError: Address already in use)" in p.status.value
+    assert "qx-error" in p.status.value and p.client is None and not shown(p.directory)
 
 
 def test_disconnect_leaves_a_given_sandbox_running(sb):
@@ -328,6 +390,59 @@ def test_table_html_escapes_values():
     assert 'class="qx-preview-table"' in shown
 
 
+def test_json_bodies_wrap_only_at_json_boundaries():
+    body = '{"a":"x, y,z","b":[1,2],"c":{"d":"q\\"t,"}}'
+    shown = _html.json_breaks(body)
+    assert shown.count("<wbr>") == 6  # after { , [ , , {  (never inside a string)
+    assert "&quot;x, y,z&quot;" in shown and "q\\&quot;t,&quot;" in shown
+    assert html.unescape(shown.replace("<wbr>", "")) == body  # copied text is the body
+    cell = _html.code(body)
+    assert "break-all" not in cell and "overflow-wrap:break-word" in cell
+
+
+def test_a_transaction_date_read_as_early_epoch_ms_warns_and_stays_valid(transactions):
+    head = transactions.head(3).with_columns(amount=pl.Series(["52.64", "1714571110000", "7"]))
+    constants = {"directory_id": "POOL_x", "mailing_list_id": "CG_x"}
+    table = _preview.preview_table(
+        head, "transactions", mapping={"transaction_date": "amount"}, constants=constants
+    )
+    assert table["status"].to_list() == ["valid", "valid", "valid"]
+    assert table["warning"][1] is None
+    assert table["warning"][0].startswith(
+        "transaction_date 52.64 was read as epoch milliseconds, 1970-01-01 00:00:00 UTC"
+    )
+    assert "7 was read" in table["warning"][2]
+    shown = _preview.table_html(table)
+    assert shown.count("qx-warning") == 2 and "is the right column mapped" in shown
+    plain = _preview.preview_table(head, "transactions", constants=constants)
+    assert plain["warning"].null_count() == 3
+
+
+def test_the_preview_says_how_many_rows_warn(transactions):
+    pv = qxw.preview(
+        transactions,
+        action="transactions",
+        rows=4,
+        directory_id="POOL_x",
+        mailing_list_id="CG_x",
+    )
+    assert "warning" not in pv.status.value
+    pv.pickers.choose("transaction_date", "amount")
+    assert "4 of 4 previewed rows are valid. 4 of them have a warning" in pv.status.value
+    assert pv.table_view.value.count("qx-warning") == 4
+
+
+def test_the_multi_select_shows_the_chosen_keys(contacts):
+    pv = qxw.preview(contacts, directory_id="POOL_x")
+    label = pv.pickers.chosen["embedded_data"]
+    assert label.layout.display == "none"
+    pv.pickers.choose("embedded_data", ["plan", "city"])
+    assert label.layout.display is None
+    assert "keys (2): <code>plan</code>, <code>city</code>" in label.value
+    pv.pickers.several["embedded_data"].value = ()
+    assert "no key chosen yet" in label.value
+
+
 def test_initial_keys_follow_the_mapping_rules():
     cols = ["extRef", "email", "plan"]
     assert _picks.initial_key(field("contacts", "ext_ref"), cols, {}, {}) == _picks.column("extRef")
@@ -425,20 +540,191 @@ def test_push_button_pushes_and_shows_results(contacts, panel, sb):
     pv = qxw.preview(frame, action="contacts", client=panel)
     pv.pickers.choose("embedded_data", "attributes")
     pv.push_button.click()
+    pv.wait()
     assert pv.results is not None and pv.results.height == 30
     counts = qx.summary(pv.results)
     assert counts["success"] == 21 and counts["invalid"] == 9
-    assert "Pushed. 30 rows: success 21, invalid 9." in pv.status.value
+    assert "Pushed. 30 rows: success 21, invalid 9." in pv.push_status.value
+    assert pv.progress.state == "done" and pv.progress.bar.bar_style == "success"
+    assert "30 of 30 rows — done" in pv.progress.label.value
     (view,) = pv.results_area.children
     assert isinstance(view, qxw.ResultsView) and view.frame is frame
     assert sb.contacts().height == 21
     assert sb.api_token not in shown_text(pv)
+    assert not pv.push_button.disabled
 
 
 def test_push_without_a_client_says_so(contacts):
     pv = qxw.preview(contacts, directory_id="POOL_x")
     pv.push_button.click()
-    assert "Connect first" in pv.status.value and pv.results is None
+    pv.wait()
+    assert "Connect first" in pv.push_status.value and pv.results is None
+
+
+@pytest.fixture
+def transactions() -> pl.DataFrame:
+    return pl.read_csv(SAMPLES / "transactions.csv", infer_schema=False)
+
+
+TX_MAPPING = {"transaction_data": ["amount", "currency", "product"]}
+
+
+def test_push_twice_sends_each_transaction_once_unless_confirmed(transactions, panel, sb):
+    pv = qxw.preview(transactions, action="transactions", client=panel, mapping=TX_MAPPING)
+    first = pv.push()
+    landed = sb.transactions().height
+    assert landed == qx.summary(first)["success"] > 200
+    assert pv.again_button.layout.display == "none"
+    pv.push_button.click()
+    pv.wait()
+    second = pv.results
+    assert sb.transactions().height == landed  # one copy of each transaction
+    assert qx.summary(second)["skipped"] == landed and qx.summary(second)["success"] == 0
+    assert "were not sent again" in pv.push_status.value
+    assert pv.again_button.layout.display is None and shown(pv.again_button)
+    pv.again_button.click()  # the user confirms: send them again
+    pv.wait()
+    sent_again = qx.summary(pv.results)["success"]
+    assert sent_again > 200 and sb.transactions().height == landed + sent_again
+    assert qx.summary(pv.results)["skipped"] == 0
+
+
+def test_cancel_stops_the_push_like_ctrl_c_and_push_again_sends_the_rest(transactions):
+    with qx.sandbox(seed=3, latency=0.02) as slow:
+        panel = qxw.connect(sandbox=slow)
+        options = {"batch_size": 2, "concurrency": 1}
+        frame = transactions.head(120)
+        pv = qxw.preview(
+            frame, action="transactions", client=panel, mapping=TX_MAPPING, push_options=options
+        )
+        assert pv.cancel() is False and pv.cancel_button.layout.display == "none"
+        pv.push_button.click()  # returns at once: the push runs in the background
+        assert shown(pv.cancel_button) and not pv.cancel_button.disabled
+        assert pv.push_button.disabled
+        deadline = time.monotonic() + 60  # a generous bound, not a timing assertion
+        while slow.transactions().height == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pv.cancel_button.click()
+        pv.wait(timeout=120)
+        first = pv.results
+        counts = qx.summary(first)
+        assert "it was cancelled. Press Push to send the rest" in pv.push_status.value
+        assert pv.progress.state == "stopped" and pv.progress.bar.bar_style == "warning"
+        read = frame.height - counts["not_sent"]
+        assert f"Pushing: {read} of {frame.height} rows — stopped" in pv.progress.label.value
+        assert counts["not_sent"] > 0 and first.height == frame.height
+        assert not shown(pv.cancel_button) and not pv.push_button.disabled
+        unknown = first.filter(pl.col("error_code") == "outcome_unknown").height
+        pv.push_button.click()
+        pv.wait(timeout=300)
+        second = qx.summary(pv.results)
+        assert second["not_sent"] == 0 and second["skipped"] == counts["success"]
+        sent = counts["success"] + second["success"]
+        assert sent <= slow.transactions().height <= sent + unknown  # never a second copy
+        panel.disconnect()
+
+
+def test_push_to_another_destination_is_a_new_push(transactions, panel, sb):
+    pv = qxw.preview(transactions.head(20), action="transactions", client=panel, mapping=TX_MAPPING)
+    pv.push()
+    before = sb.transactions().height
+    panel.directory.value = sb.plain_directory_id
+    res = pv.push()
+    assert qx.summary(res)["skipped"] == 0
+    assert sb.transactions().height == before + qx.summary(res)["success"]
+
+
+def test_validate_all_dry_runs_every_row_and_shows_counts(contacts, panel, sb):
+    pv = qxw.preview(contacts, action="contacts", client=panel, rows=3)
+    res = pv.validate_all()
+    dry = qx.upsert_contacts(contacts, directory_id=sb.directory_id, dry_run=True)
+    assert res.height == contacts.height and res.equals(dry)
+    counts = qx.summary(dry)
+    expected = f"Validated all {contacts.height} rows: {counts['dry_run']} valid, "
+    assert expected + f"{counts['invalid']} invalid; nothing was sent." in pv.push_status.value
+    assert sb.contacts().height == 0 and pv.progress.state == "done"
+    (view,) = pv.results_area.children
+    assert "email_format" in view.groups.value
+
+
+@pytest.fixture
+def ipython() -> Iterator[object]:
+    """An IPython shell as in a notebook: there an ``Output`` context swallows exceptions."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    yield shell
+    InteractiveShell.clear_instance()
+
+
+def run_in(shell: object, code: str, **names: object) -> None:
+    shell.user_ns.update(names)  # type: ignore[attr-defined]
+    result = shell.run_cell(code)  # type: ignore[attr-defined]
+    assert result.success, result.error_in_exec
+
+
+def test_push_with_a_refused_token_is_a_sentence_under_ipython(contacts, sb, ipython, capsys):
+    client = qx.Client(api_token="sbx_" + "0" * 32, base_url=sb.base_url)
+    pv = qxw.preview(contacts, action="contacts", client=client, directory_id=sb.directory_id)
+    run_in(ipython, "pv.push_button.click()\npv.wait()", pv=pv)
+    status = html.unescape(pv.push_status.value)
+    assert "Nothing was pushed: " + sb.base_url + " refused the token (401)" in status
+    assert "connect again with a valid token" in status and "qx-error" in status
+    assert pv.progress.state == "failed" and pv.progress.bar.bar_style == "danger"
+    assert "— failed" in pv.progress.label.value
+    assert "Pushing…" not in shown_text(pv) and "Traceback" not in shown_text(pv)
+    assert "Traceback" not in capsys.readouterr().out
+    assert not pv.push_button.disabled and sb.contacts().height == 0
+    client.close()
+
+
+def test_push_over_a_dead_network_is_a_sentence(contacts):
+    dead = f"http://127.0.0.1:{free_port()}"
+    client = qx.Client(api_token=TOKEN, base_url=dead, retry=_connect.CHECK_RETRY)
+    pv = qxw.preview(contacts.head(3), action="contacts", client=client, directory_id="POOL_x")
+    assert qx.summary(pv.push())["failed"] == 3
+    assert "3 rows failed (all transport_error): Could not" in pv.push_status.value
+    assert "check the network" in pv.push_status.value and "qx-warning" in pv.push_status.value
+    assert pv.progress.state == "done" and TOKEN not in shown_text(pv)
+    client.close()
+
+
+def test_a_bad_setting_at_push_time_is_a_sentence(contacts, panel):
+    pv = qxw.preview(contacts, action="contacts", client=panel, directory_id="oops")
+    assert pv.push() is None
+    assert "Nothing was pushed: " in pv.push_status.value and "directory_id" in pv.push_status.value
+    assert pv.progress.state == "failed"
+
+
+def test_an_error_after_sending_shows_its_results(contacts, panel, monkeypatch):
+    partial = qx.upsert_contacts(contacts.head(4), directory_id="POOL_x", dry_run=True)
+    partial = partial.with_columns(status=pl.Series(["success", "success", "invalid", "success"]))
+
+    def stops(*_args: object, **_options: object) -> pl.DataFrame:
+        error = qx.exceptions.ServerError("Qualtrics answered 503 after 5 attempts; try later.")
+        error.results = partial  # type: ignore[attr-defined]
+        raise error
+
+    monkeypatch.setattr(_preview, "start_push", stops)
+    pv = qxw.preview(contacts.head(4), action="contacts", client=panel)
+    pv.push_button.click()
+    pv.wait()
+    assert "The push stopped after sending 3 rows: " in pv.push_status.value
+    assert "answered 503" in pv.push_status.value and pv.progress.state == "failed"
+    (view,) = pv.results_area.children
+    assert view.results.equals(partial)
+
+
+def test_an_unexpected_error_is_a_sentence_and_the_bar_ends(contacts, panel, monkeypatch, ipython):
+    def breaks(*_args: object, **options: object) -> pl.DataFrame:
+        options["progress"].update(2)  # type: ignore[attr-defined]
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(_preview, "start_push", breaks)
+    pv = qxw.preview(contacts.head(4), action="contacts", client=panel)
+    run_in(ipython, "pv.push_button.click()\npv.wait()", pv=pv)
+    assert "failed unexpectedly (RuntimeError: boom)" in pv.push_status.value
+    assert "2 of 4 rows — failed" in pv.progress.label.value
 
 
 def test_workflow_preview_shows_the_body(sb):
@@ -479,23 +765,132 @@ def mixed() -> pl.DataFrame:
 def test_results_pure_functions(mixed):
     assert _results_view.summary_text(mixed) == "5 rows: success 2, invalid 1, failed 2."
     assert _results_view.retry_counts(mixed) == {"retry": 1, "unknown": 1, "invalid": 1}
-    assert _results_view.problem_rows(mixed)["row"].to_list() == [1, 2, 3]
-    shown = _results_view.summary_html(mixed, limit=2)
-    assert "&lt;x&gt;" in shown and "… and 1 more." in shown
-    assert "qx.rows_to_retry(frame, res)" in shown and "include_invalid=True" in shown
+    assert _problems.problem_rows(mixed)["row"].to_list() == [1, 2, 3]
+    shown = _results_view.summary_html(mixed)
+    assert 'class="qx-bar"' in shown and "flex:2 1 0" in shown and "flex:1 1 0" in shown
+    assert "success: 2" in shown and "40.0%" in shown
+    groups = _results_view.groups_html(mixed)
+    assert "&lt;x&gt;" in groups and "bad_request" in groups
+    advice = " ".join(_results_view.retry_advice(mixed))
+    assert "qx.rows_to_retry(frame, res)" in advice and "include_invalid=True" in advice
+
+
+@pytest.fixture
+def many() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """90 QVAL_1 failures, 7 invalid e-mails and 3 successes, with the input frame."""
+    from qxframe._results import conform
+
+    status = ["failed"] * 90 + ["invalid"] * 7 + ["success"] * 3
+    codes = ["QVAL_1"] * 90 + ["email_format"] * 7 + [None] * 3
+    messages = [f"refused row {i}" for i in range(90)] + ["bad e-mail"] * 7 + [None] * 3
+    res = conform(
+        pl.DataFrame(
+            {"row": range(100), "status": status, "error_code": codes, "error_message": messages}
+        )
+    )
+    frame = pl.DataFrame(
+        {
+            "extRef": [f"X{i:03}" for i in range(100)],
+            "email": [f"p{i}@x.org" for i in range(100)],
+            "plan": ["a"] * 100,
+        }
+    )
+    return res, frame
+
+
+def test_problem_groups_count_per_code_with_an_example(many):
+    res, _frame = many
+    groups = _problems.problem_groups(res)
+    assert groups.select("error_code", "status", "rows", "example_row").rows() == [
+        ("QVAL_1", "failed", 90, 0),
+        ("email_format", "invalid", 7, 90),
+    ]
+    assert groups["example_message"][0] == "refused row 0"
+
+
+def test_every_problem_row_is_reachable_by_paging(many):
+    res, frame = many
+    view = qxw.results(res, frame=frame)
+    seen: list[int] = []
+    pages = 0
+    while True:
+        pages += 1
+        seen += [int(r) for r in re.findall(r"<tr><td[^>]*>(\d+)</td>", view.page_view.value)]
+        if view.next_button.disabled:
+            break
+        view.next_button.click()
+    assert pages == 5 and seen == list(range(97))
+    assert "rows 81–97 of 97 (page 5 of 5)" in view.page_label.value
+    view.prev_button.click()
+    assert "rows 61–80 of 97" in view.page_label.value
+    view.code.value = "email_format"
+    assert "rows 1–7 of 7 (page 1 of 1)" in view.page_label.value
+    assert view.prev_button.disabled and view.next_button.disabled
+    labels = [label for label, _ in view.code.options]
+    assert labels == ["all problems (97)", "QVAL_1 · failed (90)", "email_format · invalid (7)"]
+
+
+def test_problem_rows_show_the_identifying_input_columns(many):
+    res, frame = many
+    view = qxw.results(res, frame=frame)
+    header = re.findall(r"<th[^>]*>([^<]*)</th>", view.page_view.value)
+    assert header == ["row", "extRef", "email", "status", "code", "reason"]
+    assert "X005" in view.page_view.value and "p5@x.org" in view.page_view.value
+    assert "plan" not in header
+    for form in (frame.to_pandas(), frame.lazy()):
+        other = qxw.results(res, frame=form)
+        assert other.page_view.value == view.page_view.value
+
+
+def test_identifiers_from_a_file_are_read_by_row_position(many, tmp_path):
+    _res, frame = many
+    path = tmp_path / "in.csv"
+    frame.write_csv(path)
+    ids = _problems.identifiers(path, pl.Series([3, 95]))
+    assert ids.rows() == [(3, "X003", "p3@x.org"), (95, "X095", "p95@x.org")]
+
+
+def test_results_download_is_the_results_as_csv(many):
+    res, _frame = many
+    view = qxw.results(res)
+    link = view.download.value
+    assert 'download="qxframe-results.csv"' in link and view.download in view.children
+    encoded = re.search(r"base64,([^\"]+)\"", link).group(1)
+    back = pl.read_csv(base64.b64decode(encoded), schema=res.schema)
+    assert back.equals(res)
+
+
+def test_results_save_writes_the_csv(many, tmp_path):
+    res, _frame = many
+    view = qxw.results(res)
+    target = view.save_csv(tmp_path / "r.csv")
+    assert pl.read_csv(target, schema=res.schema).equals(res)
+    assert str(target) in view.download.value
+
+
+def test_results_view_takes_every_results_form(many, tmp_path):
+    res, frame = many
+    out = tmp_path / "res.csv"
+    res.write_csv(out)
+    for form in (pl.scan_csv(out, schema=res.schema), res.to_pandas()):
+        view = qxw.results(form, frame=frame)
+        assert view.results.equals(res)
+        assert repr(view) == "<ResultsView 100 rows: success 3, invalid 7, failed 90.>"
 
 
 def test_results_view_shows_counts_problems_and_rows_to_retry(mixed):
     frame = pl.DataFrame({"email": ["a@x.org", "<x>", "c@x.org", "d@x.org", "e@x.org"]})
     view = qxw.results(mixed, frame=frame)
-    assert "qx-status-failed" in view.summary.value and "outcome_unknown" in view.summary.value
+    assert "qx-bar-failed" in view.summary.value and "outcome_unknown" in view.groups.value
     assert view.rows_to_retry()["email"].to_list() == ["c@x.org"]
     assert view.rows_to_retry().equals(qx.rows_to_retry(frame, mixed))
+    assert view.retry_button.layout.width == "auto"  # the label is never cut off
+    assert view.retry_button.description == "Show rows to re-run"
     view.retry_button.click()
     assert "1 rows to re-run" in view.retry_area.value and "c@x.org" in view.retry_area.value
     bundle = view._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert bundle["text/html"] == view.summary.value
+    assert view.summary.value in bundle["text/html"] and "&lt;x&gt;" in bundle["text/html"]
     assert repr(view) == "<ResultsView 5 rows: success 2, invalid 1, failed 2.>"
 
 

@@ -1,9 +1,9 @@
 """The connect panel: token, datacenter, a whoami check, directory and mailing-list pickers.
 
-This module owns :class:`ConnectPanel` (built by :func:`connect`) and the pure helpers
-behind it: :func:`describe_error` turns what connecting raised into one sentence, and
-:func:`directory_options` / :func:`mailing_list_options` turn the client's list frames
-into dropdown options.
+This module owns :class:`ConnectPanel` (built by :func:`connect`) and the pure helper
+behind it :func:`describe_error`, which turns what connecting raised into one sentence;
+the pickers' options and warnings come from :mod:`qxframe.widgets._labels`. Every field
+has its own ``Layout`` (one shared Layout would hide the credentials with the pickers).
 
 The token. A widget's ``value`` is synced state, so the password field is read once when
 Connect is pressed, handed to :class:`qxframe.Client` (which keeps it in a ``Secret``)
@@ -27,6 +27,12 @@ from qxframe._config import DEFAULT_DATACENTER, RetryPolicy, check_base_url, che
 from qxframe._sandbox import Sandbox
 from qxframe.exceptions import AuthError, ConfigError, QxError, TransportError
 from qxframe.widgets import _html
+from qxframe.widgets._labels import (
+    dedup_warning,
+    default_directory,
+    directory_options,
+    mailing_list_options,
+)
 
 #: The sandbox has no rate limits; the client's defaults are Qualtrics' (500 writes a
 #: minute per family), which would make a sandbox push of a few hundred rows take minutes.
@@ -38,7 +44,11 @@ CHECK_RETRY = RetryPolicy(max_attempts=2, backoff=0.25, max_backoff=1.0)
 
 ENV_PLACEHOLDER = "using QUALTRICS_API_TOKEN from the environment"
 EMPTY_PLACEHOLDER = "paste your Qualtrics API token"
-_WIDE = w.Layout(width="32em")
+
+
+def _wide(width: str = "32em") -> w.Layout:
+    """A fresh layout for one field: a Layout shared by two widgets hides or moves both."""
+    return w.Layout(width=width)
 
 
 def describe_error(exc: BaseException, where: str, secret: str | None = None) -> str:
@@ -72,36 +82,6 @@ def scrub(text: str, secret: str | None) -> str:
     return text.replace(secret, "********") if secret else text
 
 
-def directory_options(directories: pl.DataFrame) -> list[tuple[str, str]]:
-    """Dropdown options ``(label, directory_id)``: name, contact count, deduplication."""
-    options = []
-    for row in directories.iter_rows(named=True):
-        count = row.get("contact_count")
-        counted = "? contacts" if count is None else f"{count:,} contacts"
-        dedup = ", ".join(row.get("deduplication_criteria") or []) or "none"
-        options.append((f"{row['name']} · {counted} · dedup: {dedup}", row["directory_id"]))
-    return options
-
-
-def mailing_list_options(lists: pl.DataFrame) -> list[tuple[str, str]]:
-    """Dropdown options ``(label, mailing_list_id)``: name and contact count."""
-    options = []
-    for row in lists.iter_rows(named=True):
-        count = row.get("contact_count")
-        label = row["name"] if count is None else f"{row['name']} · {count:,} contacts"
-        options.append((label, row["mailing_list_id"]))
-    return options
-
-
-def default_directory(directories: pl.DataFrame, preferred: str | None = None) -> str | None:
-    """``preferred`` if listed, else the default directory, else the first one."""
-    ids = directories.get_column("directory_id").to_list()
-    if preferred in ids:
-        return preferred
-    defaults = directories.filter(pl.col("is_default").fill_null(False))
-    return defaults.item(0, "directory_id") if defaults.height else (ids[0] if ids else None)
-
-
 class ConnectPanel(w.VBox):
     """A panel that connects to Qualtrics (or the sandbox) and picks a directory and list.
 
@@ -127,23 +107,25 @@ class ConnectPanel(w.VBox):
         self._owns_sandbox = False
         self._quiet = False
         self.whoami: dict[str, Any] = {}
-        self.token = w.Password(description="API token", layout=_WIDE)
+        self.token = w.Password(description="API token", layout=_wide())
         self.datacenter = w.Text(
             description="Datacenter",
             value=self._env.get("QUALTRICS_DATACENTER") or DEFAULT_DATACENTER,
-            layout=_WIDE,
+            layout=_wide(),
         )
         self.base_url = w.Text(
             description="Base URL",
             value=self._env.get("QUALTRICS_BASE_URL") or "",
             placeholder="optional: a vanity host or compatible server (overrides the datacenter)",
-            layout=_WIDE,
+            layout=_wide(),
         )
         self.use_sandbox = w.Checkbox(description="try it in the sandbox", indent=False)
         self.connect_button = w.Button(description="Connect", button_style="primary")
         self.status = w.HTML()
-        self.directory = w.Dropdown(description="Directory", options=[], layout=_WIDE)
-        self.mailing_list = w.Dropdown(description="Mailing list", options=[], layout=_WIDE)
+        self.directory = w.Dropdown(description="Directory", options=[], layout=_wide("46em"))
+        self.mailing_list = w.Dropdown(description="Mailing list", options=[], layout=_wide("46em"))
+        self.directory_note = w.HTML()
+        self._directories = pl.DataFrame()
         for widget in (self.token, self.datacenter, self.base_url, self.directory):
             widget.style.description_width = "7em"
         self.mailing_list.style.description_width = "7em"
@@ -162,6 +144,7 @@ class ConnectPanel(w.VBox):
                 w.HBox([self.connect_button, self.use_sandbox]),
                 self.status,
                 self.directory,
+                self.directory_note,
                 self.mailing_list,
             ]
         )
@@ -207,7 +190,13 @@ class ConnectPanel(w.VBox):
         self.token.value = ""  # never keep the token in synced widget state
         self._close_clients()
         if self.use_sandbox.value:
-            sb = self._ensure_sandbox()
+            try:
+                sb = self._ensure_sandbox()
+            except Exception as exc:  # a sentence, never a traceback
+                return self._fail(
+                    f"The sandbox could not start ({type(exc).__name__}: {exc}); untick the "
+                    "switch and try again, or run `qxframe sandbox` in a terminal."
+                )
             token, datacenter, base_url = sb.api_token, DEFAULT_DATACENTER, sb.base_url
             options = {"rate_limits": SANDBOX_RATE_LIMITS, **self._options}
         else:
@@ -230,6 +219,7 @@ class ConnectPanel(w.VBox):
         finally:
             self._quiet = False
         self._set_fields_disabled(False)
+        self._show_lists(False)
         self._say("Disconnected.")
 
     # -- internals -------------------------------------------------------------------
@@ -251,13 +241,22 @@ class ConnectPanel(w.VBox):
             return self._fail(describe_error(exc, where, token))
         self._reader, self._client, self.whoami = reader, client, me
         preferred = self._sandbox.directory_id if self.use_sandbox.value and self._sandbox else None
+        self._directories = directories
         self.directory.options = directory_options(directories)
         self.directory.value = default_directory(directories, preferred)
         self._show_lists(True)
         self._reset_token_placeholder(connected=True)
-        user, brand = me.get("userName", "?"), me.get("brandId", "?")
-        self._say(f"Connected to {client.base_url} as {user} (brand {brand}).", "ok")
+        self._say(self._connected_text(client, me), "ok")
         return True
+
+    def _connected_text(self, client: Client, me: Mapping[str, Any]) -> str:
+        user, brand = me.get("userName", "?"), me.get("brandId", "?")
+        if self.use_sandbox.value:
+            return (
+                f"Connected to the sandbox at {client.base_url} as {user}: a server on this "
+                "machine, nothing is sent to Qualtrics."
+            )
+        return f"Connected to {client.base_url} as {user} (brand {brand})."
 
     def _fail(self, text: str) -> bool:
         self._show_lists(False)
@@ -287,6 +286,8 @@ class ConnectPanel(w.VBox):
     def _on_directory(self, change: Any) -> None:
         directory_id = change["new"]
         self.mailing_list.options = []
+        warning = dedup_warning(self._directories, directory_id) if directory_id else None
+        self.directory_note.value = _html.message(warning, "warning") if warning else ""
         if directory_id is None or self._reader is None:
             return
         try:
@@ -308,13 +309,14 @@ class ConnectPanel(w.VBox):
                 client.close()
         self._client = self._reader = None
         self.whoami = {}
+        self._directories = pl.DataFrame()
         self.directory.options = []
         self._reset_token_placeholder()
 
     def _show_lists(self, shown: bool) -> None:
         display = None if shown else "none"
-        self.directory.layout.display = display
-        self.mailing_list.layout.display = display
+        for widget in (self.directory, self.directory_note, self.mailing_list):
+            widget.layout.display = display
 
     def _set_fields_disabled(self, disabled: bool) -> None:
         for widget in (self.token, self.datacenter, self.base_url):

@@ -18,6 +18,7 @@ import ipywidgets as w
 import polars as pl
 
 from qxframe._fields import Field, fields_for
+from qxframe.widgets import _html
 
 Key = tuple[str, ...]
 NONE: Key = ("none",)
@@ -131,6 +132,7 @@ class Pickers:
         self.expressions = {k: v for k, v in start.items() if isinstance(v, pl.Expr)}
         self.dropdowns: dict[str, w.Dropdown] = {}
         self.several: dict[str, w.SelectMultiple] = {}
+        self.chosen: dict[str, w.HTML] = {}
         self._callbacks: list[Callable[[], None]] = []
         self._quiet = False
         cells = []
@@ -157,12 +159,13 @@ class Pickers:
                 select = w.SelectMultiple(
                     options=self.columns,
                     value=tuple(c for c in chosen or () if c in self.columns),
-                    rows=min(6, max(2, len(self.columns))),
+                    rows=min(8, max(2, len(self.columns))),
                     layout=w.Layout(width="auto", margin="0 0 0 10em"),
                 )
                 select.observe(self._changed, names="value")
                 self.several[f.name] = select
-                cell.append(select)
+                self.chosen[f.name] = w.HTML(layout=w.Layout(margin="0 0 0 10em"))
+                cell += [select, self.chosen[f.name]]
             cells.append(w.VBox(cell))
         self.box = w.GridBox(
             cells, layout=w.Layout(grid_template_columns="repeat(2, minmax(20em, 1fr))")
@@ -221,3 +224,14 @@ class Pickers:
         for name, select in self.several.items():
             shown = self.dropdowns[name].value == SEVERAL
             select.layout.display = None if shown else "none"
+            label = self.chosen[name]
+            label.layout.display = None if shown else "none"
+            label.value = chosen_html(select.value)
+
+
+def chosen_html(keys: Sequence[str]) -> str:
+    """The keys a multi-select holds, spelled out (a list box hides what is scrolled away)."""
+    if not keys:
+        return "<i>no key chosen yet: ctrl/cmd-click the columns above</i>"
+    names = ", ".join(f"<code>{_html.esc(key)}</code>" for key in keys)
+    return f'<span class="qx-chosen">keys ({len(keys)}): {names}</span>'

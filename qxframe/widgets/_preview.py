@@ -1,20 +1,22 @@
 """The mapping preview: a column picker per field, the first rows' status and JSON bodies.
 
-This module owns :class:`PreviewPanel` (built by :func:`preview`) and the pure functions
-it is a skin over:
+This module owns :class:`PreviewPanel` (built by :func:`preview`), a skin over pure
+functions: :func:`~qxframe.widgets._table.preview_table` and
+:func:`~qxframe.widgets._table.table_html` (the first rows mapped, validated and built
+exactly as a push would, as HTML), and the picker logic in :mod:`qxframe.widgets._picks`
+(what each field's dropdown offers, and the ``mapping`` the choices amount to).
 
-- :func:`preview_table` — the first rows mapped, validated and built exactly as a push
-  would (``_prepare.prepare`` and the action's own dry-run body builder);
-- :func:`table_html` — that table as HTML;
-- the picker logic in :mod:`qxframe.widgets._picks` (what each field's dropdown offers,
-  and the ``mapping`` the choices amount to).
-
-The Push button runs the action itself (``qx.upsert_contacts`` …) on the whole frame, with
-a progress bar, and shows a :class:`~qxframe.widgets.ResultsView`.
+The Push button starts the push behind ``qx.upsert_contacts`` … on the whole frame in the
+background (a :class:`qxframe._handle.PushHandle`, so the Cancel button can stop it as
+Ctrl-C does), with a progress bar, and shows a :class:`~qxframe.widgets.ResultsView`; it
+keeps a journal per destination (:mod:`qxframe.widgets._push`), so pressing it twice does
+not send a row twice. "Validate all rows" dry-runs the whole frame. Whatever stops a push
+is one sentence in the panel, and the status line and the bar always end.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,82 +24,18 @@ import ipywidgets as w
 import polars as pl
 
 from qxframe import _results
-from qxframe._actions import trigger_workflow, upsert_contacts, upsert_transactions
 from qxframe._client import Client
-from qxframe._contacts import CONTACTS
-from qxframe._fields import fields_for
+from qxframe._handle import PushHandle, start_push
 from qxframe._inputs import iter_chunks
-from qxframe._prepare import check_constants, prepare
-from qxframe._runner import Action, Push
-from qxframe._transactions import TRANSACTIONS
-from qxframe._workflows import WORKFLOW
+from qxframe._loop import wait_interruptibly
+from qxframe._results import Status
 from qxframe.exceptions import QxError
-from qxframe.widgets import _html, _picks
+from qxframe.widgets import _html, _picks, _push
 from qxframe.widgets._connect import ConnectPanel
 from qxframe.widgets._results_view import ResultsView, summary_text
+from qxframe.widgets._table import ACTIONS, action_name, preview_table, table_html
 
-#: action name → (the action, the public function a push calls)
-ACTIONS: dict[str, tuple[Action, Callable[..., pl.DataFrame]]] = {
-    "contacts": (CONTACTS, upsert_contacts),
-    "transactions": (TRANSACTIONS, upsert_transactions),
-    "workflow": (WORKFLOW, trigger_workflow),
-}
-_ALIASES = {
-    "upsert_contacts": "contacts",
-    "upsert_transactions": "transactions",
-    "trigger_workflow": "workflow",
-}
-PREVIEW_COLUMNS = ("row", "status", "error_code", "error_message", "payload")
-
-
-def action_name(action: str) -> str:
-    """``"contacts"``, ``"transactions"`` or ``"workflow"`` (the public function names work too)."""
-    name = _ALIASES.get(action, action)
-    fields_for(name)  # ConfigError for an unknown action
-    return name
-
-
-def preview_table(
-    head: pl.DataFrame,
-    action: str,
-    *,
-    mapping: Mapping[str, Any] | None = None,
-    constants: Mapping[str, str | None] | None = None,
-    allowed_origin: str | None = None,
-) -> pl.DataFrame:
-    """One row per row of ``head``: ``row``, ``status`` (``valid``/``invalid``),
-    ``error_code``, ``error_message`` and ``payload`` (the exact JSON body a valid row would
-    send, as a dry run gives it). Bad settings raise ``ConfigError`` as a push would.
-    """
-    name = action_name(action)
-    constants = dict(constants or {})
-    check_constants(name, constants, allowed_origin)
-    prepared = prepare(
-        head, name, mapping=mapping, constants=constants, allowed_origin=allowed_origin
-    )
-    parts = [_results.from_invalid(prepared.invalid)]
-    if prepared.valid.height:
-        parts.append(ACTIONS[name][0].dry_run(prepared.valid, Push(None, constants)))
-    table = _results.assemble(parts)
-    if table.height == 0:
-        table = _results.empty()
-    status = pl.when(pl.col("status") == "dry_run").then(pl.lit("valid")).otherwise("status")
-    return table.with_columns(status.alias("status")).select(PREVIEW_COLUMNS)
-
-
-def table_html(table: pl.DataFrame) -> str:
-    """The preview table as HTML: row, status, problem, JSON body."""
-    rows = [
-        (
-            _html.esc(r["row"]),
-            _html.badge(r["status"]),
-            _html.esc(r["error_message"]),
-            _html.code(r["payload"]),
-        )
-        for r in table.iter_rows(named=True)
-    ]
-    header = ("row", "status", "problem", "JSON body that would be sent")
-    return _html.table(header, rows, css_class="qx-preview-table")
+__all__ = ["PreviewPanel", "preview", "preview_table", "table_html"]
 
 
 class PreviewPanel(w.VBox):
@@ -144,9 +82,32 @@ class PreviewPanel(w.VBox):
         self.status = w.HTML()
         self.table_view = w.HTML()
         self.push_button = w.Button(description="Push", button_style="primary", icon="upload")
-        self.progress_area = w.Output()
+        self.validate_button = w.Button(
+            description="Validate all rows", icon="check", layout=w.Layout(width="auto")
+        )
+        self.again_button = w.Button(
+            description="Send the already-sent rows again",
+            button_style="warning",
+            layout=w.Layout(width="auto", display="none"),
+        )
+        self.cancel_button = w.Button(
+            description="Cancel",
+            icon="stop",
+            button_style="danger",
+            layout=w.Layout(width="auto", display="none"),
+        )
+        self.push_status = w.HTML()
+        self.progress = _push.ProgressBar()
         self.results_area = w.VBox()
-        self.push_button.on_click(lambda _button: self.push())
+        self._journals = _push.PanelJournals()
+        self.push_button.on_click(lambda _button: self.push(wait=False))
+        self.validate_button.on_click(lambda _button: self.validate_all(wait=False))
+        self.again_button.on_click(lambda _button: self.push(again=True, wait=False))
+        self.cancel_button.on_click(lambda _button: self.cancel())
+        self._handle: PushHandle | None = None
+        self._ended = threading.Event()
+        self._ended.set()
+        self._last: pl.DataFrame | None = None
         self.pickers.on_change(self.refresh)
         if isinstance(client, ConnectPanel):
             client.directory.observe(self._on_destination, names="value")
@@ -158,8 +119,11 @@ class PreviewPanel(w.VBox):
                 self.pickers.box,
                 self.status,
                 self.table_view,
-                self.push_button,
-                self.progress_area,
+                w.HBox(
+                    [self.push_button, self.cancel_button, self.validate_button, self.again_button]
+                ),
+                self.push_status,
+                self.progress,
                 self.results_area,
             ]
         )
@@ -182,7 +146,7 @@ class PreviewPanel(w.VBox):
     @property
     def constants(self) -> dict[str, str | None]:
         """The destination constants the push will use (given ones, else the panel's)."""
-        action = ACTIONS[self.action][0]
+        action = ACTIONS[self.action]
         panel = self._source if isinstance(self._source, ConnectPanel) else None
         chosen = {
             "directory_id": panel.directory_id if panel else None,
@@ -207,45 +171,175 @@ class PreviewPanel(w.VBox):
                 constants=self.constants,
                 allowed_origin=origin,
             )
-        except QxError as exc:
+        except Exception as exc:  # a mapping error, or an expression that fails: a sentence
             self.table = pl.DataFrame()
             self.table_view.value = ""
-            self._say(exc.message, "error")
+            self._say(_preview_error(exc), "error")
             return
         valid = self.table.filter(pl.col("status") == "valid").height
-        self._say(f"{valid} of {self.table.height} previewed rows are valid.")
+        warned = self.table.get_column("warning").is_not_null().sum()
+        more = f" {warned} of them have a warning: see below." if warned else ""
+        self._say(f"{valid} of {self.table.height} previewed rows are valid.{more}")
         self.table_view.value = table_html(self.table)
 
-    def push(self) -> pl.DataFrame | None:
-        """Push the whole frame with the chosen mapping; show and return the results."""
+    def push(self, *, again: bool = False, wait: bool = True) -> pl.DataFrame | None:
+        """Push the whole frame with the chosen mapping; show (and, with ``wait``, return)
+        the results.
+
+        The push runs in the background (the Push button does not wait, so Cancel can be
+        pressed); ``wait`` blocks until it ends, and a KeyboardInterrupt while waiting
+        cancels it. Rows this panel already sent to the same destination come back
+        ``skipped`` and are not sent again, unless ``again`` (the "Send … again" button)
+        says so.
+        """
         client = self.client
         if client is None:
-            self._say("Connect first (qxframe.widgets.connect()), or pass client=.", "error")
+            self._tell("Connect first (qxframe.widgets.connect()), or pass client=.", "error")
             return None
-        self.push_button.disabled = True
-        self.progress_area.clear_output()
-        self.results_area.children = []
-        self._say("Pushing…")
-        push = ACTIONS[self.action][1]
+        constants = self.constants
+        if again:
+            self._journals.forget(self.action, constants)
+        journal = self._journals.path(self.action, constants)
+        self._run("Pushing", client, dry_run=False, journal=journal, then=self._pushed)
+        return self.wait() if wait else None
+
+    def validate_all(self, *, wait: bool = True) -> pl.DataFrame | None:
+        """Dry-run every row (nothing is sent) and show the counts and the problems."""
+        self._run("Validating", self.client, dry_run=True, journal=None, then=self._validated)
+        return self.wait() if wait else None
+
+    def cancel(self) -> bool:
+        """Stop the running push as Ctrl-C does (what Cancel does): nothing new is sent,
+        requests in flight get a short grace; False when nothing was running."""
+        handle = self._handle
+        if handle is None or handle.done():
+            return False
+        self.cancel_button.disabled = True
+        self._tell("Cancelling: nothing new is sent; requests in flight get a moment to answer…")
+        return handle.cancel()
+
+    def wait(self, timeout: float | None = None) -> pl.DataFrame | None:
+        """Wait until the running push or validation has ended and the panel shows it;
+        its results (``None`` if it failed, or was cancelled: see :attr:`results`)."""
         try:
-            with self.progress_area:
-                res = push(
-                    self._frame,
-                    client=client,
-                    mapping=self.mapping,
-                    progress=True,
-                    **self.constants,
-                    **self._push_options,
-                )
-        except QxError as exc:
-            self._say(f"Nothing was pushed: {exc.message}", "error")
-            return None
+            wait_interruptibly(self._ended.wait, timeout)
+        except KeyboardInterrupt:
+            self.cancel()
+            self._ended.wait()
+        return self._last
+
+    def _pushed(self, res: pl.DataFrame) -> None:
+        skipped = _results.summary(res)[Status.SKIPPED]
+        failures = _push.failures_text(res)
+        text = f"Pushed. {summary_text(res)}" + (f" {failures}" if failures else "")
+        if skipped:
+            text += (
+                f" {skipped:,} rows had already been sent to this destination from this panel"
+                " and were not sent again; to send them anyway, press"
+                " “Send the already-sent rows again”."
+            )
+        self.again_button.layout.display = None if skipped else "none"
+        self._tell(text, "warning" if failures else "ok")
+
+    def _validated(self, res: pl.DataFrame) -> None:
+        counts = _results.summary(res)
+        self._tell(
+            f"Validated all {res.height:,} rows: {counts[Status.DRY_RUN]:,} valid, "
+            f"{counts[Status.INVALID]:,} invalid; nothing was sent.",
+            "ok" if not counts[Status.INVALID] else "warning",
+        )
+
+    def _run(
+        self,
+        label: str,
+        client: Client | None,
+        *,
+        dry_run: bool,
+        journal: Any,
+        then: Callable[[pl.DataFrame], None],
+    ) -> None:
+        """Start the push (or dry run) with the panel's choices, in the background; when
+        it ends, :meth:`_end` says how in one sentence and ends the bar."""
+        self._ended.wait()  # one run at a time (the buttons are disabled meanwhile)
+        self._ended.clear()
+        self._last = None
+        self._busy(True)
+        self.results_area.children = []
+        self.progress.start(_push.total_rows(self._frame), label)
+        self._tell(f"{label}…")
+        where = client.base_url if client is not None else "Qualtrics"
+        try:
+            handle = self._start(client, dry_run=dry_run, journal=journal)
+        except Exception as exc:  # a sentence, never a traceback
+            self._end(None, exc, where, then)
+            return
+        self._handle = handle
+        handle.add_done_callback(lambda done: self._settle(done, where, then))
+
+    def _start(self, client: Client | None, *, dry_run: bool, journal: Any) -> PushHandle:
+        options = dict(self._push_options)
+        return start_push(
+            self.action,
+            self._frame,
+            client=client,
+            mapping=self.mapping,
+            dry_run=dry_run,
+            concurrency=options.pop("concurrency", None),
+            progress=self.progress,
+            journal=journal,
+            **self.constants,
+            **options,
+        )
+
+    def _settle(self, handle: PushHandle, where: str, then: Callable[..., None]) -> None:
+        try:
+            res = handle.result(timeout=0)
+        except (Exception, KeyboardInterrupt) as exc:  # PushInterrupted after a cancel
+            self._end(None, exc, where, then)
+        else:
+            self._end(res, None, where, then)
+
+    def _end(
+        self,
+        res: pl.DataFrame | None,
+        exc: BaseException | None,
+        where: str,
+        then: Callable[[pl.DataFrame], None],
+    ) -> None:
+        """Show how the run ended; whatever happens, end the bar and the status line."""
+        state, partial = "failed", getattr(exc, "results", None)
+        try:
+            if exc is None and res is not None:
+                self._show_results(res)
+                then(res)
+                self._last, state = res, "done"
+            else:
+                stopped = isinstance(exc, KeyboardInterrupt)
+                state = "stopped" if stopped else "failed"
+                error = exc or RuntimeError("the push ended without results")
+                self._tell(_push.failure_text(error, where), "warning" if stopped else "error")
+                self._show_results(partial)
+        except Exception as unexpected:  # never leave the panel at "Pushing…"
+            self._tell(_push.failure_text(unexpected, where), "error")
         finally:
-            self.push_button.disabled = False
-        self.results = res
-        self._say(f"Pushed. {summary_text(res)}", "ok")
-        self.results_area.children = [ResultsView(res, frame=self._frame)]
-        return res
+            self.progress.finish(state, partial)
+            self._handle = None
+            self._busy(False)
+            self._ended.set()
+
+    def _show_results(self, res: Any) -> None:
+        if isinstance(res, pl.DataFrame) and res.height:
+            self.results = res
+            self.results_area.children = [ResultsView(res, frame=self._frame)]
+
+    def _busy(self, busy: bool) -> None:
+        for button in (self.push_button, self.validate_button, self.again_button):
+            button.disabled = busy
+        self.cancel_button.disabled = not busy
+        self.cancel_button.layout.display = None if busy else "none"
+
+    def _tell(self, text: str, kind: str = "info") -> None:
+        self.push_status.value = _html.message(text, kind)
 
     # -- internals -------------------------------------------------------------------
 
@@ -255,6 +349,13 @@ class PreviewPanel(w.VBox):
 
     def _say(self, text: str, kind: str = "info") -> None:
         self.status.value = _html.message(text, kind)
+
+
+def _preview_error(exc: Exception) -> str:
+    if isinstance(exc, QxError):
+        return exc.message
+    first = (str(exc).splitlines() or [""])[0]
+    return f"The preview failed ({type(exc).__name__}: {first}); check the mapping's expressions."
 
 
 def preview(frame: Any, **options: Any) -> PreviewPanel:

@@ -1,45 +1,51 @@
-"""The results view: counts per status, the rows that failed or were invalid, what to re-run.
+"""The results view: counts per status as a bar, problems grouped by error code, every
+problem row reachable by paging, a CSV download, and what to re-run.
 
 This module owns :class:`ResultsView` (built by :func:`results`) and the pure functions
 it shows: :func:`summary_text` and :func:`summary_html` (from ``qx.summary``),
-:func:`problem_rows` and :func:`retry_counts` (which rows :func:`qxframe.rows_to_retry`
-would give back, and which it leaves out and why). A view given the push's input
-(``frame=``) also gets those rows in one call: ``view.rows_to_retry()``.
+:func:`groups_html` and :func:`page_html` (over :mod:`qxframe.widgets._problems`),
+:func:`retry_counts` and :func:`retry_advice` (which rows :func:`qxframe.rows_to_retry`
+would give back, and which it leaves out and why). A results frame is taken in any form a
+push returns it (polars, the LazyFrame of ``out=``, pandas). A view given the push's
+input (``frame=``) shows the input's identifying columns beside ``row`` and gives the
+rows to re-run in one call: ``view.rows_to_retry()``.
 """
 
 from __future__ import annotations
 
+import io
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 import polars as pl
 
-from qxframe._results import rows_to_retry, summary
-from qxframe.widgets import _html
+from qxframe import _results
+from qxframe._results import OUTCOME_UNKNOWN, Status, rows_to_retry, summary
+from qxframe.widgets import _html, _problems
+from qxframe.widgets._problems import PAGE_SIZE, problem_rows
 
-PROBLEM_STATUSES = ("failed", "invalid")
+#: Up to this many result rows, the CSV download is a link holding the file; above, a
+#: button saves it next to the notebook (a link would put the whole file in the page).
+INLINE_DOWNLOAD_ROWS = 100_000
 
 
-def summary_text(results: pl.DataFrame) -> str:
+def summary_text(results: Any) -> str:
     """``"300 rows: success 286, invalid 14."`` (statuses with no rows are left out)."""
-    counts = [f"{status} {n:,}" for status, n in summary(results).items() if n]
-    return f"{results.height:,} rows: {', '.join(counts) or 'nothing to report'}."
-
-
-def problem_rows(results: pl.DataFrame) -> pl.DataFrame:
-    """The failed and invalid rows: ``row``, ``status``, ``error_code``, ``error_message``."""
-    return results.filter(pl.col("status").is_in(PROBLEM_STATUSES)).select(
-        "row", "status", "error_code", "error_message"
-    )
+    counts = summary(results)
+    total = sum(counts.values())
+    shown = [f"{status} {n:,}" for status, n in counts.items() if n]
+    return f"{total:,} rows: {', '.join(shown) or 'nothing to report'}."
 
 
 def retry_counts(results: pl.DataFrame) -> dict[str, int]:
     """``retry``: rows ``rows_to_retry`` gives back by default (failed, outcome known);
     ``unknown``: failed with ``outcome_unknown`` (may have landed); ``invalid``: never sent."""
-    failed = results.filter(pl.col("status") == "failed")
-    unknown = failed.filter(pl.col("error_code") == "outcome_unknown").height
-    invalid = results.filter(pl.col("status") == "invalid").height
-    return {"retry": failed.height - unknown, "unknown": unknown, "invalid": invalid}
+    failed = results.filter(pl.col("status") == Status.FAILED)
+    unknown = failed.filter(pl.col("error_code") == OUTCOME_UNKNOWN).height
+    invalid = results.filter(pl.col("status") == Status.INVALID).height
+    return {"retry": failed.height - unknown, "unknown": unknown, Status.INVALID: invalid}
 
 
 def retry_advice(results: pl.DataFrame) -> list[str]:
@@ -56,61 +62,160 @@ def retry_advice(results: pl.DataFrame) -> list[str]:
             f"{counts['unknown']:,} rows ended outcome_unknown: they may have landed, so they "
             "are left out; check in Qualtrics first (include_unknown=True adds them)."
         )
-    if counts["invalid"]:
+    if counts[Status.INVALID]:
         advice.append(
-            f"{counts['invalid']:,} invalid rows were never sent: fix them, then "
+            f"{counts[Status.INVALID]:,} invalid rows were never sent: fix them, then "
             "qx.rows_to_retry(frame, res, include_invalid=True) gives them back too."
         )
     return advice or ["Nothing to re-run."]
 
 
-def summary_html(results: pl.DataFrame, *, limit: int = 20) -> str:
-    """Counts per status, the first ``limit`` problem rows with reasons, and re-run advice."""
-    counts = summary(results)
-    shown = [f"{_html.badge(status)} {n:,}" for status, n in counts.items() if n]
-    parts = [f"<div><b>Results</b>: {results.height:,} rows &nbsp; {' &nbsp; '.join(shown)}</div>"]
-    problems = problem_rows(results)
-    if problems.height:
-        rows = [
-            (
-                _html.esc(r["row"]),
-                _html.badge(r["status"]),
-                _html.esc(r["error_code"]),
-                _html.esc(r["error_message"]),
-            )
-            for r in problems.head(limit).iter_rows(named=True)
-        ]
-        table = _html.table(("row", "status", "code", "reason"), rows, css_class="qx-problems")
-        more = problems.height - min(limit, problems.height)
-        parts.append(table + (f"<div>… and {more:,} more.</div>" if more else ""))
-    parts.append("".join(f"<div>{_html.esc(line)}</div>" for line in retry_advice(results)))
-    return '<div class="qx-results">' + "".join(parts) + "</div>"
+def summary_html(results: pl.DataFrame) -> str:
+    """The row count and the counts per status as a bar."""
+    head = f"<div><b>Results</b>: {results.height:,} rows</div>"
+    return head + _html.status_bar(summary(results))
+
+
+def groups_html(results: pl.DataFrame) -> str:
+    """The problems per error code: how many rows, and one example row and message."""
+    groups = _problems.problem_groups(results)
+    if groups.height == 0:
+        return '<div class="qx-groups">No failed or invalid rows.</div>'
+    rows = [
+        (
+            _html.esc(g["error_code"] or "—"),
+            _html.badge(g["status"]),
+            _html.esc(f"{g['rows']:,}"),
+            _html.esc(g["example_row"]),
+            _html.esc(g["example_message"]),
+        )
+        for g in groups.iter_rows(named=True)
+    ]
+    header = ("error code", "status", "rows", "e.g. row", "example message")
+    return _html.table(header, rows, css_class="qx-groups")
+
+
+def page_html(page: pl.DataFrame) -> str:
+    """One page of problem rows: ``row``, the identifying columns, status, code, reason."""
+    idents = [c for c in page.columns if c not in ("row", *_PROBLEM_COLUMNS)]
+    rows = [
+        (
+            _html.esc(r["row"]),
+            *(_html.esc(r[c]) for c in idents),
+            _html.badge(r["status"]),
+            _html.esc(r["error_code"]),
+            _html.esc(r["error_message"]),
+        )
+        for r in page.iter_rows(named=True)
+    ]
+    header = ("row", *idents, "status", "code", "reason")
+    return _html.table(header, rows, css_class="qx-problems")
+
+
+_PROBLEM_COLUMNS = ("status", "error_code", "error_message")
+
+
+def csv_bytes(results: pl.DataFrame) -> bytes:
+    """The results frame as CSV (UTF-8, a header line)."""
+    buffer = io.BytesIO()
+    results.write_csv(buffer)
+    return buffer.getvalue()
 
 
 class ResultsView(w.VBox):
-    """Counts per status, failed and invalid rows with reasons, and the rows to re-run.
+    """Counts per status, problems per error code, every problem row (paged), a CSV
+    download, and the rows to re-run.
 
     Args:
-        results: a results frame (what ``qx.upsert_contacts`` … return).
-        frame: the push's input; with it, :meth:`rows_to_retry` and the "Show rows to
-            re-run" button work.
-        limit: how many problem rows to list.
+        results: a results frame in any form (what ``qx.upsert_contacts`` … return).
+        frame: the push's input; with it, the problem rows show the input's identifying
+            columns, and :meth:`rows_to_retry` and the "Show rows to re-run" button work.
+        page_size: how many problem rows one page lists.
     """
 
-    def __init__(self, results: pl.DataFrame, *, frame: Any = None, limit: int = 20) -> None:
-        self.results = results
+    def __init__(self, results: Any, *, frame: Any = None, page_size: int = PAGE_SIZE) -> None:
+        self.results = _results.collect(results)
         self.frame = frame
-        self.summary = w.HTML(summary_html(results, limit=limit))
-        self.retry_button = w.Button(description="Show rows to re-run", icon="redo")
+        self.page_size = page_size
+        self.page = 0
+        self._ids: pl.DataFrame | None = None
+        self.summary = w.HTML(summary_html(self.results))
+        self.groups = w.HTML(groups_html(self.results))
+        self.code = w.Dropdown(
+            description="Show", options=self._code_options(), layout=w.Layout(width="auto")
+        )
+        self.prev_button = w.Button(description="◀ Previous", layout=w.Layout(width="auto"))
+        self.next_button = w.Button(description="Next ▶", layout=w.Layout(width="auto"))
+        self.page_label = w.HTML()
+        self.page_label.add_class("qx-page-label")
+        self.page_view = w.HTML()
+        self.download = w.HTML()
+        self.save_button = w.Button(description="Save results as CSV", icon="download")
+        self.save_button.layout = w.Layout(width="auto")
+        self.advice = w.HTML(
+            "".join(f"<div>{_html.esc(line)}</div>" for line in retry_advice(self.results))
+        )
+        self.retry_button = w.Button(
+            description="Show rows to re-run", icon="redo", layout=w.Layout(width="auto")
+        )
         self.retry_area = w.HTML()
-        self.retry_button.on_click(lambda _button: self.show_retry())
-        children: list[w.Widget] = [self.summary]
-        if frame is not None and retry_counts(results)["retry"]:
-            children += [self.retry_button, self.retry_area]
-        super().__init__(children=children)
+        self._wire()
+        super().__init__(children=self._children())
         self.add_class("qx-results-view")
+        self.show_page(0)
 
-    def rows_to_retry(self, **options: Any) -> pl.DataFrame:
+    def _wire(self) -> None:
+        self.code.observe(lambda _change: self.show_page(0), names="value")
+        self.prev_button.on_click(lambda _button: self.show_page(self.page - 1))
+        self.next_button.on_click(lambda _button: self.show_page(self.page + 1))
+        self.retry_button.on_click(lambda _button: self.show_retry())
+        self.save_button.on_click(lambda _button: self.save_csv())
+        if self.results.height <= INLINE_DOWNLOAD_ROWS:
+            self.download.value = _html.download_link(
+                csv_bytes(self.results), "qxframe-results.csv"
+            )
+
+    def _children(self) -> list[w.Widget]:
+        children: list[w.Widget] = [self.summary, self.groups]
+        if problem_rows(self.results).height:
+            pager = w.HBox([self.code, self.prev_button, self.next_button, self.page_label])
+            children += [pager, self.page_view]
+        big = self.results.height > INLINE_DOWNLOAD_ROWS
+        children += [self.save_button, self.download] if big else [self.download]
+        children.append(self.advice)
+        if self.frame is not None and retry_counts(self.results)["retry"]:
+            children += [self.retry_button, self.retry_area]
+        return children
+
+    def _code_options(self) -> list[tuple[str, str | None]]:
+        groups = _problems.problem_groups(self.results)
+        total = int(groups["rows"].sum()) if groups.height else 0
+        options: list[tuple[str, str | None]] = [(f"all problems ({total:,})", None)]
+        for g in groups.iter_rows(named=True):
+            label = f"{g['error_code'] or '—'} · {g['status']} ({g['rows']:,})"
+            options.append((label, g["error_code"]))
+        return _unique(options)
+
+    # -- what the view does ----------------------------------------------------------
+
+    def show_page(self, page: int) -> None:
+        """Show page ``page`` (0-based, clamped) of the problem rows of the chosen code."""
+        problems = problem_rows(self.results, self.code.value)
+        pages = _problems.page_count(problems.height, self.page_size)
+        self.page = min(max(0, page), pages - 1)
+        shown = _problems.problem_page(problems, self._identifiers(), self.page, self.page_size)
+        first = self.page * self.page_size
+        self.page_label.value = (
+            f"rows {first + 1:,}–{first + shown.height:,} of {problems.height:,} "
+            f"(page {self.page + 1:,} of {pages:,})"
+            if problems.height
+            else "no rows"
+        )
+        self.prev_button.disabled = self.page == 0
+        self.next_button.disabled = self.page >= pages - 1
+        self.page_view.value = page_html(shown)
+
+    def rows_to_retry(self, **options: Any) -> Any:
         """``qx.rows_to_retry(frame, results, **options)``: the input rows to send again."""
         if self.frame is None:
             raise ValueError(
@@ -121,18 +226,49 @@ class ResultsView(w.VBox):
     def show_retry(self, rows: int = 10) -> None:
         """Show the first ``rows`` rows to re-run (what the button does)."""
         retry = self.rows_to_retry()
-        head = retry.head(rows)._repr_html_()
-        self.retry_area.value = f"<div>{retry.height:,} rows to re-run:</div>{head}"
+        retry = retry if isinstance(retry, pl.DataFrame | pl.LazyFrame) else pl.from_pandas(retry)
+        head = retry.lazy().head(rows).collect()._repr_html_()
+        count = retry.lazy().select(pl.len()).collect().item()
+        self.retry_area.value = f"<div>{count:,} rows to re-run:</div>{head}"
+
+    def save_csv(self, path: str | Path | None = None) -> Path:
+        """Write the results as CSV (by default next to the notebook) and say where."""
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        target = Path(path or f"qxframe-results-{stamp}.csv").resolve()
+        self.results.write_csv(target)
+        self.download.value = _html.message(f"Saved the results to {target}.", "ok")
+        return target
+
+    def _identifiers(self) -> pl.DataFrame | None:
+        if self.frame is None:
+            return None
+        if self._ids is None:
+            positions = problem_rows(self.results)["row"]
+            self._ids = _problems.identifiers(self.frame, positions)
+        return self._ids
 
     def __repr__(self) -> str:
         return f"<ResultsView {summary_text(self.results)}>"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = dict(super()._repr_mimebundle_(**kwargs) or {})
-        bundle["text/html"] = self.summary.value  # readable where widgets do not render
+        # readable where widgets do not render
+        parts = (self.summary.value, self.groups.value, self.page_view.value, self.advice.value)
+        bundle["text/html"] = '<div class="qx-results">' + "".join(parts) + "</div>"
         return bundle
 
 
-def results(results: pl.DataFrame, *, frame: Any = None, limit: int = 20) -> ResultsView:
+def _unique(options: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+    """Options with each value once (a code both failed and invalid is one choice)."""
+    seen: set[str | None] = set()
+    kept = []
+    for label, value in options:
+        if value not in seen:
+            seen.add(value)
+            kept.append((label, value))
+    return kept
+
+
+def results(results: Any, *, frame: Any = None, page_size: int = PAGE_SIZE) -> ResultsView:
     """A :class:`ResultsView` of a push's results (pass the push's input as ``frame``)."""
-    return ResultsView(results, frame=frame, limit=limit)
+    return ResultsView(results, frame=frame, page_size=page_size)

@@ -1,311 +1,403 @@
 """Real-browser check of the notebook widgets: ``make e2e`` runs this file.
 
-It copies ``notebooks/`` and ``data/samples/`` to a temporary folder (JupyterLab may
-autosave outputs there, never into the repository), starts JupyterLab on 127.0.0.1 (a
-free port, a random token, no browser), opens ``01_quickstart.ipynb`` in headless
-Chromium (Debian's ``/usr/bin/chromium``, driven by the ``playwright`` package — never
-``playwright install``), and:
+It starts a ``qxframe sandbox`` subprocess (a Qualtrics-compatible server the panel
+reaches the way it reaches a real account: token and base URL typed in) and JupyterLab
+(127.0.0.1, a free port, a random token) over a temporary copy of ``notebooks/`` and
+``data/samples/``, then drives headless Chromium as a person would and checks what is
+VISIBLE on the page (playwright's visibility: laid out, not hidden), not only present:
 
-1. runs every cell but the last (the clean-up);
-2. checks no cell failed, no widget failed to render ("Error displaying widget"), the
-   connect panel (with its password field) and the preview table rendered as widgets,
-   and no sandbox token (``sbx_…``) is on the page;
-3. presses the preview's Push button and waits for the results view;
-4. runs the last cell, checks it too;
+1. a fresh ``qxw.connect()`` shows the token (password), datacenter and base URL fields,
+   the Connect button and the sandbox switch, and no pickers yet;
+2. a wrong token with the sandbox's base URL: the refusal sentence;
+3. the right token: connected, pickers shown;
+4. another directory: the mailing lists change, and the no-deduplication warning shows;
+5. the preview: mapping ``transaction_date`` from ``amount`` changes the body, and the
+   early-epoch warning shows; mapping it back restores the body;
+6. Push with a refused token: one sentence, no traceback, the bar ends "failed";
+7. Push, then Push again: the second sends nothing already sent (no ``success``, rows
+   ``skipped``) and offers to send them again; then, in another preview, Push, Cancel
+   while it runs (the bar ends "stopped", the results show ``not_sent`` rows), and Push
+   again: the rest is sent, what was sent is ``skipped``;
+8. a results view of 300 problems: the status bar, paging (Next/Previous), the CSV
+   download (saved and read back);
+9. notebooks 01 (with its Push button), 02 and 03 run in the browser without an error,
+   a widget failing to render, or a traceback; 02 shows its progress bar;
 
-saving screenshots to ``e2e-screenshots/`` (ignored by git). Exit status 0 when all
-checks pass. Not collected by pytest (the file name does not start with ``test_``).
+and that no sandbox token (``sbx_…``) is on the page. Screenshots go to
+``e2e-screenshots/`` (ignored by git). Exit status 0 when every check passes. Not
+collected by pytest (the file name does not start with ``test_``).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "e2e-screenshots"
-NOTEBOOK = "01_quickstart.ipynb"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SANDBOX_TOKEN = re.compile(r"sbx_[0-9a-f]{32}")
-# Quiet JupyterLab: no news or update checks (offline). Render every cell (no windowing),
-# so that widgets out of view are laid out too and can be read and photographed.
-SETTINGS = {
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-        "fetchNews": "false",
-        "checkForUpdates": False,
-    },
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-# JS run in the page, against the app JupyterLab exposes (--LabApp.expose_app_in_browser)
-JS_NOTEBOOK = "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-JS_KERNEL_IDLE = """() => {
-  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const kernel = panel && panel.sessionContext && panel.sessionContext.session
-    && panel.sessionContext.session.kernel;
-  return !!kernel && kernel.status === 'idle' && kernel.connectionStatus === 'connected';
-}"""
-JS_CELLS = """() => {
-  const panel = window.jupyterapp.shell.currentWidget;
-  return panel.content.widgets.map((cell) => ({
-    type: cell.model.type,
-    count: cell.model.type === 'code' ? cell.model.executionCount : null,
-    outputs: cell.model.type === 'code' ? cell.model.outputs.toJSON() : [],
-  }));
-}"""
-JS_RUN = """async ([index, command]) => {
-  const panel = window.jupyterapp.shell.currentWidget;
-  panel.content.activeCellIndex = index;
-  await window.jupyterapp.commands.execute(command);
-}"""
+import lab
+from lab import SHOTS, SandboxProcess, field, run, shoot, wait_idle
+
+SCRATCH = "e2e_panel.ipynb"
+WAIT = 60_000  # ms: generous, for a shared machine
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def scratch_cells(sb: SandboxProcess) -> list[str]:
+    """The scratch notebook: no token in it (the steps type it into the panel)."""
+    return [
+        "import polars as pl\nimport qxframe as qx\nimport qxframe.widgets as qxw\n"
+        'FAST = {"contacts": 6000, "search": 6000, "transactions": 6000}\n'
+        'MAPPING = {"transaction_data": ["amount", "currency", "product"]}\n'
+        'tx = pl.read_csv("../data/samples/transactions.csv", infer_schema=False)\n'
+        'contacts = pl.read_csv("../data/samples/contacts.csv", infer_schema=False)',
+        'panel = qxw.connect(client_options={"rate_limits": FAST})\npanel',
+        'pv = qxw.preview(tx, action="transactions", client=panel, mapping=MAPPING, rows=3)\n'
+        'pv.add_class("e2e-main")\npv',
+        f'refused = qx.Client(api_token="not-the-token-0000", base_url="{sb.base_url}")\n'
+        'bad = qxw.preview(tx.head(20), action="transactions", client=refused, '
+        f'directory_id="{sb.directory_id}", mailing_list_id="{sb.mailing_list_id}")\n'
+        'bad.add_class("e2e-refused")\nbad',
+        'broken = contacts.with_columns(email=pl.lit("not-an-address"))\n'
+        'checked = qx.upsert_contacts(broken, directory_id="POOL_x", dry_run=True)\n'
+        'view = qxw.results(checked, frame=broken)\nview.add_class("e2e-view")\nview',
+        'slow = qxw.preview(tx, action="transactions", client=panel, mapping=MAPPING, rows=2,\n'
+        '                   push_options={"batch_size": 1, "concurrency": 1})\n'
+        'slow.add_class("e2e-cancel")\nslow',
+    ]
 
 
-def workspace(tmp: Path) -> Path:
-    """A copy of notebooks/ and data/samples/ (cwd notebooks/, ``../data/samples``)."""
-    shutil.copytree(ROOT / "notebooks", tmp / "notebooks", ignore=shutil.ignore_patterns(".*"))
-    shutil.copytree(ROOT / "data" / "samples", tmp / "data" / "samples")
-    for name, values in SETTINGS.items():
-        path = tmp / "settings" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
-    return tmp / "notebooks"
+class Checks:
+    """Steps and their checks; a failed step is reported, photographed, and the next
+    step runs."""
 
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.failures: list[str] = []
 
-@contextmanager
-def jupyterlab(tmp: Path, root_dir: Path) -> Iterator[tuple[str, str]]:
-    """JupyterLab on 127.0.0.1; yields (base URL, token)."""
-    port, token = free_port(), secrets.token_hex(24)
-    env = dict(
-        os.environ,
-        JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"),
-        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
-    )
-    command = [
-        sys.executable, "-m", "jupyterlab",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        f"--IdentityProvider.token={token}",
-        "--ServerApp.disable_check_xsrf=True",
-        f"--ServerApp.root_dir={root_dir}",
-        "--LabApp.expose_app_in_browser=True",
-        "--LabApp.extension_manager=readonly",
-    ]  # fmt: skip
-    if hasattr(os, "geteuid") and os.geteuid() == 0:  # CI containers run as root
-        command.append("--allow-root")
-    log = (tmp / "jupyterlab.log").open("w")
-    proc = subprocess.Popen(
-        command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_server(base, token, proc)
-        yield base, token
-    finally:
-        stop(proc)
-        log.close()
+    def check(self, condition: bool, message: str) -> None:
+        print(("ok    " if condition else "FAIL  ") + message, flush=True)
+        if not condition:
+            self.failures.append(message)
 
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop JupyterLab and its kernels (its own process group, started above)."""
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-def wait_for_server(
-    base: str, token: str, proc: subprocess.Popen[bytes], timeout: float = 60
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with {proc.returncode} before answering")
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        print(f"-- {name}", flush=True)
         try:
-            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError("JupyterLab did not answer within a minute")
+            yield
+        except Exception as exc:  # an expect() that timed out, a missing element
+            first = (str(exc).strip().splitlines() or [""])[0]
+            self.check(False, f"{name}: {type(exc).__name__}: {first}")
+            slug = "".join(c if c.isalnum() else "_" for c in name)[:40]
+            self.page.screenshot(path=SHOTS / f"99_failed_{slug}.png")
+
+    def visible(self, locator: Locator, message: str) -> None:
+        expect(locator).to_be_visible(timeout=WAIT)
+        self.check(True, message)
 
 
-def wait_idle(page: Page, timeout: float = 120) -> None:
-    """Wait until the kernel has been idle for a moment (outputs and widgets settle)."""
-    deadline = time.monotonic() + timeout
-    idle_since: float | None = None
-    while time.monotonic() < deadline:
-        if page.evaluate(JS_KERNEL_IDLE):
-            idle_since = idle_since or time.monotonic()
-            if time.monotonic() - idle_since > 1.5:
-                return
-        else:
-            idle_since = None
-        page.wait_for_timeout(250)
-    raise TimeoutError("the kernel did not become idle")
+def button(root: Locator, name: str) -> Locator:
+    """The button labelled ``name`` (an icon before the label is allowed)."""
+    return root.get_by_role("button", name=re.compile(rf"^\W*{re.escape(name)}\s*$"))
 
 
-def cell_failures(cells: list[dict[str, Any]], upto: int) -> list[str]:
-    """Code cells before ``upto`` that did not run, or whose outputs hold an error."""
-    problems = []
-    for index, cell in enumerate(cells[:upto]):
-        if cell["type"] != "code":
-            continue
-        if cell["count"] is None:
-            problems.append(f"cell {index} did not run")
-        for output in cell["outputs"]:
-            if output.get("output_type") == "error":
-                problems.append(
-                    f"cell {index} failed: {output.get('ename')}: {output.get('evalue')}"
-                )
-    return problems
+def drive_panel(c: Checks, sb: SandboxProcess) -> None:
+    page = c.page
+    connect = page.locator(".qx-connect")
+    token = connect.locator("input[type=password]")
+    message = connect.locator(".qx-message").first
+    with c.step("1 fresh qxw.connect() shows the real-account fields"):
+        run(page, 0)
+        run(page, 1)
+        c.visible(token, "the token (password) field is visible")
+        c.visible(field(connect, "text", "Datacenter"), "the datacenter field is visible")
+        c.visible(field(connect, "text", "Base URL"), "the base URL field is visible")
+        c.visible(button(connect, "Connect"), "the Connect button is visible")
+        switch = connect.locator(".widget-checkbox").filter(has_text="try it in the sandbox")
+        c.visible(switch.locator("input[type=checkbox]"), "the sandbox switch is visible")
+        expect(field(connect, "dropdown", "Directory")).to_be_hidden()
+        c.check(True, "no directory picker before connecting")
+        shoot(connect, "01_fresh_connect_panel.png")
+    with c.step("2 a wrong token is refused in a sentence"):
+        token.fill("not-the-token-0000")
+        field(connect, "text", "Base URL").fill(sb.base_url)
+        button(connect, "Connect").click()
+        wait_idle(page)
+        expect(message).to_contain_text("refused the token (401)", timeout=WAIT)
+        c.visible(message, f"the refusal sentence shows: {message.inner_text()!r}")
+        expect(token).to_have_value("")
+        c.check("Traceback" not in connect.inner_text(), "no traceback in the panel")
+        shoot(connect, "02_wrong_token.png")
+    with c.step("3 the right token connects"):
+        token.fill(sb.api_token)
+        button(connect, "Connect").click()
+        wait_idle(page)
+        expect(message).to_contain_text(f"Connected to {sb.base_url}", timeout=WAIT)
+        c.visible(field(connect, "dropdown", "Directory"), "connected: the pickers show")
+        expect(token).to_have_value("")
+        shoot(connect, "03_connected.png")
+    with c.step("4 another directory changes the mailing lists and warns"):
+        directory, lists = (
+            field(connect, "dropdown", "Directory"),
+            field(connect, "dropdown", "Mailing list"),
+        )
+        expect(lists).to_contain_text(sb.mailing_list_id, timeout=WAIT)
+        choose(directory, sb.plain_directory_id)
+        wait_idle(page)
+        expect(lists).to_contain_text(sb.plain_mailing_list_id, timeout=WAIT)
+        expect(lists).not_to_contain_text(sb.mailing_list_id)
+        c.check(True, "the mailing lists changed with the directory")
+        warning = connect.locator(".qx-warning")
+        expect(warning).to_contain_text("does not deduplicate", timeout=WAIT)
+        c.visible(warning, "the no-deduplication warning shows")
+        shoot(connect, "04_other_directory.png")
+        choose(directory, sb.directory_id)
+        wait_idle(page)
+        expect(warning).to_have_count(0, timeout=WAIT)
+        expect(lists).to_contain_text(sb.mailing_list_id, timeout=WAIT)
 
 
-def run(page: Page, index: int, command: str) -> None:
-    page.evaluate(JS_RUN, [index, command])
-    page.wait_for_timeout(500)
-    wait_idle(page)
+def choose(select: Locator, text: str) -> None:
+    """Pick the option of a ``<select>`` whose label contains ``text``."""
+    labels = select.locator("option").all_inner_texts()
+    select.select_option(label=next(label for label in labels if text in label))
 
 
-def check(condition: bool, message: str, failures: list[str]) -> None:
-    print(("ok    " if condition else "FAIL  ") + message)
-    if not condition:
-        failures.append(message)
+def drive_preview(c: Checks) -> None:
+    page = c.page
+    main = page.locator(".qx-preview.e2e-main")
+    with c.step("5 changing a mapping in the preview changes the body"):
+        run(page, 2)
+        body = main.locator(".qx-json").first
+        c.visible(body, "the preview shows a JSON body")
+        before = body.inner_text()
+        picker = field(main, "dropdown", "transaction_date")
+        picker.select_option(label="amount")
+        wait_idle(page)
+        expect(body).not_to_have_text(before, timeout=WAIT)
+        expect(body).to_contain_text("1970-01-01", timeout=WAIT)
+        c.check(True, f"the body changed with the mapping: {body.inner_text()[:70]!r}…")
+        warning = main.locator(".qx-preview-table .qx-warning").first
+        expect(warning).to_contain_text("epoch milliseconds", timeout=WAIT)
+        c.visible(warning, "the early-epoch warning shows")
+        shoot(main, "05_preview_mapping_changed.png")
+        picker.select_option(label="transaction_date")
+        wait_idle(page)
+        expect(body).to_have_text(before, timeout=WAIT)
+        c.check(True, "mapping it back restores the body")
 
 
-def drive(page: Page, base: str, token: str, failures: list[str]) -> None:
-    page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
-    page.wait_for_function(JS_NOTEBOOK, timeout=60_000)
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    wait_idle(page)
-    cells = page.evaluate(JS_CELLS)
-    last = len(cells) - 1
-
-    run(page, last, "notebook:run-all-above")
-    page.wait_for_selector(".qx-preview .qx-preview-table", timeout=60_000)
-    page.wait_for_timeout(1000)
-    cells = page.evaluate(JS_CELLS)
-    for problem in cell_failures(cells, last):
-        check(False, problem, failures)
-    check(not cell_failures(cells, last), f"cells 0..{last - 1} ran without errors", failures)
-    check_widgets(page, failures)
-    page.screenshot(path=SHOTS / "01_notebook.png")
-    shoot(page, ".qx-connect", "02_connect_panel.png")
-    shoot(page, ".qx-preview", "03_preview.png")
-
-    page.locator(".qx-preview button", has_text="Push").click()
-    page.wait_for_selector(".qx-preview .qx-results-view", timeout=60_000)
-    wait_idle(page)
-    status = page.locator(".qx-preview .qx-message").first.inner_text()
-    check(
-        "Pushed. 300 rows" in status, f"Push button pushed and shows results ({status!r})", failures
-    )
-    shoot(page, ".qx-preview", "04_preview_after_push.png")
-    shoot(page, ".qx-results-view >> nth=0", "05_results_view.png")
-
-    run(page, last, "notebook:run-cell")
-    cells = page.evaluate(JS_CELLS)
-    check(not cell_failures(cells, last + 1), "the clean-up cell ran without errors", failures)
-    check_secrets(page, failures)
+def drive_pushes(c: Checks) -> None:
+    page = c.page
+    with c.step("6 Push with a refused token: a sentence, no traceback"):
+        run(page, 3)
+        bad = page.locator(".qx-preview.e2e-refused")
+        button(bad, "Push").click()
+        wait_idle(page)
+        error = bad.locator(".qx-message.qx-error")
+        expect(error).to_contain_text("refused the token (401)", timeout=WAIT)
+        c.visible(error, f"the push failure is a sentence: {error.inner_text()[:90]!r}…")
+        expect(bad.locator(".qx-progress")).to_contain_text("— failed", timeout=WAIT)
+        c.check(True, "the progress bar ended 'failed'")
+        c.check("Traceback" not in bad.inner_text(), "no traceback in the preview")
+        c.check(not lab.cell_failures(page, 4), "no cell output holds an error")
+        shoot(bad, "06_push_refused_token.png")
+    main = page.locator(".qx-preview.e2e-main")
+    status = main.locator(".qx-message").nth(1)  # the preview's line, then the push's
+    with c.step("7 Push twice: the second sends nothing already sent"):
+        button(main, "Push").click()
+        wait_idle(page)
+        expect(status).to_contain_text("Pushed. 300 rows: success", timeout=WAIT * 3)
+        c.visible(status, f"pushed: {status.inner_text()[:80]!r}")
+        expect(main.locator(".qx-progress")).to_contain_text("— done")
+        c.visible(main.locator(".qx-results-view .qx-bar"), "the results view shows")
+        shoot(main, "07_pushed_once.png")
+        button(main, "Push").click()
+        wait_idle(page)
+        expect(status).to_contain_text("were not sent again", timeout=WAIT * 3)
+        text = status.inner_text()
+        c.check("success" not in text and "skipped" in text, f"second push: {text[:90]!r}")
+        c.visible(button(main, "Send the already-sent rows again"), "the confirm button shows")
+        shoot(main, "08_pushed_twice.png")
 
 
-def shoot(page: Page, selector: str, name: str) -> None:
-    """A screenshot of one element, once scrolling has settled."""
-    element = page.locator(selector)
-    element.scroll_into_view_if_needed()
-    page.wait_for_timeout(300)
-    element.screenshot(path=SHOTS / name)
+def drive_cancel(c: Checks) -> None:
+    page = c.page
+    slow = page.locator(".qx-preview.e2e-cancel")
+    status = slow.locator(".qx-message").nth(1)
+    bar = slow.locator(".qx-progress")
+    with c.step("7b Push, Cancel, Push again"):
+        # a directory no earlier step pushed to (the panel's choice is the preview's)
+        choose(field(page.locator(".qx-connect"), "dropdown", "Directory"), "Partners")
+        wait_idle(page)
+        run(page, 5)
+        expect(slow.locator(".qx-json").first).to_contain_text("mailingListId", timeout=WAIT)
+        button(slow, "Push").click()
+        cancel = button(slow, "Cancel")
+        c.visible(cancel, "Cancel shows while the push runs")
+        settled = re.compile(r"Pushing: ([2-9][0-9]|[0-9]{3}) of 300")  # some rows were sent
+        expect(bar).to_contain_text(settled, timeout=WAIT)
+        cancel.click()
+        expect(status).to_contain_text("it was cancelled", timeout=WAIT)
+        c.visible(status, f"cancelled: {status.inner_text()[:90]!r}")
+        expect(bar).to_contain_text("— stopped", timeout=WAIT)
+        expect(bar).not_to_contain_text("300 of 300")  # it counts the rows read, not all
+        expect(cancel).to_be_hidden(timeout=WAIT)
+        c.check(True, "the bar ended 'stopped' and Cancel went away")
+        stopped = slow.locator(".qx-results-view .qx-bar-legend")
+        expect(stopped).to_contain_text("not_sent", timeout=WAIT)
+        c.check(True, "the results of the cancelled push show its not_sent rows")
+        shoot(slow, "08b_cancelled.png")
+        button(slow, "Push").click()
+        expect(status).to_contain_text("Pushed. 300 rows", timeout=WAIT * 5)
+        text = status.inner_text()
+        c.check("skipped" in text and "not_sent" not in text, f"push again: {text[:90]!r}")
+        expect(bar).to_contain_text("— done", timeout=WAIT)
+        shoot(slow, "08c_pushed_again.png")
 
 
-def check_widgets(page: Page, failures: list[str]) -> None:
-    text = page.locator(".jp-Notebook").inner_text()
-    check("Error displaying widget" not in text, "no 'Error displaying widget'", failures)
-    check(page.locator(".qx-connect").count() == 1, "connect panel rendered as a widget", failures)
-    password = page.locator(".qx-connect input[type=password]")
-    check(password.count() == 1, "connect panel has a password field", failures)
-    check(password.input_value() == "", "password field is empty", failures)
-    connected = page.locator(".qx-connect .qx-message").inner_text()
-    check("Connected to" in connected, f"connect panel says {connected!r}", failures)
-    rows = page.locator(".qx-preview .qx-preview-table tbody tr").count()
-    check(rows == 12, f"preview table rendered with its 12 rows ({rows})", failures)
-    invalid = page.locator(".qx-preview .qx-preview-table .qx-status-invalid").count()
-    check(invalid == 2, f"preview marks the 2 invalid rows ({invalid})", failures)
-    views = page.locator(".qx-results-view").count()
-    check(views == 1, "results view rendered as a widget", failures)
+def drive_results(c: Checks, tmp: Path) -> None:
+    page = c.page
+    view = page.locator(".qx-results-view.e2e-view")
+    label = view.locator(".qx-page-label")
+    with c.step("8 results view: bar, paging, download"):
+        run(page, 4)
+        c.visible(view.locator(".qx-bar"), "the status bar shows")
+        c.visible(view.locator(".qx-groups"), "the problems per error code show")
+        expect(label).to_contain_text("rows 1–20 of 300", timeout=WAIT)
+        button(view, "Next ▶").click()
+        expect(label).to_contain_text("rows 21–40 of 300", timeout=WAIT)
+        first = view.locator(".qx-problems tbody tr").first.locator("td").first
+        expect(first).to_have_text("20")
+        c.visible(view.locator(".qx-problems"), "page 2 shows rows 21–40")
+        header = view.locator(".qx-problems th").all_inner_texts()
+        c.check(header[:3] == ["row", "extRef", "email"], f"identifying columns: {header}")
+        shoot(view, "09_results_page_2.png")
+        button(view, "◀ Previous").click()
+        expect(label).to_contain_text("rows 1–20 of 300", timeout=WAIT)
+        with page.expect_download(timeout=WAIT) as info:
+            view.locator("a.qx-download").click()
+        saved = tmp / "downloaded.csv"
+        info.value.save_as(saved)
+        lines = saved.read_text(encoding="utf-8").splitlines()
+        c.check(
+            lines[0].startswith("row,status,") and len(lines) == 301,
+            f"the download is the results as CSV ({len(lines) - 1} rows)",
+        )
 
 
-def check_secrets(page: Page, failures: list[str]) -> None:
-    check(not SANDBOX_TOKEN.search(page.content()), "no sandbox token on the page", failures)
+def drive_notebook(c: Checks, base: str, token: str, name: str, extra: Callable[[], None]):
+    page = c.page
+    with c.step(f"9 {name} runs in the browser"):
+        lab.open_notebook(page, base, token, name)
+        run(page, 0, "notebook:run-all-cells")
+        problems = lab.cell_failures(page)
+        for problem in problems:
+            c.check(False, f"{name}: {problem}")
+        c.check(not problems, f"{name}: every cell ran without an error")
+        text = page.locator(lab.CURRENT).inner_text()
+        c.check("Error displaying widget" not in text, f"{name}: every widget rendered")
+        extra()
+        lab.shoot(page, f"10_{name.removesuffix('.ipynb')}.png")
+        check_secrets(c)
+
+
+def notebook_01(c: Checks) -> Callable[[], None]:
+    """01 is run up to its clean-up cell, its Push pressed, then the clean-up run."""
+
+    def extra() -> None:
+        shown = c.page.locator(lab.CURRENT)
+        c.visible(shown.locator(".qx-connect input[type=password]"), "01: the token field")
+        c.visible(shown.locator(".qx-results-view .qx-bar").first, "01: a results view")
+
+    return extra
+
+
+def notebook_02(c: Checks) -> Callable[[], None]:
+    def extra() -> None:
+        shown = c.page.locator(lab.CURRENT)
+        cell = shown.locator(".jp-CodeCell").filter(
+            has_text='sb.fail_next("transactions", status=400)'
+        )
+        c.visible(cell.locator(".widget-hprogress"), "02: the streamed push shows its progress bar")
+        expect(cell.locator(".jp-OutputArea")).to_contain_text("300/300", timeout=WAIT)
+        c.check(True, "02: the bar counted the 300 rows")
+        c.visible(shown.locator(".qx-results-view .qx-bar").first, "02: the results view")
+
+    return extra
+
+
+def notebook_03(c: Checks) -> Callable[[], None]:
+    def extra() -> None:
+        shown = c.page.locator(lab.CURRENT)
+        c.visible(shown.locator(".qx-preview .qx-json").first, "03: the workflow bodies")
+
+    return extra
+
+
+def check_secrets(c: Checks) -> None:
+    c.check(not lab.SANDBOX_TOKEN.search(c.page.content()), "no sandbox token on the page")
 
 
 def main() -> int:
-    if not Path(CHROMIUM).exists():
-        print(f"{CHROMIUM} is missing: run `make e2e-setup` (apt-get install chromium)")
+    if not Path(lab.CHROMIUM).exists():
+        print(f"{lab.CHROMIUM} is missing: run `make e2e-setup` (apt-get install chromium)")
         return 2
     SHOTS.mkdir(exist_ok=True)
     for old in SHOTS.glob("*.png"):  # no picture from an earlier run passes for this one
         old.unlink()
-    failures: list[str] = []
     tmp = Path(tempfile.mkdtemp(prefix="qxframe-e2e-"))
+    failures: list[str] = []
     try:
-        root_dir = workspace(tmp)
-        with jupyterlab(tmp, root_dir) as (base, token), sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-            )
-            page = browser.new_page(viewport={"width": 1400, "height": 2400})
-            try:
-                drive(page, base, token, failures)
-            except Exception as exc:  # a timeout: keep a picture of what the page showed
-                page.screenshot(path=SHOTS / "99_failure.png")
-                check(False, f"{type(exc).__name__}: {str(exc).splitlines()[0]}", failures)
-            finally:
-                browser.close()
+        failures = run_all(tmp)
     except Exception as exc:
-        check(False, f"{type(exc).__name__}: {exc}", failures)
+        failures = [f"{type(exc).__name__}: {exc}"]
+        print(f"FAIL  {failures[0]}")
     finally:
         if failures and (tmp / "jupyterlab.log").exists():
             print("--- end of the JupyterLab log:")
             print((tmp / "jupyterlab.log").read_text()[-3000:])
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"\n{'FAILED' if failures else 'passed'}: screenshots in {SHOTS.relative_to(ROOT)}/")
+    print(f"\n{'FAILED' if failures else 'passed'}: screenshots in {SHOTS.relative_to(lab.ROOT)}/")
+    for failure in failures:
+        print(f"  - {failure}")
     return 1 if failures else 0
+
+
+def run_all(tmp: Path) -> list[str]:
+    root_dir = lab.workspace(tmp)
+    with (
+        lab.sandbox_process("--latency", "0.01") as sb,  # slow enough to press Cancel
+        lab.jupyterlab(tmp, root_dir) as (base, token),
+        sync_playwright() as pw,
+    ):
+        lab.write_notebook(root_dir / SCRATCH, scratch_cells(sb))
+        browser = pw.chromium.launch(
+            executable_path=lab.CHROMIUM, args=lab.CHROMIUM_ARGS, headless=True
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 2400}, accept_downloads=True)
+        c = Checks(page)
+        try:
+            lab.open_notebook(page, base, token, SCRATCH)
+            drive_panel(c, sb)
+            drive_preview(c)
+            drive_pushes(c)
+            drive_results(c, tmp)
+            drive_cancel(c)
+            check_secrets(c)
+            lab.shoot(page, "00_scratch_notebook.png")
+            drive_notebook(c, base, token, "01_quickstart.ipynb", notebook_01(c))
+            drive_notebook(c, base, token, "02_transactions_bulk.ipynb", notebook_02(c))
+            drive_notebook(c, base, token, "03_workflow_exploration.ipynb", notebook_03(c))
+        finally:
+            browser.close()
+        return c.failures
 
 
 if __name__ == "__main__":

@@ -1,0 +1,91 @@
+"""The preview's table: the first rows mapped, validated and built exactly as a push would.
+
+Pure functions, no widget: :func:`preview_table` (``_prepare.prepare`` and the action's
+own dry-run body builder, plus the warnings of :mod:`qxframe.widgets._hints`) and
+:func:`table_html` (that table as HTML). :mod:`qxframe.widgets._preview` is the skin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from qxframe import _results
+from qxframe._contacts import CONTACTS
+from qxframe._fields import fields_for
+from qxframe._prepare import check_constants, prepare
+from qxframe._results import Status
+from qxframe._runner import Action, Push
+from qxframe._transactions import TRANSACTIONS
+from qxframe._workflows import WORKFLOW
+from qxframe.widgets import _html
+from qxframe.widgets._hints import row_warnings
+
+#: action name → the action
+ACTIONS: dict[str, Action] = {a.name: a for a in (CONTACTS, TRANSACTIONS, WORKFLOW)}
+_ALIASES = {
+    "upsert_contacts": "contacts",
+    "upsert_transactions": "transactions",
+    "trigger_workflow": "workflow",
+}
+PREVIEW_COLUMNS = ("row", "status", "error_code", "error_message", "payload")
+
+
+def action_name(action: str) -> str:
+    """``"contacts"``, ``"transactions"`` or ``"workflow"`` (the public function names work too)."""
+    name = _ALIASES.get(action, action)
+    fields_for(name)  # ConfigError for an unknown action
+    return name
+
+
+def preview_table(
+    head: pl.DataFrame,
+    action: str,
+    *,
+    mapping: Mapping[str, Any] | None = None,
+    constants: Mapping[str, str | None] | None = None,
+    allowed_origin: str | None = None,
+) -> pl.DataFrame:
+    """One row per row of ``head``: ``row``, ``status`` (``valid``/``invalid``),
+    ``error_code``, ``error_message``, ``payload`` (the exact JSON body a valid row would
+    send, as a dry run gives it) and ``warning`` (see :mod:`qxframe.widgets._hints`; the
+    row stays valid). Bad settings raise ``ConfigError`` as a push would.
+    """
+    name = action_name(action)
+    constants = dict(constants or {})
+    check_constants(name, constants, allowed_origin)
+    prepared = prepare(
+        head, name, mapping=mapping, constants=constants, allowed_origin=allowed_origin
+    )
+    parts = [_results.from_invalid(prepared.invalid)]
+    if prepared.valid.height:
+        parts.append(ACTIONS[name].dry_run(prepared.valid, Push(None, constants)))
+    table = _results.assemble(parts)
+    if table.height == 0:
+        table = _results.empty()
+    status = pl.when(pl.col("status") == Status.DRY_RUN).then(pl.lit("valid")).otherwise("status")
+    table = table.with_columns(status.alias("status")).select(PREVIEW_COLUMNS)
+    warnings = row_warnings(head, name, mapping, constants)
+    table = table.join(warnings, on="row", how="left", maintain_order="left")
+    return table.with_columns(pl.when(pl.col("status") == "valid").then("warning").alias("warning"))
+
+
+def table_html(table: pl.DataFrame) -> str:
+    """The preview table as HTML: row, status, problem, JSON body."""
+    rows = [
+        (
+            _html.esc(r["row"]),
+            _html.badge(r["status"]),
+            _html.esc(r["error_message"]) + _warning(r.get("warning")),
+            _html.code(r["payload"]),
+        )
+        for r in table.iter_rows(named=True)
+    ]
+    header = ("row", "status", "problem", "JSON body that would be sent")
+    return _html.table(header, rows, css_class="qx-preview-table")
+
+
+def _warning(text: str | None) -> str:
+    return _html.message(f"⚠ {text}", "warning") if text else ""
