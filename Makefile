@@ -18,7 +18,8 @@ demo: $(STAMP)
 	$(PY) -m qxframe.demo
 
 test: lint typecheck
-	$(PY) -m pytest --doctest-modules --ignore=qxframe/__main__.py qxframe tests
+	$(PY) -m pytest tests
+	$(PY) -m pytest --doctest-modules --ignore=qxframe/__main__.py qxframe
 	$(PY) -m pytest --nbval-lax -p no:randomly notebooks/
 
 # The test suite with every dependency at the lowest version pyproject.toml declares
