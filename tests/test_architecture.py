@@ -142,3 +142,19 @@ def test_statuses_are_named_in_one_place():
             ):
                 spelled.append(f"{relative}:{node.lineno} {node.value!r}")
     assert spelled == []
+
+
+def test_the_readme_layout_names_every_module():
+    """A new module is documented where a newcomer looks first (README, "Layout")."""
+    readme = (PACKAGE.parent / "README.md").read_text()
+    layout = readme.split("## Layout", 1)[1].split("```")[1]
+    missing = []
+    for path in PACKAGE.rglob("*.py"):
+        name = path.name if path.parent == PACKAGE else path.stem
+        if path.name == "__init__.py" and path.parent != PACKAGE:
+            continue
+        if name.startswith("_ep_"):
+            name = "_ep_*"
+        if name not in layout:
+            missing.append(path.relative_to(PACKAGE).as_posix())
+    assert missing == []
