@@ -40,6 +40,13 @@ class Field:
     #: Whether every row needs a value of this destination field (contacts' optional
     #: ``mailing_list_id`` does not: without one a contact is created in the directory only).
     required: bool = True
+    #: What a destination is, for people (the CLI's option help, the widgets' labels).
+    help: str = ""
+
+    @property
+    def metavar(self) -> str:
+        """How a value is shown in usage text: ``POOL_ID``, ``CG_ID``, ``URL``…"""
+        return f"{self.prefix}ID" if self.prefix else "URL"
 
     @property
     def pattern(self) -> re.Pattern[str] | None:
@@ -51,7 +58,15 @@ class Field:
 
 def _contact_fields() -> tuple[Field, ...]:
     return (
-        Field("directory_id", "directoryId", "identifier", None, "POOL_", destination=True),
+        Field(
+            "directory_id",
+            "directoryId",
+            "identifier",
+            None,
+            "POOL_",
+            destination=True,
+            help="the XM Directory (POOL_…) for every row (else a directory_id column)",
+        ),
         Field("ext_ref", "extRef", "string", "extRef"),
         Field("email", "email", "string", "email"),
         Field("phone", "phone", "string", "phone"),
@@ -76,6 +91,8 @@ _CATALOGUE: Final[dict[str, tuple[Field, ...]]] = {
             "CG_",
             destination=True,
             required=False,
+            help="the mailing list (CG_…) to create every contact in (else a mailing_list_id "
+            "column; without one, contacts go in the directory only)",
         ),
     ),
     "transactions": (
@@ -87,13 +104,21 @@ _CATALOGUE: Final[dict[str, tuple[Field, ...]]] = {
             "mailingListId",
             "CG_",
             destination=True,
+            help="the mailing list (CG_…) for every row (else a mailing_list_id column)",
         ),
         Field("contact_id", "contactId", "identifier", "contactId", "CID_"),
         Field("transaction_date", "transactionDate", "date", "transactionDate"),
         Field("transaction_data", "transactionData", "object", "data"),
     ),
     "workflow": (
-        Field("workflow_url", "workflowUrl", "string", None, destination=True),
+        Field(
+            "workflow_url",
+            "workflowUrl",
+            "string",
+            None,
+            destination=True,
+            help="the workflow's JSON-event trigger URL (else a workflow_url column)",
+        ),
         Field("event_payload", "eventPayload", "object", None),
     ),
 }
@@ -116,6 +141,15 @@ def check_action(action: str) -> str:
 def fields_for(action: str) -> tuple[Field, ...]:
     """The fields of ``action``, in a stable order (destinations first)."""
     return _CATALOGUE[check_action(action)]
+
+
+def destinations(action: str) -> tuple[Field, ...]:
+    """The destination fields of ``action`` (given as constants or columns).
+
+    >>> [f.name for f in destinations("transactions")]
+    ['directory_id', 'mailing_list_id']
+    """
+    return tuple(f for f in fields_for(action) if f.destination)
 
 
 def field_names(action: str) -> tuple[str, ...]:

@@ -24,21 +24,24 @@ from typing import Any
 
 import polars as pl
 
+from qxframe._fields import field
 from qxframe._jsontext import json_object, member, value_text
 
 LookupKey = tuple[str | None, str | None, str | None]
 
-#: (row column, body key) in the order Segment sends a contact; embedded data is JSON text.
-_CONTACT_KEYS = (
-    ("first_name", "firstName"),
-    ("last_name", "lastName"),
-    ("email", "email"),
-    ("phone", "phone"),
-    ("ext_ref", "extRef"),
-    ("embedded_data", "embeddedData"),
-    ("language", "language"),
-    ("unsubscribed", "unsubscribed"),
+#: A contact's fields in the order Segment sends them; embedded data is JSON text.
+_CONTACT_ORDER = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "ext_ref",
+    "embedded_data",
+    "language",
+    "unsubscribed",
 )
+#: (row column, body key): the wire names come from the field catalogue.
+_CONTACT_KEYS = tuple((name, field("contacts", name).body_key or name) for name in _CONTACT_ORDER)
 _FILTER_TYPES = ("extRef", "phone", "email")
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _loads = json.loads

@@ -28,20 +28,10 @@ import threading
 from contextlib import ExitStack
 from typing import Any
 
-from qxframe import _cli_inputs
+from qxframe import _cli_inputs, _fields
 from qxframe._results import OUTCOME_UNKNOWN
 
-ACTIONS = {  # subcommand → destination options
-    "contacts": ("directory_id", "mailing_list_id"),
-    "transactions": ("directory_id", "mailing_list_id"),
-    "workflow": ("workflow_url",),
-}
-DESTINATION_METAVAR = {"directory_id": "POOL_ID", "mailing_list_id": "CG_ID", "workflow_url": "URL"}
-DESTINATION_HELP = {
-    "directory_id": "the XM Directory (POOL_…) for every row (else a directory_id column)",
-    "mailing_list_id": "the mailing list (CG_…) for every row (else a mailing_list_id column)",
-    "workflow_url": "the workflow's JSON-event trigger URL (else a workflow_url column)",
-}
+ACTIONS = _fields.ACTIONS  # the subcommands of push and retry: one per action
 LISTED_ROWS = 50  # outcome-unknown rows listed by number in the summary
 
 
@@ -187,11 +177,11 @@ def _add_retry(subparsers: Any) -> None:
 
 
 def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: bool = True) -> None:
-    for name in ACTIONS[action]:
+    for destination in _fields.destinations(action):
         parser.add_argument(
-            "--" + name.replace("_", "-"),
-            metavar=DESTINATION_METAVAR[name],
-            help=DESTINATION_HELP[name],
+            "--" + destination.name.replace("_", "-"),
+            metavar=destination.metavar,
+            help=destination.help,
         )
     parser.add_argument(
         "--map",
@@ -291,7 +281,8 @@ def _push(args: argparse.Namespace, frame: Any, positions: Any = None) -> int:
     from qxframe._sinks import ResultsWriter, Tally
 
     tally = Tally(keep_rows=LISTED_ROWS)
-    constants: dict[str, Any] = {d: getattr(args, d) for d in ACTIONS[args.action]}
+    names = [d.name for d in _fields.destinations(args.action)]
+    constants: dict[str, Any] = {name: getattr(args, name) for name in names}
     client, mapping = _client(args.dry_run), _mapping(args.action, args.map)
     before = _cli_inputs.journal_before(args.journal, frame)
     with ExitStack() as stack:

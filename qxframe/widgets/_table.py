@@ -13,18 +13,14 @@ from typing import Any
 import polars as pl
 
 from qxframe import _results
-from qxframe._contacts import CONTACTS
 from qxframe._fields import fields_for
 from qxframe._prepare import check_constants, prepare
+from qxframe._registry import ACTIONS
 from qxframe._results import Status
-from qxframe._runner import Action, Push
-from qxframe._transactions import TRANSACTIONS
-from qxframe._workflows import WORKFLOW
+from qxframe._runner import Push
 from qxframe.widgets import _html
 from qxframe.widgets._hints import row_warnings
 
-#: action name → the action
-ACTIONS: dict[str, Action] = {a.name: a for a in (CONTACTS, TRANSACTIONS, WORKFLOW)}
 _ALIASES = {
     "upsert_contacts": "contacts",
     "upsert_transactions": "transactions",
