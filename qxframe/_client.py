@@ -36,6 +36,7 @@ from qxframe._config import (
     resolve_rate_limits,
 )
 from qxframe._envelope import Reply, read_reply
+from qxframe._fields import id_pattern
 from qxframe._loop import LoopThread
 from qxframe._paging import PageRequest, frame_of, next_page
 from qxframe._payloads import compact_json
@@ -49,12 +50,12 @@ from qxframe.exceptions import ConfigError, QxError
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
 def check_id(value: object, prefix: str, name: str) -> str:
-    """Return ``value`` if it is an id like ``POOL_abc``; raise ConfigError otherwise."""
-    if not isinstance(value, str) or not value.startswith(prefix) or not set(value) <= _ID_CHARS:
+    """Return ``value`` if it is an id like ``POOL_abc`` (the catalogue's id pattern); raise
+    ConfigError otherwise, before the id goes into a URL."""
+    if not isinstance(value, str) or not id_pattern(prefix).fullmatch(value):
         raise ConfigError(
             f"{name} must look like '{prefix}…' (letters, digits, '_' and '-'), not {value!r}. "
             "Copy it from Qualtrics (Account settings → Qualtrics IDs, or client.directories())."

@@ -13,6 +13,7 @@ frame columns use), Segment's camelCase ``alias`` (also accepted as a column nam
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -51,9 +52,17 @@ class Field:
     @property
     def pattern(self) -> re.Pattern[str] | None:
         """The whole-string pattern an identifier must match (prefix + safe characters)."""
-        if self.prefix is None:
-            return None
-        return re.compile(re.escape(self.prefix) + r"[A-Za-z0-9_-]+")
+        return None if self.prefix is None else id_pattern(self.prefix)
+
+
+@functools.cache
+def id_pattern(prefix: str) -> re.Pattern[str]:
+    """An id: ``prefix`` then at least one letter, digit, ``_`` or ``-`` (``POOL_abc``).
+
+    >>> bool(id_pattern("POOL_").fullmatch("POOL_x1")), bool(id_pattern("POOL_").fullmatch("POOL_"))
+    (True, False)
+    """
+    return re.compile(re.escape(prefix) + r"[A-Za-z0-9_-]+")
 
 
 def _contact_fields() -> tuple[Field, ...]:

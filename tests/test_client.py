@@ -290,3 +290,12 @@ def test_sandbox_server_socket_is_tcp_so_answers_are_not_delayed_by_nagle():
     with sandbox() as live:
         listening = live._server._sock
         assert listening.proto == socket.IPPROTO_TCP
+
+
+@pytest.mark.parametrize("bad", ["POOL_", "POOL_a/b", "pool_x", "POOL_x\n", 7, None])
+def test_an_id_that_goes_into_a_url_must_match_the_catalogue_pattern(bad):
+    from qxframe._client import check_id
+
+    with pytest.raises(qxe.ConfigError, match="directory_id must look like 'POOL_…'"):
+        check_id(bad, "POOL_", "directory_id")
+    assert check_id("POOL_a-1_B", "POOL_", "directory_id") == "POOL_a-1_B"
