@@ -44,6 +44,52 @@ class Resolution:
     step: str = "search"  # the step that failed: "search" or "create"
 
 
+def overlapping(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """First rows of distinct lookup keys, grouped where keys share a value.
+
+    Keys that share an ``ext_ref``, ``phone`` or e-mail value in one directory may be one
+    person (``(u1, None, a@x)`` and ``(u1, None, None)``): resolved at once, both searches
+    can find nothing and create two contacts, and every later search for ``u1`` is then
+    ambiguous. So such keys are resolved one after another, the most specific first (its
+    create carries every value, so the less specific search finds it); groups that share
+    nothing still go concurrently. Groups come in order of first appearance.
+
+    >>> rows = [{"directory_id": "P", "ext_ref": "u1"}, {"directory_id": "P", "email": "b@x"},
+    ...         {"directory_id": "P", "ext_ref": "u1", "email": "a@x"}]
+    >>> [[r.get("email") for r in group] for group in overlapping(rows)]
+    [['a@x', None], ['b@x']]
+    """
+    parent = list(range(len(rows)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[tuple[Any, int, str], int] = {}
+    keys = [lookup_key(row) or () for row in rows]
+    for i, (row, key) in enumerate(zip(rows, keys, strict=True)):
+        for part, value in enumerate(key):
+            if value is not None:
+                j = owner.setdefault((row["directory_id"], part, value), i)
+                parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(rows)):
+        groups.setdefault(root(i), []).append(i)
+    specific = [sum(v is not None for v in key) for key in keys]
+    return [
+        [rows[i] for i in sorted(members, key=lambda i: (-specific[i], i))]
+        for members in groups.values()
+    ]
+
+
+async def resolve_in_turn(push: Push, group: list[dict[str, Any]]) -> None:
+    """Resolve the rows of one :func:`overlapping` group, one after another."""
+    for row in group:
+        await resolve(push, row)
+
+
 # -- searches --------------------------------------------------------------------------
 
 

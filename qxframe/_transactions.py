@@ -20,7 +20,7 @@ import polars as pl
 
 from qxframe import _import_lookups, _results
 from qxframe._envelope import Reply
-from qxframe._lookups import lookup_failed, resolve
+from qxframe._lookups import lookup_failed, overlapping, resolve, resolve_in_turn
 from qxframe._payloads import lookup_key, transaction_entries, transaction_entry
 from qxframe._results import Status
 from qxframe._runner import Action, Push, rows_of, run_groups
@@ -155,7 +155,8 @@ async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
     for row in rows:
         if row.get("contact_id") is None:
             to_resolve.setdefault((row["directory_id"], lookup_key(row)), row)
-    await run_groups(list(to_resolve.values()), partial(resolve, push), push.concurrency)
+    groups = overlapping(list(to_resolve.values()))  # keys that may be one person: in turn
+    await run_groups(groups, partial(resolve_in_turn, push), push.concurrency)
 
     outcomes: list[_results.Outcome] = []
     ready: list[tuple[dict[str, Any], str, int]] = []

@@ -179,3 +179,27 @@ def test_lookup_create_answered_500_is_resent_only_when_a_copy_would_merge(sb, f
     assert plain["error_code"].to_list() == ["contact_create_unknown"]
     assert sb.contacts().filter(directory_id=sb.plain_directory_id).height == 1
     assert sb.transactions().height == 1  # only the first push's
+
+
+def test_keys_that_may_be_one_person_are_resolved_in_turn_and_create_one_contact(sb):
+    # (u1) and (u1, a@x) are two lookup keys; resolved at once, both searches found nothing
+    # and two contacts were made, so every later search for u1 was ambiguous
+    rows = pl.DataFrame(
+        {
+            "ext_ref": ["u1", "u1", "u2", "u2"],
+            "email": [None, "a@example.com", "b@example.com", None],
+            "amount": [1, 2, 3, 4],
+        }
+    )
+    res = qx.upsert_transactions(
+        rows,
+        client=sb.client(),
+        directory_id=sb.directory_id,
+        mailing_list_id=sb.mailing_list_id,
+        mapping={"transaction_data": ["amount"]},
+        concurrency=8,
+    )
+    assert res["status"].to_list() == ["success"] * 4
+    ids = res["contact_id"].to_list()
+    assert ids[0] == ids[1] and ids[2] == ids[3] and ids[0] != ids[2]
+    assert sb.contacts().height == 2
