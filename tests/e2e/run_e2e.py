@@ -325,10 +325,14 @@ def notebook_02(c: Checks) -> Callable[[], None]:
         cell = shown.locator(".jp-CodeCell").filter(
             has_text='sb.fail_next("transactions", status=400)'
         )
+        # JupyterLab renders only the cells in view (content-visibility): look, as a person does
+        cell.scroll_into_view_if_needed(timeout=WAIT)
         c.visible(cell.locator(".widget-hprogress"), "02: the streamed push shows its progress bar")
         expect(cell.locator(".jp-OutputArea")).to_contain_text("300/300", timeout=WAIT)
         c.check(True, "02: the bar counted the 300 rows")
-        c.visible(shown.locator(".qx-results-view .qx-bar").first, "02: the results view")
+        view = shown.locator(".qx-results-view .qx-bar").first
+        view.scroll_into_view_if_needed(timeout=WAIT)
+        c.visible(view, "02: the results view")
 
     return extra
 
