@@ -96,13 +96,14 @@ class RateLimiter:
 
     def holding(self, within: float = 2.0) -> dict[str, float]:
         """Families whose bucket made a request wait in the last ``within`` seconds, with
-        their current rate per minute: what the progress bar names as holding a push back."""
+        their current rate per minute, the latest wait first: what the progress bar names
+        as holding a push back."""
         now = self._clock()
-        return {
-            family: self.rate_per_minute(family)
-            for family, ended in self._waits_end.items()
-            if ended >= now - within
-        }
+        recent = sorted(
+            ((ended, family) for family, ended in self._waits_end.items() if ended >= now - within),
+            reverse=True,
+        )
+        return {family: self.rate_per_minute(family) for _, family in recent}
 
     def on_rate_limited(self, family: str, retry_after: float | None) -> None:
         self.buckets[family].on_rate_limited(retry_after)

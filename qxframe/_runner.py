@@ -156,8 +156,8 @@ class Push:
         """Say on the bar which rate limit holds the push back, while one does."""
         if self.client is None:
             return
-        held = self.client.limiter.holding()
-        text = ", ".join(f"held to {rate:.0f}/min ({family})" for family, rate in held.items())
+        held = self.client.limiter.holding()  # the family that waited last: short on the bar
+        text = next((f"held to {rate:.0f}/min ({f})" for f, rate in held.items()), "")
         show = getattr(self.progress, "set_postfix_str", None)  # tqdm's; a bar may lack it
         if text != self._rate_note and show is not None:
             self._rate_note = text

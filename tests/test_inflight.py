@@ -135,3 +135,4 @@ def test_the_progress_bar_names_the_rate_limit_holding_the_push_back(sb, fake_ti
         )
     assert res["status"].to_list() == ["success"] * 8
     assert "held to 120/min (contacts)" in bar.notes
+    assert all(note.count("held to") <= 1 for note in bar.notes)  # one family: short enough
