@@ -50,7 +50,7 @@ class Sizes:
     c_concurrency: int = 16
     c_repeats: int = 3
     h_rows: int = 1_000_000
-    h_repeats: int = 3
+    h_repeats: int = 2
     d_rows: int = 1_000_000
     d_repeats: int = 3
     e_rows: tuple[int, int] = (1_000_000, 4_000_000)

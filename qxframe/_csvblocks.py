@@ -41,6 +41,7 @@ from typing import NamedTuple, Protocol
 import polars as pl
 
 from qxframe._csvlines import CsvError, diagnose
+from qxframe.exceptions import first_line
 
 BLOCK_BYTES = 8 << 20
 MAX_RECORD_BYTES = 64 << 20
@@ -297,18 +298,13 @@ def _parsed(
             if found is not None:
                 raise found from exc
             last = run.line + run.data.count(_NEWLINE)
-            raise CsvError(run.line, f"(to line {last}) {_first_line(exc)}") from exc
+            raise CsvError(run.line, f"(to line {last}) {first_line(exc)}") from exc
 
 
 def _chain(first: Run, rest: Iterator[Run]) -> Iterator[Run]:
     if first.data:
         yield first
     yield from rest
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _ahead(frames: Iterator[pl.DataFrame]) -> Generator[pl.DataFrame, None, None]:

@@ -39,7 +39,7 @@ from typing import Any, BinaryIO
 import polars as pl
 
 from qxframe import _csvblocks
-from qxframe.exceptions import ConfigError
+from qxframe.exceptions import ConfigError, first_line
 
 DEFAULT_CHUNK_SIZE = 50_000
 _UTF8_PROBE_BYTES = 1 << 20
@@ -318,7 +318,7 @@ def _text_error(source: CsvSource, exc: Exception) -> ConfigError:
         return ConfigError(f"{name}, line {exc.line}: {exc.problem}")
     if isinstance(exc, OSError | EOFError):  # gzip's BadGzipFile is an OSError
         return _unreadable(name, exc)
-    return ConfigError(f"reading {name} failed: {_first_line(exc)}; check that it reads as CSV")
+    return ConfigError(f"reading {name} failed: {first_line(exc)}; check that it reads as CSV")
 
 
 def _batches(lazy: pl.LazyFrame, chunk_size: int, what: str) -> Iterator[pl.DataFrame]:
@@ -337,12 +337,5 @@ def _batches(lazy: pl.LazyFrame, chunk_size: int, what: str) -> Iterator[pl.Data
         raise _unreadable(what, exc) from exc
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _read_error(exc: Exception, what: str) -> ConfigError:
-    return ConfigError(
-        f"reading {what} failed: {_first_line(exc)}; check that it reads with polars"
-    )
+    return ConfigError(f"reading {what} failed: {first_line(exc)}; check that it reads with polars")

@@ -23,7 +23,7 @@ import polars as pl
 
 from qxframe._fields import Field, field, fields_for
 from qxframe._objects import check_faithful_keys
-from qxframe.exceptions import ConfigError, MappingError
+from qxframe.exceptions import ConfigError, MappingError, first_line
 
 Source = str | pl.Expr | list[str]
 
@@ -176,7 +176,9 @@ def _explained(
     for name, expr in exprs.items():
         if isinstance(sources.get(name), pl.Expr):
             _try_one(frame, name, expr)
-    return ConfigError(f"the mapping could not be applied ({_first_line(exc)}); check the mapping")
+    return ConfigError(
+        f"the mapping could not be applied ({first_line(exc, with_kind=True)}); check the mapping"
+    )
 
 
 def _try_one(frame: pl.DataFrame, name: str, expr: pl.Expr) -> None:
@@ -185,20 +187,14 @@ def _try_one(frame: pl.DataFrame, name: str, expr: pl.Expr) -> None:
     except pl.exceptions.ColumnNotFoundError as exc:
         raise MappingError(
             f"the expression mapped to {name!r} reads a column the frame does not have "
-            f"({_first_line(exc)}); its columns are: {', '.join(frame.columns)}; fix the "
+            f"({first_line(exc, with_kind=True)}); its columns are: "
+            f"{', '.join(frame.columns)}; fix the "
             "expression"
         ) from exc
     except Exception as exc:  # polars errors, and any raised inside a Python UDF
         raise ConfigError(
-            f"the expression mapped to {name!r} failed ({_first_line(exc)}); fix the "
+            f"the expression mapped to {name!r} failed "
+            f"({first_line(exc, with_kind=True)}); fix the "
             "expression (it must give one value per row without raising, e.g. "
             "pl.col('mail').str.to_lowercase())"
         ) from exc
-
-
-def _first_line(exc: Exception) -> str:
-    """``ZeroDivisionError: division by zero``: the error's kind and its first line."""
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    kind = type(exc).__name__
-    return f"{kind}: {first}" if first and kind not in first else (first or kind)

@@ -32,7 +32,7 @@ import polars as pl
 
 from qxframe._fields import FLAT_OBJECTS, Field, diagnostic, dtype_error, fields_for
 from qxframe._objects import check_faithful, flat_object, nested_object, time_text
-from qxframe.exceptions import ConfigError
+from qxframe.exceptions import ConfigError, first_line
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
@@ -62,7 +62,7 @@ def _normalize_field(f: Field, s: pl.Series) -> list[pl.Series]:
     try:
         return _convert(f, s)
     except pl.exceptions.PolarsError as exc:  # a dtype no rule above foresaw
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         raise ConfigError(
             f"field {f.name!r} could not be read from its column of dtype {s.dtype} ({first}); "
             "cast the column to text or a number first"

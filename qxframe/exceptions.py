@@ -194,3 +194,20 @@ class PushCancelled(PushInterrupted, asyncio.CancelledError):
     Being a ``CancelledError``, it ends the task as cancelled instead of escaping the
     event loop; being a ``PushInterrupted``, ``except qx.PushInterrupted`` catches it.
     """
+
+
+def first_line(exc: BaseException, *, with_kind: bool = False) -> str:
+    """The first line of a foreign error's text, to quote it in a qxframe message.
+
+    ``with_kind`` puts the error's type in front (``ZeroDivisionError: division by zero``);
+    an error with no text is named by its type.
+
+    >>> first_line(ValueError("bad\\nmore")), first_line(KeyError(), with_kind=True)
+    ('bad', 'KeyError')
+    """
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    kind = type(exc).__name__
+    if not with_kind or not first:
+        return first or kind
+    return first if kind in first else f"{kind}: {first}"

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-FAMILIES = ("reads", "contacts", "search", "transactions", "workflows", "imports")
+from qxframe._config import FAMILIES
 
 
 @dataclass(frozen=True)

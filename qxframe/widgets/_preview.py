@@ -29,7 +29,7 @@ from qxframe._handle import PushHandle, start_push
 from qxframe._inputs import iter_chunks
 from qxframe._loop import wait_interruptibly
 from qxframe._results import Status
-from qxframe.exceptions import QxError
+from qxframe.exceptions import QxError, first_line
 from qxframe.widgets import _html, _picks, _push
 from qxframe.widgets._connect import ConnectPanel
 from qxframe.widgets._results_view import ResultsView, summary_text
@@ -354,8 +354,9 @@ class PreviewPanel(w.VBox):
 def _preview_error(exc: Exception) -> str:
     if isinstance(exc, QxError):
         return exc.message
-    first = (str(exc).splitlines() or [""])[0]
-    return f"The preview failed ({type(exc).__name__}: {first}); check the mapping's expressions."
+    return (
+        f"The preview failed ({first_line(exc, with_kind=True)}); check the mapping's expressions."
+    )
 
 
 def preview(frame: Any, **options: Any) -> PreviewPanel:
