@@ -19,7 +19,7 @@ from qxframe.exceptions import ConfigError
 #: Endpoint families, each under its own rate limit.
 FAMILIES: Final = ("contacts", "search", "transactions", "workflows", "reads", "imports")
 
-#: Requests per minute per family (reference §3: writes and search 500/min, JSON-event
+#: Requests per minute per family (docs/qualtrics-api.md §11: writes and search 500/min, JSON-event
 #: triggers 3,000/min, reads 3,000/min, import-job creates 100/min; all but the trigger
 #: limit are inferred; docs/qualtrics-api.md §11).
 DEFAULT_RATE_LIMITS: Final[Mapping[str, float]] = {

@@ -1,4 +1,4 @@
-"""DESIGN §1 mapping rules: mapping, then snake_case, then camelCase; constants win."""
+"""The mapping rules (README, "Mapping: where each field comes from"): mapping, then snake_case, then camelCase; constants win."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request bodies, mirroring Segment's tests (reference §5) where qxframe agrees with them
+"""Request bodies, mirroring Segment's tests (docs/qualtrics-api.md) where qxframe agrees with them
 and pinning the places where it deliberately does better."""
 
 from __future__ import annotations

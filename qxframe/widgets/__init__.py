@@ -1,4 +1,4 @@
-"""Notebook widgets: thin skins over qxframe's library functions (DESIGN §5).
+"""Notebook widgets: thin skins over qxframe's library functions (docs/notebooks.md).
 
 - :func:`connect` → :class:`ConnectPanel`: token, datacenter, a whoami check, directory and
   mailing-list pickers, and a "try it in the sandbox" switch; yields ``.client``,
