@@ -258,7 +258,8 @@ class Client:
         return await self.asend("POST", workflow_url, route=route, json=body)
 
     def check_workflow_url(self, url: str) -> str:
-        """Raise ConfigError unless the token may be sent to ``url`` (docs/architecture.md, "Where the token may go")."""
+        """Raise ConfigError unless the token may be sent to ``url``
+        (docs/architecture.md, "Where the token may go")."""
         if not is_allowed_workflow_url(url, self.allowed_origin):
             raise ConfigError(
                 "workflow_url must be https on a *.qualtrics.com host, or on this client's own "

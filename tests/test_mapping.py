@@ -1,4 +1,5 @@
-"""The mapping rules (README, "Mapping: where each field comes from"): mapping, then snake_case, then camelCase; constants win."""
+"""The mapping rules (README, "Mapping: where each field comes from"): mapping, then
+snake_case, then camelCase; constants win."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Validation (docs/architecture.md, "What is sent"): every rule, its stable code, and a sentence a person can act on."""
+"""Validation (docs/architecture.md, "What is sent"): every rule, its stable code, and a
+sentence a person can act on."""
 
 from __future__ import annotations
 

@@ -34,7 +34,8 @@ def column(name: str) -> Key:
 
 
 def default_key(f: Field, columns: Sequence[str]) -> Key:
-    """What the field is read from when the mapping says nothing about it (README, "Mapping: where each field comes from")."""
+    """What the field is read from when the mapping says nothing about it
+    (README, "Mapping: where each field comes from")."""
     for name in (f.name, f.alias):
         if name in columns:
             return column(name)
