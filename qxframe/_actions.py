@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, Unpack, overload
 
 import polars as pl
 
@@ -51,6 +51,32 @@ Mapping_ = Mapping[str, Any] | None
 Method = Literal["auto", "api", "import"]
 
 
+class _Options(TypedDict, total=False):
+    """The keyword arguments every action takes, besides ``out`` (for the overloads)."""
+
+    client: Client | None
+    mapping: Mapping_
+    dry_run: bool
+    concurrency: int | None
+    progress: bool | None
+    journal: str | Path | None
+
+
+class _ContactOptions(_Options, total=False):
+    directory_id: str | None
+    mailing_list_id: str | None
+    method: Method
+    import_jobs: int
+
+
+class _TransactionOptions(_ContactOptions, total=False):
+    batch_size: int
+
+
+class _WorkflowOptions(_Options, total=False):
+    workflow_url: str | None
+
+
 def _run(coro: Coroutine[Any, Any, T], client: Client | None, bar: Any = None) -> T:
     """Run a push to its end on the client's loop (a :class:`PushHandle`: Ctrl-C stops it);
     close its progress bar whatever happens."""
@@ -68,37 +94,13 @@ def run_push(action: str, frame: Any, *, client: Client | None, **options: Any) 
 
 @overload
 async def aupsert_contacts(
-    frame: Any,
-    *,
-    client: Client | None = None,
-    directory_id: str | None = None,
-    mailing_list_id: str | None = None,
-    mapping: Mapping_ = None,
-    dry_run: bool = False,
-    concurrency: int | None = None,
-    progress: bool | None = None,
-    journal: str | Path | None = None,
-    method: Method = "auto",
-    import_jobs: int = 25,
-    out: None = None,
+    frame: Any, *, out: None = None, **options: Unpack[_ContactOptions]
 ) -> pl.DataFrame: ...
 
 
 @overload
 async def aupsert_contacts(
-    frame: Any,
-    *,
-    client: Client | None = None,
-    directory_id: str | None = None,
-    mailing_list_id: str | None = None,
-    mapping: Mapping_ = None,
-    dry_run: bool = False,
-    concurrency: int | None = None,
-    progress: bool | None = None,
-    journal: str | Path | None = None,
-    method: Method = "auto",
-    import_jobs: int = 25,
-    out: str | Path,
+    frame: Any, *, out: str | Path, **options: Unpack[_ContactOptions]
 ) -> pl.LazyFrame: ...
 
 
@@ -136,37 +138,13 @@ async def aupsert_contacts(
 
 @overload
 def upsert_contacts(
-    frame: Any,
-    *,
-    client: Client | None = None,
-    directory_id: str | None = None,
-    mailing_list_id: str | None = None,
-    mapping: Mapping_ = None,
-    dry_run: bool = False,
-    concurrency: int | None = None,
-    progress: bool | None = None,
-    journal: str | Path | None = None,
-    method: Method = "auto",
-    import_jobs: int = 25,
-    out: None = None,
+    frame: Any, *, out: None = None, **options: Unpack[_ContactOptions]
 ) -> pl.DataFrame: ...
 
 
 @overload
 def upsert_contacts(
-    frame: Any,
-    *,
-    client: Client | None = None,
-    directory_id: str | None = None,
-    mailing_list_id: str | None = None,
-    mapping: Mapping_ = None,
-    dry_run: bool = False,
-    concurrency: int | None = None,
-    progress: bool | None = None,
-    journal: str | Path | None = None,
-    method: Method = "auto",
-    import_jobs: int = 25,
-    out: str | Path,
+    frame: Any, *, out: str | Path, **options: Unpack[_ContactOptions]
 ) -> pl.LazyFrame: ...
 
 
@@ -238,39 +216,13 @@ def upsert_contacts(
 
 @overload
 async def aupsert_transactions(
-    frame: Any,
-    *,
-    client: Client | None = None,
-    directory_id: str | None = None,
-    mailing_list_id: str | None = None,
-    mapping: Mapping_ = None,
-    dry_run: bool = False,
-    concurrency: int | None = None,
-    progress: bool | None = None,
-    batch_size: int = 100,
-    journal: str | Path | None = None,
-    method: Method = "auto",
-    import_jobs: int = 25,
-    out: None = None,
+    frame: Any, *, out: None = None, **options: Unpack[_TransactionOptions]
 ) -> pl.DataFrame: ...
 
 
 @overload
 async def aupsert_transactions(
-    frame: Any,
-    *,
-    client: Client | None = None,
-    directory_id: str | None = None,
-    mailing_list_id: str | None = None,
-    mapping: Mapping_ = None,
-    dry_run: bool = False,
-    concurrency: int | None = None,
-    progress: bool | None = None,
-    batch_size: int = 100,
-    journal: str | Path | None = None,
-    method: Method = "auto",
-    import_jobs: int = 25,
-    out: str | Path,
+    frame: Any, *, out: str | Path, **options: Unpack[_TransactionOptions]
 ) -> pl.LazyFrame: ...
 
 
@@ -310,39 +262,13 @@ async def aupsert_transactions(
 
 @overload
 def upsert_transactions(
-    frame: Any,
-    *,
-    client: Client | None = None,
-    directory_id: str | None = None,
-    mailing_list_id: str | None = None,
-    mapping: Mapping_ = None,
-    dry_run: bool = False,
-    concurrency: int | None = None,
-    progress: bool | None = None,
-    batch_size: int = 100,
-    journal: str | Path | None = None,
-    method: Method = "auto",
-    import_jobs: int = 25,
-    out: None = None,
+    frame: Any, *, out: None = None, **options: Unpack[_TransactionOptions]
 ) -> pl.DataFrame: ...
 
 
 @overload
 def upsert_transactions(
-    frame: Any,
-    *,
-    client: Client | None = None,
-    directory_id: str | None = None,
-    mailing_list_id: str | None = None,
-    mapping: Mapping_ = None,
-    dry_run: bool = False,
-    concurrency: int | None = None,
-    progress: bool | None = None,
-    batch_size: int = 100,
-    journal: str | Path | None = None,
-    method: Method = "auto",
-    import_jobs: int = 25,
-    out: str | Path,
+    frame: Any, *, out: str | Path, **options: Unpack[_TransactionOptions]
 ) -> pl.LazyFrame: ...
 
 
@@ -395,31 +321,13 @@ def upsert_transactions(
 
 @overload
 async def atrigger_workflow(
-    frame: Any,
-    *,
-    client: Client | None = None,
-    workflow_url: str | None = None,
-    mapping: Mapping_ = None,
-    dry_run: bool = False,
-    concurrency: int | None = None,
-    progress: bool | None = None,
-    journal: str | Path | None = None,
-    out: None = None,
+    frame: Any, *, out: None = None, **options: Unpack[_WorkflowOptions]
 ) -> pl.DataFrame: ...
 
 
 @overload
 async def atrigger_workflow(
-    frame: Any,
-    *,
-    client: Client | None = None,
-    workflow_url: str | None = None,
-    mapping: Mapping_ = None,
-    dry_run: bool = False,
-    concurrency: int | None = None,
-    progress: bool | None = None,
-    journal: str | Path | None = None,
-    out: str | Path,
+    frame: Any, *, out: str | Path, **options: Unpack[_WorkflowOptions]
 ) -> pl.LazyFrame: ...
 
 
@@ -452,31 +360,13 @@ async def atrigger_workflow(
 
 @overload
 def trigger_workflow(
-    frame: Any,
-    *,
-    client: Client | None = None,
-    workflow_url: str | None = None,
-    mapping: Mapping_ = None,
-    dry_run: bool = False,
-    concurrency: int | None = None,
-    progress: bool | None = None,
-    journal: str | Path | None = None,
-    out: None = None,
+    frame: Any, *, out: None = None, **options: Unpack[_WorkflowOptions]
 ) -> pl.DataFrame: ...
 
 
 @overload
 def trigger_workflow(
-    frame: Any,
-    *,
-    client: Client | None = None,
-    workflow_url: str | None = None,
-    mapping: Mapping_ = None,
-    dry_run: bool = False,
-    concurrency: int | None = None,
-    progress: bool | None = None,
-    journal: str | Path | None = None,
-    out: str | Path,
+    frame: Any, *, out: str | Path, **options: Unpack[_WorkflowOptions]
 ) -> pl.LazyFrame: ...
 
 
