@@ -51,7 +51,7 @@ import operator
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -323,31 +323,29 @@ class Journal:
 
     def lookup(self, action: str, keys: Iterable[Key]) -> dict[Key, Entry]:
         """The entries the journal holds for ``keys``."""
-        query = (
-            "SELECT status, http_status, qualtrics_id, contact_id, error_code, error_message, "
-            "request_id FROM outcomes WHERE action = ? AND destination = ? AND fingerprint = ? "
-            "AND occurrence = ?"
+        columns = (
+            "status, http_status, qualtrics_id, contact_id, error_code, error_message, request_id"
         )
-        found: dict[Key, Entry] = {}
-        for key in keys:
-            row = self._db.execute(query, (action, *key)).fetchone()
-            if row is not None:
-                found[key] = Entry(*row)
-        return found
+        return {key: Entry(*row) for key, row in self._by_key("outcomes", columns, action, keys)}
 
     def import_rows(self, action: str, keys: Iterable[Key]) -> dict[Key, ImportRow]:
         """The import job each of ``keys`` went out in (those :meth:`record_jobs` recorded)."""
+        columns = "import_id, directory_id, mailing_list_id, source_index, unprocessed"
+        rows = self._by_key("import_rows", columns, action, keys)
+        return {key: ImportRow(row[0], row[1], row[2], row[3], bool(row[4])) for key, row in rows}
+
+    def _by_key(
+        self, table: str, columns: str, action: str, keys: Iterable[Key]
+    ) -> Iterator[tuple[Key, tuple[Any, ...]]]:
+        """``(key, row)`` for each of ``keys`` that ``table`` holds a row for."""
         query = (
-            "SELECT import_id, directory_id, mailing_list_id, source_index, unprocessed "
-            "FROM import_rows WHERE action = ? AND destination = ? AND fingerprint = ? "
-            "AND occurrence = ?"
+            f"SELECT {columns} FROM {table} WHERE action = ? AND destination = ? "
+            "AND fingerprint = ? AND occurrence = ?"
         )
-        found: dict[Key, ImportRow] = {}
         for key in keys:
             row = self._db.execute(query, (action, *key)).fetchone()
             if row is not None:
-                found[key] = ImportRow(row[0], row[1], row[2], row[3], bool(row[4]))
-        return found
+                yield key, row
 
     # -- writes ----------------------------------------------------------------------
 
