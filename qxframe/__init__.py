@@ -9,7 +9,11 @@ with an underscore is private.
 """
 
 from qxframe import schemas
-from qxframe._actions import (
+from qxframe._client import Client
+from qxframe._config import RetryPolicy
+from qxframe._results import rows_to_retry, summary
+from qxframe._sandbox import Sandbox, sandbox
+from qxframe.actions._public import (
     atrigger_workflow,
     aupsert_contacts,
     aupsert_transactions,
@@ -17,10 +21,6 @@ from qxframe._actions import (
     upsert_contacts,
     upsert_transactions,
 )
-from qxframe._client import Client
-from qxframe._config import RetryPolicy
-from qxframe._results import rows_to_retry, summary
-from qxframe._sandbox import Sandbox, sandbox
 from qxframe.exceptions import (
     ApiError,
     AuthError,

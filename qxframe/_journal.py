@@ -1,6 +1,6 @@
 """The journal: a local SQLite file recording what happened to each row a push sent.
 
-This module owns the file format, the row keys and the queries; :mod:`qxframe._resume`
+This module owns the file format, the row keys and the queries; :mod:`qxframe.actions._resume`
 decides what a push does with them. One table (format 1)::
 
     CREATE TABLE outcomes (

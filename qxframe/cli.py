@@ -277,8 +277,8 @@ def _push(args: argparse.Namespace, frame: Any, positions: Any = None) -> int:
     ``positions`` (retry): the input position of each row of ``frame``, so that results
     name rows of the original file.
     """
-    from qxframe._actions import run_push
     from qxframe._sinks import ResultsWriter, Tally
+    from qxframe.actions._public import run_push
 
     tally = Tally(keep_rows=LISTED_ROWS)
     names = [d.name for d in _fields.destinations(args.action)]

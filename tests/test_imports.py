@@ -14,10 +14,10 @@ import polars as pl
 import pytest
 
 import qxframe as qx
-from qxframe import _imports
 from qxframe._envelope import Reply
 from qxframe._sandbox import _ep_imports
 from qxframe._sandbox import _imports as sandbox_imports
+from qxframe.actions import _imports
 from tests.helpers import bodies, payloads
 
 
@@ -80,7 +80,7 @@ def test_auto_imports_from_the_threshold_with_a_list_and_not_below(sb, timed, lo
 def test_auto_counts_an_in_memory_frame_whole_and_a_streamed_one_per_chunk(
     sb, timed, low_threshold, tmp_path, monkeypatch
 ):
-    from qxframe import _chunks
+    from qxframe.actions import _chunks
 
     monkeypatch.setattr(_chunks, "CHUNK_SIZE", 15)
     push(timed, sb, people(30))
@@ -387,7 +387,7 @@ def test_transactions_resolve_new_people_with_an_import_instead_of_searches(sb, 
 
 
 def test_identities_resolved_in_an_earlier_chunk_are_not_imported_again(sb, timed, monkeypatch):
-    from qxframe import _chunks
+    from qxframe.actions import _chunks
 
     monkeypatch.setattr(_chunks, "CHUNK_SIZE", 6)
     res = push_tx(timed, sb, orders(12, 4), method="import")
@@ -431,7 +431,7 @@ SCRIPT = """
 import sys
 import polars as pl
 import qxframe as qx
-from qxframe import _imports
+from qxframe.actions import _imports
 
 _imports.MAX_CONTACTS = 20
 base, token, directory_id, mailing_list_id, journal, out = sys.argv[1:]

@@ -19,8 +19,8 @@ import pytest
 
 import qxframe as qx
 import qxframe._stop
-from qxframe._handle import start_push
 from qxframe._sinks import read_results
+from qxframe.actions._handle import start_push
 
 ROWS = 200
 BOUND = 10.0  # seconds: a generous bound on "stops within 2 s" (loaded CI machines)

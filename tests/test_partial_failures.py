@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 import qxframe as qx
-import qxframe._chunks as chunks
+import qxframe.actions._chunks as chunks
 from qxframe._sinks import read_results
 
 STRICT_EXT_REF = {"ext_ref": pl.col("n").cast(pl.Int64, strict=True).cast(pl.String)}

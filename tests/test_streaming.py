@@ -13,11 +13,11 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import qxframe as qx
-from qxframe._contacts import CONTACTS
 from qxframe._inputs import DEFAULT_CHUNK_SIZE
 from qxframe._results import SCHEMA, Outcome, from_outcomes
-from qxframe._runner import apush
 from qxframe._sinks import ResultsWriter, Tally, read_results, scan_results
+from qxframe.actions._contacts import CONTACTS
+from qxframe.actions._pipeline import apush
 from qxframe.exceptions import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent

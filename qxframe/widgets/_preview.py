@@ -7,7 +7,7 @@ exactly as a push would, as HTML), and the picker logic in :mod:`qxframe.widgets
 (what each field's dropdown offers, and the ``mapping`` the choices amount to).
 
 The Push button starts the push behind ``qx.upsert_contacts`` … on the whole frame in the
-background (a :class:`qxframe._handle.PushHandle`, so the Cancel button can stop it as
+background (a :class:`qxframe.actions._handle.PushHandle`, so the Cancel button can stop it as
 Ctrl-C does), with a progress bar, and shows a :class:`~qxframe.widgets.ResultsView`; it
 keeps a journal per destination (:mod:`qxframe.widgets._push`), so pressing it twice does
 not send a row twice. "Validate all rows" dry-runs the whole frame. Whatever stops a push
@@ -25,10 +25,10 @@ import polars as pl
 
 from qxframe import _results
 from qxframe._client import Client
-from qxframe._handle import PushHandle, start_push
 from qxframe._inputs import iter_chunks
 from qxframe._loop import wait_interruptibly
 from qxframe._results import Status
+from qxframe.actions._handle import PushHandle, start_push
 from qxframe.exceptions import QxError, first_line
 from qxframe.widgets import _html, _picks, _push
 from qxframe.widgets._connect import ConnectPanel

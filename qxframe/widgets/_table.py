@@ -15,9 +15,9 @@ import polars as pl
 from qxframe import _results
 from qxframe._fields import fields_for
 from qxframe._prepare import check_constants, prepare
-from qxframe._registry import ACTIONS
 from qxframe._results import Status
-from qxframe._runner import Push
+from qxframe.actions._pipeline import Push
+from qxframe.actions._registry import ACTIONS
 from qxframe.widgets import _html
 from qxframe.widgets._hints import row_warnings
 

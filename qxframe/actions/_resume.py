@@ -41,7 +41,7 @@ from qxframe._journal import PENDING, Entry, Identity, ImportRow, Journal, Key, 
 from qxframe._results import OUTCOME_UNKNOWN, Status
 
 if TYPE_CHECKING:
-    from qxframe._runner import Action, Push
+    from qxframe.actions._pipeline import Action, Push
 
 
 class Resume:
@@ -99,7 +99,7 @@ class Resume:
         the jobs' reports (rows that succeeded come back ``skipped`` with their ids)."""
         if not self.to_follow:
             return _results.empty()
-        from qxframe._import_resume import follow_recorded
+        from qxframe.actions._import_resume import follow_recorded
 
         results = await follow_recorded(push, self.to_follow)
         self.to_follow = {}

@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from qxframe import _imports, _results
+from qxframe import _results
 from qxframe._envelope import Reply
 from qxframe._journal import ImportRow
+from qxframe.actions import _imports
 from qxframe.exceptions import QxError
 
 if TYPE_CHECKING:
-    from qxframe._runner import Push
+    from qxframe.actions._pipeline import Push
 
 _EARLIER = Reply(202, {}, None, 0)  # the create was answered in the earlier run
 

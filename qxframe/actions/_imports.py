@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from qxframe import _results
-from qxframe._dedup import dedup_fields
 from qxframe._envelope import Reply
 from qxframe._journal import ImportRow
 from qxframe._payloads import contact_bodies
 from qxframe._results import OUTCOME_UNKNOWN, Status
+from qxframe.actions._dedup import dedup_fields
 from qxframe.exceptions import (
     ApiError,
     BadRequestError,
@@ -40,7 +40,7 @@ from qxframe.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from qxframe._runner import Push
+    from qxframe.actions._pipeline import Push
 
 MAX_CONTACTS = 10_000
 MAX_BYTES = 5_000_000

@@ -15,7 +15,7 @@ import polars as pl
 from qxframe import _results
 from qxframe._payloads import workflow_bodies, workflow_body
 from qxframe._results import Status
-from qxframe._runner import Action, Push, rows_of, run_groups
+from qxframe.actions._pipeline import Action, Push, rows_of, run_groups
 from qxframe.exceptions import QxError
 
 

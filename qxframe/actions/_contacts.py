@@ -4,7 +4,7 @@ Rows of one identity (the same lookup key) are sent one after the other in input
 different identities go out concurrently. A create is marked repeatable — retried after
 a 500 or a timeout — only when the directory deduplicates and the row carries a value for
 every deduplication field, so that Qualtrics would merge a second copy
-(docs/architecture.md, "Delivery"; the directory's settings: :mod:`qxframe._dedup`).
+(docs/architecture.md, "Delivery"; the directory's settings: :mod:`qxframe.actions._dedup`).
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from typing import Any
 
 import polars as pl
 
-from qxframe import _imports, _results
-from qxframe._dedup import merges
+from qxframe import _results
 from qxframe._envelope import Reply
 from qxframe._payloads import contact_bodies, contact_body, lookup_key
 from qxframe._results import Status
-from qxframe._runner import Action, Push, rows_of, run_groups
+from qxframe.actions import _imports
+from qxframe.actions._dedup import merges
+from qxframe.actions._pipeline import Action, Push, rows_of, run_groups
 from qxframe.exceptions import ConfigError, OutcomeUnknownError, QxError
 
 
@@ -76,7 +77,7 @@ async def create_contact(push: Push, row: dict[str, Any], *, lands_row: bool) ->
 
 async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome] | pl.DataFrame:
     """Send each row through the per-row endpoint, or import jobs (``method=``, see
-    :mod:`qxframe._imports`); rows an import cannot carry go per row in the same push."""
+    :mod:`qxframe.actions._imports`); rows an import cannot carry go per row in the same push."""
     if push.method == "import" and "mailing_list_id" not in valid.columns:
         raise ConfigError(
             'method="import" needs a mailing list: pass mailing_list_id="CG_…" or map a '

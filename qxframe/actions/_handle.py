@@ -31,8 +31,8 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from qxframe._loop import LoopThread, wait_interruptibly
-from qxframe._registry import ACTIONS, push_to
 from qxframe._stop import Stop, current
+from qxframe.actions._registry import ACTIONS, push_to
 from qxframe.exceptions import PushInterrupted
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ The sync functions run the push on the client's own background loop, so they als
 inside a running event loop (a Jupyter cell).
 
 Interrupts (docs/architecture.md, "Interrupts and partial failures"). A sync function
-waits for its push through a :class:`~qxframe._handle.PushHandle`, in short slices, so
+waits for its push through a :class:`~qxframe.actions._handle.PushHandle`, in short slices, so
 Ctrl-C or "interrupt kernel" reaches the waiting thread; the push is then stopped (nothing
 new sent, a grace for requests in flight) and a plain ``PushInterrupted`` is raised there.
 
@@ -35,13 +35,13 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, Unpack, over
 
 import polars as pl
 
-from qxframe._contacts import CONTACTS
-from qxframe._handle import PushHandle, loop_for
-from qxframe._registry import ACTIONS, Results
-from qxframe._registry import push_to as _apush
-from qxframe._runner import apush, progress_bar
-from qxframe._transactions import TRANSACTIONS
-from qxframe._workflows import WORKFLOW
+from qxframe.actions._contacts import CONTACTS
+from qxframe.actions._handle import PushHandle, loop_for
+from qxframe.actions._pipeline import apush, progress_bar
+from qxframe.actions._registry import ACTIONS, Results
+from qxframe.actions._registry import push_to as _apush
+from qxframe.actions._transactions import TRANSACTIONS
+from qxframe.actions._workflows import WORKFLOW
 
 if TYPE_CHECKING:
     from qxframe._client import Client

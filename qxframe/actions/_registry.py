@@ -1,9 +1,9 @@
 """The action registry, and one push run to its end with its results kept or written out.
 
 :data:`ACTIONS` maps an action's name (``contacts``, ``transactions``, ``workflow``) to
-its :class:`~qxframe._runner.Action`, read by the public functions and the push handle
+its :class:`~qxframe.actions._pipeline.Action`, read by the public functions and the push handle
 (docs/architecture.md, "Where each change goes").
-:func:`push_to` runs :func:`~qxframe._runner.apush` with the results kept in memory, or
+:func:`push_to` runs :func:`~qxframe.actions._pipeline.apush` with the results kept in memory, or
 written to ``out=`` as they come and scanned from there.
 """
 
@@ -15,11 +15,11 @@ from typing import Any
 import polars as pl
 
 from qxframe import _results
-from qxframe._contacts import CONTACTS
-from qxframe._runner import Action, apush
 from qxframe._sinks import ResultsWriter, scan_results
-from qxframe._transactions import TRANSACTIONS
-from qxframe._workflows import WORKFLOW
+from qxframe.actions._contacts import CONTACTS
+from qxframe.actions._pipeline import Action, apush
+from qxframe.actions._transactions import TRANSACTIONS
+from qxframe.actions._workflows import WORKFLOW
 from qxframe.exceptions import PushInterrupted
 
 Results = pl.DataFrame | pl.LazyFrame

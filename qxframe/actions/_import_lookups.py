@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from qxframe import _imports
-from qxframe._lookups import Resolution
 from qxframe._payloads import lookup_key
 from qxframe._results import Status
+from qxframe.actions import _imports
+from qxframe.actions._lookups import Resolution
 from qxframe.exceptions import QxError
 
 if TYPE_CHECKING:
-    from qxframe._runner import Push
+    from qxframe.actions._pipeline import Push
 
 #: The ``payload`` member a dry run adds to a transaction whose contact comes from a lookup.
 LOOKUP_MEMBER = "contactLookup"

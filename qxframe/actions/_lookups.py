@@ -5,7 +5,7 @@ per key per push (the task is shared, so ten rows of one new person create one c
 0 matches → create the contact from the row, in the row's mailing list (the first row's,
 for an identity), 1 → use it, more → the rows of that key fail with
 ``directory_lookup_error``. A :class:`Resolution` says which contact a key resolved to,
-or why it could not be; :mod:`qxframe._import_lookups` makes them from import jobs too.
+or why it could not be; :mod:`qxframe.actions._import_lookups` makes them from import jobs too.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from qxframe import _results
-from qxframe._contacts import create_contact
 from qxframe._envelope import Reply
 from qxframe._payloads import lookup_key, search_body
+from qxframe.actions._contacts import create_contact
 from qxframe.exceptions import OutcomeUnknownError, QxError
 
 if TYPE_CHECKING:
-    from qxframe._runner import Push
+    from qxframe.actions._pipeline import Push
 
 LOOKUP_CACHE_SIZE = 200_000  # lookup keys remembered per push (streamed inputs stay bounded)
 

@@ -4,14 +4,14 @@
 prepares each chunk (mapping + validation), reports invalid rows, and hands the valid
 rows to the action's ``send`` (or ``dry_run``). Each chunk's results go to a ``sink``
 when one is given (memory stays bounded), else into the one results frame returned.
-With a journal, rows done by an earlier run are skipped (:mod:`qxframe._resume`).
+With a journal, rows done by an earlier run are skipped (:mod:`qxframe.actions._resume`).
 :class:`Push` is the state one push shares between its requests: the client, the
 concurrency limit, the progress bar, the rule that a token refused before the first
 success stops the whole push, the watcher (the journal) told of risky writes and of
 outcomes, and the push's :class:`~qxframe._stop.Stop`.
 
 An in-memory frame (polars or pandas) is mapped and validated whole before its first
-request; a streamed input (a file, a LazyFrame) chunk by chunk (:mod:`qxframe._chunks`).
+request; a streamed input (a file, a LazyFrame) chunk by chunk (:mod:`qxframe.actions._chunks`).
 A push that stops early — told to (:mod:`qxframe._stop`), or by an error once rows were
 read — still hands every row it read to the sink, settled or not (:mod:`qxframe._partial`),
 and raises an exception carrying them: ``PushCancelled`` when told to stop, else the error
@@ -34,17 +34,17 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import polars as pl
 
 from qxframe import _partial, _results
-from qxframe._chunks import prepared_chunks
 from qxframe._envelope import Reply
 from qxframe._inflight import MAX_IN_FLIGHT
 from qxframe._inputs import count_rows
 from qxframe._prepare import Prepared, check_constants, prepare
 from qxframe._stop import Stop, Stopped, current, current_stop, finish, watch_wire
+from qxframe.actions._chunks import prepared_chunks
 from qxframe.exceptions import AuthError, ConfigError, QxError
 
 if TYPE_CHECKING:
     from qxframe._client import Client
-    from qxframe._resume import Resume
+    from qxframe.actions._resume import Resume
 
 T = TypeVar("T")
 #: Without ``concurrency=``, this many groups of rows may be in progress at once; how many
@@ -179,7 +179,7 @@ class Push:
 
 
 class Watcher(Protocol):
-    """What a push tells its journal (:class:`qxframe._resume.Resume`)."""
+    """What a push tells its journal (:class:`qxframe.actions._resume.Resume`)."""
 
     def sending(self, rows: Sequence[int]) -> None: ...
     def job_created(self, rows: Sequence[int], job: Any, unprocessed: set[int]) -> None: ...
@@ -359,7 +359,7 @@ def _resume_for(
     if journal is None:
         return None
     from qxframe._journal import Journal
-    from qxframe._resume import Resume
+    from qxframe.actions._resume import Resume
 
     if not isinstance(journal, str | Path) or not str(journal):
         raise ConfigError(f"journal must be the path of a file, not {journal!r}")

@@ -1,8 +1,8 @@
 """The ``upsert_transactions`` action: find or create each contact, then batch transactions.
 
 1. Rows without ``contact_id`` are resolved by lookup key first: by search
-   (:mod:`qxframe._lookups`) or, where the directory deduplicates on an identity's
-   fields, by import jobs (:mod:`qxframe._import_lookups`).
+   (:mod:`qxframe.actions._lookups`) or, where the directory deduplicates on an identity's
+   fields, by import jobs (:mod:`qxframe.actions._import_lookups`).
 2. Resolved rows go out ``batch_size`` per request, under keys ``r<row>`` that map back to
    rows, in input order. A batch waits for the earlier batches that hold one of its
    contacts, so one contact's transactions land in input order. A 413, or a 400 refusing
@@ -18,12 +18,13 @@ from typing import Any
 
 import polars as pl
 
-from qxframe import _import_lookups, _results
+from qxframe import _results
 from qxframe._envelope import Reply
-from qxframe._lookups import lookup_failed, overlapping, resolve, resolve_in_turn
 from qxframe._payloads import lookup_key, transaction_entries, transaction_entry
 from qxframe._results import Status
-from qxframe._runner import Action, Push, rows_of, run_groups
+from qxframe.actions import _import_lookups
+from qxframe.actions._lookups import lookup_failed, overlapping, resolve, resolve_in_turn
+from qxframe.actions._pipeline import Action, Push, rows_of, run_groups
 from qxframe.exceptions import (
     BadRequestError,
     OutcomeUnknownError,

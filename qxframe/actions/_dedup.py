@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from qxframe.exceptions import AuthError, QxError
 
 if TYPE_CHECKING:
-    from qxframe._runner import Push
+    from qxframe.actions._pipeline import Push
 
 
 async def dedup_fields(push: Push, directory_id: str) -> tuple[str, ...]:
