@@ -1,8 +1,12 @@
 """qxframe: push rows of a dataframe to Qualtrics.
 
+>>> import polars as pl
 >>> import qxframe as qx
->>> with qx.sandbox() as sb:                                         # doctest: +SKIP
+>>> frame = pl.DataFrame({"email": ["ann@example.com", "not-an-email"]})
+>>> with qx.sandbox() as sb:
 ...     res = qx.upsert_contacts(frame, client=sb.client(), directory_id=sb.directory_id)
+>>> res["status"].to_list(), res["error_code"].to_list()
+(['success', 'invalid'], [None, 'email_format'])
 
 The public names are listed in ``__all__``; everything in a module whose name starts
 with an underscore is private.

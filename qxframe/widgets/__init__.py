@@ -13,9 +13,15 @@ Importing this module imports ipywidgets (``pip install 'qxframe[widgets]'``);
 ``import qxframe`` does not. The API token is never kept in a widget's synced state nor
 shown in an output.
 
->>> import qxframe.widgets as qxw                                   # doctest: +SKIP
->>> panel = qxw.connect(sandbox=True)                               # doctest: +SKIP
->>> pv = qxw.preview(frame, action="contacts", client=panel)        # doctest: +SKIP
+>>> import polars as pl
+>>> import qxframe.widgets as qxw
+>>> panel = qxw.connect(sandbox=True)
+>>> panel.directory_id.startswith("POOL_")
+True
+>>> frame = pl.DataFrame({"email": ["ann@example.com", "not-an-email"]})
+>>> pv = qxw.preview(frame, action="contacts", client=panel)
+>>> pv.push()["status"].to_list()
+['success', 'invalid']
 """
 
 import ipywidgets  # noqa: F401 - the widgets extra is required; fail here, early
