@@ -1,4 +1,4 @@
-"""The field catalogue: which fields each action takes, and what each one is.
+"""The catalogue: which fields and options each action takes, and what each one is.
 
 This module owns the names. A field has a snake_case ``name`` (what ``mapping`` keys and
 frame columns use), Segment's camelCase ``alias`` (also accepted as a column name), a
@@ -21,8 +21,6 @@ from typing import Final, Literal
 from qxframe.exceptions import ConfigError
 
 Kind = Literal["identifier", "string", "bool", "date", "object"]
-
-ACTIONS: Final = ("contacts", "transactions", "workflow")
 
 
 @dataclass(frozen=True)
@@ -131,6 +129,52 @@ _CATALOGUE: Final[dict[str, tuple[Field, ...]]] = {
         Field("event_payload", "eventPayload", "object", None),
     ),
 }
+
+#: The actions, in the order people are shown them (the CLI's subcommands, the pickers).
+ACTIONS: Final = tuple(_CATALOGUE)
+
+
+@dataclass(frozen=True)
+class Option:
+    """A keyword argument of an action's function that is neither a field nor shared.
+
+    The public function's signature, its type-checking ``TypedDict`` (a test holds them
+    equal) and the CLI's ``--name`` option are all read from here.
+    """
+
+    name: str
+    default: int | str
+    help: str
+    #: the values a text option takes (``method``); an option without is a positive int
+    choices: tuple[str, ...] = ()
+
+
+_IMPORT_OPTIONS: Final = (
+    Option(
+        "method",
+        "auto",
+        '"api": one request per contact; "import": import jobs of up to 10,000 contacts '
+        '(needs a mailing list); "auto": import jobs for 1,000 rows or more in a list',
+        choices=("auto", "api", "import"),
+    ),
+    Option("import_jobs", 25, "import jobs created and unfinished at once, at most"),
+)
+
+_OPTIONS: Final[dict[str, tuple[Option, ...]]] = {
+    "contacts": _IMPORT_OPTIONS,
+    "transactions": (Option("batch_size", 100, "transactions per request"), *_IMPORT_OPTIONS),
+    "workflow": (),
+}
+
+
+def options_for(action: str) -> tuple[Option, ...]:
+    """The options of ``action`` besides its destinations and the shared ones.
+
+    >>> [o.name for o in options_for("transactions")]
+    ['batch_size', 'method', 'import_jobs']
+    """
+    return _OPTIONS[check_action(action)]
+
 
 #: Object fields whose nested values are sent as a JSON string each (embedded and
 #: transaction data); ``event_payload`` keeps nested values as JSON structure.

@@ -112,6 +112,7 @@ ALLOWED = {
     ("widgets/_push.py", "success"): "ipywidgets' bar_style",
     ("widgets/_push.py", "failed"): "the progress bar's final state and its label",
     ("widgets/_preview.py", "failed"): "the progress bar's final state",
+    ("actions/_registry.py", "dry_run"): "the keyword argument dry_run= of every action",
 }
 
 

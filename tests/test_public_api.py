@@ -104,3 +104,34 @@ def test_importing_qxframe_loads_nothing_optional():
     code = f"import sys, qxframe; print(sorted(m for m in {optional!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("name", "typed"),
+    [
+        ("upsert_contacts", "ContactOpts"),
+        ("upsert_transactions", "TxOpts"),
+        ("trigger_workflow", "WorkflowOpts"),
+    ],
+)
+def test_what_a_type_checker_reads_is_the_signature(name, typed):
+    # the TypedDict behind the overloads and the signature help() shows, built from the
+    # catalogue, name the same keywords: neither can drift from the other
+    from qxframe.actions import _public
+
+    expected = set(getattr(_public, typed).__annotations__) | {"out"}
+    for function in (getattr(qx, name), getattr(qx, "a" + name)):
+        params = inspect.signature(function).parameters
+        assert {p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY} == (
+            expected
+        )
+
+
+def test_a_misspelled_keyword_is_a_type_error_that_names_the_right_one():
+    import polars as pl
+
+    frame = pl.DataFrame({"email": ["a@b.co"]})
+    with pytest.raises(TypeError, match="'directoryid' .* did you mean 'directory_id'"):
+        qx.upsert_contacts(frame, directoryid="POOL_x", dry_run=True)
+    with pytest.raises(TypeError, match="'batchsize' .* did you mean 'batch_size'"):
+        asyncio.run(qx.aupsert_transactions(frame, batchsize=5, dry_run=True))

@@ -128,6 +128,4 @@ def dry_run(valid: pl.DataFrame, push: Push) -> pl.DataFrame:
     return _results.from_dry_run(valid["row"], contact_bodies(valid))
 
 
-CONTACTS = Action(
-    name="contacts", constants=("directory_id", "mailing_list_id"), send=send, dry_run=dry_run
-)
+CONTACTS = Action(name="contacts", send=send, dry_run=dry_run)

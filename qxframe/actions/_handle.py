@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from qxframe._loop import LoopThread, wait_interruptibly
 from qxframe._stop import Stop, current
-from qxframe.actions._registry import ACTIONS, push_to
+from qxframe.actions._registry import ACTIONS, bind, push_to
 from qxframe.exceptions import PushInterrupted
 
 if TYPE_CHECKING:
@@ -153,7 +153,6 @@ def start_push(action: str, frame: Any, *, client: Client | None, **options: Any
     None for a dry run.
     """
     spec = ACTIONS[action]
-    constants = {name: options.pop(name, None) for name in spec.constants}
     out = options.pop("out", None)
-    coro = push_to(spec, frame, out, client=client, constants=constants, **options)
+    coro = push_to(spec, frame, out, **bind(spec, {"client": client, **options}))
     return PushHandle(coro, loop_for(client))

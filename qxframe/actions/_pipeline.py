@@ -35,6 +35,7 @@ import polars as pl
 
 from qxframe import _partial, _results
 from qxframe._envelope import Reply
+from qxframe._fields import destinations
 from qxframe._inflight import MAX_IN_FLIGHT
 from qxframe._inputs import count_rows
 from qxframe._prepare import Prepared, check_constants, prepare
@@ -211,14 +212,19 @@ async def run_groups(
 
 @dataclass(frozen=True)
 class Action:
-    """One Qualtrics action: its name, destination constants, and how rows are sent."""
+    """One Qualtrics action: its name (a key of the catalogue, ``_fields``) and how rows
+    are sent."""
 
     name: str
-    constants: tuple[str, ...]
     send: Callable[[pl.DataFrame, Push], Awaitable[list[_results.Outcome] | pl.DataFrame]]
     dry_run: Callable[[pl.DataFrame, Push], pl.DataFrame]
     #: awaited before ``dry_run`` in a push (not in a preview): reads what it needs to know
     before_dry_run: Callable[[pl.DataFrame, Push], Awaitable[None]] | None = None
+
+    @property
+    def constants(self) -> tuple[str, ...]:
+        """The destination fields, which may be given as constants (from the catalogue)."""
+        return tuple(f.name for f in destinations(self.name))
 
 
 Sink = Callable[[pl.DataFrame], object]

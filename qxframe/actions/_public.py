@@ -25,20 +25,42 @@ ordinary cancellation (``task.cancelled()`` is true, ``asyncio.timeout`` and tas
 work) and the caller's loop goes on. Under a bare ``asyncio.run(push())`` and Ctrl-C,
 asyncio then raises its own plain ``KeyboardInterrupt``, whose ``__context__`` is the
 ``PushCancelled``: catch ``qx.PushInterrupted`` inside the coroutine to keep the results.
+
+Signatures, once. A function's keyword arguments are the shared ones
+(:data:`~qxframe.actions._registry.SHARED`),
+its action's destinations and its options, both from the catalogue (``_fields``), and
+``out``. Each function is written ``**options`` and given that signature as
+``__signature__`` (what ``help()``, ``inspect`` and IPython's completion show); a call is
+checked against it, so a misspelled keyword is a ``TypeError`` as with any function. A
+type checker reads the ``TypedDict`` of each action instead, through ``Unpack``; the two
+overloads per function exist only so that ``out=`` types as a LazyFrame.
+``tests/test_public_api.py`` holds each ``TypedDict`` equal to the signature.
 """
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Mapping
+import inspect
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, Unpack, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Literal,
+    ParamSpec,
+    TypeAlias,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    cast,
+    overload,
+)
 
 import polars as pl
 
 from qxframe.actions._contacts import CONTACTS
 from qxframe.actions._handle import PushHandle, loop_for
-from qxframe.actions._pipeline import apush, progress_bar
-from qxframe.actions._registry import ACTIONS, Results
+from qxframe.actions._pipeline import Action, apush, progress_bar
+from qxframe.actions._registry import ACTIONS, Results, bind, keywords
 from qxframe.actions._registry import push_to as _apush
 from qxframe.actions._transactions import TRANSACTIONS
 from qxframe.actions._workflows import WORKFLOW
@@ -47,44 +69,90 @@ if TYPE_CHECKING:
     from qxframe._client import Client
 
 T = TypeVar("T")
-Mapping_ = Mapping[str, Any] | None
-Method = Literal["auto", "api", "import"]
+R = TypeVar("R")
+P = ParamSpec("P")
+_DF: TypeAlias = pl.DataFrame
+_LF: TypeAlias = pl.LazyFrame
+_Path: TypeAlias = str | Path
 
 
-class _Options(TypedDict, total=False):
-    """The keyword arguments every action takes, besides ``out`` (for the overloads)."""
+class SharedOpts(TypedDict, total=False):
+    """The keyword arguments every action takes, besides ``out``."""
 
     client: Client | None
-    mapping: Mapping_
+    mapping: Mapping[str, Any] | None
     dry_run: bool
     concurrency: int | None
     progress: bool | None
     journal: str | Path | None
 
 
-class _ContactOptions(_Options, total=False):
+class ContactOpts(SharedOpts, total=False):
     directory_id: str | None
     mailing_list_id: str | None
-    method: Method
+    method: Literal["auto", "api", "import"]
     import_jobs: int
 
 
-class _TransactionOptions(_ContactOptions, total=False):
+class TxOpts(ContactOpts, total=False):
     batch_size: int
 
 
-class _WorkflowOptions(_Options, total=False):
+class WorkflowOpts(SharedOpts, total=False):
     workflow_url: str | None
 
 
-def _run(coro: Coroutine[Any, Any, T], client: Client | None, bar: Any = None) -> T:
+def _public(action: Action, frame: Any, out: _Path | None, options: Mapping[str, Any]) -> Results:
     """Run a push to its end on the client's loop (a :class:`PushHandle`: Ctrl-C stops it);
     close its progress bar whatever happens."""
+    given = bind(action, options)
+    given["progress"] = bar = progress_bar(frame, given["progress"], action.name)  # see there
+    return _run(_apush(action, frame, out, **given), given["client"], bar)
+
+
+def _run(coro: Coroutine[Any, Any, T], client: Client | None, bar: Any = None) -> T:
     try:
         return PushHandle(coro, loop_for(client)).result()
     finally:
         if bar is not None:
             bar.close()
+
+
+def _sign(function: Callable[..., Any], action: Action, typed: type) -> None:
+    """Give ``function`` the signature of ``action``'s keyword arguments (``typed``: the
+    ``TypedDict`` a type checker reads; its annotations are shown)."""
+    hints = {k: getattr(v, "__forward_arg__", v) for k, v in typed.__annotations__.items()}
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("frame", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    params += [
+        inspect.Parameter(name, keyword, default=default, annotation=hints[name])
+        for name, default in keywords(action.name).items()
+    ]
+    params.append(inspect.Parameter("out", keyword, default=None, annotation="str | Path | None"))
+    function.__signature__ = inspect.Signature(params, return_annotation="Results")  # type: ignore[attr-defined]
+    _ACTION_OF[function.__name__] = action
+
+
+#: Which action each signed public function pushes (read by :func:`_twin`).
+_ACTION_OF: dict[str, Action] = {}
+
+
+def _twin(sync: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """The async twin of the signed public function ``sync``.
+
+    A type checker maps each of ``sync``'s overloads through ``P`` (so the twin's ``out=``
+    types as a LazyFrame too); it does so only for a one-argument function like this one.
+    """
+    action = _ACTION_OF[sync.__name__]
+
+    async def twin(frame: Any, *, out: _Path | None = None, **options: Any) -> Results:
+        return await _apush(action, frame, out, **bind(action, options))
+
+    twin.__name__ = twin.__qualname__ = "a" + sync.__name__
+    twin.__doc__ = f"Async twin of :func:`{sync.__name__}`."
+    twin.__module__ = sync.__module__
+    twin.__signature__ = inspect.signature(sync)  # type: ignore[attr-defined]
+    return cast("Callable[P, Coroutine[Any, Any, R]]", twin)
 
 
 def run_push(action: str, frame: Any, *, client: Client | None, **options: Any) -> pl.DataFrame:
@@ -93,76 +161,10 @@ def run_push(action: str, frame: Any, *, client: Client | None, **options: Any) 
 
 
 @overload
-async def aupsert_contacts(
-    frame: Any, *, out: None = None, **options: Unpack[_ContactOptions]
-) -> pl.DataFrame: ...
-
-
+def upsert_contacts(frame: Any, *, out: None = None, **o: Unpack[ContactOpts]) -> _DF: ...
 @overload
-async def aupsert_contacts(
-    frame: Any, *, out: str | Path, **options: Unpack[_ContactOptions]
-) -> pl.LazyFrame: ...
-
-
-async def aupsert_contacts(
-    frame: Any,
-    *,
-    client: Client | None = None,
-    directory_id: str | None = None,
-    mailing_list_id: str | None = None,
-    mapping: Mapping_ = None,
-    dry_run: bool = False,
-    concurrency: int | None = None,
-    progress: bool | None = None,
-    journal: str | Path | None = None,
-    method: Method = "auto",
-    import_jobs: int = 25,
-    out: str | Path | None = None,
-) -> Results:
-    """Async twin of :func:`upsert_contacts`."""
-    return await _apush(
-        CONTACTS,
-        frame,
-        out,
-        client=client,
-        constants={"directory_id": directory_id, "mailing_list_id": mailing_list_id},
-        mapping=mapping,
-        dry_run=dry_run,
-        concurrency=concurrency,
-        progress=progress,
-        journal=journal,
-        method=method,
-        import_jobs=import_jobs,
-    )
-
-
-@overload
-def upsert_contacts(
-    frame: Any, *, out: None = None, **options: Unpack[_ContactOptions]
-) -> pl.DataFrame: ...
-
-
-@overload
-def upsert_contacts(
-    frame: Any, *, out: str | Path, **options: Unpack[_ContactOptions]
-) -> pl.LazyFrame: ...
-
-
-def upsert_contacts(
-    frame: Any,
-    *,
-    client: Client | None = None,
-    directory_id: str | None = None,
-    mailing_list_id: str | None = None,
-    mapping: Mapping_ = None,
-    dry_run: bool = False,
-    concurrency: int | None = None,
-    progress: bool | None = None,
-    journal: str | Path | None = None,
-    method: Method = "auto",
-    import_jobs: int = 25,
-    out: str | Path | None = None,
-) -> Results:
+def upsert_contacts(frame: Any, *, out: _Path, **o: Unpack[ContactOpts]) -> _LF: ...
+def upsert_contacts(frame: Any, *, out: _Path | None = None, **options: Any) -> Results:
     """Create or update one XM Directory contact per row.
 
     Args:
@@ -196,98 +198,14 @@ def upsert_contacts(
     A contact is merged into an existing one only when the directory deduplicates on
     fields the row carries (Qualtrics' own rule); otherwise each row creates a contact.
     """
-    progress = progress_bar(frame, progress, CONTACTS.name)  # made here: see progress_bar
-    coro = _apush(
-        CONTACTS,
-        frame,
-        out,
-        client=client,
-        constants={"directory_id": directory_id, "mailing_list_id": mailing_list_id},
-        mapping=mapping,
-        dry_run=dry_run,
-        concurrency=concurrency,
-        progress=progress,
-        journal=journal,
-        method=method,
-        import_jobs=import_jobs,
-    )
-    return _run(coro, client, progress)
+    return _public(CONTACTS, frame, out, options)
 
 
 @overload
-async def aupsert_transactions(
-    frame: Any, *, out: None = None, **options: Unpack[_TransactionOptions]
-) -> pl.DataFrame: ...
-
-
+def upsert_transactions(frame: Any, *, out: None = None, **o: Unpack[TxOpts]) -> _DF: ...
 @overload
-async def aupsert_transactions(
-    frame: Any, *, out: str | Path, **options: Unpack[_TransactionOptions]
-) -> pl.LazyFrame: ...
-
-
-async def aupsert_transactions(
-    frame: Any,
-    *,
-    client: Client | None = None,
-    directory_id: str | None = None,
-    mailing_list_id: str | None = None,
-    mapping: Mapping_ = None,
-    dry_run: bool = False,
-    concurrency: int | None = None,
-    progress: bool | None = None,
-    batch_size: int = 100,
-    journal: str | Path | None = None,
-    method: Method = "auto",
-    import_jobs: int = 25,
-    out: str | Path | None = None,
-) -> Results:
-    """Async twin of :func:`upsert_transactions`."""
-    return await _apush(
-        TRANSACTIONS,
-        frame,
-        out,
-        client=client,
-        constants={"directory_id": directory_id, "mailing_list_id": mailing_list_id},
-        mapping=mapping,
-        dry_run=dry_run,
-        concurrency=concurrency,
-        progress=progress,
-        batch_size=batch_size,
-        journal=journal,
-        method=method,
-        import_jobs=import_jobs,
-    )
-
-
-@overload
-def upsert_transactions(
-    frame: Any, *, out: None = None, **options: Unpack[_TransactionOptions]
-) -> pl.DataFrame: ...
-
-
-@overload
-def upsert_transactions(
-    frame: Any, *, out: str | Path, **options: Unpack[_TransactionOptions]
-) -> pl.LazyFrame: ...
-
-
-def upsert_transactions(
-    frame: Any,
-    *,
-    client: Client | None = None,
-    directory_id: str | None = None,
-    mailing_list_id: str | None = None,
-    mapping: Mapping_ = None,
-    dry_run: bool = False,
-    concurrency: int | None = None,
-    progress: bool | None = None,
-    batch_size: int = 100,
-    journal: str | Path | None = None,
-    method: Method = "auto",
-    import_jobs: int = 25,
-    out: str | Path | None = None,
-) -> Results:
+def upsert_transactions(frame: Any, *, out: _Path, **o: Unpack[TxOpts]) -> _LF: ...
+def upsert_transactions(frame: Any, *, out: _Path | None = None, **options: Any) -> Results:
     """Add one contact transaction per row, finding or creating each contact first.
 
     Rows without ``contact_id`` are looked up by ``ext_ref``, ``phone`` and ``email``
@@ -300,88 +218,14 @@ def upsert_transactions(
     (``"contactLookup"``). Other arguments as :func:`upsert_contacts`; the results
     carry the transaction id in ``qualtrics_id`` and the contact in ``contact_id``.
     """
-    progress = progress_bar(frame, progress, TRANSACTIONS.name)  # made here: see progress_bar
-    coro = _apush(
-        TRANSACTIONS,
-        frame,
-        out,
-        client=client,
-        constants={"directory_id": directory_id, "mailing_list_id": mailing_list_id},
-        mapping=mapping,
-        dry_run=dry_run,
-        concurrency=concurrency,
-        progress=progress,
-        batch_size=batch_size,
-        journal=journal,
-        method=method,
-        import_jobs=import_jobs,
-    )
-    return _run(coro, client, progress)
+    return _public(TRANSACTIONS, frame, out, options)
 
 
 @overload
-async def atrigger_workflow(
-    frame: Any, *, out: None = None, **options: Unpack[_WorkflowOptions]
-) -> pl.DataFrame: ...
-
-
+def trigger_workflow(frame: Any, *, out: None = None, **o: Unpack[WorkflowOpts]) -> _DF: ...
 @overload
-async def atrigger_workflow(
-    frame: Any, *, out: str | Path, **options: Unpack[_WorkflowOptions]
-) -> pl.LazyFrame: ...
-
-
-async def atrigger_workflow(
-    frame: Any,
-    *,
-    client: Client | None = None,
-    workflow_url: str | None = None,
-    mapping: Mapping_ = None,
-    dry_run: bool = False,
-    concurrency: int | None = None,
-    progress: bool | None = None,
-    journal: str | Path | None = None,
-    out: str | Path | None = None,
-) -> Results:
-    """Async twin of :func:`trigger_workflow`."""
-    return await _apush(
-        WORKFLOW,
-        frame,
-        out,
-        client=client,
-        constants={"workflow_url": workflow_url},
-        mapping=mapping,
-        dry_run=dry_run,
-        concurrency=concurrency,
-        progress=progress,
-        journal=journal,
-    )
-
-
-@overload
-def trigger_workflow(
-    frame: Any, *, out: None = None, **options: Unpack[_WorkflowOptions]
-) -> pl.DataFrame: ...
-
-
-@overload
-def trigger_workflow(
-    frame: Any, *, out: str | Path, **options: Unpack[_WorkflowOptions]
-) -> pl.LazyFrame: ...
-
-
-def trigger_workflow(
-    frame: Any,
-    *,
-    client: Client | None = None,
-    workflow_url: str | None = None,
-    mapping: Mapping_ = None,
-    dry_run: bool = False,
-    concurrency: int | None = None,
-    progress: bool | None = None,
-    journal: str | Path | None = None,
-    out: str | Path | None = None,
-) -> Results:
+def trigger_workflow(frame: Any, *, out: _Path, **o: Unpack[WorkflowOpts]) -> _LF: ...
+def trigger_workflow(frame: Any, *, out: _Path | None = None, **options: Any) -> Results:
     """Start a workflow once per row through its JSON-event trigger URL.
 
     The event body is ``event_payload`` (default: the whole row, less the column that gave
@@ -390,17 +234,12 @@ def trigger_workflow(
     re-sent after an ambiguous failure (``outcome_unknown``). Other arguments as
     :func:`upsert_contacts`.
     """
-    progress = progress_bar(frame, progress, WORKFLOW.name)  # made here: see progress_bar
-    coro = _apush(
-        WORKFLOW,
-        frame,
-        out,
-        client=client,
-        constants={"workflow_url": workflow_url},
-        mapping=mapping,
-        dry_run=dry_run,
-        concurrency=concurrency,
-        progress=progress,
-        journal=journal,
-    )
-    return _run(coro, client, progress)
+    return _public(WORKFLOW, frame, out, options)
+
+
+_sign(upsert_contacts, CONTACTS, ContactOpts)
+_sign(upsert_transactions, TRANSACTIONS, TxOpts)
+_sign(trigger_workflow, WORKFLOW, WorkflowOpts)
+aupsert_contacts = _twin(upsert_contacts)
+aupsert_transactions = _twin(upsert_transactions)
+atrigger_workflow = _twin(trigger_workflow)

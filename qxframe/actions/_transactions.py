@@ -220,7 +220,6 @@ def dry_run(valid: pl.DataFrame, push: Push) -> pl.DataFrame:
 
 TRANSACTIONS = Action(
     name="transactions",
-    constants=("directory_id", "mailing_list_id"),
     send=send,
     dry_run=dry_run,
     before_dry_run=before_dry_run,

@@ -46,4 +46,4 @@ def dry_run(valid: pl.DataFrame, push: Push) -> pl.DataFrame:
     return _results.from_dry_run(valid["row"], workflow_bodies(valid))
 
 
-WORKFLOW = Action(name="workflow", constants=("workflow_url",), send=send, dry_run=dry_run)
+WORKFLOW = Action(name="workflow", send=send, dry_run=dry_run)
