@@ -24,10 +24,10 @@ async def dedup_fields(push: Push, directory_id: str) -> tuple[str, ...]:
     as not deduplicating: nothing is retried that could duplicate. A refused token raises
     (before the push's first success).
     """
-    known = push.memo.get("dedup")
+    known = push.caches.dedup
     if known is None:
-        known = push.memo["dedup"] = asyncio.ensure_future(_read_dedup_fields(push))
-    fields: dict[str, tuple[str, ...]] = await known
+        known = push.caches.dedup = asyncio.ensure_future(_read_dedup_fields(push))
+    fields = await known
     return fields.get(directory_id, ())
 
 

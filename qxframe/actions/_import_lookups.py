@@ -15,7 +15,6 @@ them; ``"api"`` never. A dry run shows the path in its ``payload`` (``contactLoo
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -75,7 +74,7 @@ async def resolve_by_import(push: Push, valid: pl.DataFrame, via: pl.Series) -> 
         return
     key = pl.struct(_key_exprs(chosen)).alias("_key")
     firsts = chosen.with_columns(key).unique("_key", keep="first", maintain_order=True)
-    cache: OrderedDict[Any, asyncio.Future[Any]] = push.memo.setdefault("lookups", OrderedDict())
+    cache = push.caches.lookups
     rows = {  # identities an earlier chunk resolved are not imported again
         row["row"]: row
         for row in firsts.drop("_key").iter_rows(named=True)

@@ -157,7 +157,9 @@ async def send_imports(push: Push, frame: pl.DataFrame, *, settle: bool = True) 
     ``settle``: tell the progress bar and the journal of each job's rows as it ends
     (a transaction push's lookups settle nothing: their transactions do).
     """
-    slots = push.memo.setdefault("import_slots", asyncio.Semaphore(push.import_jobs))
+    if push.caches.import_slots is None:
+        push.caches.import_slots = asyncio.Semaphore(push.import_jobs)
+    slots = push.caches.import_slots
     parts: list[pl.DataFrame] = []
     for wave in waves(await with_merges(push, frame)):
         jobs = plan_jobs(wave, settle)

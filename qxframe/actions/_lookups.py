@@ -11,7 +11,6 @@ or why it could not be; :mod:`qxframe.actions._import_lookups` makes them from i
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -95,9 +94,7 @@ async def resolve_in_turn(push: Push, group: list[dict[str, Any]]) -> None:
 
 async def resolve(push: Push, row: dict[str, Any]) -> Resolution:
     """The contact for ``row``'s lookup key, looked up at most once per push."""
-    cache: OrderedDict[Any, asyncio.Future[Resolution]] = push.memo.setdefault(
-        "lookups", OrderedDict()
-    )
+    cache = push.caches.lookups
     cache_key = (row["directory_id"], lookup_key(row))
     task = cache.get(cache_key)
     if task is None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -60,6 +61,30 @@ class _Aborted(Exception):
 
 
 @dataclass
+class Caches:
+    """What the actions of one push learn once and reuse; each field names its owner.
+
+    The futures here are cancelled (or their errors read) when the push ends
+    (:meth:`pending`), so a stopped push leaves no lookup running.
+    """
+
+    #: ``_dedup``: each directory's deduplication fields, read once per push
+    dedup: asyncio.Future[dict[str, tuple[str, ...]]] | None = None
+    #: ``_lookups`` and ``_import_lookups``: one contact resolution per identity
+    lookups: OrderedDict[Any, asyncio.Future[Any]] = field(default_factory=OrderedDict)
+    #: ``_imports``: import jobs created and unfinished at once (``import_jobs``)
+    import_slots: asyncio.Semaphore | None = None
+    #: ``_transactions``: the batch size that worked after Qualtrics refused a larger one
+    transactions_refused_size: int | None = None
+    #: ``_transactions``: a dry run's rows whose contact an import job would resolve
+    dry_run_via_import: pl.Series | None = None
+
+    def pending(self) -> list[asyncio.Future[Any]]:
+        """Every future these caches hold."""
+        return [*([self.dedup] if self.dedup is not None else []), *self.lookups.values()]
+
+
+@dataclass
 class Push:
     """State shared by the requests of one push."""
 
@@ -76,7 +101,7 @@ class Push:
     progress: Any = None
     any_success: bool = False
     fatal: QxError | None = None
-    memo: dict[str, Any] = field(default_factory=dict)  # per-push caches kept by actions
+    caches: Caches = field(default_factory=Caches)
     watcher: Watcher | None = None  # told of risky writes and of outcomes (the journal)
     stop: Stop = field(default_factory=Stop)
     sent: int = 0  # rows whose request went out (settled with attempts, or unanswered)
@@ -286,7 +311,7 @@ async def apush(
     with ExitStack() as stack:
         push.progress = stack.enter_context(progress_bar(source, progress, action.name))
         resume = _resume_for(journal, plan, push, stack, source)
-        stack.callback(_drop_pending, push.memo)
+        stack.callback(_drop_pending, push.caches)
         try:
             with current(push.stop):
                 for prepared in prepared_chunks(source, partial(_prepare, plan), out):
@@ -313,6 +338,27 @@ class _Out:
     def __call__(self, part: pl.DataFrame) -> None:
         self.sink(part)
         self.rows += part.height
+
+
+def preview(
+    action: Action,
+    head: pl.DataFrame,
+    *,
+    mapping: Mapping[str, Any] | None,
+    constants: Mapping[str, Any],
+    allowed_origin: str | None,
+) -> pl.DataFrame:
+    """The results a dry run of ``head`` gives, with no client: each row prepared as a push
+    prepares it, the invalid with their reasons, the valid with their exact bodies in
+    ``payload`` (the widgets' live preview). ``before_dry_run`` is not awaited: it reads
+    from Qualtrics. Bad settings raise ``ConfigError`` as a push would."""
+    check_constants(action.name, constants, allowed_origin)
+    plan = _Plan(action, mapping, constants, allowed_origin, dry_run=True)
+    prepared = _prepare(plan, head, 0)
+    parts = [_results.from_invalid(prepared.invalid)]
+    if prepared.valid.height:
+        parts.append(action.dry_run(prepared.valid, Push(None, constants)))
+    return _results.assemble(parts)
 
 
 def _prepare(plan: _Plan, chunk: pl.DataFrame, offset: int) -> Prepared:
@@ -412,16 +458,13 @@ def _method(method: str) -> str:
     return method
 
 
-def _drop_pending(memo: dict[str, Any]) -> None:
+def _drop_pending(caches: Caches) -> None:
     """Cancel the per-push tasks still pending (a stopped push's lookups); mark the rest read."""
-    for value in memo.values():
-        tasks = value.values() if isinstance(value, Mapping) else [value]
-        for task in tasks:
-            if isinstance(task, asyncio.Future):
-                if not task.done():
-                    task.cancel()
-                elif not task.cancelled():
-                    task.exception()  # retrieved: no "exception was never retrieved" log
+    for task in caches.pending():
+        if not task.done():
+            task.cancel()
+        elif not task.cancelled():
+            task.exception()  # retrieved: no "exception was never retrieved" log
 
 
 def _client_for(client: Client | None, dry_run: bool) -> Client | None:

@@ -130,11 +130,12 @@ def _sign(function: Callable[..., Any], action: Action, typed: type) -> None:
     ]
     params.append(inspect.Parameter("out", keyword, default=None, annotation="str | Path | None"))
     function.__signature__ = inspect.Signature(params, return_annotation="Results")  # type: ignore[attr-defined]
-    _ACTION_OF[function.__name__] = action
+    FUNCTIONS[function.__name__] = action
 
 
-#: Which action each signed public function pushes (read by :func:`_twin`).
-_ACTION_OF: dict[str, Action] = {}
+#: The action each sync public function pushes, by the function's name (the async twin's
+#: name is ``"a"`` + it): read by :func:`_twin` and the widgets' action picker.
+FUNCTIONS: dict[str, Action] = {}
 
 
 def _twin(sync: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
@@ -143,7 +144,7 @@ def _twin(sync: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
     A type checker maps each of ``sync``'s overloads through ``P`` (so the twin's ``out=``
     types as a LazyFrame too); it does so only for a one-argument function like this one.
     """
-    action = _ACTION_OF[sync.__name__]
+    action = FUNCTIONS[sync.__name__]
 
     async def twin(frame: Any, *, out: _Path | None = None, **options: Any) -> Results:
         return await _apush(action, frame, out, **bind(action, options))

@@ -73,7 +73,7 @@ async def send_batch(push: Push, batch: Batch, spent: int = 0) -> list[_results.
     for the push and later batches that large are split before they are sent. ``spent``:
     attempts already spent on these rows.
     """
-    refused = push.memo.get("transactions_refused_size")
+    refused = push.caches.transactions_refused_size
     if refused is not None and len(batch.items) >= refused > 1:
         return await _halves(push, batch, spent)
     body = {
@@ -88,7 +88,7 @@ async def send_batch(push: Push, batch: Batch, spent: int = 0) -> list[_results.
     if isinstance(answer, PayloadTooLargeError | BadRequestError) and len(batch.items) > 1:
         outcomes = await _halves(push, batch, spent + answer.attempts)
         if isinstance(answer, BadRequestError) and all(o.http_status != 400 for o in outcomes):
-            push.memo["transactions_refused_size"] = min(refused or len(rows), len(rows))
+            push.caches.transactions_refused_size = min(refused or len(rows), len(rows))
         return outcomes
     return [
         _outcome(row, contact_id, attempts + spent, answer)
@@ -200,7 +200,7 @@ async def _send_all(push: Push, batches: list[Batch]) -> list[_results.Outcome]:
 
 async def before_dry_run(valid: pl.DataFrame, push: Push) -> None:
     """Decide (reading the directory's settings) which lookups an import would make."""
-    push.memo["dry_run_via_import"] = await _import_lookups.by_import(push, valid)
+    push.caches.dry_run_via_import = await _import_lookups.by_import(push, valid)
 
 
 def dry_run(valid: pl.DataFrame, push: Push) -> pl.DataFrame:
@@ -209,7 +209,7 @@ def dry_run(valid: pl.DataFrame, push: Push) -> pl.DataFrame:
     ``"contactLookup": "import" | "search"`` — in place of ``contactId``."""
     contact_ids = valid["contact_id"] if "contact_id" in valid.columns else None
     payloads = transaction_entries(valid, default_date=push.default_date)
-    via = push.memo.pop("dry_run_via_import", None)
+    via, push.caches.dry_run_via_import = push.caches.dry_run_via_import, None
     if via is not None and via.len() == valid.height:
         needs = pl.repeat(True, valid.height, eager=True)
         if contact_ids is not None:

@@ -1,7 +1,8 @@
 """The preview's table: the first rows mapped, validated and built exactly as a push would.
 
-Pure functions, no widget: :func:`preview_table` (``_prepare.prepare`` and the action's
-own dry-run body builder, plus the warnings of :mod:`qxframe.widgets._hints`) and
+Pure functions, no widget: :func:`preview_table` (the pipeline's own
+:func:`~qxframe.actions._pipeline.preview`, plus the warnings of
+:mod:`qxframe.widgets._hints`) and
 :func:`table_html` (that table as HTML). :mod:`qxframe.widgets._preview` is the skin.
 """
 
@@ -14,24 +15,20 @@ import polars as pl
 
 from qxframe import _results
 from qxframe._fields import fields_for
-from qxframe._prepare import check_constants, prepare
 from qxframe._results import Status
-from qxframe.actions._pipeline import Push
+from qxframe.actions._pipeline import preview
+from qxframe.actions._public import FUNCTIONS
 from qxframe.actions._registry import ACTIONS
 from qxframe.widgets import _html
 from qxframe.widgets._hints import row_warnings
 
-_ALIASES = {
-    "upsert_contacts": "contacts",
-    "upsert_transactions": "transactions",
-    "trigger_workflow": "workflow",
-}
 PREVIEW_COLUMNS = ("row", "status", "error_code", "error_message", "payload")
 
 
 def action_name(action: str) -> str:
     """``"contacts"``, ``"transactions"`` or ``"workflow"`` (the public function names work too)."""
-    name = _ALIASES.get(action, action)
+    function = FUNCTIONS.get(action.removeprefix("a"))
+    name = function.name if function is not None else action
     fields_for(name)  # ConfigError for an unknown action
     return name
 
@@ -51,14 +48,9 @@ def preview_table(
     """
     name = action_name(action)
     constants = dict(constants or {})
-    check_constants(name, constants, allowed_origin)
-    prepared = prepare(
-        head, name, mapping=mapping, constants=constants, allowed_origin=allowed_origin
+    table = preview(
+        ACTIONS[name], head, mapping=mapping, constants=constants, allowed_origin=allowed_origin
     )
-    parts = [_results.from_invalid(prepared.invalid)]
-    if prepared.valid.height:
-        parts.append(ACTIONS[name].dry_run(prepared.valid, Push(None, constants)))
-    table = _results.assemble(parts)
     if table.height == 0:
         table = _results.empty()
     status = pl.when(pl.col("status") == Status.DRY_RUN).then(pl.lit("valid")).otherwise("status")
