@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import polars as pl
 
@@ -66,6 +66,29 @@ class Outcome:
 
 
 _OUTCOME_FIELDS: Final = tuple(f.name for f in fields(Outcome))
+
+
+class Answer(Protocol):
+    """What an outcome reads of a successful answer (``_envelope.Reply``)."""
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def request_id(self) -> str | None: ...
+    @property
+    def attempts(self) -> int: ...
+
+
+def succeeded(row: int, answer: Answer, *, qualtrics_id: str | None = None) -> Outcome:
+    """The outcome of a row whose request Qualtrics accepted with ``answer``."""
+    return Outcome(
+        row=row,
+        status=Status.SUCCESS,
+        http_status=answer.status,
+        qualtrics_id=qualtrics_id,
+        request_id=answer.request_id,
+        attempts=answer.attempts,
+    )
 
 
 def failed(

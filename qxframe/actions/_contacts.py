@@ -19,7 +19,6 @@ import polars as pl
 from qxframe import _results
 from qxframe._envelope import Reply
 from qxframe._payloads import contact_bodies, contact_body, lookup_key
-from qxframe._results import Status
 from qxframe.actions import _imports
 from qxframe.actions._dedup import merges
 from qxframe.actions._pipeline import Action, Push, rows_of, run_groups
@@ -112,15 +111,7 @@ async def send_rows(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
 def _outcome(row: int, answer: Reply | QxError) -> _results.Outcome:
     if isinstance(answer, QxError):
         return _results.failed(row, answer)
-    contact_id = (answer.result or {}).get("id")
-    return _results.Outcome(
-        row=row,
-        status=Status.SUCCESS,
-        http_status=answer.status,
-        qualtrics_id=contact_id,
-        request_id=answer.request_id,
-        attempts=answer.attempts,
-    )
+    return _results.succeeded(row, answer, qualtrics_id=(answer.result or {}).get("id"))
 
 
 def dry_run(valid: pl.DataFrame, push: Push) -> pl.DataFrame:

@@ -14,7 +14,6 @@ import polars as pl
 
 from qxframe import _results
 from qxframe._payloads import workflow_bodies, workflow_body
-from qxframe._results import Status
 from qxframe.actions._pipeline import Action, Push, rows_of, run_groups
 from qxframe.exceptions import QxError
 
@@ -28,13 +27,7 @@ async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
         if isinstance(answer, QxError):
             outcome = _results.failed(row["row"], answer)
         else:
-            outcome = _results.Outcome(
-                row["row"],
-                Status.SUCCESS,
-                http_status=answer.status,
-                request_id=answer.request_id,
-                attempts=answer.attempts,
-            )
+            outcome = _results.succeeded(row["row"], answer)
         outcomes.append(outcome)
         push.settle([outcome])
 
