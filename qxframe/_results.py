@@ -81,14 +81,8 @@ class Answer(Protocol):
 
 def succeeded(row: int, answer: Answer, *, qualtrics_id: str | None = None) -> Outcome:
     """The outcome of a row whose request Qualtrics accepted with ``answer``."""
-    return Outcome(
-        row=row,
-        status=Status.SUCCESS,
-        http_status=answer.status,
-        qualtrics_id=qualtrics_id,
-        request_id=answer.request_id,
-        attempts=answer.attempts,
-    )
+    ids = {"qualtrics_id": qualtrics_id, "request_id": answer.request_id}
+    return Outcome(row, Status.SUCCESS, answer.status, attempts=answer.attempts, **ids)
 
 
 def failed(
