@@ -20,7 +20,14 @@ from typing import Final, Literal
 
 from qxframe.exceptions import ConfigError
 
-Kind = Literal["identifier", "string", "bool", "date", "object"]
+Kind = Literal["identifier", "string", "url", "bool", "date", "object"]
+
+#: A reasonable e-mail syntax: one ``@``, no spaces or list punctuation, a dotted domain.
+_LOCAL = r'[^@\s,;<>()\[\]"\\]+'
+_LABEL = r'[^@\s,;<>()\[\]"\\.]'
+EMAIL_PATTERN: Final = rf"^{_LOCAL}@{_LABEL}+(\.{_LABEL}+)*\.{_LABEL}{{2,}}$"
+#: The largest workflow event body Qualtrics takes, in bytes of JSON.
+MAX_WORKFLOW_BYTES: Final = 102_400
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,13 @@ class Field:
     required: bool = True
     #: What a destination is, for people (the CLI's option help, the widgets' labels).
     help: str = ""
+    #: A regular expression every value must match (rule ``<name>_format``).
+    format: str | None = None
+    #: The most bytes a value may take (rule ``payload_too_large``).
+    max_bytes: int | None = None
+    #: Without a column of its own, the field is the whole row (less the ``url`` field's
+    #: column): a workflow's event body.
+    whole_row: bool = False
 
     @property
     def metavar(self) -> str:
@@ -75,7 +89,7 @@ def _contact_fields() -> tuple[Field, ...]:
             help="the XM Directory (POOL_…) for every row (else a directory_id column)",
         ),
         Field("ext_ref", "extRef", "string", "extRef"),
-        Field("email", "email", "string", "email"),
+        Field("email", "email", "string", "email", format=EMAIL_PATTERN),
         Field("phone", "phone", "string", "phone"),
         Field("first_name", "firstName", "string", "firstName"),
         Field("last_name", "lastName", "string", "lastName"),
@@ -121,12 +135,19 @@ _CATALOGUE: Final[dict[str, tuple[Field, ...]]] = {
         Field(
             "workflow_url",
             "workflowUrl",
-            "string",
+            "url",
             None,
             destination=True,
             help="the workflow's JSON-event trigger URL (else a workflow_url column)",
         ),
-        Field("event_payload", "eventPayload", "object", None),
+        Field(
+            "event_payload",
+            "eventPayload",
+            "object",
+            None,
+            max_bytes=MAX_WORKFLOW_BYTES,
+            whole_row=True,
+        ),
     ),
 }
 
@@ -182,6 +203,23 @@ FLAT_OBJECTS: Final = frozenset({"embedded_data", "transaction_data"})
 
 #: Fields that identify a contact, in the order a directory search filters on them.
 LOOKUP_FIELDS: Final = ("ext_ref", "phone", "email")
+
+#: What identifies each row's contact (a row needs one, rule ``missing_identity``), in
+#: the order people are told of them.
+_IDENTITY: Final[dict[str, tuple[str, ...]]] = {
+    "contacts": ("ext_ref", "email", "phone"),
+    "transactions": ("contact_id", "ext_ref", "email", "phone"),
+    "workflow": (),
+}
+
+
+def identity_fields(action: str) -> tuple[str, ...]:
+    """The fields of which each row of ``action`` needs one (none: no such rule).
+
+    >>> identity_fields("transactions")
+    ('contact_id', 'ext_ref', 'email', 'phone')
+    """
+    return _IDENTITY[check_action(action)]
 
 
 def check_action(action: str) -> str:

@@ -49,7 +49,7 @@ def resolve(
             exprs[f.name] = pl.lit(given[f.name], dtype=pl.String)
             continue
         expr, column = _source(frame, f, sources.get(f.name), url_column)
-        if f.name == "workflow_url":
+        if f.kind == "url":
             url_column = column
         if expr is not None:
             exprs[f.name] = expr
@@ -126,7 +126,7 @@ def _source(
     for name in (f.name, f.alias):
         if name in columns:
             return pl.col(name), name
-    if f.name == "event_payload":
+    if f.whole_row:
         rest = [c for c in columns if c != url_column]
         check_faithful_keys(f.name, {c: frame.schema[c] for c in rest}, "column")
         return (pl.struct([pl.col(c) for c in rest]) if rest else None), None

@@ -70,7 +70,7 @@ def _normalize_field(f: Field, s: pl.Series) -> list[pl.Series]:
 
 
 def _convert(f: Field, s: pl.Series) -> list[pl.Series]:
-    if f.kind in ("identifier", "string"):
+    if f.kind in ("identifier", "string", "url"):
         return [text(s, f.name)]
     if f.kind == "bool":
         return _boolean(s, f.name)

@@ -21,18 +21,18 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from qxframe._fields import LOOKUP_FIELDS, diagnostic, diagnostic_rules, fields_for
+from qxframe._fields import (
+    diagnostic,
+    diagnostic_rules,
+    fields_for,
+    identity_fields,
+)
 from qxframe._normalize import DATE_PATTERN
 from qxframe._urls import is_allowed_workflow_url, redact
 
 if TYPE_CHECKING:  # pandera (and the pandas it pulls in) loads on first use, not on import
     import pandera.polars as pa
 
-#: A reasonable e-mail syntax: one ``@``, no spaces or list punctuation, a dotted domain.
-_LOCAL = r'[^@\s,;<>()\[\]"\\]+'
-_LABEL = r'[^@\s,;<>()\[\]"\\.]'
-EMAIL_PATTERN = rf"^{_LOCAL}@{_LABEL}+(\.{_LABEL}+)*\.{_LABEL}{{2,}}$"
-MAX_WORKFLOW_BYTES = 102_400
 
 _OBJECT_HINT = 'give {"key": value} JSON text, a struct column, or a list of columns'
 _UNSUPPORTED = (
@@ -99,14 +99,18 @@ def _matches(code: str, pattern: str) -> pa.Check:
     return _check(code, lambda c: c.is_null() | c.str.contains(pattern))
 
 
-def _allowed_url(allowed_origin: str | None) -> pa.Check:
+def _at_most_bytes(most: int) -> pa.Check:
+    return _check("payload_too_large", lambda c: c.str.len_bytes() <= most)
+
+
+def _allowed_url(name: str, allowed_origin: str | None) -> pa.Check:
     def check(data: Any) -> pl.LazyFrame:
         column = pl.col(data.key)
         urls = data.lazyframe.select(column.unique()).collect().to_series().to_list()
         allowed = [u for u in urls if u is not None and is_allowed_workflow_url(u, allowed_origin)]
         return data.lazyframe.select(column.is_null() | column.is_in(allowed))
 
-    return _pa().Check(check, name="workflow_url_not_allowed", ignore_na=False)
+    return _pa().Check(check, name=f"{name}_not_allowed", ignore_na=False)
 
 
 def _has_identity(candidates: tuple[str, ...]) -> pa.Check:
@@ -136,18 +140,16 @@ def _field_columns(action: str, allowed_origin: str | None) -> dict[str, pa.Colu
         if f.pattern is not None:
             code = f"{f.name}_format"
             checks.append(_matches(code, f"^{f.pattern.pattern}$"))
-        if f.name == "email":
-            checks.append(_matches("email_format", EMAIL_PATTERN))
-        if f.name == "workflow_url":
-            checks.append(_allowed_url(allowed_origin))
-        if f.name == "transaction_date":
-            checks.append(_matches("transaction_date_unparseable", DATE_PATTERN))
+        if f.format is not None:
+            checks.append(_matches(f"{f.name}_format", f.format))
+        if f.kind == "url":
+            checks.append(_allowed_url(f.name, allowed_origin))
+        if f.kind == "date":
+            checks.append(_matches(f"{f.name}_unparseable", DATE_PATTERN))
         if f.kind == "object":
             checks.append(_matches(f"{f.name}_not_object", r"^\{"))
-        if f.name == "event_payload":
-            checks.append(
-                _check("payload_too_large", lambda c: c.str.len_bytes() <= MAX_WORKFLOW_BYTES)
-            )
+        if f.max_bytes is not None:
+            checks.append(_at_most_bytes(f.max_bytes))
         dtype = pl.Boolean if f.kind == "bool" else pl.String
         required = f.destination and f.required
         columns[f.name] = _pa().Column(dtype, checks=checks, nullable=True, required=required)
@@ -162,10 +164,8 @@ def schema_for(action: str, allowed_origin: str | None = None) -> pa.DataFrameSc
         for rule in diagnostic_rules(f):
             key, column = _diagnostic(rule)
             columns[key] = column
-    checks = []
-    if action != "workflow":
-        identity = LOOKUP_FIELDS + (("contact_id",) if action == "transactions" else ())
-        checks.append(_has_identity(identity))
+    identity = identity_fields(action)
+    checks = [_has_identity(identity)] if identity else []
     return _pa().DataFrameSchema(columns, checks=checks, strict=False, name=f"{action}_schema")
 
 
@@ -179,11 +179,11 @@ def message(code: str, value: Any, action: str = "contacts") -> str:
     """The sentence for a failure of rule ``code``, quoting ``value`` where that helps."""
     template = RULES.get(code, code.replace("_", " ") + " {value}; fix the value")
     if code == "missing_identity":
-        names = ["contact_id"] if action == "transactions" else []
-        shown = ", ".join([*names, "ext_ref", "email"]) + " or phone"
+        *names, last = identity_fields(action)
+        shown = f"{', '.join(names)} or {last}"
     elif code == "payload_too_large":
         shown = f"{len(str(value).encode()):,}"
-    elif code.startswith("workflow_url"):
+    elif any(code.startswith(f.name) for f in fields_for(action) if f.kind == "url"):
         shown = _quote(redact(value))
     else:
         shown = _quote(value)

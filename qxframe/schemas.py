@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from qxframe._fields import EMAIL_PATTERN, MAX_WORKFLOW_BYTES
 from qxframe._inputs import iter_chunks
 from qxframe._prepare import check_constants, problems
-from qxframe._validation import EMAIL_PATTERN, MAX_WORKFLOW_BYTES, RULES, message, schema_for
+from qxframe._validation import RULES, message, schema_for
 
 if TYPE_CHECKING:  # pandera (and the pandas it pulls in) loads on first use, not on import
     import pandera.polars as pa
