@@ -2,8 +2,13 @@
 
 This module owns the names. A field has a snake_case ``name`` (what ``mapping`` keys and
 frame columns use), Segment's camelCase ``alias`` (also accepted as a column name), a
-``kind`` that decides how its values are normalised, and the ``body_key`` it is sent as
-(``None`` when it goes into a URL or, for ``event_payload``, is the whole body).
+``kind`` that decides how its values are normalised and checked, the ``body_key`` it is
+sent as (``None`` when it goes into a URL or, for ``event_payload``, is the whole body),
+and the rules it carries (an id ``prefix``, a ``format``, ``max_bytes``). An action also
+has its options (:func:`options_for`) and the fields that identify its rows' contact
+(:func:`identity_fields`). The action registry, the public signatures, the CLI's options,
+the widgets' pickers, validation and the payload builders all read this module
+(docs/architecture.md, "Where each change goes").
 
 >>> [f.name for f in fields_for("workflow")]
 ['workflow_url', 'event_payload']
