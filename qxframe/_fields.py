@@ -175,13 +175,16 @@ class Option:
     choices: tuple[str, ...] = ()
 
 
+#: How contacts are sent (docs/architecture.md, "Mailing lists and import jobs").
+METHODS: Final = ("auto", "api", "import")
+
 _IMPORT_OPTIONS: Final = (
     Option(
         "method",
         "auto",
         '"api": one request per contact; "import": import jobs of up to 10,000 contacts '
         '(needs a mailing list); "auto": import jobs for 1,000 rows or more in a list',
-        choices=("auto", "api", "import"),
+        choices=METHODS,
     ),
     Option("import_jobs", 25, "import jobs created and unfinished at once, at most"),
 )

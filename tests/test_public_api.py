@@ -135,3 +135,12 @@ def test_a_misspelled_keyword_is_a_type_error_that_names_the_right_one():
         qx.upsert_contacts(frame, directoryid="POOL_x", dry_run=True)
     with pytest.raises(TypeError, match="'batchsize' .* did you mean 'batch_size'"):
         asyncio.run(qx.aupsert_transactions(frame, batchsize=5, dry_run=True))
+
+
+def test_the_method_type_is_the_catalogue_s():
+    from typing import get_args
+
+    from qxframe._fields import METHODS
+    from qxframe.actions._public import Method
+
+    assert get_args(Method) == METHODS

@@ -36,7 +36,7 @@ import polars as pl
 
 from qxframe import _partial, _results
 from qxframe._envelope import Reply
-from qxframe._fields import destinations
+from qxframe._fields import METHODS, destinations
 from qxframe._inflight import MAX_IN_FLIGHT
 from qxframe._inputs import count_rows
 from qxframe._prepare import Prepared, check_constants, prepare
@@ -453,8 +453,9 @@ async def _handle(
 
 
 def _method(method: str) -> str:
-    if method not in ("auto", "api", "import"):
-        raise ConfigError(f'method must be "auto", "api" or "import", not {method!r}.')
+    if method not in METHODS:
+        *some, last = (f'"{m}"' for m in METHODS)
+        raise ConfigError(f"method must be {', '.join(some)} or {last}, not {method!r}.")
     return method
 
 

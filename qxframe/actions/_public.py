@@ -76,6 +76,10 @@ _LF: TypeAlias = pl.LazyFrame
 _Path: TypeAlias = str | Path
 
 
+#: ``_fields.METHODS`` as a type (a test holds the two equal).
+Method: TypeAlias = Literal["auto", "api", "import"]
+
+
 class SharedOpts(TypedDict, total=False):
     """The keyword arguments every action takes, besides ``out``."""
 
@@ -90,7 +94,7 @@ class SharedOpts(TypedDict, total=False):
 class ContactOpts(SharedOpts, total=False):
     directory_id: str | None
     mailing_list_id: str | None
-    method: Literal["auto", "api", "import"]
+    method: Method
     import_jobs: int
 
 
