@@ -263,7 +263,7 @@ def test_client_not_told_the_limit_recovers_without_failures():
         client = live.client(rate_limits={"reads": 3000})  # Qualtrics default
         answers = client.run(_hammer(client, 40))
         statuses = live.requests()["status"].to_list()
-        slowed = client.limiter.rate_per_minute("reads")
+        slowed = client.limiter.rate("reads") * 60
         client.close()
     assert all(isinstance(a, dict) for a in answers), [
         a for a in answers if not isinstance(a, dict)

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from qxframe import _ratelimit as ratelimit
 from qxframe._config import FAMILIES
 
 
@@ -30,27 +31,15 @@ class Fault:
     retry_after: str | None = None  # the Retry-After header value, if any
 
 
-class TokenBucket:
-    """``rate_per_min`` requests a minute, bursting to one second's worth (at least 1)."""
+class TokenBucket(ratelimit.TokenBucket):
+    """``rate_per_min`` requests a minute, bursting to one second's worth (at least 1):
+    the client's bucket, used through ``take()``, which never waits."""
 
     def __init__(self, rate_per_min: float, clock: Callable[[], float]) -> None:
         if rate_per_min <= 0:
             raise ValueError(f"rate_limit must be positive, got {rate_per_min!r}.")
-        self.rate = rate_per_min / 60.0
-        self.capacity = max(1.0, self.rate)
-        self.tokens = self.capacity
-        self.clock = clock
-        self.stamp = clock()
-
-    def take(self) -> float:
-        """Take a token; return 0.0, or the seconds until one is free (nothing taken)."""
-        now = self.clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return 0.0
-        return (1.0 - self.tokens) / self.rate
+        rate = rate_per_min / 60.0
+        super().__init__(rate, burst=rate, clock=clock)
 
 
 def _rate_limits(rate_limit: int | Mapping[str, int] | None) -> dict[str, int]:
