@@ -899,3 +899,12 @@ def test_results_view_without_frame(mixed):
     assert view.retry_button not in view.children
     with pytest.raises(ValueError, match="frame="):
         view.rows_to_retry()
+
+
+def test_an_expression_option_is_labelled_with_its_text_cut_to_40_characters():
+    options = _picks.options_for(
+        field("contacts", "embedded_data"), ["a"], expression=pl.lit("x" * 80)
+    )
+    label, key = options[-1]
+    assert key == _picks.EXPRESSION
+    assert len(label) == len("expression: ") + 40 and label.endswith("x…")
