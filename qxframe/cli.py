@@ -29,7 +29,9 @@ from contextlib import ExitStack
 from typing import Any
 
 from qxframe import _cli_inputs, _fields
+from qxframe._config import positive
 from qxframe._results import OUTCOME_UNKNOWN
+from qxframe.exceptions import ConfigError
 
 ACTIONS = _fields.ACTIONS  # the subcommands of push and retry: one per action
 LISTED_ROWS = 50  # outcome-unknown rows listed by number in the summary
@@ -202,14 +204,14 @@ def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: boo
     )
     parser.add_argument(
         "--concurrency",
-        type=_positive,
+        type=_count,
         metavar="N",
         help="at most N requests in flight (default: what the rate limit needs, up to 64)",
     )
     if action == "transactions":
         parser.add_argument(
             "--batch-size",
-            type=_positive,
+            type=_count,
             default=100,
             metavar="N",
             help="transactions per request (default 100)",
@@ -229,14 +231,17 @@ def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: boo
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
-def _positive(text: str) -> int:
+def _count(text: str) -> int:
+    """The value of an N option, checked by ``positive``; argparse turns what this raises
+    into a usage error naming the option (exit 2)."""
     try:
-        value = int(text)
+        number = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(f"N must be a whole number, not {text!r}") from None
+    try:
+        return positive("N", number)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
 def _run_push(args: argparse.Namespace) -> int:
