@@ -205,6 +205,12 @@ class Sandbox:
     def running(self) -> bool:
         return self._server is not None and self._server.running
 
+    @property
+    def client_rate_limits(self) -> dict[str, float]:
+        """The requests a minute per family that :meth:`client` tells a client: the
+        sandbox's own limits, and :data:`UNLIMITED` for each family it does not limit."""
+        return {family: UNLIMITED for family in FAMILIES} | self._faults.rate_limits
+
     def client(self, **kwargs: Any) -> Any:
         """A ``qxframe.Client`` for this sandbox, told the sandbox's own rate limits.
 
@@ -220,8 +226,7 @@ class Sandbox:
             import httpx
 
             kwargs["transport"] = httpx.ASGITransport(app=self._app)
-        limits = {family: UNLIMITED for family in FAMILIES} | self._faults.rate_limits
-        kwargs.setdefault("rate_limits", limits)
+        kwargs.setdefault("rate_limits", self.client_rate_limits)
         client = Client(api_token=self.api_token, base_url=self.base_url, **kwargs)
         self._clients.add(client)
         return client
