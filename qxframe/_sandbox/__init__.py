@@ -206,7 +206,7 @@ class Sandbox:
         return self._server is not None and self._server.running
 
     @property
-    def client_rate_limits(self) -> dict[str, float]:
+    def client_rate_limits(self) -> dict[str, int]:
         """The requests a minute per family that :meth:`client` tells a client: the
         sandbox's own limits, and :data:`UNLIMITED` for each family it does not limit."""
         return {family: UNLIMITED for family in FAMILIES} | self._faults.rate_limits
