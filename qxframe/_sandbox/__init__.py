@@ -41,7 +41,7 @@ from typing import Any, Literal
 import polars as pl
 
 from qxframe._sandbox._app import QualtricsPaths, SandboxApp
-from qxframe._sandbox._faults import FAMILIES, Faults, check_family
+from qxframe._sandbox._faults import FAMILIES, Faults, check_family, scripted
 from qxframe._sandbox._imports import Imports
 from qxframe._sandbox._server import HOST, ServerThread
 from qxframe._sandbox._store import Store
@@ -279,13 +279,8 @@ class Sandbox:
         With ``after_commit=True`` each request is processed first (the write lands)
         and then answered with the error. ``retry_after`` adds a ``Retry-After`` header.
         """
-        self._faults.fail_next(
-            check_family(family),
-            status=status,
-            times=times,
-            after_commit=after_commit,
-            retry_after=retry_after,
-        )
+        check_family(family)  # first, as before: a wrong family is the error to report
+        self._faults.fail_next(family, scripted(status, after_commit, retry_after), times)
 
     def reset(self) -> None:
         """Drop contacts, transactions, events, requests and pending ``fail_next``s."""

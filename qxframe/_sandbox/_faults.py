@@ -42,6 +42,14 @@ class TokenBucket(ratelimit.TokenBucket):
         super().__init__(rate, burst=rate, clock=clock)
 
 
+def scripted(status: int, after_commit: bool, retry_after: float | None) -> Fault:
+    """The fault ``fail_next`` queues, its ``status`` checked (an HTTP error status)."""
+    if not 400 <= status <= 599:
+        raise ValueError(f"status must be an HTTP error status (400-599), got {status!r}.")
+    header = None if retry_after is None else f"{retry_after:g}"
+    return Fault(status, after_commit, header)
+
+
 def _rate_limits(rate_limit: int | Mapping[str, int] | None) -> dict[str, int]:
     if rate_limit is None:
         return {}
@@ -82,23 +90,13 @@ class Faults:
         self._buckets = {f: TokenBucket(r, clock) for f, r in self.rate_limits.items()}
         self._scripted: dict[str, deque[Fault]] = {f: deque() for f in FAMILIES}
 
-    def fail_next(
-        self,
-        family: str,
-        *,
-        status: int = 500,
-        times: int = 1,
-        after_commit: bool = False,
-        retry_after: float | None = None,
-    ) -> None:
+    def fail_next(self, family: str, fault: Fault, times: int = 1) -> None:
+        """Answer the next ``times`` requests of ``family`` with ``fault``."""
         check_family(family)
-        if not 400 <= status <= 599:
-            raise ValueError(f"status must be an HTTP error status (400-599), got {status!r}.")
         if times < 1:
             raise ValueError(f"times must be at least 1, got {times!r}.")
-        header = None if retry_after is None else f"{retry_after:g}"
         with self._lock:
-            self._scripted[family].extend([Fault(status, after_commit, header)] * times)
+            self._scripted[family].extend([fault] * times)
 
     def clear(self) -> None:
         with self._lock:
