@@ -25,7 +25,16 @@ import qxframe as qx
 import qxframe.widgets as qxw
 from qxframe._fields import field
 from qxframe.exceptions import AuthError, ConfigError, NotFoundError, TransportError
-from qxframe.widgets import _connect, _html, _labels, _picks, _preview, _problems, _results_view
+from qxframe.widgets import (
+    _connect,
+    _html,
+    _labels,
+    _picks,
+    _preview,
+    _problems,
+    _push,
+    _results_view,
+)
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 TOKEN = "tok_SECRET_do_not_show_1234567890"
@@ -926,3 +935,8 @@ def test_an_expression_option_is_labelled_with_its_text_cut_to_40_characters():
     label, key = options[-1]
     assert key == _picks.EXPRESSION
     assert len(label) == len("expression: ") + 40 and label.endswith("x…")
+
+
+def test_failure_text_scrubs_the_token():
+    text = _push.failure_text(RuntimeError(f"bad header {TOKEN}"), "here", TOKEN)
+    assert TOKEN not in text and "bad header ********" in text
