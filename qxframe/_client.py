@@ -21,7 +21,7 @@ import ssl
 import time
 import weakref
 from collections.abc import Coroutine, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 from urllib.parse import urljoin
 
 import httpx
@@ -46,6 +46,16 @@ from qxframe._stop import StopGate, stoppable
 from qxframe._transport import READ, DeliveryTransport, Route
 from qxframe._urls import is_allowed_workflow_url, origin_of
 from qxframe.exceptions import ConfigError, QxError
+
+
+class Body(TypedDict, total=False):
+    """What a request sends besides its method, URL and route: a JSON body (encoded
+    compactly), raw ``content`` bytes, or query ``params``."""
+
+    json: Any
+    content: bytes
+    params: Any
+
 
 T = TypeVar("T")
 
@@ -270,31 +280,15 @@ class Client:
 
     # -- plumbing --------------------------------------------------------------------
 
-    async def asend(
-        self,
-        method: str,
-        url: str,
-        *,
-        route: Route,
-        json: Any = None,
-        params: Any = None,
-        content: bytes | None = None,
-    ) -> Reply:
+    async def asend(self, method: str, url: str, *, route: Route, **body: Unpack[Body]) -> Reply:
         """Send one request through the delivery layer and read its envelope."""
-        return read_reply(
-            await self._send(method, url, route=route, json=json, params=params, content=content)
-        )
+        return read_reply(await self._send(method, url, route=route, **body))
 
     async def _send(
-        self,
-        method: str,
-        url: str,
-        *,
-        route: Route,
-        json: Any = None,
-        params: Any = None,
-        content: bytes | None = None,
+        self, method: str, url: str, *, route: Route, **body: Unpack[Body]
     ) -> httpx.Response:
+        """Send one request through the delivery layer; the answer as it came."""
+        json, content = body.get("json"), body.get("content")
         absolute = urljoin(self.base_url + "/", url)
         if origin_of(absolute) != self.base_url and route.family != "workflows":
             raise ConfigError(f"Refusing to send the API token outside {self.base_url}.")
@@ -305,7 +299,7 @@ class Client:
             method,
             absolute,
             content=content,
-            params=params,
+            params=body.get("params"),
             headers={"X-API-TOKEN": self._token.reveal()},
             extensions={"qx_route": route},
         )

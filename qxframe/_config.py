@@ -2,7 +2,8 @@
 
 Nothing here does I/O. ``Secret`` keeps the API token out of every ``repr``/``str``;
 ``endpoint_base`` turns a datacenter or a ``base_url`` into the origin requests go to;
-``resolve_rate_limits`` merges a user's per-family limits over the defaults.
+``resolve_rate_limits`` merges a user's per-family limits over the defaults; ``positive``
+checks a count setting (``concurrency``, ``batch_size``, …).
 """
 
 from __future__ import annotations
@@ -113,6 +114,17 @@ def endpoint_base(datacenter: str, base_url: str | None) -> str:
     if base_url is not None:
         return check_base_url(base_url)
     return f"https://{check_datacenter(datacenter)}.qualtrics.com"
+
+
+def positive(name: str, value: int) -> int:
+    """Return ``value`` when it is an ``int`` of at least 1, else raise ``ConfigError``.
+
+    >>> positive("batch_size", 100)
+    100
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, not {value!r}.")
+    return value
 
 
 def resolve_rate_limits(overrides: Mapping[str, float] | None) -> dict[str, float]:

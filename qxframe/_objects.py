@@ -32,7 +32,7 @@ import polars as pl
 from qxframe._fields import FLAT_OBJECTS, diagnostic, dtype_error
 from qxframe._jsontext import float_text, json_object, member, value_text
 from qxframe._payloads import compact_json
-from qxframe.exceptions import ConfigError
+from qxframe.exceptions import ConfigError, shorten
 
 if TYPE_CHECKING:
     from polars._typing import PolarsDataType
@@ -188,7 +188,7 @@ def _flat_from_struct(s: pl.Series, name: str) -> list[pl.Series]:
         text = v if column.dtype.is_float() else value_text(v, dtype)
         members.append(member(key, text))
         if len(key) > MAX_KEY_CHARS:
-            long_keys.append(pl.when(v.is_not_null()).then(pl.lit(_shorten(key))))
+            long_keys.append(pl.when(v.is_not_null()).then(pl.lit(shorten(key))))
         if dtype == pl.String and not column.dtype.is_float():
             long_values.append(pl.when(v.str.len_chars() > MAX_VALUE_CHARS).then(pl.lit(key)))
     out = fields.select(
@@ -210,10 +210,6 @@ def _flat_from_struct(s: pl.Series, name: str) -> list[pl.Series]:
 
 def _first(exprs: Sequence[pl.Expr]) -> pl.Expr:
     return pl.coalesce(exprs) if exprs else pl.lit(None, pl.String)
-
-
-def _shorten(value: str, limit: int = 40) -> str:
-    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 def _nested_text(value: Any) -> str | None:
@@ -251,7 +247,7 @@ def _render_json_text(raw: str | None, *, flat: bool) -> tuple[str | None, str |
     except ValueError:
         obj = None
     if not isinstance(obj, dict):
-        return None, "not_object", _shorten(raw.strip())
+        return None, "not_object", shorten(raw.strip())
     if not flat:
         return compact_json(clean(obj) or {}), None, ""
     out: dict[str, Any] = {}
@@ -262,7 +258,7 @@ def _render_json_text(raw: str | None, *, flat: bool) -> tuple[str | None, str |
         if isinstance(rendered, dict | list):
             rendered = compact_json(rendered)
         if len(key) > MAX_KEY_CHARS:
-            return None, "key_too_long", _shorten(key)
+            return None, "key_too_long", shorten(key)
         if isinstance(rendered, str) and len(rendered) > MAX_VALUE_CHARS:
             return None, "value_too_long", key
         out[key] = rendered

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 import polars as pl
 
@@ -52,18 +52,21 @@ def check_constants(
             raise ConfigError(message("workflow_url_not_allowed", value, action))
 
 
-def prepare(
-    chunk: pl.DataFrame,
-    action: str,
-    *,
-    mapping: Mapping[str, Any] | None,
-    constants: Mapping[str, str | None],
-    allowed_origin: str | None,
-    row_offset: int = 0,
-) -> Prepared:
-    """Map, normalise and validate ``chunk``; rows are numbered from ``row_offset``."""
-    normal = _normalized(chunk, action, mapping, constants)
-    invalid = _first_per_row(_failures(normal, action, allowed_origin, row_offset))
+class Options(TypedDict):
+    """How a chunk is read and checked: the push's ``mapping``, destination ``constants``
+    and ``allowed_origin`` (for workflow URLs), and the input position of its first row."""
+
+    mapping: Mapping[str, Any] | None
+    constants: Mapping[str, str | None]
+    allowed_origin: str | None
+    row_offset: NotRequired[int]
+
+
+def prepare(chunk: pl.DataFrame, action: str, **options: Unpack[Options]) -> Prepared:
+    """Map, normalise and validate ``chunk``; rows are numbered from ``row_offset`` (0)."""
+    normal = _normalized(chunk, action, options["mapping"], options["constants"])
+    row_offset = options.get("row_offset", 0)
+    invalid = _first_per_row(_failures(normal, action, options["allowed_origin"], row_offset))
     fields = [f.name for f in fields_for(action) if f.name in normal.columns]
     row = pl.int_range(row_offset, row_offset + normal.height, dtype=pl.Int64).alias("row")
     valid = normal.select(row, *fields)
@@ -72,18 +75,10 @@ def prepare(
     return Prepared(valid=valid, invalid=invalid)
 
 
-def problems(
-    chunk: pl.DataFrame,
-    action: str,
-    *,
-    mapping: Mapping[str, Any] | None,
-    constants: Mapping[str, str | None],
-    allowed_origin: str | None,
-    row_offset: int = 0,
-) -> pl.DataFrame:
+def problems(chunk: pl.DataFrame, action: str, **options: Unpack[Options]) -> pl.DataFrame:
     """Every rule every row of ``chunk`` fails (``row``, ``error_code``, ``error_message``)."""
-    normal = _normalized(chunk, action, mapping, constants)
-    return _failures(normal, action, allowed_origin, row_offset)
+    normal = _normalized(chunk, action, options["mapping"], options["constants"])
+    return _failures(normal, action, options["allowed_origin"], options.get("row_offset", 0))
 
 
 def _normalized(

@@ -2,7 +2,9 @@
 
 A :class:`TokenBucket` spaces requests at ``rate`` per second with a small burst, as
 reservations (the generic cell-rate algorithm): ``reserve()`` returns how long the caller
-must wait for its slot, so many coroutines and threads can share one bucket.
+must wait for its slot, so many coroutines and threads can share one bucket. ``take()``
+is the same bucket for whoever cannot wait: a slot now, or how long until one is free
+(the sandbox answers 429 with that as ``Retry-After``).
 
 When Qualtrics answers 429 the bucket pauses for ``Retry-After`` and lowers its rate by at
 most half (never below one request a second); each success then nudges the rate back up
@@ -23,19 +25,20 @@ Sleep = Callable[[float], Awaitable[None]]
 
 MIN_RATE = 1.0  # requests per second: the floor when slowing down after 429s
 RECOVERY = 1.02  # each success multiplies the lowered rate by this, up to the configured rate
+ROUNDING = 1e-9  # seconds: a "wait" this short is float rounding in the sums of intervals
 
 
 class TokenBucket:
     """Reservation-based token bucket for one endpoint family.
 
     ``rate`` is in requests per second; ``burst`` is how many requests may go at once
-    after an idle spell (1 = strictly evenly spaced).
+    after an idle spell (1 = strictly evenly spaced; a fraction gives part of a slot).
     """
 
-    def __init__(self, rate: float, *, burst: int = 1, clock: Clock = time.monotonic) -> None:
+    def __init__(self, rate: float, *, burst: float = 1, clock: Clock = time.monotonic) -> None:
         self.configured_rate = rate
         self.rate = rate
-        self.burst = max(1, burst)
+        self.burst = max(1.0, burst)
         self._clock = clock
         self._lock = threading.Lock()
         self._next_free = 0.0  # theoretical arrival time of the next request
@@ -44,12 +47,22 @@ class TokenBucket:
 
     def reserve(self) -> float:
         """Take the next slot; return the seconds to wait before using it (0 if none)."""
+        return self._claim(wait=True)
+
+    def take(self) -> float:
+        """Take a slot if one is free now and return 0.0; else take nothing and return the
+        seconds until one is."""
+        return self._claim(wait=False)
+
+    def _claim(self, *, wait: bool) -> float:
         with self._lock:
             now = self._clock()
             interval = 1.0 / self.rate
             admit = max(now, self._next_free - (self.burst - 1) * interval, self._paused_until)
-            self._next_free = max(self._next_free, admit) + interval
-            return admit - now
+            delay = admit - now if admit - now > ROUNDING else 0.0
+            if wait or delay == 0.0:
+                self._next_free = max(self._next_free, admit) + interval
+            return delay
 
     def on_rate_limited(self, retry_after: float | None) -> None:
         """A 429 arrived: pause for ``retry_after`` and halve the rate (once per pause)."""
@@ -103,7 +116,7 @@ class RateLimiter:
             ((ended, family) for family, ended in self._waits_end.items() if ended >= now - within),
             reverse=True,
         )
-        return {family: self.rate_per_minute(family) for _, family in recent}
+        return {family: self.rate(family) * 60.0 for _, family in recent}
 
     def on_rate_limited(self, family: str, retry_after: float | None) -> None:
         self.buckets[family].on_rate_limited(retry_after)
@@ -114,7 +127,3 @@ class RateLimiter:
     def rate(self, family: str) -> float:
         """The family's current rate (lowered after 429s), in requests per second."""
         return self.buckets[family].rate
-
-    def rate_per_minute(self, family: str) -> float:
-        """The family's current rate (lowered after 429s), in requests per minute."""
-        return self.buckets[family].rate * 60.0

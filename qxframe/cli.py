@@ -25,11 +25,14 @@ import signal
 import sqlite3
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
 from qxframe import _cli_inputs, _fields
+from qxframe._config import positive
 from qxframe._results import OUTCOME_UNKNOWN
+from qxframe.exceptions import ConfigError
 
 ACTIONS = _fields.ACTIONS  # the subcommands of push and retry: one per action
 LISTED_ROWS = 50  # outcome-unknown rows listed by number in the summary
@@ -126,21 +129,30 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 # -- push and retry ----------------------------------------------------------------------
 
 
+def _per_action(
+    subparsers: Any, name: str, each: str, help: str, description: str
+) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    """Register ``name`` with one sub-parser per action (its help: ``each`` with the action
+    for ``{}``); yield ``(action, sub-parser)``."""
+    parser = subparsers.add_parser(name, help=help, description=description)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action in ACTIONS:
+        sub = actions.add_parser(action, help=each.format(action), description=description)
+        yield action, sub
+
+
 def _add_push(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    for action, sub in _per_action(
+        subparsers,
         "push",
+        "push {} from FILE",
         help="push the rows of a CSV, TSV or Parquet file to Qualtrics",
         description="Push the rows of a CSV, TSV or Parquet file: one contact, transaction or "
         "workflow event per row. The token and datacenter (or base URL) come from "
         "QUALTRICS_API_TOKEN and QUALTRICS_DATACENTER (or QUALTRICS_BASE_URL). Exit status: "
         "0 every row succeeded (or was skipped as done before), 1 some rows failed or were "
         "invalid, 2 usage, configuration or authentication error.",
-    )
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for action in ACTIONS:
-        sub = actions.add_parser(
-            action, help=f"push {action} from FILE", description=parser.description
-        )
+    ):
         sub.add_argument(
             "file",
             metavar="FILE",
@@ -152,19 +164,16 @@ def _add_push(subparsers: Any) -> None:
 
 
 def _add_retry(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    for action, sub in _per_action(
+        subparsers,
         "retry",
+        "retry failed {}",
         help="push again the rows that failed in an earlier push",
         description="Push again the rows of FILE that failed according to RESULTS (the "
         "--out file of an earlier push of FILE). Rows whose outcome is unknown "
         "(outcome_unknown) are not re-sent: they may have landed, check them in Qualtrics. "
         "Give the same destination options as the push. Exit status as for push.",
-    )
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for action in ACTIONS:
-        sub = actions.add_parser(
-            action, help=f"retry failed {action}", description=parser.description
-        )
+    ):
         sub.add_argument("results", metavar="RESULTS", help="the results file (.csv/.parquet)")
         sub.add_argument("file", metavar="FILE", help="the input file of that push")
         sub.add_argument(
@@ -202,14 +211,14 @@ def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: boo
     )
     parser.add_argument(
         "--concurrency",
-        type=_positive,
+        type=_count,
         metavar="N",
         help="at most N requests in flight (default: what the rate limit needs, up to 64)",
     )
     if action == "transactions":
         parser.add_argument(
             "--batch-size",
-            type=_positive,
+            type=_count,
             default=100,
             metavar="N",
             help="transactions per request (default 100)",
@@ -229,14 +238,17 @@ def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: boo
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
-def _positive(text: str) -> int:
+def _count(text: str) -> int:
+    """The value of an N option, checked by ``positive``; argparse turns what this raises
+    into a usage error naming the option (exit 2)."""
     try:
-        value = int(text)
+        number = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(f"N must be a whole number, not {text!r}") from None
+    try:
+        return positive("N", number)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
 def _run_push(args: argparse.Namespace) -> int:

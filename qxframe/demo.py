@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -21,6 +23,13 @@ from qxframe._results import Status
 
 SAMPLES = Path("data/samples")
 SHOWN_FAILURES = 5
+
+
+def _push(action: Callable[..., pl.DataFrame], source: Path, **options: Any) -> None:
+    """Run one action on ``source`` (no progress bar) and print what came of it, timed."""
+    started = time.perf_counter()
+    results = action(source, progress=False, **options)
+    _print_results(action.__name__, results, time.perf_counter() - started)
 
 
 def _print_results(title: str, results: pl.DataFrame, seconds: float) -> None:
@@ -49,35 +58,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nMailing lists of {sb.directory_id}:")
         print(client.mailing_lists(sb.directory_id).select("mailing_list_id", "name"))
 
-        started = time.perf_counter()
-        contacts = qx.upsert_contacts(
+        _push(
+            qx.upsert_contacts,
             samples / "contacts.csv",
             client=client,
             directory_id=sb.directory_id,
             mapping={"embedded_data": ["plan", "city", "signup_date"]},
-            progress=False,
         )
-        _print_results("upsert_contacts", contacts, time.perf_counter() - started)
-
-        started = time.perf_counter()
-        transactions = qx.upsert_transactions(
+        _push(
+            qx.upsert_transactions,
             samples / "transactions.csv",
             client=client,
             directory_id=sb.directory_id,
             mailing_list_id=sb.mailing_list_id,
             mapping={"transaction_data": ["amount", "currency", "product", "basket"]},
-            progress=False,
         )
-        _print_results("upsert_transactions", transactions, time.perf_counter() - started)
-
-        started = time.perf_counter()
-        events = qx.trigger_workflow(
+        _push(
+            qx.trigger_workflow,
             samples / "workflow_events.csv",
             client=client,
             workflow_url=sb.workflow_url,
-            progress=False,
         )
-        _print_results("trigger_workflow", events, time.perf_counter() - started)
 
         print("\nThe sandbox now holds:")
         print(

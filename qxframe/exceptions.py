@@ -35,6 +35,9 @@ and every message ends with what to do about it. No message ever contains the AP
 token: error text is built only from Qualtrics' own ``errorMessage`` and from values
 qxframe chose to show.
 
+Two helpers put other text into a message: :func:`first_line` quotes a foreign error,
+:func:`shorten` cuts a long value down to a readable length.
+
 Errors coming from the network carry ``http_status``, ``error_code``, ``error_message``,
 ``request_id`` and ``attempts`` (how many HTTP attempts were spent), so that a failed row
 in a results frame can be filled from the error alone.
@@ -211,3 +214,13 @@ def first_line(exc: BaseException, *, with_kind: bool = False) -> str:
     if not with_kind or not first:
         return first or kind
     return first if kind in first else f"{kind}: {first}"
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """``text`` if it has at most ``limit`` characters, else its start and an ellipsis, in
+    ``limit`` characters: a long value quoted in a message or a label.
+
+    >>> shorten("abcdef", 4), shorten("abcd", 4)
+    ('abc…', 'abcd')
+    """
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -110,6 +110,21 @@ def test_usage_errors_exit_2(argv, capsys):
     assert "usage:" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--concurrency", "0"], "argument --concurrency: N must be a positive integer, not 0."),
+        (["--batch-size", "-3"], "argument --batch-size: N must be a positive integer, not -3."),
+        (["--concurrency", "2.5"], "argument --concurrency: N must be a whole number, not '2.5'"),
+    ],
+)
+def test_n_options_are_checked_as_the_library_checks_them(argv, said, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["push", "transactions", "x.csv", *argv])
+    assert exit_info.value.code == 2
+    assert said in capsys.readouterr().err
+
+
 def test_python_dash_m_qxframe_works():
     done = subprocess.run(
         [sys.executable, "-m", "qxframe", "push", "--help"], capture_output=True, text=True

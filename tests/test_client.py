@@ -9,7 +9,7 @@ import pytest
 
 import qxframe.exceptions as qxe
 from qxframe._client import Client
-from qxframe._config import RetryPolicy
+from qxframe._config import RetryPolicy, positive
 from qxframe._sandbox import Sandbox, sandbox
 
 TOKEN = "tok-SECRET-1234567890"
@@ -263,7 +263,7 @@ def test_client_not_told_the_limit_recovers_without_failures():
         client = live.client(rate_limits={"reads": 3000})  # Qualtrics default
         answers = client.run(_hammer(client, 40))
         statuses = live.requests()["status"].to_list()
-        slowed = client.limiter.rate_per_minute("reads")
+        slowed = client.limiter.rate("reads") * 60
         client.close()
     assert all(isinstance(a, dict) for a in answers), [
         a for a in answers if not isinstance(a, dict)
@@ -299,3 +299,14 @@ def test_an_id_that_goes_into_a_url_must_match_the_catalogue_pattern(bad):
     with pytest.raises(qxe.ConfigError, match="directory_id must look like 'POOL_…'"):
         check_id(bad, "POOL_", "directory_id")
     assert check_id("POOL_a-1_B", "POOL_", "directory_id") == "POOL_a-1_B"
+
+
+@pytest.mark.parametrize("value", [0, -1, True, 2.0, "3", None])
+def test_positive_refuses_what_is_not_a_whole_number_of_at_least_one(value):
+    with pytest.raises(qxe.ConfigError) as caught:
+        positive("batch_size", value)
+    assert caught.value.message == f"batch_size must be a positive integer, not {value!r}."
+
+
+def test_positive_returns_the_value():
+    assert positive("concurrency", 1) == 1 and positive("import_jobs", 64) == 64

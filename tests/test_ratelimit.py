@@ -15,6 +15,22 @@ def test_bucket_spaces_requests_at_the_rate(fake_time):
     assert waits == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
 
 
+def test_take_takes_a_free_slot_or_says_how_long_without_taking(fake_time):
+    """The non-blocking side of the same bucket (the sandbox's 429s use it)."""
+    bucket = TokenBucket(2.0, burst=2, clock=fake_time.clock)  # 2 per second, burst of 2
+    assert [bucket.take() for _ in range(3)] == pytest.approx([0.0, 0.0, 0.5])
+    assert bucket.take() == pytest.approx(0.5)  # a refusal took nothing
+    fake_time.now += 0.5
+    assert [bucket.take(), bucket.take()] == pytest.approx([0.0, 0.5])
+    assert bucket.reserve() == pytest.approx(0.5)  # reserve() waits in the same queue
+
+
+def test_ten_takes_in_a_burst_of_ten_despite_float_rounding(fake_time):
+    fake_time.now = 2.0
+    bucket = TokenBucket(10.0, burst=10, clock=fake_time.clock)
+    assert [bucket.take() for _ in range(11)].count(0.0) == 10
+
+
 def test_bucket_allows_a_burst_after_idle(fake_time):
     bucket = TokenBucket(10.0, burst=3, clock=fake_time.clock)
     assert [bucket.reserve() for _ in range(4)] == pytest.approx([0.0, 0.0, 0.0, 0.1])
@@ -56,7 +72,7 @@ def test_limiter_waits_with_the_injected_sleep(fake_time):
 
     asyncio.run(go())
     assert fake_time.sleeps == pytest.approx([0.5, 0.5])  # 2/s, clock advanced by the sleeps
-    assert limiter.rate_per_minute("contacts") == 120
+    assert limiter.rate("contacts") * 60 == 120
 
 
 def test_sustained_rate_matches_the_limit(fake_time):

@@ -128,6 +128,10 @@ def test_embedded_data_limits_vectorised_path() -> None:
     assert prepared.invalid["error_message"][0] == (
         'embedded_data "note" has a value longer than 1024 characters; shorten it or leave it out'
     )
+    shown = '"' + "k" * 39 + '…"'  # the key, cut to 40 characters with an ellipsis
+    assert prepared.invalid["error_message"][1] == (
+        f"embedded_data key {shown} is longer than 200 characters; shorten it"
+    )
     assert prepared.valid["embedded_data"].to_list() == ['{"note":"ok"}']
 
 
@@ -149,6 +153,11 @@ def test_embedded_data_from_json_text() -> None:
         "embedded_data_value_too_long",
     ]
     assert 'embedded_data "[1, 2]" is not a JSON object' in prepared.invalid["error_message"][0]
+    long_key = run(
+        {"email": ["a@b.com"], "attributes": ['{"' + "k" * 201 + '": 1}']},
+        mapping={"embedded_data": "attributes"},
+    )
+    assert '"' + "k" * 39 + '…" is longer than 200' in long_key.invalid["error_message"][0]
     assert prepared.valid["embedded_data"].to_list() == [
         '{"tier":"gold","tags":"[\\"a\\",\\"b\\"]"}',
         None,

@@ -25,7 +25,16 @@ import qxframe as qx
 import qxframe.widgets as qxw
 from qxframe._fields import field
 from qxframe.exceptions import AuthError, ConfigError, NotFoundError, TransportError
-from qxframe.widgets import _connect, _html, _labels, _picks, _preview, _problems, _results_view
+from qxframe.widgets import (
+    _connect,
+    _html,
+    _labels,
+    _picks,
+    _preview,
+    _problems,
+    _push,
+    _results_view,
+)
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 TOKEN = "tok_SECRET_do_not_show_1234567890"
@@ -223,7 +232,7 @@ def test_sandbox_panel_connects_and_picks_directory_and_list(panel, sb):
     panel.directory.value = sb.directory_id
     assert panel.directory_note.value == ""
     assert panel.sandbox is sb
-    assert panel.client.rate_limits["contacts"] == _connect.SANDBOX_RATE_LIMITS["contacts"]
+    assert panel.client.rate_limits == sb.client_rate_limits == sb.client().rate_limits
 
 
 def test_sandbox_switch_starts_and_stops_its_own_sandbox():
@@ -316,6 +325,24 @@ def test_malformed_datacenter_is_refused_as_the_client_refuses_it():
     assert not p.connect_button.disabled
     p.datacenter.value = "iad1\n"  # re.fullmatch, as the client
     assert p.connect_button.disabled
+
+
+def test_connect_called_with_a_malformed_datacenter_says_why_and_sends_nothing():
+    p = qxw.connect(env={})
+    p.datacenter.value = "iad1.qualtrics.com"
+    p.token.value = TOKEN
+    assert p.connect() is False
+    assert "Invalid datacenter ID" in p.status.value and p.client is None
+
+
+def test_the_panel_tells_its_client_the_sandbox_s_own_limits():
+    with qx.sandbox(rate_limit={"contacts": 120}) as limited:
+        p = qxw.connect(sandbox=limited)
+        try:
+            assert p.client is not None and p.client.rate_limits["contacts"] == 120
+            assert p.client.rate_limits == limited.client().rate_limits
+        finally:
+            p.disconnect()
 
 
 def test_unknown_datacenter_is_a_sentence_after_a_failed_connect():
@@ -899,3 +926,17 @@ def test_results_view_without_frame(mixed):
     assert view.retry_button not in view.children
     with pytest.raises(ValueError, match="frame="):
         view.rows_to_retry()
+
+
+def test_an_expression_option_is_labelled_with_its_text_cut_to_40_characters():
+    options = _picks.options_for(
+        field("contacts", "embedded_data"), ["a"], expression=pl.lit("x" * 80)
+    )
+    label, key = options[-1]
+    assert key == _picks.EXPRESSION
+    assert len(label) == len("expression: ") + 40 and label.endswith("x…")
+
+
+def test_failure_text_scrubs_the_token():
+    text = _push.failure_text(RuntimeError(f"bad header {TOKEN}"), "here", TOKEN)
+    assert TOKEN not in text and "bad header ********" in text

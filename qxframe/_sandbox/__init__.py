@@ -41,7 +41,7 @@ from typing import Any, Literal
 import polars as pl
 
 from qxframe._sandbox._app import QualtricsPaths, SandboxApp
-from qxframe._sandbox._faults import FAMILIES, Faults, check_family
+from qxframe._sandbox._faults import FAMILIES, Faults, check_family, scripted
 from qxframe._sandbox._imports import Imports
 from qxframe._sandbox._server import HOST, ServerThread
 from qxframe._sandbox._store import Store
@@ -205,6 +205,12 @@ class Sandbox:
     def running(self) -> bool:
         return self._server is not None and self._server.running
 
+    @property
+    def client_rate_limits(self) -> dict[str, int]:
+        """The requests a minute per family that :meth:`client` tells a client: the
+        sandbox's own limits, and :data:`UNLIMITED` for each family it does not limit."""
+        return {family: UNLIMITED for family in FAMILIES} | self._faults.rate_limits
+
     def client(self, **kwargs: Any) -> Any:
         """A ``qxframe.Client`` for this sandbox, told the sandbox's own rate limits.
 
@@ -220,8 +226,7 @@ class Sandbox:
             import httpx
 
             kwargs["transport"] = httpx.ASGITransport(app=self._app)
-        limits = {family: UNLIMITED for family in FAMILIES} | self._faults.rate_limits
-        kwargs.setdefault("rate_limits", limits)
+        kwargs.setdefault("rate_limits", self.client_rate_limits)
         client = Client(api_token=self.api_token, base_url=self.base_url, **kwargs)
         self._clients.add(client)
         return client
@@ -274,13 +279,8 @@ class Sandbox:
         With ``after_commit=True`` each request is processed first (the write lands)
         and then answered with the error. ``retry_after`` adds a ``Retry-After`` header.
         """
-        self._faults.fail_next(
-            check_family(family),
-            status=status,
-            times=times,
-            after_commit=after_commit,
-            retry_after=retry_after,
-        )
+        check_family(family)  # first, as before: a wrong family is the error to report
+        self._faults.fail_next(family, scripted(status, after_commit, retry_after), times)
 
     def reset(self) -> None:
         """Drop contacts, transactions, events, requests and pending ``fail_next``s."""

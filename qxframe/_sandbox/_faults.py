@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from qxframe import _ratelimit as ratelimit
 from qxframe._config import FAMILIES
 
 
@@ -30,27 +31,23 @@ class Fault:
     retry_after: str | None = None  # the Retry-After header value, if any
 
 
-class TokenBucket:
-    """``rate_per_min`` requests a minute, bursting to one second's worth (at least 1)."""
+class TokenBucket(ratelimit.TokenBucket):
+    """``rate_per_min`` requests a minute, bursting to one second's worth (at least 1):
+    the client's bucket, used through ``take()``, which never waits."""
 
     def __init__(self, rate_per_min: float, clock: Callable[[], float]) -> None:
         if rate_per_min <= 0:
             raise ValueError(f"rate_limit must be positive, got {rate_per_min!r}.")
-        self.rate = rate_per_min / 60.0
-        self.capacity = max(1.0, self.rate)
-        self.tokens = self.capacity
-        self.clock = clock
-        self.stamp = clock()
+        rate = rate_per_min / 60.0
+        super().__init__(rate, burst=rate, clock=clock)
 
-    def take(self) -> float:
-        """Take a token; return 0.0, or the seconds until one is free (nothing taken)."""
-        now = self.clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return 0.0
-        return (1.0 - self.tokens) / self.rate
+
+def scripted(status: int, after_commit: bool, retry_after: float | None) -> Fault:
+    """The fault ``fail_next`` queues, its ``status`` checked (an HTTP error status)."""
+    if not 400 <= status <= 599:
+        raise ValueError(f"status must be an HTTP error status (400-599), got {status!r}.")
+    header = None if retry_after is None else f"{retry_after:g}"
+    return Fault(status, after_commit, header)
 
 
 def _rate_limits(rate_limit: int | Mapping[str, int] | None) -> dict[str, int]:
@@ -93,23 +90,13 @@ class Faults:
         self._buckets = {f: TokenBucket(r, clock) for f, r in self.rate_limits.items()}
         self._scripted: dict[str, deque[Fault]] = {f: deque() for f in FAMILIES}
 
-    def fail_next(
-        self,
-        family: str,
-        *,
-        status: int = 500,
-        times: int = 1,
-        after_commit: bool = False,
-        retry_after: float | None = None,
-    ) -> None:
+    def fail_next(self, family: str, fault: Fault, times: int = 1) -> None:
+        """Answer the next ``times`` requests of ``family`` with ``fault``."""
         check_family(family)
-        if not 400 <= status <= 599:
-            raise ValueError(f"status must be an HTTP error status (400-599), got {status!r}.")
         if times < 1:
             raise ValueError(f"times must be at least 1, got {times!r}.")
-        header = None if retry_after is None else f"{retry_after:g}"
         with self._lock:
-            self._scripted[family].extend([Fault(status, after_commit, header)] * times)
+            self._scripted[family].extend([fault] * times)
 
     def clear(self) -> None:
         with self._lock:

@@ -64,14 +64,19 @@ class Transactions:
         return tx_id
 
     def get(self, directory_id: str, transaction_id: str) -> dict[str, Any]:
+        table = self.store.state.transactions_by_id
+        return self._in_directory(table, directory_id, transaction_id, "Transaction")
+
+    def _in_directory(
+        self, table: dict[str, dict[str, Any]], directory_id: str, key: str, what: str
+    ) -> dict[str, Any]:
+        """``table[key]`` if it belongs to ``directory_id`` (which must exist), else 404."""
         self.store.directory(directory_id)
         with self.store.lock:
-            row = self.store.state.transactions_by_id.get(transaction_id)
-        if row is None or row["directory_id"] != directory_id:
-            raise StoreError(
-                404, "RCE_1", f"Transaction not found in {directory_id}: {transaction_id}."
-            )
-        return row
+            found = table.get(key)
+        if found is None or found["directory_id"] != directory_id:
+            raise StoreError(404, "RCE_1", f"{what} not found in {directory_id}: {key}.")
+        return found
 
     def update(self, directory_id: str, transaction_id: str, body: Any) -> None:
         """PUT: the keys given replace theirs (``data`` keys merge), checked as on create."""
@@ -134,14 +139,8 @@ class Transactions:
             return batch_id
 
     def batch(self, directory_id: str, batch_id: str) -> dict[str, Any]:
-        self.store.directory(directory_id)
-        with self.store.lock:
-            found = self.store.state.batches.get(batch_id)
-        if found is None or found["directory_id"] != directory_id:
-            raise StoreError(
-                404, "RCE_1", f"Transaction batch not found in {directory_id}: {batch_id}."
-            )
-        return found
+        table = self.store.state.batches
+        return self._in_directory(table, directory_id, batch_id, "Transaction batch")
 
     def batches(self, directory_id: str) -> list[dict[str, Any]]:
         self.store.directory(directory_id)

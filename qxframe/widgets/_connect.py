@@ -23,7 +23,13 @@ import ipywidgets as w
 import polars as pl
 
 from qxframe._client import Client
-from qxframe._config import DEFAULT_DATACENTER, RetryPolicy, check_base_url, check_datacenter
+from qxframe._config import (
+    DEFAULT_DATACENTER,
+    RetryPolicy,
+    check_base_url,
+    check_datacenter,
+    endpoint_base,
+)
 from qxframe._sandbox import Sandbox
 from qxframe.exceptions import AuthError, ConfigError, QxError, TransportError
 from qxframe.widgets import _html
@@ -33,10 +39,6 @@ from qxframe.widgets._labels import (
     directory_options,
     mailing_list_options,
 )
-
-#: The sandbox has no rate limits; the client's defaults are Qualtrics' (500 writes a
-#: minute per family), which would make a sandbox push of a few hundred rows take minutes.
-SANDBOX_RATE_LIMITS: Mapping[str, float] = {"contacts": 6000, "search": 6000, "transactions": 6000}
 
 #: The panel's own reads (whoami, lists) give up quickly: a wrong datacenter should be
 #: reported in a second, not after the full backoff a push deserves.
@@ -198,7 +200,9 @@ class ConnectPanel(w.VBox):
                     "switch and try again, or run `qxframe sandbox` in a terminal."
                 )
             token, datacenter, base_url = sb.api_token, DEFAULT_DATACENTER, sb.base_url
-            options = {"rate_limits": SANDBOX_RATE_LIMITS, **self._options}
+            # the sandbox's own limits, as sb.client() is told them: Qualtrics' defaults
+            # (500 writes a minute) would make a sandbox push of a few hundred rows crawl
+            options = {"rate_limits": sb.client_rate_limits, **self._options}
         else:
             token = typed.strip() or self._env.get("QUALTRICS_API_TOKEN", "").strip()
             datacenter, base_url = self.datacenter.value, self.base_url.value.strip()
@@ -227,8 +231,11 @@ class ConnectPanel(w.VBox):
     def _open(
         self, token: str, datacenter: str, base_url: str | None, options: Mapping[str, Any]
     ) -> bool:
-        where = base_url or f"https://{datacenter}.qualtrics.com"
         reader: Client | None = None
+        try:
+            where = endpoint_base(datacenter, base_url)
+        except ConfigError as exc:
+            return self._fail(exc.message)
         try:
             reader = Client(token, datacenter, base_url, **{**options, "retry": CHECK_RETRY})
             self._say(f"Connecting to {reader.base_url}…")

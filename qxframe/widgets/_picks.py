@@ -18,6 +18,7 @@ import ipywidgets as w
 import polars as pl
 
 from qxframe._fields import Field, fields_for
+from qxframe.exceptions import shorten
 from qxframe.widgets import _html
 
 Key = tuple[str, ...]
@@ -78,7 +79,7 @@ def options_for(
     if f.kind == "object":
         options.append(("several columns as keys…", SEVERAL))
     if expression is not None:
-        options.append((f"expression: {_short(str(expression))}", EXPRESSION))
+        options.append((f"expression: {shorten(str(expression))}", EXPRESSION))
     return options
 
 
@@ -111,10 +112,6 @@ def mapping_of(
         elif key[0] == "column":
             mapping[f.name] = key[1]
     return mapping
-
-
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class Pickers:

@@ -31,6 +31,7 @@ import polars as pl
 from qxframe._inputs import count_rows
 from qxframe._results import Status
 from qxframe.exceptions import AuthError, ConfigError, QxError, TransportError
+from qxframe.widgets._connect import scrub
 
 #: bar_style and label of each final state
 FINAL = {
@@ -137,7 +138,7 @@ def failure_text(exc: BaseException, where: str, secret: str | None = None) -> s
             f"{head}: the push failed unexpectedly ({type(exc).__name__}: {exc}); "
             "run the same push in code to see the details."
         )
-    return text.replace(secret, "********") if secret else text
+    return scrub(text, secret)
 
 
 def failures_text(results: pl.DataFrame) -> str | None:

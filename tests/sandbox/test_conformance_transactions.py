@@ -104,3 +104,19 @@ def test_batch_of_an_unknown_transaction_is_refused(api, err):
     """§8 (reading in §12): a batch naming no real transaction creates nothing."""
     err(api.post(batches(api), json={"transactionIds": ["TR_nope"]}), 404)
     assert api.get(batches(api)).json()["result"]["elements"] == []
+
+
+def test_a_transaction_or_batch_is_found_only_in_its_own_directory(api, ok, err, contact_id):
+    """§8: a transaction or batch id under another directory (or unknown) is a 404."""
+    tx_id = _create(api, ok, contact_id, amount=1)
+    batch_id = ok(api.post(batches(api), json={"transactionIds": [tx_id]}))["id"]
+    other = f"/API/v3/directories/{api.sb.plain_directory_id}"
+    assert ok(api.get(f"{api.transactions()}/{tx_id}"))["transactionId"] == tx_id
+    gone = err(api.get(f"{other}/transactions/{tx_id}"), 404)
+    assert gone["errorMessage"] == f"Transaction not found in {api.sb.plain_directory_id}: {tx_id}."
+    ok(api.get(f"{batches(api)}/{batch_id}"))
+    gone = err(api.get(f"{other}/transactionbatches/{batch_id}"), 404)
+    assert gone["errorMessage"] == (
+        f"Transaction batch not found in {api.sb.plain_directory_id}: {batch_id}."
+    )
+    assert err(api.get(f"{batches(api)}/BT_nope"), 404)["errorCode"] == "RCE_1"

@@ -170,3 +170,26 @@ def test_reset_keeps_ids_and_token_and_drops_the_rest(api, ok):
         api.sb.workflow_url,
     ) == ids
     ok(api.get("/API/v3/whoami"))  # the pending fail_next went too
+
+
+@pytest.mark.parametrize(
+    ("family", "options", "said"),
+    [
+        ("writes", {"status": 200, "times": 0}, "Unknown endpoint family 'writes'"),
+        ("contacts", {"status": 200, "times": 0}, "status must be an HTTP error status"),
+        ("contacts", {"times": 0}, "times must be at least 1"),
+    ],
+)
+def test_fail_next_refuses_a_wrong_family_status_or_count_in_that_order(family, options, said):
+    with pytest.raises(ValueError, match=said):
+        Sandbox().fail_next(family, **options)
+
+
+def test_fail_next_answers_the_scripted_status_and_retry_after(make_api, ok, err):
+    api = make_api()
+    api.sb.fail_next("reads", status=503, times=2, retry_after=1.5)
+    for _ in range(2):
+        refused = api.get("/API/v3/whoami")
+        err(refused, 503)
+        assert refused.headers["Retry-After"] == "1.5"
+    ok(api.get("/API/v3/whoami"))
