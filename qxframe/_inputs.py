@@ -39,6 +39,7 @@ from typing import Any, BinaryIO
 import polars as pl
 
 from qxframe import _csvblocks
+from qxframe._config import positive
 from qxframe.exceptions import ConfigError, first_line
 
 DEFAULT_CHUNK_SIZE = 50_000
@@ -159,8 +160,7 @@ class _Prefixed:
 
 def iter_chunks(source: Any, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[pl.DataFrame]:
     """Yield ``source`` as polars DataFrames of at most ``chunk_size`` rows, in order."""
-    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
-        raise ConfigError(f"chunk_size must be a positive integer, not {chunk_size!r}")
+    positive("chunk_size", chunk_size)
     if isinstance(source, pl.DataFrame):
         return _slices(source, chunk_size)
     if isinstance(source, pl.LazyFrame):

@@ -48,8 +48,8 @@ def check_constants(
             raise ConfigError(message(f"{name}_missing", None, action))
         if f.pattern is not None and not f.pattern.fullmatch(value):
             raise ConfigError(message(f"{name}_format", value, action))
-        if name == "workflow_url" and not is_allowed_workflow_url(value, allowed_origin):
-            raise ConfigError(message("workflow_url_not_allowed", value, action))
+        if f.kind == "url" and not is_allowed_workflow_url(value, allowed_origin):
+            raise ConfigError(message(f"{name}_not_allowed", value, action))
 
 
 class Options(TypedDict):

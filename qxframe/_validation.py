@@ -29,6 +29,7 @@ from qxframe._fields import (
 )
 from qxframe._normalize import DATE_PATTERN
 from qxframe._urls import is_allowed_workflow_url, redact
+from qxframe.exceptions import shorten
 
 if TYPE_CHECKING:  # pandera (and the pandas it pulls in) loads on first use, not on import
     import pandera.polars as pa
@@ -193,7 +194,4 @@ def message(code: str, value: Any, action: str = "contacts") -> str:
 def _quote(value: Any, limit: int = 60) -> str:
     if value is None:
         return ""
-    text = str(value)
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return json.dumps(text, ensure_ascii=False)
+    return json.dumps(shorten(str(value), limit), ensure_ascii=False)

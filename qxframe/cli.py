@@ -34,7 +34,6 @@ from qxframe._config import positive
 from qxframe._results import OUTCOME_UNKNOWN
 from qxframe.exceptions import ConfigError
 
-ACTIONS = _fields.ACTIONS  # the subcommands of push and retry: one per action
 LISTED_ROWS = 50  # outcome-unknown rows listed by number in the summary
 
 
@@ -136,7 +135,7 @@ def _per_action(
     for ``{}``); yield ``(action, sub-parser)``."""
     parser = subparsers.add_parser(name, help=help, description=description)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for action in ACTIONS:
+    for action in _fields.ACTIONS:  # the catalogue's, read when the parser is built
         sub = actions.add_parser(action, help=each.format(action), description=description)
         yield action, sub
 
@@ -215,13 +214,15 @@ def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: boo
         metavar="N",
         help="at most N requests in flight (default: what the rate limit needs, up to 64)",
     )
-    if action == "transactions":
+    for option in _fields.options_for(action):  # the action's own, from the catalogue
+        kind: dict[str, Any] = (
+            {"choices": option.choices} if option.choices else {"type": _count, "metavar": "N"}
+        )
         parser.add_argument(
-            "--batch-size",
-            type=_count,
-            default=100,
-            metavar="N",
-            help="transactions per request (default 100)",
+            "--" + option.name.replace("_", "-"),
+            default=option.default,
+            help=f"{option.help} (default {option.default})",
+            **kind,
         )
     parser.add_argument(
         "--out",
@@ -318,7 +319,7 @@ def _push(args: argparse.Namespace, frame: Any, positions: Any = None) -> int:
             dry_run=args.dry_run,
             concurrency=args.concurrency,
             progress=False if args.no_progress else None,
-            batch_size=getattr(args, "batch_size", 100),
+            **{o.name: getattr(args, o.name) for o in _fields.options_for(args.action)},
             journal=args.journal,
             sink=sink,
         )

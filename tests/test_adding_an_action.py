@@ -108,3 +108,13 @@ def test_a_new_action_is_previewed_as_its_dry_run(echo):
     table = preview_table(FRAME, "echo", constants={"echo_url": url})
     assert table["status"].to_list() == ["valid", "valid"]
     assert table["payload"].to_list() == ['{"message":"hello"}', '{"message":"bye"}']
+
+
+def test_a_new_action_is_a_cli_subcommand_with_its_destination_flag(echo, capsys):
+    from qxframe.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["push", "echo", "--help"])
+    shown = capsys.readouterr().out
+    assert done.value.code == 0
+    assert "--echo-url URL" in shown and "where to echo" in shown

@@ -215,6 +215,16 @@ def test_push_all_good_exits_0(sb, tmp_path, capsys):
     assert held == ["x", "y", "z"]
 
 
+@pytest.mark.parametrize(("method", "jobs"), [("import", 1), ("api", 0)])
+def test_method_chooses_import_jobs_or_one_request_per_contact(sb, tmp_path, capsys, method, jobs):
+    argv = ["push", "contacts", write_csv(tmp_path, PEOPLE), "--directory-id", sb.directory_id]
+    argv += ["--mailing-list-id", sb.mailing_list_id, "--method", method, "--import-jobs", "2"]
+    assert cli.main(argv) == 0
+    assert "success          3" in capsys.readouterr().out
+    assert sb.imports().height == jobs
+    assert sb.mailing_list_members().height == 3
+
+
 def test_transactions_and_workflow(sb, tmp_path, capsys):
     source = write_csv(tmp_path, PEOPLE)
     argv = ["push", "transactions", source, "--directory-id", sb.directory_id, "--batch-size", "2"]

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import polars as pl
 
 from qxframe import _partial, _results
+from qxframe._config import positive
 from qxframe._envelope import Reply
 from qxframe._fields import METHODS, destinations
 from qxframe._inflight import MAX_IN_FLIGHT
@@ -292,15 +293,15 @@ async def apush(
     the push does the same. A stopped push raises ``PushCancelled``.
     """
     client = _client_for(client, dry_run)
-    concurrency = _positive(
+    concurrency = positive(
         "concurrency", DEFAULT_CONCURRENCY if concurrency is None else concurrency
     )
-    batch_size = _positive("batch_size", batch_size)
+    batch_size = positive("batch_size", batch_size)
     allowed_origin = client.allowed_origin if client is not None else None
     check_constants(action.name, constants, allowed_origin)
     plan = _Plan(action, mapping, constants, allowed_origin, dry_run)
     push = Push(client, constants, concurrency=concurrency, batch_size=batch_size)
-    push.method, push.import_jobs = _method(method), _positive("import_jobs", import_jobs)
+    push.method, push.import_jobs = _method(method), positive("import_jobs", import_jobs)
     push.input_rows = (
         count_rows(source) if not isinstance(source, str | Path | pl.LazyFrame) else None
     )
@@ -474,12 +475,6 @@ def _client_for(client: Client | None, dry_run: bool) -> Client | None:
     from qxframe._client import Client
 
     return Client.from_env()
-
-
-def _positive(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, not {value!r}.")
-    return value
 
 
 def progress_bar(source: Any, progress: Any, label: str) -> Any:

@@ -1,6 +1,6 @@
 """Warnings the preview shows on rows that are valid but probably not what was meant.
 
-A row that passes validation can still carry a surprise: a ``transaction_date`` mapped
+A row that passes validation can still carry a surprise: a date field (``transaction_date``) mapped
 from a number is read as epoch milliseconds (allowed: docs/architecture.md, "What is
 sent"), so an amount column picked by mistake (``52.64``) becomes 1970-01-01 without a
 word. :func:`row_warnings` finds such values in the rows a preview shows; the row stays
@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from qxframe._fields import fields_for
 from qxframe._mapping import resolve
 
 #: 2000-01-01T00:00:00Z in epoch milliseconds: a transaction date before it is suspicious.
@@ -29,23 +30,27 @@ def row_warnings(
 ) -> pl.DataFrame:
     """``row`` and ``warning`` for each row of ``head`` that deserves one (0-based rows)."""
     empty = pl.DataFrame(schema={"row": pl.Int64, "warning": pl.String})
-    if action != "transactions":
+    dates = [f.name for f in fields_for(action) if f.kind == "date"]
+    if not dates:
         return empty
     fields = resolve(head, action, mapping, constants)
-    if "transaction_date" not in fields.columns:
-        return empty
-    raw = fields.get_column("transaction_date")
+    parts = [_early_dates(fields[name], name) for name in dates if name in fields.columns]
+    return pl.concat(parts).sort("row", maintain_order=True) if parts else empty
+
+
+def _early_dates(raw: pl.Series, name: str) -> pl.DataFrame:
+    """A warning for each value of date field ``name`` read as epoch ms before 2000."""
     text = raw.cast(pl.String)
     number = pl.when(pl.col("t").str.contains(_NUMBER)).then(pl.col("t").str.strip_chars())
     ms = pl.DataFrame({"t": text}).select(number.cast(pl.Float64)).to_series()
     early = ms.is_not_null() & (ms < EPOCH_MS_2000) & (ms > -62_135_596_800_000)
-    rows = pl.DataFrame({"row": pl.int_range(0, head.height, eager=True, dtype=pl.Int64)})
+    rows = pl.DataFrame({"row": pl.int_range(0, raw.len(), eager=True, dtype=pl.Int64)})
     picked = rows.with_columns(text=text, ms=ms).filter(early)
     return picked.select(
         "row",
         pl.format(
-            "transaction_date {} was read as epoch milliseconds, {} UTC, before 2000: "
-            "is the right column mapped to transaction_date?",
+            f"{name} {{}} was read as epoch milliseconds, {{}} UTC, before 2000: "
+            f"is the right column mapped to {name}?",
             "text",
             pl.from_epoch(pl.col("ms").cast(pl.Int64), time_unit="ms").dt.strftime(
                 "%Y-%m-%d %H:%M:%S"
