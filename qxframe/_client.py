@@ -37,9 +37,9 @@ from qxframe._config import (
 )
 from qxframe._envelope import Reply, read_reply
 from qxframe._fields import id_pattern
+from qxframe._jsontext import compact_json
 from qxframe._loop import LoopThread
 from qxframe._paging import PageRequest, frame_of, next_page
-from qxframe._payloads import compact_json
 from qxframe._pools import Pools
 from qxframe._ratelimit import Clock, RateLimiter, Sleep
 from qxframe._stop import StopGate, stoppable

@@ -30,8 +30,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from qxframe._fields import FLAT_OBJECTS, diagnostic, dtype_error
-from qxframe._jsontext import float_text, json_object, member, value_text
-from qxframe._payloads import compact_json
+from qxframe._jsontext import compact_json, float_text, json_object, member, value_text
 from qxframe.exceptions import ConfigError, shorten
 
 if TYPE_CHECKING:

@@ -43,19 +43,7 @@ _CONTACT_ORDER = (
 #: (row column, body key): the wire names come from the field catalogue.
 _CONTACT_KEYS = tuple((name, field("contacts", name).body_key or name) for name in _CONTACT_ORDER)
 _FILTER_TYPES = ("extRef", "phone", "email")
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _loads = json.loads
-
-
-def compact_json(obj: Any) -> str:
-    """The exact text sent: compact separators, UTF-8 characters kept, NaN refused.
-
-    ``len(compact_json(obj).encode())`` is the body size Qualtrics sees.
-
-    >>> compact_json({"a": [1, "é"]})
-    '{"a":[1,"é"]}'
-    """
-    return _encoder.encode(obj)
 
 
 def contact_body(row: Mapping[str, Any]) -> dict[str, Any]:

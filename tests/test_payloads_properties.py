@@ -12,9 +12,8 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qxframe._jsontext import value_text
+from qxframe._jsontext import compact_json, value_text
 from qxframe._payloads import (
-    compact_json,
     contact_bodies,
     contact_body,
     lookup_key,

@@ -131,9 +131,9 @@ def test_a_misspelled_keyword_is_a_type_error_that_names_the_right_one():
     import polars as pl
 
     frame = pl.DataFrame({"email": ["a@b.co"]})
-    with pytest.raises(TypeError, match="'directoryid' .* did you mean 'directory_id'"):
+    with pytest.raises(TypeError, match=r"'directoryid' .* did you mean 'directory_id'"):
         qx.upsert_contacts(frame, directoryid="POOL_x", dry_run=True)
-    with pytest.raises(TypeError, match="'batchsize' .* did you mean 'batch_size'"):
+    with pytest.raises(TypeError, match=r"'batchsize' .* did you mean 'batch_size'"):
         asyncio.run(qx.aupsert_transactions(frame, batchsize=5, dry_run=True))
 
 
