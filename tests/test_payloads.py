@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 
+from qxframe._jsontext import compact_json
 from qxframe._payloads import (
-    compact_json,
     contact_bodies,
     contact_body,
     lookup_key,
