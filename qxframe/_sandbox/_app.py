@@ -172,7 +172,7 @@ class SandboxApp:
         if fault is not None and not fault.after_commit:
             return _fault_response(fault)
         try:
-            status, result = handler(call)
+            status, result = handler(call) or (200, None)
             response = success(status, result)
         except StoreError as exc:
             response = error(exc.status, exc.message, exc.code)

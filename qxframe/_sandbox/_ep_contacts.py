@@ -41,14 +41,12 @@ def get_contact(call: Call) -> tuple[int, Any]:
     return 200, contact_detail(contact, call.store.state.lists)
 
 
-def update_contact(call: Call) -> tuple[int, Any]:
+def update_contact(call: Call) -> None:
     call.store.update_contact(call.param("dir"), call.param("contact"), call.json())
-    return 200, None
 
 
-def delete_contact(call: Call) -> tuple[int, Any]:
+def delete_contact(call: Call) -> None:
     call.store.delete_contact(call.param("dir"), call.param("contact"))
-    return 200, None
 
 
 def list_members(call: Call) -> tuple[int, Any]:
@@ -62,16 +60,14 @@ def get_member(call: Call) -> tuple[int, Any]:
     return 200, member_detail(call.store.member(call.param("dir"), ml, call.param("contact")), ml)
 
 
-def update_member(call: Call) -> tuple[int, Any]:
+def update_member(call: Call) -> None:
     call.store.update_member(
         call.param("dir"), call.param("ml"), call.param("contact"), call.json()
     )
-    return 200, None
 
 
-def remove_member(call: Call) -> tuple[int, Any]:
+def remove_member(call: Call) -> None:
     call.store.remove_member(call.param("dir"), call.param("ml"), call.param("contact"))
-    return 200, None
 
 
 CONTACTS = DIRS + "/{dir}/contacts"

@@ -51,14 +51,12 @@ def create_mailing_list(call: Call) -> tuple[int, Any]:
     return 200, {"id": call.store.create_list(call.param("dir"), call.json_object())}
 
 
-def update_mailing_list(call: Call) -> tuple[int, Any]:
+def update_mailing_list(call: Call) -> None:
     call.store.update_list(call.param("dir"), call.param("ml"), call.json_object())
-    return 200, None
 
 
-def delete_mailing_list(call: Call) -> tuple[int, Any]:
+def delete_mailing_list(call: Call) -> None:
     call.store.delete_list(call.param("dir"), call.param("ml"))
-    return 200, None
 
 
 LISTS = DIRS + "/{dir}/mailinglists"

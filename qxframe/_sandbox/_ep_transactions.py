@@ -40,14 +40,12 @@ def get(call: Call) -> tuple[int, Any]:
     return 200, transaction_view(Transactions(call.store).get(call.param("dir"), call.param("tx")))
 
 
-def update(call: Call) -> tuple[int, Any]:
+def update(call: Call) -> None:
     Transactions(call.store).update(call.param("dir"), call.param("tx"), call.json())
-    return 200, None
 
 
-def delete(call: Call) -> tuple[int, Any]:
+def delete(call: Call) -> None:
     Transactions(call.store).delete(call.param("dir"), call.param("tx"))
-    return 200, None
 
 
 def of_contact(call: Call) -> tuple[int, Any]:
@@ -69,9 +67,8 @@ def get_batch(call: Call) -> tuple[int, Any]:
     return 200, batch_view(Transactions(call.store).batch(call.param("dir"), call.param("batch")))
 
 
-def add_to_batch(call: Call) -> tuple[int, Any]:
+def add_to_batch(call: Call) -> None:
     Transactions(call.store).add_to_batch(call.param("dir"), call.param("batch"), call.json())
-    return 200, None
 
 
 def batch_transactions(call: Call) -> tuple[int, Any]:

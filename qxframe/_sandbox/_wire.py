@@ -91,7 +91,9 @@ class Call:
         return body
 
 
-Handler = Callable[[Call], tuple[int, Any]]
+#: A route's handler: its answer's status and result, or None for 200 with no result (a
+#: write Qualtrics answers with ``meta`` alone).
+Handler = Callable[[Call], tuple[int, Any] | None]
 
 
 @dataclass(frozen=True)
