@@ -390,3 +390,28 @@ def test_interrupt_kernel_stops_a_push_in_a_notebook_cell(tmp_path):
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_a_push_s_caches_leave_no_task_running_and_no_error_unread():
+    # what a stopped push leaves in Push.caches: a lookup still running is cancelled, one
+    # that failed has its error read (asyncio would log "exception was never retrieved")
+    import gc
+
+    from qxframe.actions._pipeline import Caches, _drop_pending
+
+    async def main() -> list[dict]:
+        loop = asyncio.get_running_loop()
+        logged: list[dict] = []
+        loop.set_exception_handler(lambda _loop, context: logged.append(context))
+        caches = Caches()
+        caches.dedup = running = loop.create_future()
+        failed = loop.create_future()
+        failed.set_exception(RuntimeError("lookup failed"))
+        caches.lookups["someone"] = failed
+        _drop_pending(caches)
+        assert running.cancelled()
+        del caches, failed, running
+        gc.collect()
+        return logged
+
+    assert asyncio.run(main()) == []
