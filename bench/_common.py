@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from qxframe._config import FAMILIES
+from qxframe.delivery._config import FAMILIES
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"

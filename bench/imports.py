@@ -23,8 +23,8 @@ import polars as pl
 
 import qxframe as qx
 from bench._common import LIFTED, Figure, Sizes, contacts, timed, transactions, warm_up
-from qxframe._envelope import Reply
 from qxframe.actions import _imports
+from qxframe.delivery._envelope import Reply
 
 IMPORT_RATE = 2000  # contacts a second per job: the stated assumption
 LIMITS = {"contacts": 500, "search": 500, "transactions": 500, "imports": 100, "reads": 3000}

@@ -26,7 +26,7 @@ import polars as pl
 import qxframe as qx
 from bench._common import Figure, Sizes, contacts, median, spread, timed, transactions, warm_up
 from bench._remote import RemoteSandbox
-from qxframe._config import FAMILIES
+from qxframe.delivery._config import FAMILIES
 
 BASELINE = 4  # the fixed concurrency qxframe used before its default followed the limit
 STEPS = {"contacts": 1, "transactions": 2}  # sequential requests per row / per person

@@ -13,8 +13,6 @@ with an underscore is private.
 """
 
 from qxframe import schemas
-from qxframe._client import Client
-from qxframe._config import RetryPolicy
 from qxframe._results import rows_to_retry, summary
 from qxframe._sandbox import Sandbox, sandbox
 from qxframe.actions._public import (
@@ -25,6 +23,8 @@ from qxframe.actions._public import (
     upsert_contacts,
     upsert_transactions,
 )
+from qxframe.delivery._client import Client
+from qxframe.delivery._config import RetryPolicy
 from qxframe.exceptions import (
     ApiError,
     AuthError,

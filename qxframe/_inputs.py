@@ -39,7 +39,7 @@ from typing import Any, BinaryIO
 import polars as pl
 
 from qxframe import _csvblocks
-from qxframe._config import positive
+from qxframe.delivery._config import positive
 from qxframe.exceptions import ConfigError, first_line
 
 DEFAULT_CHUNK_SIZE = 50_000

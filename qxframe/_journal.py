@@ -166,7 +166,7 @@ class Identity:
 
     @classmethod
     def of(cls, action: str, constants: dict[str, Any], source: dict[str, Any]) -> Identity:
-        from qxframe._urls import redact
+        from qxframe.delivery._urls import redact
 
         given = {k: v for k, v in sorted(constants.items()) if v is not None}
         shown = ", ".join(

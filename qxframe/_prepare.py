@@ -17,8 +17,8 @@ import polars as pl
 from qxframe._fields import field, fields_for
 from qxframe._mapping import check_constants_shape, resolve
 from qxframe._normalize import normalize
-from qxframe._urls import is_allowed_workflow_url
 from qxframe._validation import RULES, message, schema_for
+from qxframe.delivery._urls import is_allowed_workflow_url
 from qxframe.exceptions import ConfigError
 
 PROBLEM_SCHEMA: dict[str, pl.DataType] = {

@@ -28,7 +28,7 @@ from qxframe._fields import (
     identity_fields,
 )
 from qxframe._normalize import DATE_PATTERN
-from qxframe._urls import is_allowed_workflow_url, redact
+from qxframe.delivery._urls import is_allowed_workflow_url, redact
 from qxframe.exceptions import shorten
 
 if TYPE_CHECKING:  # pandera (and the pandas it pulls in) loads on first use, not on import

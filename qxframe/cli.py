@@ -30,8 +30,8 @@ from contextlib import ExitStack
 from typing import Any
 
 from qxframe import _cli_inputs, _fields
-from qxframe._config import positive
 from qxframe._results import OUTCOME_UNKNOWN
+from qxframe.delivery._config import positive
 from qxframe.exceptions import ConfigError
 
 LISTED_ROWS = 50  # outcome-unknown rows listed by number in the summary

@@ -1,6 +1,7 @@
-"""The shape of the package: no import cycles, every module importable on its own.
+"""The shape of the package: the layers of docs/architecture.md, no import cycles, every
+module importable on its own.
 
-docs/architecture.md, "Layers": dependencies point one way. A cycle hidden behind a lazy
+docs/architecture.md, "Layers": imports point down its table. A cycle hidden behind a lazy
 import inside a function is still a cycle, so the graph is read from the source (every
 ``import`` of a qxframe module, at any depth, outside ``if TYPE_CHECKING:``).
 """
@@ -8,6 +9,7 @@ import inside a function is still a cycle, so the graph is read from the source 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -59,6 +61,58 @@ def _imports(module: str) -> set[str]:
 
     visit(ast.parse(path.read_text()))
     return {name for name in found if name in MODULES and name != module}
+
+
+ARCHITECTURE = PACKAGE.parent / "docs" / "architecture.md"
+#: Subpackages whose row in the table names each of their modules.
+LISTED_PACKAGES = ("actions", "delivery")
+
+
+def _layers() -> list[tuple[str, set[str]]]:
+    """The "Layers" table of docs/architecture.md, top to bottom: each row's layer and the
+    names in its modules cell (``_client.py``, ``actions/``…)."""
+    section = ARCHITECTURE.read_text().split("\n## Layers\n", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] not in ("layer", "---"):
+            rows.append((cells[0], set(re.findall(r"`([\w./]+)`", cells[1]))))
+    return rows
+
+
+def _rows_of(module: str, rows: list[tuple[str, set[str]]]) -> list[int]:
+    """The rows of the table that place ``module``."""
+    parts = module.split(".")[1:]
+    path = PACKAGE.joinpath(*parts)
+    if not parts:
+        wanted = {"__init__.py"}
+    elif path.is_dir() or len(parts) > 1:  # a subpackage, or a module in one
+        wanted = {parts[0] + "/"}
+    else:
+        wanted = {parts[0] + ".py"}
+    found = [i for i, (_, names) in enumerate(rows) if wanted <= names]
+    if len(parts) > 1 and parts[0] in LISTED_PACKAGES:  # its own name in that row too
+        found = [i for i in found if parts[-1] + ".py" in rows[i][1]]
+    return found
+
+
+def test_every_module_is_in_one_layer_and_imports_point_down():
+    """docs/architecture.md, "Layers": each module is in one row of the table, and imports
+    only modules of its own row or of rows below (the sandbox, a program of its own, may
+    import anything)."""
+    rows = _layers()
+    placed = {m: _rows_of(m, rows) for m in MODULES}
+    assert {m: found for m, found in placed.items() if len(found) != 1} == {}
+    row = {m: found[0] for m, found in placed.items()}
+    sandbox = next(i for i, (layer, _) in enumerate(rows) if layer == "sandbox")
+    upward = [
+        f"{m} ({rows[row[m]][0]}) imports {t} ({rows[row[t]][0]})"
+        for m in MODULES
+        if row[m] != sandbox
+        for t in sorted(_imports(m))
+        if t != "qxframe" and row[t] < row[m]
+    ]
+    assert upward == []
 
 
 def _cycles() -> list[list[str]]:

@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 import qxframe.exceptions as qxe
-from qxframe._client import Client
-from qxframe._config import RetryPolicy, positive
 from qxframe._sandbox import Sandbox, sandbox
+from qxframe.delivery._client import Client
+from qxframe.delivery._config import RetryPolicy, positive
 
 TOKEN = "tok-SECRET-1234567890"
 
@@ -294,7 +294,7 @@ def test_sandbox_server_socket_is_tcp_so_answers_are_not_delayed_by_nagle():
 
 @pytest.mark.parametrize("bad", ["POOL_", "POOL_a/b", "pool_x", "POOL_x\n", 7, None])
 def test_an_id_that_goes_into_a_url_must_match_the_catalogue_pattern(bad):
-    from qxframe._client import check_id
+    from qxframe.delivery._client import check_id
 
     with pytest.raises(qxe.ConfigError, match="directory_id must look like 'POOL_…'"):
         check_id(bad, "POOL_", "directory_id")

@@ -11,10 +11,10 @@ import pytest
 
 import qxframe as qx
 from qxframe import Client
-from qxframe._config import RetryPolicy
-from qxframe._envelope import read_reply
-from qxframe._ratelimit import RateLimiter
-from qxframe._transport import DeliveryTransport, Route
+from qxframe.delivery._config import RetryPolicy
+from qxframe.delivery._envelope import read_reply
+from qxframe.delivery._ratelimit import RateLimiter
+from qxframe.delivery._transport import DeliveryTransport, Route
 from qxframe.exceptions import (
     ApiError,
     AuthError,

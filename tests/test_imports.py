@@ -14,10 +14,10 @@ import polars as pl
 import pytest
 
 import qxframe as qx
-from qxframe._envelope import Reply
 from qxframe._sandbox import _ep_imports
 from qxframe._sandbox import _imports as sandbox_imports
 from qxframe.actions import _imports
+from qxframe.delivery._envelope import Reply
 from tests.helpers import bodies, payloads
 
 

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 import qxframe as qx
-from qxframe._inflight import MAX_IN_FLIGHT, FlightLimit, needed
+from qxframe.delivery._inflight import MAX_IN_FLIGHT, FlightLimit, needed
 
 LATENCY = 0.15
 LIMIT = 2400  # contact creates a minute: 40/s × 0.15 s = 6 in flight needed

@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 import qxframe as qx
-import qxframe._stop
+import qxframe.delivery._stop
 from qxframe._sinks import read_results
 from qxframe.actions._handle import start_push
 
@@ -191,7 +191,7 @@ def test_unanswered_writes_end_outcome_unknown_and_are_not_resent(tmp_path):
 def test_a_second_stop_ends_the_grace_at_once(monkeypatch):
     """With a minute of grace, a second (hard) stop — a second Ctrl-C — still ends the push
     in seconds, its unanswered writes outcome_unknown."""
-    monkeypatch.setattr(qxframe._stop, "GRACE", 60.0)
+    monkeypatch.setattr(qxframe.delivery._stop, "GRACE", 60.0)
     with qx.sandbox(latency=20.0) as sb:
         frame = pl.DataFrame({"n": list(range(6))})
         warm_up(sb, frame)

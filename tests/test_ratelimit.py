@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from qxframe._ratelimit import MIN_RATE, RateLimiter, TokenBucket
+from qxframe.delivery._ratelimit import MIN_RATE, RateLimiter, TokenBucket
 
 
 def test_bucket_spaces_requests_at_the_rate(fake_time):

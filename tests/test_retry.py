@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from qxframe._config import RetryPolicy
-from qxframe._retry import Verdict, backoff, decide_error, decide_status, parse_retry_after
+from qxframe.delivery._config import RetryPolicy
+from qxframe.delivery._retry import Verdict, backoff, decide_error, decide_status, parse_retry_after
 
 POLICY = RetryPolicy(max_attempts=4, backoff=1.0, max_backoff=8.0)
 

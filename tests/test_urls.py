@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from qxframe import Client
-from qxframe._config import check_base_url
-from qxframe._urls import (
+from qxframe.delivery._config import check_base_url
+from qxframe.delivery._urls import (
     is_allowed_workflow_url,
     is_loopback_host,
     is_private_channel,

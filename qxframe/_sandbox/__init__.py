@@ -220,7 +220,7 @@ class Sandbox:
         client talks to ``sb.app`` in-process (an ``httpx.ASGITransport``) unless a
         ``transport`` is given.
         """
-        from qxframe._client import Client
+        from qxframe.delivery._client import Client
 
         if self._server is None and "transport" not in kwargs:
             import httpx

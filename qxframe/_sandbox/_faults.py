@@ -18,8 +18,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from qxframe import _ratelimit as ratelimit
-from qxframe._config import FAMILIES
+from qxframe.delivery import _ratelimit as ratelimit
+from qxframe.delivery._config import FAMILIES
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ from typing import Any
 import polars as pl
 
 from qxframe import _results
-from qxframe._envelope import Reply
 from qxframe._payloads import contact_bodies, contact_body, lookup_key
 from qxframe.actions import _imports
 from qxframe.actions._dedup import merges
 from qxframe.actions._pipeline import Action, Push, rows_of, run_groups
+from qxframe.delivery._envelope import Reply
 from qxframe.exceptions import ConfigError, OutcomeUnknownError, QxError
 
 

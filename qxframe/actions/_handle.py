@@ -30,13 +30,13 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from qxframe._loop import LoopThread, wait_interruptibly
-from qxframe._stop import Stop, current
 from qxframe.actions._registry import ACTIONS, bind, push_to
+from qxframe.delivery._loop import LoopThread, wait_interruptibly
+from qxframe.delivery._stop import Stop, current
 from qxframe.exceptions import PushInterrupted
 
 if TYPE_CHECKING:
-    from qxframe._client import Client
+    from qxframe.delivery._client import Client
 
 _dry_run_loop = LoopThread("qxframe-dry-run")  # for dry runs given no client
 _UNSET = object()

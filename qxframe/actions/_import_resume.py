@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from qxframe import _results
-from qxframe._envelope import Reply
 from qxframe._journal import ImportRow
 from qxframe.actions import _imports
+from qxframe.delivery._envelope import Reply
 from qxframe.exceptions import QxError
 
 if TYPE_CHECKING:

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from qxframe import _results
-from qxframe._envelope import Reply
 from qxframe._journal import ImportRow
 from qxframe._payloads import contact_bodies
 from qxframe._results import OUTCOME_UNKNOWN, Status
 from qxframe.actions._dedup import dedup_fields
+from qxframe.delivery._envelope import Reply
 from qxframe.exceptions import (
     ApiError,
     BadRequestError,

@@ -16,9 +16,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from qxframe import _results
-from qxframe._envelope import Reply
 from qxframe._payloads import lookup_key, search_body
 from qxframe.actions._contacts import create_contact
+from qxframe.delivery._envelope import Reply
 from qxframe.exceptions import OutcomeUnknownError, QxError
 
 if TYPE_CHECKING:

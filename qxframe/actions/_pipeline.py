@@ -8,11 +8,11 @@ With a journal, rows done by an earlier run are skipped (:mod:`qxframe.actions._
 :class:`Push` is the state one push shares between its requests: the client, the
 concurrency limit, the progress bar, the rule that a token refused before the first
 success stops the whole push, the watcher (the journal) told of risky writes and of
-outcomes, and the push's :class:`~qxframe._stop.Stop`.
+outcomes, and the push's :class:`~qxframe.delivery._stop.Stop`.
 
 An in-memory frame (polars or pandas) is mapped and validated whole before its first
 request; a streamed input (a file, a LazyFrame) chunk by chunk (:mod:`qxframe.actions._chunks`).
-A push that stops early — told to (:mod:`qxframe._stop`), or by an error once rows were
+A push that stops early — told to (:mod:`qxframe.delivery._stop`), or by an error once rows were
 read — still hands every row it read to the sink, settled or not (:mod:`qxframe._partial`),
 and raises an exception carrying them: ``PushCancelled`` when told to stop, else the error
 itself. An action's ``send`` must report every outcome through :meth:`Push.settle` as it
@@ -35,24 +35,24 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import polars as pl
 
 from qxframe import _partial, _results
-from qxframe._config import positive
-from qxframe._envelope import Reply
 from qxframe._fields import METHODS, destinations
-from qxframe._inflight import MAX_IN_FLIGHT
 from qxframe._inputs import count_rows
 from qxframe._prepare import Prepared, check_constants, prepare
-from qxframe._stop import Stop, Stopped, current, current_stop, finish, watch_wire
 from qxframe.actions._chunks import prepared_chunks
+from qxframe.delivery._config import positive
+from qxframe.delivery._envelope import Reply
+from qxframe.delivery._inflight import MAX_IN_FLIGHT
+from qxframe.delivery._stop import Stop, Stopped, current, current_stop, finish, watch_wire
 from qxframe.exceptions import AuthError, ConfigError, QxError
 
 if TYPE_CHECKING:
-    from qxframe._client import Client
     from qxframe.actions._resume import Resume
+    from qxframe.delivery._client import Client
 
 T = TypeVar("T")
 #: Without ``concurrency=``, this many groups of rows may be in progress at once; how many
 #: requests are really in flight is then decided per endpoint family by the delivery
-#: layer, from its rate limit and the latency it observes (qxframe._inflight).
+#: layer, from its rate limit and the latency it observes (qxframe.delivery._inflight).
 DEFAULT_CONCURRENCY = MAX_IN_FLIGHT
 PROGRESS_THRESHOLD = 300  # rows: smaller pushes show no progress bar unless asked
 
@@ -472,7 +472,7 @@ def _drop_pending(caches: Caches) -> None:
 def _client_for(client: Client | None, dry_run: bool) -> Client | None:
     if client is not None or dry_run:
         return client
-    from qxframe._client import Client
+    from qxframe.delivery._client import Client
 
     return Client.from_env()
 

@@ -66,7 +66,7 @@ from qxframe.actions._transactions import TRANSACTIONS
 from qxframe.actions._workflows import WORKFLOW
 
 if TYPE_CHECKING:
-    from qxframe._client import Client
+    from qxframe.delivery._client import Client
 
 T = TypeVar("T")
 R = TypeVar("R")

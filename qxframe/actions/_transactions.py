@@ -19,12 +19,12 @@ from typing import Any
 import polars as pl
 
 from qxframe import _results
-from qxframe._envelope import Reply
 from qxframe._payloads import lookup_key, transaction_entries, transaction_entry
 from qxframe._results import Status
 from qxframe.actions import _import_lookups
 from qxframe.actions._lookups import lookup_failed, overlapping, resolve, resolve_in_turn
 from qxframe.actions._pipeline import Action, Push, rows_of, run_groups
+from qxframe.delivery._envelope import Reply
 from qxframe.exceptions import (
     BadRequestError,
     OutcomeUnknownError,

@@ -22,15 +22,15 @@ from typing import Any
 import ipywidgets as w
 import polars as pl
 
-from qxframe._client import Client
-from qxframe._config import (
+from qxframe._sandbox import Sandbox
+from qxframe.delivery._client import Client
+from qxframe.delivery._config import (
     DEFAULT_DATACENTER,
     RetryPolicy,
     check_base_url,
     check_datacenter,
     endpoint_base,
 )
-from qxframe._sandbox import Sandbox
 from qxframe.exceptions import AuthError, ConfigError, QxError, TransportError
 from qxframe.widgets import _html
 from qxframe.widgets._labels import (

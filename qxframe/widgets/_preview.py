@@ -24,11 +24,11 @@ import ipywidgets as w
 import polars as pl
 
 from qxframe import _results
-from qxframe._client import Client
 from qxframe._inputs import iter_chunks
-from qxframe._loop import wait_interruptibly
 from qxframe._results import Status
 from qxframe.actions._handle import PushHandle, start_push
+from qxframe.delivery._client import Client
+from qxframe.delivery._loop import wait_interruptibly
 from qxframe.exceptions import QxError, first_line
 from qxframe.widgets import _html, _picks, _push
 from qxframe.widgets._connect import ConnectPanel

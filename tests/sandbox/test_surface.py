@@ -73,7 +73,7 @@ def test_bad_knobs_raise_value_error(knobs):
 
 
 def test_client_is_bound_to_the_sandbox():
-    from qxframe import _client
+    from qxframe.delivery import _client
 
     sb = Sandbox()
     client = sb.client()

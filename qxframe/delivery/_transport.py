@@ -4,7 +4,7 @@
 ASGI app in-process) the client's rate limiting and retry rules. Each request carries a
 :class:`Route` in ``request.extensions["qx_route"]``: its endpoint family (for the token
 bucket and the in-flight limit) and whether repeating it can create a duplicate. Each
-attempt holds one of its family's in-flight slots (:mod:`qxframe._inflight`, sized by
+attempt holds one of its family's in-flight slots (:mod:`qxframe.delivery._inflight`, sized by
 Little's law from the latency the transport observes), waits for the family's token
 bucket, and is sent; backoff waits between attempts hold no slot.
 
@@ -29,11 +29,17 @@ from dataclasses import dataclass
 
 import httpx
 
-from qxframe._config import RetryPolicy
-from qxframe._inflight import FlightLimit
-from qxframe._ratelimit import Clock, RateLimiter, Sleep
-from qxframe._retry import Decision, Verdict, decide_error, decide_status, parse_retry_after
-from qxframe._urls import redact
+from qxframe.delivery._config import RetryPolicy
+from qxframe.delivery._inflight import FlightLimit
+from qxframe.delivery._ratelimit import Clock, RateLimiter, Sleep
+from qxframe.delivery._retry import (
+    Decision,
+    Verdict,
+    decide_error,
+    decide_status,
+    parse_retry_after,
+)
+from qxframe.delivery._urls import redact
 from qxframe.exceptions import OutcomeUnknownError, TransportError
 
 #: Raised before any byte of the request could have reached the server.

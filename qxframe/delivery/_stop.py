@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from qxframe._ratelimit import Sleep
+from qxframe.delivery._ratelimit import Sleep
 
 T = TypeVar("T")
 GRACE = 1.0  # seconds requests in flight get to answer once a push is told to stop

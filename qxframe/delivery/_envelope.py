@@ -20,7 +20,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from qxframe._urls import origin_of, redact
+from qxframe.delivery._urls import origin_of, redact
 from qxframe.exceptions import (
     ApiError,
     AuthError,

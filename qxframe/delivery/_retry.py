@@ -18,7 +18,7 @@ import random
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-from qxframe._config import RetryPolicy
+from qxframe.delivery._config import RetryPolicy
 
 ALWAYS_RETRIED = frozenset({429, 503})
 RETRIED_WHEN_REPEATABLE = frozenset({500, 502, 504})

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
-from qxframe._urls import is_loopback_host, origin_of
+from qxframe.delivery._urls import is_loopback_host, origin_of
 from qxframe.exceptions import ConfigError
 
 #: Endpoint families, each under its own rate limit.

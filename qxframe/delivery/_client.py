@@ -1,10 +1,10 @@
 """The Qualtrics client: settings, connection pools, and one method per endpoint.
 
 A :class:`Client` knows where to send requests and how to authenticate; delivery rules
-(rate limits, retries) live in :mod:`qxframe._transport`, envelopes in
-:mod:`qxframe._envelope`. Creating a client makes no network call.
+(rate limits, retries) live in :mod:`qxframe.delivery._transport`, envelopes in
+:mod:`qxframe.delivery._envelope`. Creating a client makes no network call.
 
-Connection pools are per event loop (:mod:`qxframe._pools`): async methods use a pool
+Connection pools are per event loop (:mod:`qxframe.delivery._pools`): async methods use a pool
 bound to the running loop, closed when that loop ends; sync methods run on a loop the
 client owns in a background thread (so they also work inside a running Jupyter loop).
 A client releases that thread, its loops and its sockets on ``close()``, on leaving
@@ -27,7 +27,9 @@ from urllib.parse import urljoin
 import httpx
 import polars as pl
 
-from qxframe._config import (
+from qxframe._fields import id_pattern
+from qxframe._jsontext import compact_json
+from qxframe.delivery._config import (
     DEFAULT_DATACENTER,
     RetryPolicy,
     Secret,
@@ -35,16 +37,14 @@ from qxframe._config import (
     endpoint_base,
     resolve_rate_limits,
 )
-from qxframe._envelope import Reply, read_reply
-from qxframe._fields import id_pattern
-from qxframe._jsontext import compact_json
-from qxframe._loop import LoopThread
-from qxframe._paging import PageRequest, frame_of, next_page
-from qxframe._pools import Pools
-from qxframe._ratelimit import Clock, RateLimiter, Sleep
-from qxframe._stop import StopGate, stoppable
-from qxframe._transport import READ, DeliveryTransport, Route
-from qxframe._urls import is_allowed_workflow_url, origin_of
+from qxframe.delivery._envelope import Reply, read_reply
+from qxframe.delivery._loop import LoopThread
+from qxframe.delivery._paging import PageRequest, frame_of, next_page
+from qxframe.delivery._pools import Pools
+from qxframe.delivery._ratelimit import Clock, RateLimiter, Sleep
+from qxframe.delivery._stop import StopGate, stoppable
+from qxframe.delivery._transport import READ, DeliveryTransport, Route
+from qxframe.delivery._urls import is_allowed_workflow_url, origin_of
 from qxframe.exceptions import ConfigError, QxError
 
 
@@ -83,7 +83,7 @@ class Client:
         rate_limits: per-minute limits per endpoint family (``contacts``, ``search``,
             ``transactions``, ``workflows``, ``reads``) replacing the defaults.
         timeout: seconds (or an ``httpx.Timeout``) per HTTP attempt.
-        retry: a :class:`~qxframe._config.RetryPolicy`.
+        retry: a :class:`~qxframe.delivery._config.RetryPolicy`.
         transport: an httpx async transport to send through (tests, the in-process sandbox).
         sleep, clock: injectable waits and monotonic clock (tests record instead of waiting).
     """

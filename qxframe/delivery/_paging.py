@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from qxframe._urls import origin_of
+from qxframe.delivery._urls import origin_of
 from qxframe.exceptions import ConfigError, QxError
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")

@@ -1,6 +1,6 @@
 """How many requests of one endpoint family may be in flight: Little's law, kept current.
 
-The token bucket (:mod:`qxframe._ratelimit`) spaces a family's requests at its rate. To
+The token bucket (:mod:`qxframe.delivery._ratelimit`) spaces a family's requests at its rate. To
 sustain that rate a client must keep *rate × latency* requests in flight (Little's law):
 at 500 requests a minute and 0.4 s per answer that is 3.3, at 1 s it is 8.3. A fixed
 number of slots is either too few at real latencies (the push runs below the limit) or
