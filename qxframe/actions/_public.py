@@ -26,15 +26,15 @@ work) and the caller's loop goes on. Under a bare ``asyncio.run(push())`` and Ct
 asyncio then raises its own plain ``KeyboardInterrupt``, whose ``__context__`` is the
 ``PushCancelled``: catch ``qx.PushInterrupted`` inside the coroutine to keep the results.
 
-Signatures, once. A function's keyword arguments are the shared ones
-(:data:`~qxframe.actions._registry.SHARED`),
-its action's destinations and its options, both from the catalogue (``_fields``), and
-``out``. Each function is written ``**options`` and given that signature as
-``__signature__`` (what ``help()``, ``inspect`` and IPython's completion show); a call is
-checked against it, so a misspelled keyword is a ``TypeError`` as with any function. A
-type checker reads the ``TypedDict`` of each action instead, through ``Unpack``; the two
-overloads per function exist only so that ``out=`` types as a LazyFrame.
-``tests/test_public_api.py`` holds each ``TypedDict`` equal to the signature.
+Signatures, once. A function's keyword arguments are the shared ones (``SHARED``), its
+action's destinations and options, both from the catalogue (``_fields``), and ``out``:
+:func:`~qxframe.actions._registry.keywords` lists them. Each function is written
+``**options`` and given that signature as ``__signature__`` (what ``help()``, ``inspect``
+and IPython's completion show); a call is checked against it, so a misspelled keyword is
+a ``TypeError`` as with any function. A type checker reads the ``TypedDict`` of each
+action instead, through ``Unpack``; the two overloads per function exist only so that
+``out=`` types as a LazyFrame. ``tests/test_public_api.py`` holds each ``TypedDict``
+equal to the signature.
 """
 
 from __future__ import annotations
