@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
 
 import polars as pl
 
@@ -19,3 +24,30 @@ def bodies(sb, family: str) -> int:
 
 def payloads(results: pl.DataFrame) -> list[dict | None]:
     return [None if p is None else json.loads(p) for p in results["payload"].to_list()]
+
+
+def journal_successes(path: Path) -> int:
+    """How many rows the journal at ``path`` records as succeeded (0 before it exists)."""
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
+            found = db.execute("SELECT count(*) FROM outcomes WHERE status = 'success'")
+            return int(found.fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def sigkill_once_recorded(
+    process: subprocess.Popen, journal: Path, successes: int, within: float
+) -> int:
+    """SIGKILL ``process`` once its journal records ``successes`` rows (failing the test if
+    that takes over ``within`` seconds or the process ends first); return the count then."""
+    deadline = time.monotonic() + within
+    while journal_successes(journal) < successes and process.poll() is None:
+        assert time.monotonic() < deadline, "the first push recorded no success in time"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    assert process.returncode == -signal.SIGKILL, "the push ended before it was killed"
+    return journal_successes(journal)

@@ -36,9 +36,10 @@ async def _send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
             lambda: push.api.atrigger_workflow(row["echo_url"], _body(row)),
             risky_rows=[row["row"]],
         )
-        failed = isinstance(answer, QxError)
-        outcome = _results.failed(row["row"], answer) if failed else None
-        outcomes.append(outcome or _results.succeeded(row["row"], answer))
+        if isinstance(answer, QxError):
+            outcomes.append(_results.failed(row["row"], answer))
+        else:
+            outcomes.append(_results.succeeded(row["row"], answer))
 
     await run_groups(list(rows_of(valid)), post, push.concurrency)
     return outcomes

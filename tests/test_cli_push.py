@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 import qxframe as qx
 from qxframe import cli
 from qxframe._sinks import read_results
+from tests.helpers import sigkill_once_recorded
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTACTS_CSV = ROOT / "data" / "samples" / "contacts.csv"
@@ -299,17 +299,6 @@ def test_retry_checks_that_results_and_file_match(sb, tmp_path, capsys):
 # -- resuming after SIGKILL ----------------------------------------------------------------------
 
 
-def journal_successes(path: Path) -> int:
-    if not path.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
-            found = db.execute("SELECT count(*) FROM outcomes WHERE status = 'success'")
-            return int(found.fetchone()[0])
-    except sqlite3.Error:
-        return 0
-
-
 def run_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     command = [sys.executable, "-m", "qxframe", *args, "--no-progress"]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -338,14 +327,7 @@ def test_a_push_killed_with_sigkill_resumes_without_duplicates(action, tmp_path)
             args += ["--map", "embedded_data=order_id"]
 
         first = run_cli(args, env)
-        deadline = time.monotonic() + 20
-        while journal_successes(journal) < 3 and first.poll() is None:
-            assert time.monotonic() < deadline, "the first push recorded no success in time"
-            time.sleep(0.02)
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
-        assert first.returncode == -signal.SIGKILL, "the push ended before it was killed"
-        done_before = journal_successes(journal)
+        done_before = sigkill_once_recorded(first, journal, 3, within=20)
 
         out = tmp_path / "second.csv"
         second = run_cli([*args, "--out", str(out)], env)

@@ -18,7 +18,7 @@ from qxframe._sandbox import _ep_imports
 from qxframe._sandbox import _imports as sandbox_imports
 from qxframe.actions import _imports
 from qxframe.delivery._envelope import Reply
-from tests.helpers import bodies, payloads
+from tests.helpers import bodies, payloads, sigkill_once_recorded
 
 
 def people(n: int, start: int = 0, **extra) -> pl.DataFrame:
@@ -446,26 +446,15 @@ res.write_parquet(out)
 
 
 def test_a_push_killed_while_jobs_run_resumes_from_their_reports_without_a_second_job(tmp_path):
-    import signal
     import subprocess
     import sys
-    import time
-
-    from tests.test_cli_push import journal_successes
 
     journal, out = tmp_path / "j.sqlite", tmp_path / "out.parquet"
     with qx.sandbox(import_rate=100, seed=5) as sb:  # 0.2 s a job of 20
         argv = [sys.executable, "-c", SCRIPT, sb.base_url, sb.api_token]
         argv += [sb.plain_directory_id, sb.plain_mailing_list_id, str(journal), str(out)]
         first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30
-        while journal_successes(journal) < 40 and first.poll() is None:
-            assert time.monotonic() < deadline, "the first push recorded no success in time"
-            time.sleep(0.02)
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
-        assert first.returncode == -signal.SIGKILL, "the push ended before it was killed"
-        done_before = journal_successes(journal)
+        done_before = sigkill_once_recorded(first, journal, 40, within=30)
         second = subprocess.run(argv, capture_output=True, timeout=120)
         assert second.returncode == 0, second.stderr.decode()
         jobs, held = sb.imports(), sb.contacts()

@@ -144,3 +144,10 @@ def test_the_method_type_is_the_catalogue_s():
     from qxframe.actions._public import Method
 
     assert get_args(Method) == METHODS
+
+
+@pytest.mark.parametrize("name", ["upsert_contacts", "upsert_transactions"])
+def test_the_method_keyword_reads_as_the_design_says(name):
+    for function in (getattr(qx, name), getattr(qx, "a" + name)):
+        shown = str(inspect.signature(function).parameters["method"])
+        assert shown == "method: Literal['auto', 'api', 'import'] = 'auto'"

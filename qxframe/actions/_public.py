@@ -106,7 +106,9 @@ class WorkflowOpts(SharedOpts, total=False):
     workflow_url: str | None
 
 
-def _public(action: Action, frame: Any, out: _Path | None, options: Mapping[str, Any]) -> Results:
+def _sync_push(
+    action: Action, frame: Any, out: _Path | None, options: Mapping[str, Any]
+) -> Results:
     """Run a push to its end on the client's loop (a :class:`PushHandle`: Ctrl-C stops it);
     close its progress bar whatever happens."""
     given = bind(action, options)
@@ -125,7 +127,7 @@ def _run(coro: Coroutine[Any, Any, T], client: Client | None, bar: Any = None) -
 def _sign(function: Callable[..., Any], action: Action, typed: type) -> None:
     """Give ``function`` the signature of ``action``'s keyword arguments (``typed``: the
     ``TypedDict`` a type checker reads; its annotations are shown)."""
-    hints = {k: getattr(v, "__forward_arg__", v) for k, v in typed.__annotations__.items()}
+    hints = {k: _shown(getattr(v, "__forward_arg__", v)) for k, v in typed.__annotations__.items()}
     keyword = inspect.Parameter.KEYWORD_ONLY
     params = [inspect.Parameter("frame", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     params += [
@@ -135,6 +137,13 @@ def _sign(function: Callable[..., Any], action: Action, typed: type) -> None:
     params.append(inspect.Parameter("out", keyword, default=None, annotation="str | Path | None"))
     function.__signature__ = inspect.Signature(params, return_annotation="Results")  # type: ignore[attr-defined]
     FUNCTIONS[function.__name__] = action
+
+
+def _shown(annotation: Any) -> Any:
+    """An annotation as ``help()`` should show it: an alias of this module resolved
+    (``Method`` reads ``Literal['auto', 'api', 'import']``), anything else as written."""
+    value = globals().get(annotation)
+    return value if value is not None and not isinstance(value, type) else annotation
 
 
 #: The action each sync public function pushes, by the function's name (the async twin's
@@ -203,7 +212,7 @@ def upsert_contacts(frame: Any, *, out: _Path | None = None, **options: Any) -> 
     A contact is merged into an existing one only when the directory deduplicates on
     fields the row carries (Qualtrics' own rule); otherwise each row creates a contact.
     """
-    return _public(CONTACTS, frame, out, options)
+    return _sync_push(CONTACTS, frame, out, options)
 
 
 @overload
@@ -223,7 +232,7 @@ def upsert_transactions(frame: Any, *, out: _Path | None = None, **options: Any)
     (``"contactLookup"``). Other arguments as :func:`upsert_contacts`; the results
     carry the transaction id in ``qualtrics_id`` and the contact in ``contact_id``.
     """
-    return _public(TRANSACTIONS, frame, out, options)
+    return _sync_push(TRANSACTIONS, frame, out, options)
 
 
 @overload
@@ -239,7 +248,7 @@ def trigger_workflow(frame: Any, *, out: _Path | None = None, **options: Any) ->
     re-sent after an ambiguous failure (``outcome_unknown``). Other arguments as
     :func:`upsert_contacts`.
     """
-    return _public(WORKFLOW, frame, out, options)
+    return _sync_push(WORKFLOW, frame, out, options)
 
 
 _sign(upsert_contacts, CONTACTS, ContactOpts)

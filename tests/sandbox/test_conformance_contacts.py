@@ -16,6 +16,16 @@ FULL = {
     "embeddedData": {"tier": "gold", "visits": 3, "vip": True, "score": 1.5},
 }
 AS_STRINGS = {"tier": "gold", "visits": "3", "vip": "true", "score": "1.5"}
+#: FULL as a list element shows it, besides contactId (§5, §7)
+LISTED = {
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "email": "Ada@Example.com",
+    "phone": "0005551234",
+    "extRef": "u1",
+    "language": "EN",
+    "unsubscribed": False,
+}
 
 
 def _recent(ms: int) -> bool:
@@ -28,18 +38,7 @@ def test_list_contacts_uses_contact_id_phone_and_ext_ref(api, ok):
     contact_id = ok(api.post(api.contacts(), json=FULL))["id"]
     page = ok(api.get(api.contacts()))
     assert page["nextPage"] is None
-    assert page["elements"] == [
-        {
-            "contactId": contact_id,
-            "firstName": "Ada",
-            "lastName": "Lovelace",
-            "email": "Ada@Example.com",
-            "phone": "0005551234",
-            "extRef": "u1",
-            "language": "EN",
-            "unsubscribed": False,
-        }
-    ]
+    assert page["elements"] == [{"contactId": contact_id, **LISTED}]
 
 
 def test_get_contact_shape_epoch_ms_and_strings(api, ok):
@@ -147,19 +146,7 @@ def test_list_members_shape(api, ok):
     contact_id, _ = api.member(FULL)
     page = ok(api.get(api.members()))
     assert page["nextPage"] is None
-    assert page["elements"] == [
-        {
-            "contactId": contact_id,
-            "firstName": "Ada",
-            "lastName": "Lovelace",
-            "email": "Ada@Example.com",
-            "phone": "0005551234",
-            "extRef": "u1",
-            "language": "EN",
-            "unsubscribed": False,
-            "embeddedData": AS_STRINGS,
-        }
-    ]
+    assert page["elements"] == [{"contactId": contact_id, **LISTED, "embeddedData": AS_STRINGS}]
     assert ok(api.get(api.members(api.sb._store.directories[0].lists[1].mailing_list_id))) == {
         "elements": [],
         "nextPage": None,
