@@ -310,3 +310,19 @@ def test_positive_refuses_what_is_not_a_whole_number_of_at_least_one(value):
 
 def test_positive_returns_the_value():
     assert positive("concurrency", 1) == 1 and positive("import_jobs", 64) == 64
+
+
+@pytest.mark.parametrize(
+    ("token", "says"),
+    [
+        ("abc\ndef", "a line break at character 4"),
+        ("abc def", "a space at character 4"),
+        ("abcdé", "a character a token cannot have at character 5"),
+    ],
+)
+def test_a_token_that_cannot_go_in_a_header_is_refused_without_being_shown(token, says):
+    # a token pasted across two lines used to reach httpx, whose refusal to write the header
+    # became outcome_unknown for every row
+    with pytest.raises(qxe.ConfigError, match=says) as info:
+        Client(api_token=token)
+    assert token not in str(info.value) and "abc" not in str(info.value)

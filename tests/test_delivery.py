@@ -248,3 +248,20 @@ def test_url_tokens_are_redacted_in_httpx_log_lines(fake_time, caplog):
     assert not any(
         "SECRET-42" in r.getMessage() or "t" * 40 in r.getMessage() for r in caplog.records
     )
+
+
+def test_a_request_that_cannot_be_written_fails_at_once_as_not_sent(fake_time):
+    # h11 refuses to write an invalid header: nothing reached the server, so the row is not
+    # outcome_unknown, and sending it again would fail the same way
+    script = Script(httpx.LocalProtocolError("Illegal header value"), ok())
+    with pytest.raises(TransportError, match="could not be written") as info:
+        send(script, fake_time)
+    assert not isinstance(info.value, OutcomeUnknownError)
+    assert script.calls == 1 and fake_time.sleeps == []
+
+
+def test_an_unwritable_request_is_translated_as_not_sent():
+    from qxframe.delivery._transport import translate_transport_error
+
+    error, sent = translate_transport_error(httpx.LocalProtocolError("Illegal header"), 1)
+    assert sent is False and "it was not sent" in error.message

@@ -34,6 +34,7 @@ from qxframe.delivery._config import (
     RetryPolicy,
     Secret,
     check_datacenter,
+    check_token,
     endpoint_base,
     resolve_rate_limits,
 )
@@ -106,7 +107,7 @@ class Client:
                 "api_token is empty: pass the token from Qualtrics (Account settings → "
                 "Qualtrics IDs) or set QUALTRICS_API_TOKEN and use Client.from_env()."
             )
-        self._token = Secret(api_token.strip())
+        self._token = Secret(check_token(api_token.strip()))
         self.datacenter = check_datacenter(datacenter)
         self.base_url = endpoint_base(datacenter, base_url)
         self.rate_limits = resolve_rate_limits(rate_limits)

@@ -36,6 +36,29 @@ DEFAULT_DATACENTER: Final = "iad1"
 _DATACENTER = re.compile(r"[A-Za-z0-9-]+")
 
 
+def check_token(token: str) -> str:
+    """``token`` if it can go in an HTTP header as is (printable ASCII, no space); else
+    ``ConfigError`` saying where the first bad character is, never what the token is.
+
+    >>> check_token("abc123")
+    'abc123'
+    """
+    for position, char in enumerate(token, start=1):
+        if not "!" <= char <= "~":
+            what = (
+                "a line break"
+                if char in "\r\n"
+                else "a space"
+                if char.isspace()
+                else ("a character a token cannot have")
+            )
+            raise ConfigError(
+                f"api_token has {what} at character {position}; copy the token again from "
+                "Qualtrics (Account settings → Qualtrics IDs), as one line."
+            )
+    return token
+
+
 class Secret:
     """Holds a secret string; shows only asterisks when printed, logged or inspected."""
 

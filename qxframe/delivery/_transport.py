@@ -44,6 +44,9 @@ from qxframe.exceptions import OutcomeUnknownError, TransportError
 
 #: Raised before any byte of the request could have reached the server.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+#: The request itself cannot be written (an invalid header or URL): it never reached the
+#: server as a request, and sending it again gives the same error.
+_UNWRITABLE = (httpx.LocalProtocolError, httpx.UnsupportedProtocol)
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,13 @@ def translate_transport_error(
     exc: httpx.TransportError, attempts: int
 ) -> tuple[TransportError, bool]:
     """The qxframe error for an httpx transport error, and whether the request may have left."""
-    sent = not isinstance(exc, _NOT_SENT)
+    sent = not isinstance(exc, _NOT_SENT + _UNWRITABLE)
     host = exc.request.url.host if _has_request(exc) else "the server"
     kind = type(exc).__name__
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, _UNWRITABLE):
+        hint = "the request could not be written (a header or the URL holds something HTTP "
+        hint += "does not allow); it was not sent."
+    elif isinstance(exc, httpx.TimeoutException):
         hint = "the server did not answer in time; try again later or raise the client's timeout."
     else:
         hint = "check the network, the datacenter or base_url, and try again."
@@ -161,6 +167,8 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
                 response = await self._attempt(request, route.family)
             except httpx.TransportError as exc:
                 error, sent = translate_transport_error(exc, attempt)
+                if isinstance(exc, _UNWRITABLE):  # the same request fails the same way
+                    raise error from exc
                 decision = decide_error(
                     self._policy,
                     sent=sent,
