@@ -89,6 +89,9 @@ def _sandbox_banner(sb: Any) -> str:
             "Use it from another shell:",
             f"  export QUALTRICS_BASE_URL={sb.base_url}",
             f"  export QUALTRICS_API_TOKEN={sb.api_token}",
+            "or, as an OAuth client (no workflow triggers: they take only the token):",
+            f"  export QUALTRICS_CLIENT_ID={sb.oauth_client_id}",
+            f"  export QUALTRICS_CLIENT_SECRET={sb.oauth_client_secret}",
             "",
             "Press Ctrl-C to stop.",
         ]
@@ -148,7 +151,8 @@ def _add_push(subparsers: Any) -> None:
         help="push the rows of a CSV, TSV or Parquet file to Qualtrics",
         description="Push the rows of a CSV, TSV or Parquet file: one contact, transaction or "
         "workflow event per row. The token and datacenter (or base URL) come from "
-        "QUALTRICS_API_TOKEN and QUALTRICS_DATACENTER (or QUALTRICS_BASE_URL). Exit status: "
+        "QUALTRICS_API_TOKEN (or an OAuth client: QUALTRICS_CLIENT_ID and "
+        "QUALTRICS_CLIENT_SECRET) and QUALTRICS_DATACENTER (or QUALTRICS_BASE_URL). Exit status: "
         "0 every row succeeded (or was skipped as done before), 1 some rows failed or were "
         "invalid, 2 usage, configuration or authentication error.",
     ):
@@ -359,7 +363,8 @@ def _retry(args: argparse.Namespace) -> int:
 
 
 def _client(dry_run: bool) -> Any:
-    """A client from the QUALTRICS_* variables; a dry run without a token needs none.
+    """A client from the QUALTRICS_* variables (an API token and/or an OAuth client); a dry
+    run without credentials needs none.
 
     Their values are stripped: one read from a file often ends with a newline, which no
     token, datacenter or URL has (and which an error message would not show).
@@ -369,7 +374,8 @@ def _client(dry_run: bool) -> Any:
     from qxframe import Client
 
     env = {k: v.strip() for k, v in os.environ.items() if k.startswith("QUALTRICS_")}
-    if dry_run and not env.get("QUALTRICS_API_TOKEN"):
+    credentials = ("QUALTRICS_API_TOKEN", "QUALTRICS_CLIENT_ID", "QUALTRICS_CLIENT_SECRET")
+    if dry_run and not any(env.get(name) for name in credentials):
         return None
     return Client.from_env(env)
 

@@ -36,7 +36,7 @@ DEFAULT_DATACENTER: Final = "iad1"
 _DATACENTER = re.compile(r"[A-Za-z0-9-]+")
 
 
-def check_token(token: str) -> str:
+def check_token(token: str, name: str = "api_token") -> str:
     """``token`` if it can go in an HTTP header as is (printable ASCII, no space); else
     ``ConfigError`` saying where the first bad character is, never what the token is.
 
@@ -53,7 +53,7 @@ def check_token(token: str) -> str:
                 else ("a character a token cannot have")
             )
             raise ConfigError(
-                f"api_token has {what} at character {position}; copy the token again from "
+                f"{name} has {what} at character {position}; copy it again from "
                 "Qualtrics (Account settings → Qualtrics IDs), as one line."
             )
     return token
