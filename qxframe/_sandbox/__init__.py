@@ -47,6 +47,7 @@ from qxframe._sandbox._faults import FAMILIES, Faults, check_family, scripted
 from qxframe._sandbox._imports import Imports
 from qxframe._sandbox._server import HOST, ServerThread
 from qxframe._sandbox._store import Store
+from qxframe.delivery._config import BRAND
 from qxframe._sandbox._wire import Settings
 
 __all__ = ["Sandbox", "sandbox"]
@@ -235,8 +236,10 @@ class Sandbox:
     @property
     def client_rate_limits(self) -> dict[str, int]:
         """The requests a minute per family that :meth:`client` tells a client: the
-        sandbox's own limits, and :data:`UNLIMITED` for each family it does not limit."""
-        return {family: UNLIMITED for family in FAMILIES} | self._faults.rate_limits
+        sandbox's own limits, and :data:`UNLIMITED` for each family it does not limit and
+        for the brand-wide budget (the sandbox has none)."""
+        lifted = {family: UNLIMITED for family in (*FAMILIES, BRAND)}
+        return lifted | self._faults.rate_limits
 
     def client(self, *, oauth: bool = False, **kwargs: Any) -> Any:
         """A ``qxframe.Client`` for this sandbox, told the sandbox's own rate limits.
