@@ -47,8 +47,8 @@ from qxframe._sandbox._faults import FAMILIES, Faults, check_family, scripted
 from qxframe._sandbox._imports import Imports
 from qxframe._sandbox._server import HOST, ServerThread
 from qxframe._sandbox._store import Store
-from qxframe.delivery._config import BRAND
 from qxframe._sandbox._wire import Settings
+from qxframe.delivery._config import BRAND
 
 __all__ = ["Sandbox", "sandbox"]
 
