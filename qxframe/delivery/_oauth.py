@@ -112,13 +112,13 @@ class TokenSource:
 
     async def renew(self, stale: Grant, fetch: Fetch) -> Grant:
         """A grant other than ``stale`` (refused with a 401): renewed once for everyone."""
-        return await self._replace(stale, fetch, refused=True)
+        return await self._replace(stale, fetch)
 
-    async def _replace(self, stale: Grant | None, fetch: Fetch, *, refused: bool = False) -> Grant:
+    async def _replace(self, stale: Grant | None, fetch: Fetch) -> Grant:
         async with self._lock():
             current = self._grant
-            fresh_enough = current is not None and self._clock() < current.renew_at
-            if current is not None and current is not stale and (fresh_enough or refused):
+            fresh = current is not None and self._clock() < current.renew_at
+            if current is not None and current is not stale and fresh:
                 return current  # another request renewed it while this one waited
             response = await fetch()
             serial = (current.serial if current else 0) + 1
