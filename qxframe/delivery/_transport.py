@@ -166,6 +166,9 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
         flight = self.flight_limit(family)
         async with flight.slot():
             await self._limiter.acquire(family)
+            refresh = request.extensions.get("qx_credentials")  # a token renewed meanwhile
+            if refresh is not None:
+                refresh(request)
             started = self._clock()
             response = await self._inner.handle_async_request(request)
             await response.aread()
