@@ -29,9 +29,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
-from qxframe import _cli_inputs, _fields
-from qxframe._results import OUTCOME_UNKNOWN
-from qxframe.delivery._config import positive
+from qxframe import _cli_inputs
+from qxframe._skins import OUTCOME_UNKNOWN, action_names, destinations, options_for, positive
 from qxframe.exceptions import ConfigError
 
 LISTED_ROWS = 50  # outcome-unknown rows listed by number in the summary
@@ -96,7 +95,7 @@ def _sandbox_banner(sb: Any) -> str:
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
-    from qxframe._sandbox import Sandbox
+    from qxframe import Sandbox
 
     try:
         sb = Sandbox(
@@ -135,7 +134,7 @@ def _per_action(
     for ``{}``); yield ``(action, sub-parser)``."""
     parser = subparsers.add_parser(name, help=help, description=description)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for action in _fields.ACTIONS:  # the catalogue's, read when the parser is built
+    for action in action_names():  # the catalogue's, read when the parser is built
         sub = actions.add_parser(action, help=each.format(action), description=description)
         yield action, sub
 
@@ -185,7 +184,7 @@ def _add_retry(subparsers: Any) -> None:
 
 
 def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: bool = True) -> None:
-    for destination in _fields.destinations(action):
+    for destination in destinations(action):
         parser.add_argument(
             "--" + destination.name.replace("_", "-"),
             metavar=destination.metavar,
@@ -214,7 +213,7 @@ def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: boo
         metavar="N",
         help="at most N requests in flight (default: what the rate limit needs, up to 64)",
     )
-    for option in _fields.options_for(action):  # the action's own, from the catalogue
+    for option in options_for(action):  # the action's own, from the catalogue
         kind: dict[str, Any] = (
             {"choices": option.choices} if option.choices else {"type": _count, "metavar": "N"}
         )
@@ -290,11 +289,10 @@ def _push(args: argparse.Namespace, frame: Any, positions: Any = None) -> int:
     ``positions`` (retry): the input position of each row of ``frame``, so that results
     name rows of the original file.
     """
-    from qxframe._sinks import ResultsWriter, Tally
-    from qxframe.actions._public import run_push
+    from qxframe._skins import ResultsWriter, Tally, start_push
 
     tally = Tally(keep_rows=LISTED_ROWS)
-    names = [d.name for d in _fields.destinations(args.action)]
+    names = [d.name for d in destinations(args.action)]
     constants: dict[str, Any] = {name: getattr(args, name) for name in names}
     client, mapping = _client(args.dry_run), _mapping(args.action, args.map)
     before = _cli_inputs.journal_before(args.journal, frame)
@@ -310,19 +308,19 @@ def _push(args: argparse.Namespace, frame: Any, positions: Any = None) -> int:
             for each in sinks:
                 each(part)
 
-        run_push(
+        start_push(
             args.action,
             frame,
             client=client,
-            constants=constants,
+            **constants,
             mapping=mapping,
             dry_run=args.dry_run,
             concurrency=args.concurrency,
             progress=False if args.no_progress else None,
-            **{o.name: getattr(args, o.name) for o in _fields.options_for(args.action)},
+            **{o.name: getattr(args, o.name) for o in options_for(args.action)},
             journal=args.journal,
             sink=sink,
-        )
+        ).result()
     _summarize(f"{args.command} {args.action}", tally, args.out)
     _cli_inputs.say_resumed(tally, before, frame)
     return 0 if tally.ok else 1
@@ -331,9 +329,8 @@ def _push(args: argparse.Namespace, frame: Any, positions: Any = None) -> int:
 def _retry(args: argparse.Namespace) -> int:
     import polars as pl
 
-    from qxframe._inputs import iter_chunks
-    from qxframe._results import rows_to_retry
-    from qxframe._sinks import ResultsWriter, read_results
+    from qxframe import rows_to_retry
+    from qxframe._skins import ResultsWriter, iter_chunks, read_results
 
     if args.out is not None:  # refused before anything is read (it only checks)
         ResultsWriter(args.out, keep=(args.file, args.results)).open()
@@ -376,7 +373,7 @@ def _client(dry_run: bool) -> Any:
 
 def _mapping(action: str, items: list[str]) -> dict[str, Any] | None:
     """``--map FIELD=COLUMN`` options as a mapping (object fields: a list of columns)."""
-    from qxframe._fields import field
+    from qxframe._skins import field
 
     mapping: dict[str, Any] = {}
     for item in items:
@@ -404,7 +401,7 @@ def _config_error(message: str) -> Exception:
 
 def _summarize(what: str, tally: Any, out: str | None) -> None:
     """Print counts per status (with reasons) and the outcome-unknown rows."""
-    from qxframe._results import STATUSES
+    from qxframe._skins import STATUSES
 
     print(f"qxframe {what}: {sum(tally.counts.values())} row(s)")
     for status in STATUSES:

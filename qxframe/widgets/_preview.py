@@ -23,12 +23,8 @@ from typing import Any
 import ipywidgets as w
 import polars as pl
 
-from qxframe import _results
-from qxframe._inputs import iter_chunks
-from qxframe._results import Status
-from qxframe.actions._handle import PushHandle, start_push
-from qxframe.delivery._client import Client
-from qxframe.delivery._loop import wait_interruptibly
+from qxframe import Client, summary
+from qxframe._skins import PushHandle, Status, iter_chunks, start_push, wait_interruptibly
 from qxframe.exceptions import QxError, first_line
 from qxframe.widgets import _html, _picks, _push
 from qxframe.widgets._connect import ConnectPanel
@@ -229,7 +225,7 @@ class PreviewPanel(w.VBox):
         return self._last
 
     def _pushed(self, res: pl.DataFrame) -> None:
-        skipped = _results.summary(res)[Status.SKIPPED]
+        skipped = summary(res)[Status.SKIPPED]
         failures = _push.failures_text(res)
         text = f"Pushed. {summary_text(res)}" + (f" {failures}" if failures else "")
         if skipped:
@@ -242,7 +238,7 @@ class PreviewPanel(w.VBox):
         self._tell(text, "warning" if failures else "ok")
 
     def _validated(self, res: pl.DataFrame) -> None:
-        counts = _results.summary(res)
+        counts = summary(res)
         self._tell(
             f"Validated all {res.height:,} rows: {counts[Status.DRY_RUN]:,} valid, "
             f"{counts[Status.INVALID]:,} invalid; nothing was sent.",

@@ -28,8 +28,7 @@ from typing import Any
 import ipywidgets as w
 import polars as pl
 
-from qxframe._inputs import count_rows
-from qxframe._results import Status
+from qxframe._skins import Status, count_rows
 from qxframe.exceptions import AuthError, ConfigError, QxError, TransportError
 from qxframe.widgets._connect import scrub
 
