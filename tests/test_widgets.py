@@ -28,6 +28,7 @@ from qxframe.exceptions import AuthError, ConfigError, NotFoundError, TransportE
 from qxframe.widgets import (
     _connect,
     _html,
+    _journals,
     _labels,
     _picks,
     _preview,
@@ -683,6 +684,63 @@ def test_cancel_stops_the_push_like_ctrl_c_and_push_again_sends_the_rest(transac
         sent = counts["success"] + second["success"]
         assert sent <= slow.transactions().height <= sent + unknown  # never a second copy
         panel.disconnect()
+
+
+def test_a_new_preview_of_the_same_frame_does_not_send_again(transactions, panel, sb):
+    """A re-run cell: the connect panel keeps one journal per destination for the session."""
+    panel.mailing_list.value = sb.mailing_list_id
+    frame = transactions.head(30)
+    first = qxw.preview(frame, action="transactions", client=panel, mapping=TX_MAPPING).push()
+    landed = sb.transactions().height
+    assert landed == qx.summary(first)["success"] > 0
+    rerun = qxw.preview(frame, action="transactions", client=panel, mapping=TX_MAPPING)
+    assert "already pushed to this destination" in rerun.push_status.value
+    assert shown(rerun.again_button)  # sending again is one click away, before any Push
+    second = rerun.push()
+    assert sb.transactions().height == landed
+    assert qx.summary(second)["skipped"] == landed and qx.summary(second)["success"] == 0
+    rerun.again_button.click()  # the one explicit click
+    rerun.wait()
+    assert sb.transactions().height == 2 * landed
+    fresh = qxw.preview(frame, action="transactions", client=panel, mapping=TX_MAPPING)
+    panel.directory.value = sb.plain_directory_id  # another destination: nothing sent there
+    assert "already pushed" not in fresh.push_status.value and not shown(fresh.again_button)
+    second_panel = qxw.connect(sandbox=sb)
+    second_panel.mailing_list.value = sb.mailing_list_id
+    other = qxw.preview(frame, action="transactions", client=second_panel, mapping=TX_MAPPING)
+    assert "already pushed" not in other.push_status.value  # another panel, another session
+    second_panel.disconnect()
+
+
+def test_re_run_workflow_previews_trigger_each_event_once(sb):
+    events = pl.read_csv(SAMPLES / "workflow_events.csv", infer_schema=False).head(3)
+    panel = qxw.connect(sandbox=sb)
+    try:
+        for _rerun in range(3):  # the issue's 3 → 6 → 9
+            pv = qxw.preview(events, action="workflow", client=panel, workflow_url=sb.workflow_url)
+            pv.push()
+        assert sb.workflow_events().height == 3
+        assert qx.summary(pv.results)["skipped"] == 3
+    finally:
+        panel.disconnect()
+
+
+def test_the_journal_key_is_action_server_destination_and_input(contacts, tmp_path):
+    key = _journals.destination_key
+    dest = {"directory_id": "POOL_1", "mailing_list_id": None}
+    base = key("contacts", dest, "http://a", contacts)
+    assert base == key("contacts", dict(dest), "http://a", contacts.clone())
+    assert base == key("contacts", {"directory_id": "POOL_1"}, "http://a", contacts)
+    assert base != key("transactions", dest, "http://a", contacts)
+    assert base != key("contacts", dest, "http://b", contacts)
+    assert base != key("contacts", {"directory_id": "POOL_2"}, "http://a", contacts)
+    assert base != key("contacts", dest, "http://a", contacts.drop("phone"))  # until issue 18
+    journals = _journals.PanelJournals()
+    assert not journals.used(base) and journals.path(base).name.startswith("contacts-")
+    journals.path(base).write_text("x")
+    assert journals.used(base)
+    journals.forget(base)
+    assert not journals.used(base)
 
 
 def test_push_to_another_destination_is_a_new_push(transactions, panel, sb):

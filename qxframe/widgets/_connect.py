@@ -1,7 +1,8 @@
 """The connect panel: token, datacenter, a whoami check, directory and mailing-list pickers.
 
 The mailing-list picker starts at "none" (:data:`NO_LIST`): a push from a preview adds
-people to a list only when the person picked one.
+people to a list only when the person picked one. The panel keeps the journals of every
+preview that pushes through it (:attr:`ConnectPanel.journals`), for the whole session.
 
 This module owns :class:`ConnectPanel` (built by :func:`connect`) and the pure helper
 behind it :func:`describe_error`, which turns what connecting raised into one sentence;
@@ -36,6 +37,7 @@ from qxframe.delivery._config import (
 )
 from qxframe.exceptions import AuthError, ConfigError, QxError, TransportError
 from qxframe.widgets import _html
+from qxframe.widgets._journals import PanelJournals
 from qxframe.widgets._labels import (
     dedup_warning,
     default_directory,
@@ -115,6 +117,9 @@ class ConnectPanel(w.VBox):
         self._sandbox: Sandbox | None = sandbox if isinstance(sandbox, Sandbox) else None
         self._owns_sandbox = False
         self._quiet = False
+        #: one journal per destination for the session: a new preview (a re-run cell) of
+        #: the same frame does not send again what an earlier one sent (DESIGN §7)
+        self.journals = PanelJournals()
         self.whoami: dict[str, Any] = {}
         self.token = w.Password(description="API token", layout=_wide())
         self.datacenter = w.Text(

@@ -9,8 +9,9 @@ exactly as a push would, as HTML), and the picker logic in :mod:`qxframe.widgets
 The Push button starts the push behind ``qx.upsert_contacts`` … on the whole frame in the
 background (a :class:`qxframe.actions._handle.PushHandle`, so the Cancel button can stop it as
 Ctrl-C does), with a progress bar, and shows a :class:`~qxframe.widgets.ResultsView`; it
-keeps a journal per destination (:mod:`qxframe.widgets._push`), so pressing it twice does
-not send a row twice. "Validate all rows" dry-runs the whole frame. Whatever stops a push
+uses a journal per destination (:mod:`qxframe.widgets._journals`; the connect panel's, kept
+for the session), so pressing it twice, or in a new preview of the same frame, does not
+send a row twice. "Validate all rows" dry-runs the whole frame. Whatever stops a push
 is one sentence in the panel, and the status line and the bar always end.
 """
 
@@ -32,10 +33,18 @@ from qxframe.delivery._loop import wait_interruptibly
 from qxframe.exceptions import QxError, first_line
 from qxframe.widgets import _html, _picks, _push
 from qxframe.widgets._connect import ConnectPanel
+from qxframe.widgets._journals import PanelJournals, destination_key
 from qxframe.widgets._results_view import ResultsView, summary_text
 from qxframe.widgets._table import ACTIONS, action_name, preview_table, table_html
 
 __all__ = ["PreviewPanel", "preview", "preview_table", "table_html"]
+
+
+SENT_BEFORE = (
+    "This frame was already pushed to this destination from the connect panel: Push sends "
+    "only the rows not sent yet (the rest come back skipped); to send every row again, "
+    "press “Send the already-sent rows again”."
+)
 
 
 class PreviewPanel(w.VBox):
@@ -99,7 +108,8 @@ class PreviewPanel(w.VBox):
         self.push_status = w.HTML()
         self.progress = _push.ProgressBar()
         self.results_area = w.VBox()
-        self._journals = _push.PanelJournals()
+        # the connect panel's journals (one per destination for the session), else its own
+        self._journals = client.journals if isinstance(client, ConnectPanel) else PanelJournals()
         self.push_button.on_click(lambda _button: self.push(wait=False))
         self.validate_button.on_click(lambda _button: self.validate_all(wait=False))
         self.again_button.on_click(lambda _button: self.push(again=True, wait=False))
@@ -129,6 +139,7 @@ class PreviewPanel(w.VBox):
         )
         self.add_class("qx-preview")
         self.refresh()
+        self._note_sent_before()
 
     # -- what the panel yields -------------------------------------------------------
 
@@ -199,10 +210,10 @@ class PreviewPanel(w.VBox):
         if client is None:
             self._tell("Connect first (qxframe.widgets.connect()), or pass client=.", "error")
             return None
-        constants = self.constants
+        key = destination_key(self.action, self.constants, client.base_url, self._frame)
         if again:
-            self._journals.forget(self.action, constants)
-        journal = self._journals.path(self.action, constants)
+            self._journals.forget(key)
+        journal = self._journals.path(key)
         self._run("Pushing", client, dry_run=False, journal=journal, then=self._pushed)
         return self.wait() if wait else None
 
@@ -349,6 +360,23 @@ class PreviewPanel(w.VBox):
     def _on_destination(self, _change: Any) -> None:
         self.pickers.set_constants(self.constants)
         self.refresh()
+        self._note_sent_before()
+
+    def _note_sent_before(self) -> None:
+        """Say so when this frame was already pushed to this destination from the connect
+        panel (an earlier preview, a re-run cell): Push then skips what was sent, and
+        sending it again is the one click it always is."""
+        client = self.client
+        if client is None:
+            return
+        key = destination_key(self.action, self.constants, client.base_url, self._frame)
+        used = self._journals.used(key)
+        self.again_button.layout.display = None if used else "none"
+        note = _html.message(SENT_BEFORE)
+        if used:
+            self.push_status.value = note
+        elif self.push_status.value == note:
+            self.push_status.value = ""
 
     def _say(self, text: str, kind: str = "info") -> None:
         self.status.value = _html.message(text, kind)

@@ -1,6 +1,6 @@
 """What the preview's Push and "Validate all" buttons run on: a progress bar widget that
-always ends in a final state, one sentence for whatever stopped a push, and a journal per
-panel so that a second Push does not send again what the first one sent.
+always ends in a final state, and one sentence for whatever stopped a push (the journals
+that keep a second Push from sending again are :mod:`qxframe.widgets._journals`).
 
 - :class:`ProgressBar`: an ``IntProgress`` and a label, handed to the push as its
   progress bar (the push calls ``update(n)`` as rows settle); :meth:`ProgressBar.finish`
@@ -8,21 +8,10 @@ panel so that a second Push does not send again what the first one sent.
   under IPython an ``Output`` context swallows the exception raised inside it, which once
   left the status at "Pushing…" for good.
 - :func:`failure_text`: the sentence for an exception a push raised (with what to do).
-- :class:`PanelJournals`: one journal file per destination in a temporary folder of the
-  panel's own (docs/architecture.md, "Journal and resume"): a row the journal records as
-  sent comes back ``skipped`` instead of being sent again; :meth:`PanelJournals.forget`
-  is the user's "send them again" confirmation.
 """
 
 from __future__ import annotations
 
-import atexit
-import hashlib
-import json
-import shutil
-import tempfile
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
@@ -160,27 +149,3 @@ def _sent(results: Any) -> int:
     if not isinstance(results, pl.DataFrame) or "status" not in results.columns:
         return 0
     return results.filter(pl.col("status").is_in([Status.SUCCESS, Status.FAILED])).height
-
-
-class PanelJournals:
-    """One journal file per (action, destination), in a temporary folder of this panel."""
-
-    def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="qxframe-panel-"))
-        atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
-
-    def path(self, action: str, constants: Mapping[str, str | None]) -> Path:
-        """The journal of pushes of ``action`` to ``constants`` from this panel."""
-        key = json.dumps([action, sorted(constants.items())])
-        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-        return self.folder / f"{action}-{digest}.journal"
-
-    def used(self, action: str, constants: Mapping[str, str | None]) -> bool:
-        """Whether this panel already pushed ``action`` to this destination."""
-        return self.path(action, constants).exists()
-
-    def forget(self, action: str, constants: Mapping[str, str | None]) -> None:
-        """Drop the record of what was sent there: the next push sends every row again."""
-        path = self.path(action, constants)
-        for companion in path.parent.glob(path.name + "*"):
-            companion.unlink()
