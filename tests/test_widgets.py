@@ -27,13 +27,13 @@ from qxframe._fields import field
 from qxframe.exceptions import AuthError, ConfigError, NotFoundError, TransportError
 from qxframe.widgets import (
     _connect,
+    _errors,
     _html,
     _journals,
     _labels,
     _picks,
     _preview,
     _problems,
-    _push,
     _results_view,
 )
 
@@ -132,12 +132,33 @@ def test_public_surface():
     ],
 )
 def test_describe_error_is_one_sentence(error, expected):
-    text = _connect.describe_error(error, "https://x.example")
+    text = _errors.describe_error(error, "https://x.example")
     assert expected in text and "Traceback" not in text and "\n" not in text
 
 
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (AuthError("no", http_status=401), "refused the token (401): connect again"),
+        (AuthError("no", http_status=403), "refused access (403)"),
+        (TransportError("down"), "could not reach https://x.example: check the network"),
+        (ConfigError("Invalid datacenter ID 'a b'."), "Invalid datacenter ID"),
+        (NotFoundError("Qualtrics answered 404."), "answered with an error: Qualtrics"),
+        (RuntimeError("boom"), "the push failed unexpectedly (RuntimeError: boom)"),
+        (KeyboardInterrupt(), "it was cancelled. Press Push to send the rest"),
+    ],
+)
+def test_failure_text_says_what_was_sent_then_the_same_cause(error, expected):
+    text = _errors.failure_text(error, "https://x.example")
+    assert text.startswith("Nothing was pushed: ") and expected in text and "\n" not in text
+    assert text.endswith(".") and not text.endswith("..")
+    error.results = pl.DataFrame({"status": ["success", "failed", "invalid", "not_sent"]})
+    sent = _errors.failure_text(error, "https://x.example")
+    assert sent.startswith("The push stopped after sending 2 rows: ") and expected in sent
+
+
 def test_describe_error_scrubs_the_token():
-    text = _connect.describe_error(RuntimeError(f"bad header {TOKEN}"), "here", TOKEN)
+    text = _errors.describe_error(RuntimeError(f"bad header {TOKEN}"), "here", TOKEN)
     assert TOKEN not in text and "********" in text
 
 
@@ -1032,5 +1053,5 @@ def test_an_expression_option_is_labelled_with_its_text_cut_to_40_characters():
 
 
 def test_failure_text_scrubs_the_token():
-    text = _push.failure_text(RuntimeError(f"bad header {TOKEN}"), "here", TOKEN)
+    text = _errors.failure_text(RuntimeError(f"bad header {TOKEN}"), "here", TOKEN)
     assert TOKEN not in text and "bad header ********" in text
