@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from qxframe import _fields
 from qxframe._fields import Field, destinations, field, fields_for, options_for
-from qxframe._inputs import CsvSource, count_rows, file_source, iter_chunks, stamp
+from qxframe._inputs import CsvSource, count_rows, file_source, identity, iter_chunks, stamp
 from qxframe._inputs import _is_pandas as is_pandas
 from qxframe._journal import peek
 from qxframe._mapping import resolve
@@ -62,6 +62,7 @@ __all__ = [
     "field",
     "fields_for",
     "file_source",
+    "identity",
     "is_pandas",
     "iter_chunks",
     "options_for",
