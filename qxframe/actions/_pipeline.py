@@ -194,7 +194,7 @@ class Push:
         """Results of ``valid`` (rows being sent) when sending stopped part-way."""
         self.sent += len(self.unanswered)
         rest = _partial.unsettled(valid, {o.row for o in self.settled}, self.unanswered)
-        self.advance(rest.height)
+        self.advance(int(rest["attempts"].sum()))  # the bar never counts a row not sent
         return _results.assemble([_results.from_outcomes(self.settled), rest])
 
     def begin_chunk(self) -> None:
