@@ -204,3 +204,15 @@ def test_retry_merge_needs_out(sb, tmp_path, capsys):
     argv = ["retry", "workflow", results, source, "--workflow-url", sb.workflow_url, "--merge"]
     assert cli.main(argv) == 2
     assert "--merge writes the whole push's results to --out" in capsys.readouterr().err
+
+
+def test_a_wrong_workflow_url_s_404_says_to_check_the_url(sb, tmp_path, capsys):
+    """D10: the advice names what was asked for, not a directory, list or contact."""
+    wrong = sb.workflow_url.replace("urlTokenId=", "urlTokenId=x")
+    out = tmp_path / "r.csv"
+    argv = ["push", "workflow", write_csv(tmp_path, PEOPLE), "--workflow-url", wrong]
+    assert cli.main([*argv, "--out", str(out)]) == 1
+    [message] = read_results(out)["error_message"].unique().to_list()
+    assert message.startswith("Qualtrics answered 404")
+    assert "check the workflow URL: copy it again from the workflow's JSON-event trigger" in message
+    assert "directory" not in message and "contact" not in message
