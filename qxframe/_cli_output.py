@@ -165,7 +165,7 @@ def _names() -> Iterable[str]:
     for action in _fields.ACTIONS:
         yield from (d.name for d in _fields.destinations(action))
         yield from (o.name for o in _fields.options_for(action))
-    yield from ("journal", "concurrency", "dry_run")
+    yield from ("journal", "concurrency")
 
 
 def in_cli_words(message: str) -> str:
