@@ -487,10 +487,14 @@ def _at_edge(work: Any) -> int:
         _error(str(exc))
         return 1
     except KeyboardInterrupt as exc:
-        sent = getattr(exc, "sent", 0)
+        sent = getattr(exc, "sent", None)
+        if sent is None:  # not a push's (PushInterrupted carries what it had sent)
+            _error("interrupted.")
+            return 130
         _error(
-            f"interrupted; nothing more was sent ({sent} row(s) had been sent, and --out has "
-            "every row read so far). With --journal, run the same command again to resume."
+            f"interrupted; nothing more was sent ({sent} row(s) had been sent; the summary "
+            "says what was done, and --out, if given, has every row read so far). With "
+            "--journal, run the same command again to resume."
         )
         return 130
 
