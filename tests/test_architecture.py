@@ -2,8 +2,9 @@
 module importable on its own.
 
 docs/architecture.md, "Layers": imports point down its table. A cycle hidden behind a lazy
-import inside a function is still a cycle, so the graph is read from the source (every
-``import`` of a qxframe module, at any depth, outside ``if TYPE_CHECKING:``).
+import inside a function, or behind ``if TYPE_CHECKING:``, is still a cycle (a reader
+still needs both modules to read either), so the graph is read from the source: every
+``import`` of a qxframe module, at any depth, ``TYPE_CHECKING`` blocks included.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def _imports(module: str) -> set[str]:
-    """The qxframe modules ``module`` imports at run time (names resolved to modules)."""
+def _imports(module: str, *, type_checking: bool = True) -> set[str]:
+    """The qxframe modules ``module`` imports (names resolved to modules), at any depth;
+    ``type_checking``: those imported only for a type checker too."""
     path = PACKAGE.parent / (module.replace(".", "/") + ".py")
     if not path.exists():
         path = PACKAGE.parent / module.replace(".", "/") / "__init__.py"
@@ -42,7 +44,7 @@ def _imports(module: str) -> set[str]:
 
     def visit(node: ast.AST) -> None:
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and _is_type_checking(child):
+            if isinstance(child, ast.If) and _is_type_checking(child) and not type_checking:
                 for other in child.orelse:
                     visit(other)
                 continue
@@ -143,6 +145,21 @@ def _cycles() -> list[list[str]]:
 
 def test_the_import_graph_has_no_cycle():
     assert _cycles() == []
+
+
+def test_a_cycle_behind_type_checking_or_a_function_counts(tmp_path, monkeypatch):
+    """The cycle check reads what it says it reads: a cycle made only of a
+    ``TYPE_CHECKING`` import and a function-level import is found."""
+    package = tmp_path / "qxframe"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "_a.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from qxframe._b import B\n"
+    )
+    (package / "_b.py").write_text("def f():\n    from qxframe import _a\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", package)
+    monkeypatch.setattr(sys.modules[__name__], "MODULES", ["qxframe", "qxframe._a", "qxframe._b"])
+    assert _cycles() == [["qxframe._a", "qxframe._b", "qxframe._a"]]
 
 
 #: Imports each module with no qxframe module loaded before it, in one interpreter: the
