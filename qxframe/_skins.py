@@ -24,7 +24,7 @@ from qxframe._inputs import CsvSource, count_rows, file_source, identity, iter_c
 from qxframe._inputs import _is_pandas as is_pandas
 from qxframe._journal import peek
 from qxframe._mapping import resolve
-from qxframe._results import OUTCOME_UNKNOWN, STATUSES, Status, collect, empty
+from qxframe._results import OUTCOME_UNKNOWN, STATUSES, Status, assemble, collect, empty
 from qxframe._sinks import ResultsWriter, Tally, read_results
 from qxframe.actions._handle import PushHandle, start_push
 from qxframe.actions._public import FUNCTIONS
@@ -52,6 +52,7 @@ __all__ = [
     "Status",
     "Tally",
     "action_names",
+    "assemble",
     "check_base_url",
     "check_datacenter",
     "collect",
