@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
@@ -36,7 +37,7 @@ import polars as pl
 
 from qxframe import _partial, _results
 from qxframe._fields import METHODS, destinations
-from qxframe._inputs import count_rows
+from qxframe._inputs import count_rows, json_columns_of
 from qxframe._prepare import Prepared, check_constants, prepare
 from qxframe.actions._chunks import prepared_chunks
 from qxframe.delivery._config import positive
@@ -106,6 +107,8 @@ class Push:
     watcher: Watcher | None = None  # told of risky writes and of outcomes (the journal)
     stop: Stop = field(default_factory=Stop)
     sent: int = 0  # rows whose request went out (settled with attempts, or unanswered)
+    #: ``correlate=True``: the push's run id, added to each workflow event as ``qx_run``
+    run_id: str | None = None
 
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.concurrency)
@@ -265,6 +268,7 @@ class _Plan:
     constants: Mapping[str, Any]
     allowed_origin: str | None
     dry_run: bool
+    json_columns: frozenset[str] = frozenset()
 
 
 async def apush(
@@ -283,8 +287,14 @@ async def apush(
     method: str = "auto",
     import_jobs: int = 25,
     stop: Stop | None = None,
+    json_columns: Sequence[str] | None = None,
+    correlate: bool = False,
 ) -> pl.DataFrame:
     """Push ``source`` with ``action``; return the results frame.
+
+    ``json_columns``: columns whose JSON text a workflow's event sends as JSON (JSON
+    records' nested values are, always); ``correlate``: each event gets ``qx_run`` (one id
+    for the push) and ``qx_row`` (its input row).
 
     ``journal``: a journal file; rows an earlier push recorded are not sent again.
     ``sink``: called with each chunk's results (in input order) instead of keeping them;
@@ -299,8 +309,11 @@ async def apush(
     batch_size = positive("batch_size", batch_size)
     allowed_origin = client.allowed_origin if client is not None else None
     check_constants(action.name, constants, allowed_origin)
-    plan = _Plan(action, mapping, constants, allowed_origin, dry_run)
+    plan = _Plan(
+        action, mapping, constants, allowed_origin, dry_run, _json_columns(json_columns, source)
+    )
     push = Push(client, constants, concurrency=concurrency, batch_size=batch_size)
+    push.run_id = run_id(push.started) if correlate else None
     push.method, push.import_jobs = _method(method), positive("import_jobs", import_jobs)
     push.input_rows = (
         count_rows(source) if not isinstance(source, str | Path | pl.LazyFrame) else None
@@ -348,13 +361,14 @@ def preview(
     mapping: Mapping[str, Any] | None,
     constants: Mapping[str, Any],
     allowed_origin: str | None,
+    json_columns: Sequence[str] = (),
 ) -> pl.DataFrame:
     """The results a dry run of ``head`` gives, with no client: each row prepared as a push
     prepares it, the invalid with their reasons, the valid with their exact bodies in
     ``payload`` (the widgets' live preview). ``before_dry_run`` is not awaited: it reads
     from Qualtrics. Bad settings raise ``ConfigError`` as a push would."""
     check_constants(action.name, constants, allowed_origin)
-    plan = _Plan(action, mapping, constants, allowed_origin, dry_run=True)
+    plan = _Plan(action, mapping, constants, allowed_origin, True, frozenset(json_columns))
     prepared = _prepare(plan, head, 0)
     parts = [_results.from_invalid(prepared.invalid)]
     if prepared.valid.height:
@@ -370,6 +384,7 @@ def _prepare(plan: _Plan, chunk: pl.DataFrame, offset: int) -> Prepared:
         constants=plan.constants,
         allowed_origin=plan.allowed_origin,
         row_offset=offset,
+        json_columns=plan.json_columns,
     )
 
 
@@ -451,6 +466,28 @@ async def _handle(
         if resume is not None:
             resume.flush()
     return outcomes if isinstance(outcomes, pl.DataFrame) else _results.from_outcomes(outcomes)
+
+
+def _json_columns(given: Sequence[str] | None, source: Any) -> frozenset[str]:
+    """The columns given as ``json_columns``, checked, and those of JSON records."""
+    if given is None:
+        given = ()
+    if isinstance(given, str) or not all(isinstance(c, str) for c in given):
+        raise ConfigError(
+            f"json_columns must be a list of column names, not {given!r}; "
+            "e.g. json_columns=['properties']"
+        )
+    return frozenset(given) | json_columns_of(source)
+
+
+def run_id(started: datetime) -> str:
+    """The id of one push (``correlate=True``): its start, UTC, then six random hex digits,
+    so a person can tell runs apart and find one by its time.
+
+    >>> run_id(datetime(2026, 12, 7, 4, 58, 12, tzinfo=UTC))[:17]
+    '20261207T045812Z-'
+    """
+    return f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def _method(method: str) -> str:

@@ -2,7 +2,8 @@
 
 The URL is checked twice before the token goes out: by validation (an invalid row) and by
 the client itself (:meth:`Client.check_workflow_url`). A trigger is never re-sent after a
-500 or a timeout: a second event would start the workflow twice.
+500 or a timeout: a second event would start the workflow twice. With ``correlate=True``
+each event carries the push's ``qx_run`` and its ``qx_row`` (:func:`workflow_body`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
     outcomes: list[_results.Outcome] = []
 
     async def trigger(row: dict[str, Any]) -> None:
-        post = partial(push.api.atrigger_workflow, row["workflow_url"], workflow_body(row))
+        body = workflow_body(row, push.run_id)
+        post = partial(push.api.atrigger_workflow, row["workflow_url"], body)
         answer = await push.call(post, risky_rows=[row["row"]])
         if isinstance(answer, QxError):
             outcome = _results.failed(row["row"], answer)
@@ -36,7 +38,7 @@ async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
 
 
 def dry_run(valid: pl.DataFrame, push: Push) -> pl.DataFrame:
-    return _results.from_dry_run(valid["row"], workflow_bodies(valid))
+    return _results.from_dry_run(valid["row"], workflow_bodies(valid, push.run_id))
 
 
 WORKFLOW = Action(name="workflow", send=send, dry_run=dry_run)
