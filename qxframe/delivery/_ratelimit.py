@@ -7,8 +7,8 @@ is the same bucket for whoever cannot wait: a slot now, or how long until one is
 (the sandbox answers 429 with that as ``Retry-After``).
 
 A family limited to ``L`` requests a minute gets :func:`bucket_for` it: a burst of a few
-requests (:func:`burst_for`: at most :data:`MAX_BURST`, never more than one second's
-worth) so a short push goes at once instead of one request every ``60 / L`` seconds, and a
+requests (:func:`burst_for`: at most :data:`MAX_BURST`, at most 2 % of ``L``) so a short
+push goes at once instead of one request every ``60 / L`` seconds, and a
 steady rate lowered by that burst, so that no minute window (``[t, t + 60)``) ever holds
 more than ``L`` requests (docs/architecture.md, "Delivery").
 
@@ -97,13 +97,14 @@ class TokenBucket:
 
 def burst_for(per_minute: float) -> int:
     """How many requests of a family limited to ``per_minute`` may go at once: a few, at
-    most :data:`MAX_BURST` and at most one second's worth (Qualtrics' burst size is not
-    documented; any per-minute limiter lets one second's share through).
+    most :data:`MAX_BURST` and at most 2 % of the minute's limit (Qualtrics states its
+    limits per minute and does not document a burst size; :func:`bucket_for` keeps every
+    minute within the limit, burst included).
 
     >>> burst_for(500), burst_for(3000), burst_for(100), burst_for(30)
-    (8, 10, 1, 1)
+    (10, 10, 2, 1)
     """
-    return max(1, min(MAX_BURST, int(per_minute // WINDOW)))
+    return max(1, min(MAX_BURST, int(per_minute // 50)))
 
 
 def bucket_for(per_minute: float, *, clock: Clock = time.monotonic) -> TokenBucket:
