@@ -59,10 +59,9 @@ import polars as pl
 
 from qxframe.actions._action import Action
 from qxframe.actions._contacts import CONTACTS
-from qxframe.actions._handle import PushHandle, loop_for
-from qxframe.actions._registry import ACTIONS, Results, bind, keywords
-from qxframe.actions._registry import push_to as _apush
-from qxframe.actions._runner import apush, progress_bar
+from qxframe.actions._handle import start_push
+from qxframe.actions._registry import Results, keywords, push
+from qxframe.actions._runner import progress_bar
 from qxframe.actions._transactions import TRANSACTIONS
 from qxframe.actions._workflows import WORKFLOW
 
@@ -113,18 +112,13 @@ def _sync_push(
     action: Action, frame: Any, out: _Path | None, options: Mapping[str, Any]
 ) -> Results:
     """Run a push to its end on the client's loop (a :class:`PushHandle`: Ctrl-C stops it);
-    close its progress bar whatever happens."""
-    given = bind(action, options)
-    given["progress"] = bar = progress_bar(frame, given["progress"], action.name)  # see there
-    return _run(_apush(action, frame, out, **given), given["client"], bar)
-
-
-def _run(coro: Coroutine[Any, Any, T], client: Client | None, bar: Any = None) -> T:
+    its progress bar made here, in the caller's thread (see ``progress_bar``), and closed
+    whatever happens."""
+    bar = progress_bar(frame, options.get("progress"), action.name)
     try:
-        return PushHandle(coro, loop_for(client)).result()
+        return start_push(action, frame, out=out, **{**options, "progress": bar}).result()
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
 
 
 def _sign(function: Callable[..., Any], action: Action, typed: type) -> None:
@@ -163,18 +157,13 @@ def _twin(sync: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
     action = FUNCTIONS[sync.__name__]
 
     async def twin(frame: Any, *, out: _Path | None = None, **options: Any) -> Results:
-        return await _apush(action, frame, out, **bind(action, options))
+        return await push(action, frame, out=out, **options)
 
     twin.__name__ = twin.__qualname__ = "a" + sync.__name__
     twin.__doc__ = f"Async twin of :func:`{sync.__name__}`."
     twin.__module__ = sync.__module__
     twin.__signature__ = inspect.signature(sync)  # type: ignore[attr-defined]
     return cast("Callable[P, Coroutine[Any, Any, R]]", twin)
-
-
-def run_push(action: str, frame: Any, *, client: Client | None, **options: Any) -> pl.DataFrame:
-    """Run the push behind the public actions to its end (the CLI's entry; ``sink=`` allowed)."""
-    return _run(apush(ACTIONS[action], frame, client=client, **options), client)
 
 
 @overload

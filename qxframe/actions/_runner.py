@@ -208,7 +208,7 @@ class _Push:
         parts = [_results.from_outcomes(self.outcomes), *self.frames]
         done = pl.concat([p["row"] for p in parts])
         rest = _partial.unsettled(handed.select("row"), done.to_list(), out)
-        self.advance(rest.height)
+        self.advance(int(rest["attempts"].sum()))  # the bar never counts a row not sent
         return _results.assemble([*parts, rest])
 
     def advance(self, rows: int) -> None:
