@@ -20,9 +20,18 @@ from __future__ import annotations
 
 from qxframe import _fields
 from qxframe._fields import Field, destinations, field, fields_for, options_for
-from qxframe._inputs import CsvSource, count_rows, file_source, identity, iter_chunks, stamp
+from qxframe._inputs import (
+    CsvSource,
+    count_rows,
+    file_source,
+    identity,
+    iter_chunks,
+    json_columns_of,
+    stamp,
+)
 from qxframe._inputs import _is_pandas as is_pandas
 from qxframe._journal import peek
+from qxframe._jsonrows import JsonRows
 from qxframe._mapping import resolve
 from qxframe._results import OUTCOME_UNKNOWN, STATUSES, Status, assemble, collect, empty
 from qxframe._sinks import ResultsWriter, Tally, read_results
@@ -47,6 +56,7 @@ __all__ = [
     "STATUSES",
     "CsvSource",
     "Field",
+    "JsonRows",
     "PushHandle",
     "ResultsWriter",
     "Status",
@@ -66,6 +76,7 @@ __all__ = [
     "identity",
     "is_pandas",
     "iter_chunks",
+    "json_columns_of",
     "options_for",
     "peek",
     "positive",

@@ -426,13 +426,18 @@ def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: boo
         help="at most N requests in flight (default: what the rate limit needs, up to 64)",
     )
     for option in options_for(action):  # the action's own, from the catalogue
-        kind: dict[str, Any] = (
-            {"choices": option.choices} if option.choices else {"type": _count, "metavar": "N"}
-        )
+        kinds: dict[str, dict[str, Any]] = {
+            "count": {"type": _count, "metavar": "N"},
+            "choice": {"choices": option.choices},
+            "flag": {"action": "store_true"},
+            "columns": {"type": _columns, "metavar": "COL,COL"},
+        }
+        kind = kinds[option.kind]
+        shown = f" (default {option.default})" if option.kind in ("count", "choice") else ""
         parser.add_argument(
             "--" + option.name.replace("_", "-"),
             default=option.default,
-            help=f"{option.help} (default {option.default})",
+            help=option.help + shown,
             **kind,
         )
     parser.add_argument(
@@ -448,6 +453,14 @@ def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: boo
             help="record outcomes in this SQLite file; run again to resume without re-sending",
         )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _columns(text: str) -> list[str]:
+    """The value of a COL,COL option: column names, comma-separated (``--json-columns a,b``)."""
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"give column names separated by commas, not {text!r}")
+    return names
 
 
 def _count(text: str) -> int:
@@ -584,7 +597,7 @@ def _retry(args: argparse.Namespace) -> int:
     import polars as pl
 
     from qxframe import rows_to_retry
-    from qxframe._skins import ResultsWriter, iter_chunks, read_results
+    from qxframe._skins import ResultsWriter, iter_chunks, json_columns_of, read_results
 
     if args.merge and args.out is None:
         raise _config_error("--merge writes the whole push's results to --out; give --out PATH")
@@ -592,8 +605,10 @@ def _retry(args: argparse.Namespace) -> int:
         ResultsWriter(args.out, keep=(args.file, args.results)).open()
     results = read_results(args.results)
     index = "__qxframe_source_row__"
-    chunks = iter_chunks(_cli_inputs.source(args, args.file))
-    source = pl.concat(list(chunks), how="vertical").with_row_index(index)
+    read = _cli_inputs.source(args, args.file)
+    if getattr(args, "json_columns", None) is not None or json_columns_of(read):
+        args.json_columns = sorted({*(args.json_columns or ()), *json_columns_of(read)})
+    source = pl.concat(list(iter_chunks(read)), how="vertical").with_row_index(index)
     pushed = results.filter(pl.col("row").is_not_null())  # a sync's removals have no row
     if source.height != pushed.height:
         raise _config_error(

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from qxframe import _fields, _partial, _results
-from qxframe._inputs import count_rows
+from qxframe._inputs import count_rows, json_columns_of
 from qxframe._journal import ImportRow, Journal
 from qxframe._prepare import Prepared, check_constants, prepare
 from qxframe._results import Status
@@ -262,6 +262,9 @@ class _Plan:
     constants: Mapping[str, Any]
     allowed_origin: str | None
     dry_run: bool
+    #: columns whose JSON text a workflow's event sends as JSON (``json_columns=`` and
+    #: JSON records' nested values)
+    json_columns: frozenset[str] = frozenset()
 
 
 async def apush(
@@ -294,11 +297,13 @@ async def apush(
     )
     allowed_origin = client.allowed_origin if client is not None else None
     check_constants(action.name, constants, allowed_origin)
-    plan = _Plan(action, mapping, constants, allowed_origin, dry_run)
+    given = _options(action, options)
+    json_columns = _json_columns(given.get("json_columns"), source)
+    plan = _Plan(action, mapping, constants, allowed_origin, dry_run, json_columns)
     in_memory = not isinstance(source, str | Path | pl.LazyFrame)
     push = _Push(
         client,
-        action.start(_options(action, options)),
+        action.start(given),
         concurrency=concurrency,
         input_rows=count_rows(source) if in_memory else None,
         stop=stop or current_stop() or Stop(),
@@ -335,6 +340,18 @@ def _options(action: Action, given: Mapping[str, Any]) -> dict[str, Any]:
     return known | dict(given)
 
 
+def _json_columns(given: Sequence[str] | None, source: Any) -> frozenset[str]:
+    """The columns given as ``json_columns``, checked, and those of JSON records."""
+    if given is None:
+        given = ()
+    if isinstance(given, str) or not all(isinstance(c, str) for c in given):
+        raise ConfigError(
+            f"json_columns must be a list of column names, not {given!r}; "
+            "e.g. json_columns=['properties']"
+        )
+    return frozenset(given) | json_columns_of(source)
+
+
 class _Out:
     """Where the results of each chunk go, counting the rows handed over."""
 
@@ -354,13 +371,14 @@ def preview(
     mapping: Mapping[str, Any] | None,
     constants: Mapping[str, Any],
     allowed_origin: str | None,
+    json_columns: Sequence[str] = (),
 ) -> pl.DataFrame:
     """The results a dry run of ``head`` gives, with no client: each row prepared as a push
     prepares it, the invalid with their reasons, the valid with their exact bodies in
     ``payload`` (the widgets' live preview). ``before_dry_run`` is not awaited: it reads
     from Qualtrics. Bad settings raise ``ConfigError`` as a push would."""
     check_constants(action.name, constants, allowed_origin)
-    plan = _Plan(action, mapping, constants, allowed_origin, dry_run=True)
+    plan = _Plan(action, mapping, constants, allowed_origin, True, frozenset(json_columns))
     prepared = _prepare(plan, head, 0)
     parts = [_results.from_invalid(prepared.invalid)]
     if prepared.valid.height:
@@ -377,6 +395,7 @@ def _prepare(plan: _Plan, chunk: pl.DataFrame, offset: int) -> Prepared:
         constants=plan.constants,
         allowed_origin=plan.allowed_origin,
         row_offset=offset,
+        json_columns=plan.json_columns,
     )
 
 
