@@ -17,13 +17,13 @@ from typing import Any
 
 import polars as pl
 
-from qxframe.delivery._config import FAMILIES
+from qxframe.delivery._config import BRAND, FAMILIES
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 
 #: Per-minute limits high enough never to bind: "client limits lifted".
-LIFTED = dict.fromkeys(FAMILIES, 1_000_000)
+LIFTED = dict.fromkeys((*FAMILIES, BRAND), 1_000_000)
 #: The five embedded-data columns of the generated contacts (str, int, float, bool, str).
 EMBEDDED = ["plan", "score", "ratio", "active", "city"]
 POOL = "POOL_bench"

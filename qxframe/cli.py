@@ -41,8 +41,9 @@ from qxframe._skins import OUTCOME_UNKNOWN, action_names, destinations, options_
 from qxframe.exceptions import ConfigError
 
 ENVIRONMENT = (
-    "The token and datacenter (or base URL) come from QUALTRICS_API_TOKEN and "
-    "QUALTRICS_DATACENTER (or QUALTRICS_BASE_URL)."
+    "The token and datacenter (or base URL) come from QUALTRICS_API_TOKEN (or an OAuth "
+    "client: QUALTRICS_CLIENT_ID and QUALTRICS_CLIENT_SECRET) and QUALTRICS_DATACENTER (or "
+    "QUALTRICS_BASE_URL)."
 )
 
 
@@ -130,6 +131,9 @@ def _sandbox_banner(sb: Any) -> str:
             "Use it from another shell:",
             f"  export QUALTRICS_BASE_URL={sb.base_url}",
             f"  export QUALTRICS_API_TOKEN={sb.api_token}",
+            "or, as an OAuth client (no workflow triggers: they take only the token):",
+            f"  export QUALTRICS_CLIENT_ID={sb.oauth_client_id}",
+            f"  export QUALTRICS_CLIENT_SECRET={sb.oauth_client_secret}",
             "What it received (JSON):",
             f'  curl -s -H "X-API-TOKEN: $QUALTRICS_API_TOKEN" {sb.base_url}/_sandbox/requests',
             f'  curl -s -H "X-API-TOKEN: $QUALTRICS_API_TOKEN" '
@@ -628,7 +632,8 @@ def _retry(args: argparse.Namespace) -> int:
 
 
 def _client(dry_run: bool) -> Any:
-    """A client from the QUALTRICS_* variables; a dry run without a token needs none.
+    """A client from the QUALTRICS_* variables (an API token and/or an OAuth client); a dry
+    run without credentials needs none.
 
     Their values are stripped: one read from a file often ends with a newline, which no
     token, datacenter or URL has (and which an error message would not show).
@@ -638,7 +643,8 @@ def _client(dry_run: bool) -> Any:
     from qxframe import Client
 
     env = {k: v.strip() for k, v in os.environ.items() if k.startswith("QUALTRICS_")}
-    if dry_run and not env.get("QUALTRICS_API_TOKEN"):
+    credentials = ("QUALTRICS_API_TOKEN", "QUALTRICS_CLIENT_ID", "QUALTRICS_CLIENT_SECRET")
+    if dry_run and not any(env.get(name) for name in credentials):
         return None
     return Client.from_env(env)
 

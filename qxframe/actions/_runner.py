@@ -3,6 +3,8 @@
 :func:`apush` is the one runner behind every action (docs/architecture.md, "The path of a
 row"): it reads the input in chunks, prepares each chunk (mapping + validation), reports
 invalid rows, skips what the journal says is done (:mod:`qxframe.actions._resume`), and
+checks before the first write that the push can succeed as set up (the credentials, the
+destination: :mod:`qxframe.actions._preflight`), and
 hands the valid rows to the action's ``send`` (or ``dry_run``) with a :class:`_Push`, the
 :class:`~qxframe.actions._action.Context` of this push. Each chunk's results go to a
 ``sink`` when one is given (memory stays bounded), else into the one results frame
@@ -40,6 +42,7 @@ from qxframe._inputs import count_rows, json_columns_of
 from qxframe._journal import ImportRow, Journal
 from qxframe._prepare import Prepared, check_constants, prepare
 from qxframe._results import Status
+from qxframe.actions import _preflight
 from qxframe.actions._action import JOB_COLUMN, Action, Answer, LostRows, Outcomes
 from qxframe.actions._chunks import prepared_chunks
 from qxframe.actions._resume import Resume
@@ -87,6 +90,7 @@ class _Push:
         self.any_success = False
         self.sent = 0  # rows whose request went out (reported with attempts, or unanswered)
         self.tasks: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()  # see end()
+        self.checked = _preflight.Checked()  # what was checked before the first write
         self._slots = asyncio.Semaphore(concurrency)
         self._rate_note = ""
         self.begin_chunk()
@@ -434,6 +438,7 @@ async def _send(plan: _Plan, valid: pl.DataFrame, push: _Push) -> pl.DataFrame:
         return part
     if push.stop.requested:
         raise Stopped
+    await _preflight.check(action.name, valid, push, push.checked)
     work = asyncio.ensure_future(action.send(valid, push))
     try:
         await finish(work, push.stop)

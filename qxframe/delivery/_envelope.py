@@ -35,7 +35,7 @@ from qxframe.exceptions import (
 
 _BY_STATUS: dict[int, tuple[type[ApiError], str]] = {
     400: (BadRequestError, "fix the request as the message says"),
-    401: (AuthError, "check the API token (Account settings → Qualtrics IDs)"),
+    401: (AuthError, "check the API token or OAuth client (Account settings → Qualtrics IDs)"),
     403: (AuthError, "the token lacks a permission this call needs; ask your brand administrator"),
     404: (NotFoundError, "check the directory, mailing list or contact id, and the datacenter"),
     413: (PayloadTooLargeError, "send smaller requests"),

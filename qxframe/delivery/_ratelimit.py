@@ -14,7 +14,9 @@ more than ``L`` requests (docs/architecture.md, "Delivery").
 
 When Qualtrics answers 429 the bucket pauses for ``Retry-After`` and lowers its rate by at
 most half (never below one request a second); each success then nudges the rate back up
-towards the configured one. :class:`RateLimiter` holds a bucket per family.
+towards the configured one. :class:`RateLimiter` holds a bucket per family, and one for
+the brand (``"brand"``) that every request also waits for, whatever its family: the
+families together never exceed the brand's budget.
 
 The clock and the sleep are injected, so tests run the arithmetic without waiting.
 """
@@ -25,6 +27,8 @@ import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
+
+from qxframe.delivery._config import BRAND
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -139,10 +143,18 @@ class RateLimiter:
         }
 
     async def acquire(self, family: str) -> float:
-        """Wait for a slot in ``family``'s bucket; return how long was waited."""
-        wait = self.buckets[family].reserve()
+        """Wait for a slot in ``family``'s bucket, then in the brand's; return how long was
+        waited. The brand's slot is taken once the family's is due, so that requests held
+        back by their family do not hold brand slots they cannot use."""
+        waited = await self._take(family)
+        if BRAND in self.buckets and family != BRAND:
+            waited += await self._take(BRAND)
+        return waited
+
+    async def _take(self, name: str) -> float:
+        wait = self.buckets[name].reserve()
         if wait > 0:
-            self._waits_end[family] = self._clock() + wait
+            self._waits_end[name] = self._clock() + wait
             await self._sleep(wait)
         return wait
 
