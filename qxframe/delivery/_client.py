@@ -29,6 +29,7 @@ import polars as pl
 
 from qxframe._fields import id_pattern
 from qxframe._jsontext import compact_json
+from qxframe.delivery._bounds import ACCEPT_ENCODING, MAX_RESPONSE_BYTES
 from qxframe.delivery._config import (
     DEFAULT_DATACENTER,
     RetryPolicy,
@@ -36,9 +37,10 @@ from qxframe.delivery._config import (
     check_datacenter,
     check_token,
     endpoint_base,
+    positive,
     resolve_rate_limits,
 )
-from qxframe.delivery._envelope import Reply, read_reply
+from qxframe.delivery._envelope import Reply, json_body, read_reply, unreadable
 from qxframe.delivery._loop import LoopThread
 from qxframe.delivery._paging import PageRequest, frame_of, next_page
 from qxframe.delivery._pools import Pools
@@ -86,6 +88,9 @@ class Client:
         timeout: seconds (or an ``httpx.Timeout``) per HTTP attempt.
         retry: a :class:`~qxframe.delivery._config.RetryPolicy`.
         transport: an httpx async transport to send through (tests, the in-process sandbox).
+        max_response_bytes: the most an answer may hold, decompressed (default 32 MiB, far
+            above Qualtrics' largest answers: :mod:`qxframe.delivery._bounds`); a larger one
+            fails its request instead of filling memory.
         sleep, clock: injectable waits and monotonic clock (tests record instead of waiting).
     """
 
@@ -99,6 +104,7 @@ class Client:
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
     ) -> None:
@@ -120,7 +126,14 @@ class Client:
         self._explicit_origin = base_url is not None
         self._pools = Pools(
             functools.partial(
-                _make_pool, transport, self.limiter, self.retry, sleep, clock, timeout
+                _make_pool,
+                transport,
+                self.limiter,
+                self.retry,
+                sleep,
+                clock,
+                timeout,
+                positive("max_response_bytes", max_response_bytes),
             )
         )
         self._loop_thread = LoopThread()
@@ -233,11 +246,22 @@ class Client:
         params = None if skip_token is None else {"skipToken": skip_token}
         response = await self._send("GET", path, route=READ, params=params)
         reply = read_reply(response)
-        body = response.json()
-        results = body.get("results") or body.get("result") or {}
-        entries = results.get("importReportEntries") or []
-        token = body.get("skipToken") or results.get("skipToken")
-        return reply, list(entries), (str(token) if token and entries else None)
+        body = json_body(response)
+        body = body if isinstance(body, dict) else {}
+        results = body.get("results") or body.get("result")
+        entries = token = None
+        if isinstance(results, dict):
+            entries = results.get("importReportEntries")
+            token = body.get("skipToken") or results.get("skipToken")
+        if (
+            not isinstance(results, dict)
+            or not isinstance(entries, list | None)
+            or not all(isinstance(entry, dict) for entry in entries or [])
+            or not isinstance(token, str | None)
+        ):
+            raise unreadable(reply, "an import report page", may_have_landed=False)
+        entries = entries or []
+        return reply, list(entries), (token if token and entries else None)
 
     async def apause(self, seconds: float) -> None:
         """Wait ``seconds`` with the client's injectable ``sleep`` (polling, a full queue)."""
@@ -363,13 +387,21 @@ def _make_pool(
     sleep: Sleep,
     clock: Clock,
     timeout: float | httpx.Timeout,
+    max_body: int,
 ) -> httpx.AsyncClient:
     """A connection pool: delivery rules around the stop gate around the wire."""
     inner = StopGate(transport or httpx.AsyncHTTPTransport(verify=_tls(), retries=0))
+    delivery = DeliveryTransport(
+        inner, limiter=limiter, policy=retry, sleep=sleep, clock=clock, max_body=max_body
+    )
     return httpx.AsyncClient(
-        transport=DeliveryTransport(inner, limiter=limiter, policy=retry, sleep=sleep, clock=clock),
+        transport=delivery,
         timeout=timeout,
-        headers={"Content-Type": "application/json", "User-Agent": "qxframe"},
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "qxframe",
+            "Accept-Encoding": ACCEPT_ENCODING,
+        },
         follow_redirects=False,
     )
 
