@@ -186,3 +186,32 @@ def test_the_proxy_passes_answers_through_untouched_without_a_rule(sb, proxy):
     assert res["status"].to_list() == ["success", "success"]
     assert res["qualtrics_id"].str.starts_with("CID_").all()
     assert asyncio.iscoroutinefunction(HostileProxy._serve)
+
+
+@pytest.mark.parametrize(
+    "answer", [html(), envelope(["a"]), envelope({"elements": "x"}), envelope({"elements": [1]})]
+)
+def test_an_unreadable_list_page_is_an_error_not_a_raw_exception(sb, proxy, answer):
+    proxy.on("GET", "/directories", answer, forward=False)
+    client = client_for(sb, proxy)
+    with client, pytest.raises(qxe.ApiError, match="without a page of") as caught:
+        client.directories()
+    assert caught.value.error_code == "unreadable_answer"
+
+
+def test_list_elements_of_the_wrong_types_leave_their_cells_empty(sb, proxy):
+    wrong = {"directoryId": {"a": 1}, "name": 5, "contactCount": "x", "isDefault": "yes"}
+    page = {"elements": [wrong, {"directoryId": "POOL_ok", "contactCount": 2}], "nextPage": None}
+    proxy.on("GET", "/directories", envelope(page), forward=False)
+    with client_for(sb, proxy) as client:
+        dirs = client.directories()
+    assert dirs["directory_id"].to_list() == [None, "POOL_ok"]
+    assert dirs["contact_count"].to_list() == [None, 2]
+    assert dirs["is_default"].to_list() == [None, None]
+
+
+def test_whoami_answered_with_a_list_is_an_unreadable_answer(sb, proxy):
+    proxy.on("GET", "/whoami", envelope([["userName", "x"]]), forward=False)
+    client = client_for(sb, proxy)
+    with client, pytest.raises(qxe.ApiError, match="without who the token belongs to"):
+        client.whoami()

@@ -172,7 +172,9 @@ class Client:
 
     async def awhoami(self) -> dict[str, Any]:
         reply = await self.asend("GET", "/API/v3/whoami", route=READ)
-        return dict(reply.result or {})
+        if not isinstance(reply.result, dict):
+            raise unreadable(reply, "who the token belongs to", may_have_landed=False)
+        return dict(reply.result)
 
     def directories(self) -> pl.DataFrame:
         """One row per directory, with ``deduplication_criteria`` (a list of field names)."""
@@ -347,8 +349,11 @@ class Client:
                 )
             seen.add(key)
             reply = await self.asend("GET", page.url, route=READ, params=page.params or None)
-            result = reply.result or {}
-            elements.extend(result.get("elements") or [])
+            result = reply.result
+            found = result.get("elements") if isinstance(result, dict) else None
+            if not isinstance(found, list) or not all(isinstance(e, dict) for e in found):
+                raise unreadable(reply, f"a page of {path}", may_have_landed=False)
+            elements.extend(found)
             page = next_page(result, self.base_url, first)
         return elements
 
