@@ -234,7 +234,10 @@ class HostileProxy:
         if rule is None:
             assert upstream is not None
             return upstream
-        return rule.rewrite(seen) if callable(rule.rewrite) else rule.rewrite
+        try:
+            return rule.rewrite(seen) if callable(rule.rewrite) else rule.rewrite
+        except Exception as exc:  # a broken rule shows in the test, not only in a log
+            return Answer(599, f"hostile rule failed: {exc!r}".encode())
 
     def _rule(self, method: str, path: str) -> Rule | None:
         with self._lock:
