@@ -39,6 +39,7 @@ from qxframe.exceptions import (
     QxError,
     RateLimitedError,
     ServerError,
+    StorageError,
     TransportError,
 )
 
@@ -61,6 +62,7 @@ __all__ = [
     "RetryPolicy",
     "Sandbox",
     "ServerError",
+    "StorageError",
     "TransportError",
     "atrigger_workflow",
     "aupsert_contacts",
