@@ -94,6 +94,19 @@ def _has_request(exc: httpx.TransportError) -> bool:
     return True
 
 
+#: Headers that carry a secret (the API token; an OAuth bearer token).
+SECRET_HEADERS = ("X-API-TOKEN", "Authorization")
+
+
+def forget_secrets(request: httpx.Request) -> None:
+    """Blank the secret headers of a request that will not be sent again: an httpx error
+    chained under a qxframe error keeps its request, and an error reporter walking the
+    error's attributes must not find the token there."""
+    for name in SECRET_HEADERS:
+        if name in request.headers:
+            request.headers[name] = "********"
+
+
 class RedactUrls(logging.Filter):
     """Shows token-like query parameters of the URLs in a log record as ``***``."""
 
@@ -192,6 +205,7 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
             except httpx.TransportError as exc:
                 error, sent = translate_transport_error(exc, attempt)
                 if isinstance(exc, _UNWRITABLE):  # the same request fails the same way
+                    forget_secrets(request)
                     raise error from exc
                 decision = decide_error(
                     self._policy,
@@ -203,6 +217,7 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
                 if decision.verdict is Verdict.RETRY:
                     await self._sleep(decision.wait)
                     continue
+                forget_secrets(request)  # it hangs off exc, which the error raised keeps
                 if decision.verdict is Verdict.UNKNOWN:
                     raise OutcomeUnknownError(
                         f"The connection failed after the request was sent ({type(exc).__name__}); "
