@@ -86,25 +86,27 @@ def translate_transport_error(
     return error, sent
 
 
+#: Request headers that carry a secret (the API token, a bearer token, OAuth's Basic pair).
+SECRET_HEADERS = ("x-api-token", "authorization")
+
+
+def hide_secrets(exc: httpx.TransportError) -> httpx.TransportError:
+    """``exc`` with the secret headers of its request replaced by asterisks: it becomes
+    the ``__cause__`` of the error qxframe raises, where anyone may print its request."""
+    if _has_request(exc):
+        headers = exc.request.headers
+        for name in SECRET_HEADERS:
+            if name in headers:
+                headers[name] = "********"
+    return exc
+
+
 def _has_request(exc: httpx.TransportError) -> bool:
     try:
         exc.request  # noqa: B018 - the property raises when no request is attached
     except RuntimeError:
         return False
     return True
-
-
-#: Headers that carry a secret (the API token; an OAuth bearer token).
-SECRET_HEADERS = ("X-API-TOKEN", "Authorization")
-
-
-def forget_secrets(request: httpx.Request) -> None:
-    """Blank the secret headers of a request that will not be sent again: an httpx error
-    chained under a qxframe error keeps its request, and an error reporter walking the
-    error's attributes must not find the token there."""
-    for name in SECRET_HEADERS:
-        if name in request.headers:
-            request.headers[name] = "********"
 
 
 class RedactUrls(logging.Filter):
@@ -205,8 +207,7 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
             except httpx.TransportError as exc:
                 error, sent = translate_transport_error(exc, attempt)
                 if isinstance(exc, _UNWRITABLE):  # the same request fails the same way
-                    forget_secrets(request)
-                    raise error from exc
+                    raise error from hide_secrets(exc)
                 decision = decide_error(
                     self._policy,
                     sent=sent,
@@ -217,15 +218,14 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
                 if decision.verdict is Verdict.RETRY:
                     await self._sleep(decision.wait)
                     continue
-                forget_secrets(request)  # it hangs off exc, which the error raised keeps
                 if decision.verdict is Verdict.UNKNOWN:
                     raise OutcomeUnknownError(
                         f"The connection failed after the request was sent ({type(exc).__name__}); "
                         "it may have been processed, so it was not sent again. Check in Qualtrics "
                         "before re-sending.",
                         attempts=attempt,
-                    ) from exc
-                raise error from exc
+                    ) from hide_secrets(exc)
+                raise error from hide_secrets(exc)
             decision = self._judge(response, route, attempt)
             if decision.verdict is Verdict.RETRY:
                 await response.aclose()
