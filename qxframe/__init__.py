@@ -41,6 +41,7 @@ from qxframe.exceptions import (
     QxError,
     RateLimitedError,
     ServerError,
+    StorageError,
     TransportError,
 )
 
@@ -87,6 +88,7 @@ __all__ = [
     "RetryPolicy",
     "Sandbox",
     "ServerError",
+    "StorageError",
     "TransportError",
     "atrigger_workflow",
     "aupsert_contacts",

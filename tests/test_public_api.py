@@ -29,6 +29,7 @@ PUBLIC = {
     "RetryPolicy",
     "Sandbox",
     "ServerError",
+    "StorageError",
     "TransportError",
     "atrigger_workflow",
     "aupsert_contacts",

@@ -329,7 +329,7 @@ async def apush(
             results = None if sink is not None else _results.assemble(kept)
             if push.stop.requested and isinstance(exc, Stopped | asyncio.CancelledError):
                 raise _partial.interrupted(results, push.sent, out.rows, journal) from None
-            if out.rows:
+            if out.rows or push.sent:
                 _partial.attach(exc, results, push.sent, journal)
             raise
     return _results.assemble(kept)
@@ -418,11 +418,21 @@ async def _push_chunk(plan: _Plan, prepared: Prepared, push: _Push, out: _Out) -
     push.begin_chunk()
     try:
         parts.append(await _send(plan, valid, push))
-    except BaseException:
+    except BaseException as exc:
         parts.append(push.unreported(valid))
+        _after(exc, out, _results.assemble(parts))  # a sink failing too does not hide exc
         raise
-    finally:
-        out(_results.assemble(parts))
+    out(_results.assemble(parts))
+
+
+def _after(error: BaseException, step: Callable[..., object], *args: Any) -> None:
+    """Run ``step`` while ``error`` is on its way out: an exception ``step`` raises too is
+    noted on ``error`` instead of replacing it (a full disk failing the journal first and
+    the results file next reports the journal)."""
+    try:
+        step(*args)
+    except Exception as also:
+        error.add_note(f"Then, also: {also}")
 
 
 async def _send(plan: _Plan, valid: pl.DataFrame, push: _Push) -> pl.DataFrame:
@@ -443,12 +453,15 @@ async def _send(plan: _Plan, valid: pl.DataFrame, push: _Push) -> pl.DataFrame:
     try:
         await finish(work, push.stop)
         work.result()
-    except _Aborted:
-        assert push.fatal is not None
-        raise push.fatal from None
-    finally:
+    except BaseException as exc:
         if push.journal is not None:
-            push.journal.flush()
+            _after(exc, push.journal.flush)
+        if isinstance(exc, _Aborted):
+            assert push.fatal is not None
+            raise push.fatal from None
+        raise
+    if push.journal is not None:
+        push.journal.flush()
     return push.results(valid)
 
 
@@ -463,7 +476,7 @@ def _journal_for(
     opened = Journal.for_lookups(journal) if plan.dry_run else Journal(journal)
     if opened is None:
         return None
-    stack.callback(opened.close)
+    stack.push(opened)  # closed at the end; a failing close does not hide an earlier error
     resume = Resume(opened, plan.action)
     resume.claim(source, plan.constants)  # ConfigError for another push's journal
     return resume

@@ -29,6 +29,7 @@ import polars as pl
 
 from qxframe._fields import id_pattern
 from qxframe._jsontext import compact_json
+from qxframe.delivery._bounds import ACCEPT_ENCODING, MAX_RESPONSE_BYTES
 from qxframe.delivery._config import (
     DEFAULT_DATACENTER,
     RetryPolicy,
@@ -36,9 +37,10 @@ from qxframe.delivery._config import (
     check_datacenter,
     check_token,
     endpoint_base,
+    positive,
     resolve_rate_limits,
 )
-from qxframe.delivery._envelope import Reply, read_reply
+from qxframe.delivery._envelope import Reply, json_body, read_reply, unreadable
 from qxframe.delivery._loop import LoopThread
 from qxframe.delivery._oauth import (
     TOKEN_PATH,
@@ -123,6 +125,9 @@ class Client:
         timeout: seconds (or an ``httpx.Timeout``) per HTTP attempt.
         retry: a :class:`~qxframe.delivery._config.RetryPolicy`.
         transport: an httpx async transport to send through (tests, the in-process sandbox).
+        max_response_bytes: the most an answer may hold, decompressed (default 32 MiB, far
+            above Qualtrics' largest answers: :mod:`qxframe.delivery._bounds`); a larger one
+            fails its request instead of filling memory.
         sleep, clock: injectable waits and monotonic clock (tests record instead of waiting).
     """
 
@@ -139,6 +144,7 @@ class Client:
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
     ) -> None:
@@ -164,7 +170,14 @@ class Client:
         self._explicit_origin = base_url is not None
         self._pools = Pools(
             functools.partial(
-                _make_pool, transport, self.limiter, self.retry, sleep, clock, timeout
+                _make_pool,
+                transport,
+                self.limiter,
+                self.retry,
+                sleep,
+                clock,
+                timeout,
+                positive("max_response_bytes", max_response_bytes),
             )
         )
         self._loop_thread = LoopThread()
@@ -248,7 +261,9 @@ class Client:
 
     async def awhoami(self) -> dict[str, Any]:
         reply = await self.asend("GET", "/API/v3/whoami", route=READ)
-        return dict(reply.result or {})
+        if not isinstance(reply.result, dict):
+            raise unreadable(reply, "who the token belongs to", may_have_landed=False)
+        return dict(reply.result)
 
     def directories(self) -> pl.DataFrame:
         """One row per directory, with ``deduplication_criteria`` (a list of field names)."""
@@ -322,11 +337,22 @@ class Client:
         params = None if skip_token is None else {"skipToken": skip_token}
         response = await self._send("GET", path, route=READ, params=params)
         reply = read_reply(response)
-        body = response.json()
-        results = body.get("results") or body.get("result") or {}
-        entries = results.get("importReportEntries") or []
-        token = body.get("skipToken") or results.get("skipToken")
-        return reply, list(entries), (str(token) if token and entries else None)
+        body = json_body(response)
+        body = body if isinstance(body, dict) else {}
+        results = body.get("results") or body.get("result")
+        entries = token = None
+        if isinstance(results, dict):
+            entries = results.get("importReportEntries")
+            token = body.get("skipToken") or results.get("skipToken")
+        if (
+            not isinstance(results, dict)
+            or not isinstance(entries, list | None)
+            or not all(isinstance(entry, dict) for entry in entries or [])
+            or not isinstance(token, str | None)
+        ):
+            raise unreadable(reply, "an import report page", may_have_landed=False)
+        entries = entries or []
+        return reply, list(entries), (token if token and entries else None)
 
     async def apause(self, seconds: float) -> None:
         """Wait ``seconds`` with the client's injectable ``sleep`` (polling, a full queue)."""
@@ -434,8 +460,11 @@ class Client:
                 )
             seen.add(key)
             reply = await self.asend("GET", page.url, route=READ, params=page.params or None)
-            result = reply.result or {}
-            elements.extend(result.get("elements") or [])
+            result = reply.result
+            found = result.get("elements") if isinstance(result, dict) else None
+            if not isinstance(found, list) or not all(isinstance(e, dict) for e in found):
+                raise unreadable(reply, f"a page of {path}", may_have_landed=False)
+            elements.extend(found)
             page = next_page(result, self.base_url, first)
         return elements
 
@@ -474,13 +503,21 @@ def _make_pool(
     sleep: Sleep,
     clock: Clock,
     timeout: float | httpx.Timeout,
+    max_body: int,
 ) -> httpx.AsyncClient:
     """A connection pool: delivery rules around the stop gate around the wire."""
     inner = StopGate(transport or httpx.AsyncHTTPTransport(verify=_tls(), retries=0))
+    delivery = DeliveryTransport(
+        inner, limiter=limiter, policy=retry, sleep=sleep, clock=clock, max_body=max_body
+    )
     return httpx.AsyncClient(
-        transport=DeliveryTransport(inner, limiter=limiter, policy=retry, sleep=sleep, clock=clock),
+        transport=delivery,
         timeout=timeout,
-        headers={"Content-Type": "application/json", "User-Agent": "qxframe"},
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "qxframe",
+            "Accept-Encoding": ACCEPT_ENCODING,
+        },
         follow_redirects=False,
     )
 

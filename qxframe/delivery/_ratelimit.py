@@ -24,6 +24,7 @@ The clock and the sleep are injected, so tests run the arithmetic without waitin
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -82,10 +83,14 @@ class TokenBucket:
         return self.rate * WINDOW + self.burst
 
     def on_rate_limited(self, retry_after: float | None) -> None:
-        """A 429 arrived: pause for ``retry_after`` and halve the rate (once per pause)."""
+        """A 429 arrived: pause for ``retry_after`` and halve the rate (once per pause).
+
+        ``retry_after`` is already capped by the caller (the transport applies the retry
+        policy's ``max_retry_after``); one that is not a finite number pauses 1 s."""
         with self._lock:
             now = self._clock()
-            pause = retry_after if retry_after is not None else 1.0
+            readable = retry_after is not None and math.isfinite(retry_after)
+            pause = max(0.0, retry_after) if retry_after is not None and readable else 1.0
             self._paused_until = max(self._paused_until, now + pause)
             if now - self._last_cut >= max(pause, 1.0):
                 self._last_cut = now
