@@ -83,7 +83,7 @@ class Ordered:
             del self._contacts[at]
 
     def after(self, key: int | None, count: int) -> list[tuple[int, Contact]]:
-        """Up to ``count`` (key, contact) pairs whose key is above ``key`` (None: from the start)."""
+        """Up to ``count`` (key, contact) pairs with a key above ``key`` (None: from the start)."""
         start = 0 if key is None else bisect.bisect_right(self._keys, key)
         stop = start + count
         return list(zip(self._keys[start:stop], self._contacts[start:stop], strict=True))
