@@ -30,6 +30,20 @@ class Status(StrEnum):
     NOT_SENT = "not_sent"  # the push stopped before sending it
 
 
+class Operation(StrEnum):
+    """What a push did or would do to a person or an event: the ``operation`` column."""
+
+    CREATE = "create"  # a new person or event
+    UPDATE = "update"  # a person whose body changed since Qualtrics last accepted it
+    UPSERT = "upsert"  # sent, and qxframe cannot know whether Qualtrics created or updated
+    UNCHANGED = "unchanged"  # not sent: Qualtrics already holds this body
+    REMOVE = "remove"  # a member who left the segment, taken out of the list
+    UNSUBSCRIBE = "unsubscribe"  # a member who left the segment, unsubscribed
+    DELETE = "delete"  # a contact deleted from the directory
+
+
+#: The operations as plain strings, in the order a summary lists them.
+OPERATIONS: Final = tuple(operation.value for operation in Operation)
 #: The statuses as plain strings, in the order a summary lists them.
 STATUSES: Final = tuple(status.value for status in Status)
 #: The ``error_code`` of a row whose own write may have landed and was not sent again.
@@ -46,6 +60,8 @@ SCHEMA: dict[str, pl.DataType] = {
     "request_id": pl.String(),
     "attempts": pl.Int64(),
     "payload": pl.String(),
+    "operation": pl.String(),
+    "changes": pl.String(),
 }
 
 
@@ -63,6 +79,8 @@ class Outcome:
     request_id: str | None = None
     attempts: int = 0
     payload: str | None = None
+    operation: str | None = None
+    changes: str | None = None  # a JSON array of field paths, when known
 
 
 _OUTCOME_FIELDS: Final = tuple(f.name for f in fields(Outcome))
