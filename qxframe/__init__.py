@@ -13,6 +13,7 @@ with an underscore is private.
 """
 
 from qxframe import schemas
+from qxframe._read import aread_contacts, read_contacts
 from qxframe._results import rows_to_retry, summary
 from qxframe._sandbox import Sandbox, sandbox
 from qxframe.actions._public import (
@@ -62,9 +63,11 @@ __all__ = [
     "Sandbox",
     "ServerError",
     "TransportError",
+    "aread_contacts",
     "atrigger_workflow",
     "aupsert_contacts",
     "aupsert_transactions",
+    "read_contacts",
     "rows_to_retry",
     "sandbox",
     "schemas",
