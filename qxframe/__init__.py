@@ -13,6 +13,7 @@ with an underscore is private.
 """
 
 from qxframe import schemas
+from qxframe._plan import aplan_contacts, plan_contacts
 from qxframe._read import aread_contacts, read_contacts
 from qxframe._results import rows_to_retry, summary
 from qxframe._sandbox import Sandbox, sandbox
@@ -63,10 +64,12 @@ __all__ = [
     "Sandbox",
     "ServerError",
     "TransportError",
+    "aplan_contacts",
     "aread_contacts",
     "atrigger_workflow",
     "aupsert_contacts",
     "aupsert_transactions",
+    "plan_contacts",
     "read_contacts",
     "rows_to_retry",
     "sandbox",
