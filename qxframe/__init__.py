@@ -13,7 +13,7 @@ with an underscore is private.
 """
 
 from qxframe import schemas
-from qxframe._plan import aplan_contacts, plan_contacts
+from qxframe._plan import aplan_contacts, plan_contacts, settle_unknown
 from qxframe._read import aread_contacts, read_contacts
 from qxframe._results import rows_to_retry, summary
 from qxframe._sandbox import Sandbox, sandbox
@@ -74,6 +74,7 @@ __all__ = [
     "rows_to_retry",
     "sandbox",
     "schemas",
+    "settle_unknown",
     "summary",
     "trigger_workflow",
     "upsert_contacts",

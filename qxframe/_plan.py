@@ -1,4 +1,4 @@
-"""A plan of a contacts push against what Qualtrics holds
+"""A plan of a contacts push against what Qualtrics holds; settling unknown outcomes
 (docs/architecture.md, "Reading back and planning"; DESIGN §8).
 
 :func:`plan_contacts` takes the keywords of ``upsert_contacts`` and never writes: the
@@ -17,6 +17,10 @@ Each valid row comes back ``dry_run`` with ``operation`` ``create`` (no contact 
 ``unchanged`` (``qualtrics_id`` and ``contact_id`` the match's id); a row several
 contacts match ``failed`` with ``ambiguous_identity`` naming their ids; a row whose read
 failed ``failed`` with that read's error. Invalid rows are as the dry run says.
+
+:func:`settle_unknown` plans a push's ``outcome_unknown`` rows: a row whose body
+Qualtrics holds landed (``success``, the contact's id); one whose body it does not hold
+did not (``failed``/``not_landed``), so ``rows_to_retry`` sends it again.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import polars as pl
 from qxframe import _held, _results
 from qxframe._jsontext import compact_json
 from qxframe._read import aread_contacts, contact_row
-from qxframe._results import Operation, Status
+from qxframe._results import OUTCOME_UNKNOWN, Operation, Status
 from qxframe._sinks import ResultsWriter, scan_results
 from qxframe.actions._public import aupsert_contacts, upsert_contacts
 from qxframe.exceptions import ConfigError, QxError
@@ -43,6 +47,8 @@ if TYPE_CHECKING:
 
 #: ``error_code`` of a row several contacts match.
 AMBIGUOUS = "ambiguous_identity"
+#: ``error_code`` of an ``outcome_unknown`` row that a plan shows did not land.
+NOT_LANDED = "not_landed"
 #: Searches a plan keeps going at once when no ``concurrency`` is given (the transport
 #: still holds them to the search family's rate limit and in-flight estimate).
 SEARCH_WORKERS = 64
@@ -242,6 +248,70 @@ def _planned(
         operation=operation,
         changes=None if changes is None else compact_json(changes),
     )
+
+
+def settle_unknown(frame: Any, results: Any, **options: Any) -> pl.DataFrame:
+    """``results`` of a contacts push with its ``outcome_unknown`` rows settled by a plan.
+
+    ``frame`` and ``options`` are the push's input and keywords (``client``,
+    ``directory_id``, ``mailing_list_id``, ``mapping``, …). The unknown rows are planned
+    (reads only): a row Qualtrics holds as sent becomes ``success`` with the contact's
+    id (``operation`` ``unchanged``); a row it does not hold stays ``failed`` with
+    ``error_code`` ``not_landed`` (``operation`` ``create`` or ``update``, ``changes``),
+    which ``qx.rows_to_retry`` picks; a row several contacts match keeps
+    ``outcome_unknown``, its message naming them. Other rows are unchanged.
+    """
+    known = _results.collect(results)
+    unknown = known.filter(pl.col("error_code") == OUTCOME_UNKNOWN)["row"].sort()
+    if not unknown.len():
+        return known
+    subset = _results._pick_rows(frame, unknown)
+    subset = subset.collect() if isinstance(subset, pl.LazyFrame) else subset
+    planned = plan_contacts(subset, **options)
+    return _settled(known, planned, unknown)
+
+
+def _settled(known: pl.DataFrame, planned: pl.DataFrame, unknown: pl.Series) -> pl.DataFrame:
+    """``known`` with the planned rows (numbered 0… over ``unknown``) written over its own."""
+    plan = planned.filter(pl.col("row").is_not_null()).with_columns(
+        pl.col("row").replace_strict(list(range(unknown.len())), unknown.to_list())
+    )
+    landed = pl.col("operation") == Operation.UNCHANGED
+    missing = pl.col("operation").is_in([Operation.CREATE, Operation.UPDATE])
+    new = plan.select(
+        "row",
+        pl.when(landed).then(pl.lit(Status.SUCCESS)).otherwise(pl.lit(Status.FAILED)).alias("s"),
+        pl.when(landed)
+        .then(None)
+        .when(missing)
+        .then(pl.lit(NOT_LANDED))
+        .otherwise(pl.lit(OUTCOME_UNKNOWN))
+        .alias("code"),
+        pl.when(landed)
+        .then(pl.lit("Settled after the push: Qualtrics holds this row's body."))
+        .when(missing)
+        .then(
+            pl.lit(
+                "Settled after the push: Qualtrics does not hold this row's body; "
+                "it is safe to send again (qx.rows_to_retry picks it)."
+            )
+        )
+        .otherwise(pl.col("error_message"))
+        .alias("message"),
+        "operation",
+        "changes",
+        pl.col("qualtrics_id").alias("qid"),
+    )
+    merged = known.join(new, on="row", how="left")
+    settled = pl.col("s").is_not_null()
+    return merged.with_columns(
+        status=pl.when(settled).then(pl.col("s")).otherwise(pl.col("status")),
+        error_code=pl.when(settled).then(pl.col("code")).otherwise(pl.col("error_code")),
+        error_message=pl.when(settled).then(pl.col("message")).otherwise(pl.col("error_message")),
+        qualtrics_id=pl.coalesce("qid", "qualtrics_id"),
+        operation=pl.coalesce("operation_right", "operation"),
+        changes=pl.coalesce("changes_right", "changes"),
+    ).select(list(_results.SCHEMA))
 
 
 def _signature_of(function: Any) -> None:

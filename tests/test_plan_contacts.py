@@ -12,6 +12,7 @@ import pytest
 import qxframe as qx
 from qxframe import _plan
 from qxframe._held import changes, identity
+from qxframe._results import conform
 
 SEGMENT = pl.DataFrame(
     {
@@ -243,3 +244,49 @@ def test_identity_and_changes_rules():
         "email",
         "embeddedData.new",
     ]
+
+
+def test_settle_unknown_tells_rows_to_retry_which_unknown_rows_to_send_again(sb):
+    """A 500 after the write landed, and a 500 before it did: both end outcome_unknown;
+    the plan settles them, and only the one that did not land is worth sending again."""
+    frame = pl.DataFrame({"email": ["landed@example.com", "lost@example.com", "fine@example.com"]})
+    where = {"directory_id": sb.plain_directory_id}  # never merges: no create is re-sent
+    sb.fail_next("contacts", status=500, after_commit=True)
+    sb.fail_next("contacts", status=500)
+    with sb.client() as client:
+        res = qx.upsert_contacts(frame, client=client, concurrency=1, **where)
+        assert res["error_code"].to_list() == ["outcome_unknown", "outcome_unknown", None]
+        assert qx.rows_to_retry(frame, res).is_empty()
+        since = sb.requests().height
+        settled = qx.settle_unknown(frame, res, client=client, **where)
+    assert _writes(sb, since).is_empty()
+    assert settled["status"].to_list() == ["success", "failed", "success"]
+    assert settled["error_code"].to_list() == [None, "not_landed", None]
+    assert settled["operation"].to_list() == ["unchanged", "create", None]
+    landed = sb.contacts().filter(pl.col("email") == "landed@example.com")["contact_id"]
+    assert settled["qualtrics_id"].to_list()[:2] == [landed[0], None]
+    assert settled["row"].to_list() == [0, 1, 2]
+    assert settled.schema == res.schema
+    assert qx.rows_to_retry(frame, settled)["email"].to_list() == ["lost@example.com"]
+
+
+def test_settle_unknown_keeps_an_ambiguous_row_unknown(sb):
+    store, plain = sb._store, sb.plain_directory_id
+    first = store.upsert_contact(plain, {"email": "twin@example.com"})
+    second = store.upsert_contact(plain, {"email": "twin@example.com"})
+    frame = pl.DataFrame({"email": ["twin@example.com"]})
+    res = pl.DataFrame({"row": [0], "status": ["failed"], "error_code": ["outcome_unknown"]}).pipe(
+        qx._results.conform
+    )
+    with sb.client() as client:
+        settled = qx.settle_unknown(frame, res, client=client, directory_id=plain)
+    assert settled["error_code"].to_list() == ["outcome_unknown"]
+    assert first in settled["error_message"][0] and second in settled["error_message"][0]
+    assert qx.rows_to_retry(frame, settled).is_empty()
+
+
+def test_settle_unknown_without_unknown_rows_reads_nothing(sb):
+    res = pl.DataFrame({"row": [0], "status": ["success"]}).pipe(conform)
+    with sb.client() as client:
+        same = qx.settle_unknown(MIX.head(1), res, client=client, directory_id=sb.directory_id)
+    assert same.equals(res) and sb.requests().is_empty()

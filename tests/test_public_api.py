@@ -40,6 +40,7 @@ PUBLIC = {
     "rows_to_retry",
     "sandbox",
     "schemas",
+    "settle_unknown",
     "summary",
     "trigger_workflow",
     "upsert_contacts",
