@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import operator
 import os
 import sqlite3
 import time
@@ -97,7 +96,8 @@ ON CONFLICT DO UPDATE SET status = excluded.status, http_status = excluded.http_
     error_code = excluded.error_code, error_message = excluded.error_message,
     request_id = excluded.request_id, row = excluded.row, updated_at = excluded.updated_at
 """
-_OUTCOME_FIELDS = operator.attrgetter(
+#: What :meth:`Journal.record` keeps of an outcome, in this order (results columns).
+OUTCOME_COLUMNS = (
     "status", "http_status", "qualtrics_id", "contact_id", "error_code", "error_message",
     "request_id", "row",
 )  # fmt: skip
@@ -362,10 +362,11 @@ class Journal:
         self._write(_UPSERT, rows)
         self.commit()
 
-    def record(self, action: str, items: Iterable[tuple[Key, Any]]) -> None:
-        """Record ``(key, outcome)`` pairs; committed in batches (see :data:`COMMIT_EVERY_ROWS`)."""
+    def record(self, action: str, items: Iterable[tuple[Key, Sequence[Any]]]) -> None:
+        """Record ``(key, values)`` pairs, the values those of :data:`OUTCOME_COLUMNS`;
+        committed in batches (see :data:`COMMIT_EVERY_ROWS`)."""
         now = _now()
-        rows = [(action, *key, *_OUTCOME_FIELDS(o), now) for key, o in items]
+        rows = [(action, *key, *values, now) for key, values in items]
         self._write(_UPSERT, rows)
         self._maybe_commit()
 

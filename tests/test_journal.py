@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 import qxframe as qx
-from qxframe._journal import Journal, row_digests
+from qxframe._journal import OUTCOME_COLUMNS, Journal, row_digests
 from qxframe._prepare import prepare
 from qxframe._results import Outcome
 from tests.helpers import bodies
@@ -56,6 +56,10 @@ def test_identical_rows_get_occurrence_numbers_across_chunks(tmp_path):
 # -- the file ---------------------------------------------------------------------------------
 
 
+def values(outcome: Outcome) -> tuple:
+    return tuple(getattr(outcome, name) for name in OUTCOME_COLUMNS)
+
+
 def test_journal_is_wal_and_records_are_committed_in_batches(tmp_path):
     path = tmp_path / "j.sqlite"
     with Journal(path) as journal:
@@ -63,9 +67,10 @@ def test_journal_is_wal_and_records_are_committed_in_batches(tmp_path):
         keys = journal.keys([(b"d" * 16, i.to_bytes(16, "big")) for i in range(600)])
         journal.mark_pending("workflow", [(keys[0], 0)])
         assert entries(path) == [("pending", 0, None)]  # committed before the request
-        journal.record("workflow", [(k, Outcome(i, "success")) for i, k in enumerate(keys[:499])])
+        done = [(k, values(Outcome(i, "success"))) for i, k in enumerate(keys[:499])]
+        journal.record("workflow", done)
         assert len(entries(path)) == 1  # not yet: records are committed in batches
-        journal.record("workflow", [(keys[499], Outcome(499, "success"))])
+        journal.record("workflow", [(keys[499], values(Outcome(499, "success")))])
         assert len(entries(path)) == 500
     assert len(entries(path)) == 500
 

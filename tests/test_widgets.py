@@ -219,6 +219,10 @@ def test_sandbox_panel_connects_and_picks_directory_and_list(panel, sb):
     assert "nothing is sent to Qualtrics" in panel.status.value
     assert "iad1" not in panel.status.value and "sandbox-user" in panel.status.value
     assert panel.directory_id == sb.directory_id
+    assert panel.mailing_list_id is None  # "none" until the person picks a list
+    assert panel.mailing_list.options[0] == (_connect.NO_LIST_LABEL, _connect.NO_LIST)
+    assert panel.mailing_list.label == _connect.NO_LIST_LABEL
+    panel.mailing_list.value = sb.mailing_list_id
     assert panel.mailing_list_id == sb.mailing_list_id
     labels = [label for label, _ in panel.directory.options]
     assert f"Customers · {sb.directory_id} · 0 contacts · dedup: email" in labels
@@ -226,6 +230,8 @@ def test_sandbox_panel_connects_and_picks_directory_and_list(panel, sb):
     lists = [label for label, _ in panel.mailing_list.options]
     assert any(label.endswith(f" · {sb.mailing_list_id} · 0 contacts") for label in lists)
     panel.directory.value = sb.plain_directory_id
+    assert panel.mailing_list_id is None  # another directory: back to "none"
+    panel.mailing_list.value = sb.plain_mailing_list_id
     assert panel.mailing_list_id == sb.plain_mailing_list_id
     assert "does not deduplicate" in panel.directory_note.value
     assert "qx-warning" in panel.directory_note.value
@@ -554,8 +560,13 @@ def test_preview_shows_a_mapping_error_as_a_sentence(contacts):
 def test_preview_follows_the_panel_directory(contacts, panel, sb):
     tx = pl.read_csv(SAMPLES / "transactions.csv", infer_schema=False)
     pv = qxw.preview(tx, action="transactions", client=panel, rows=2)
+    assert pv.constants == {"directory_id": sb.directory_id, "mailing_list_id": None}
+    assert "pick a mailing list in the connect panel" in pv.status.value
+    panel.mailing_list.value = sb.mailing_list_id
     assert pv.constants == {"directory_id": sb.directory_id, "mailing_list_id": sb.mailing_list_id}
     panel.directory.value = sb.plain_directory_id
+    assert pv.constants["mailing_list_id"] is None
+    panel.mailing_list.value = sb.plain_mailing_list_id
     assert pv.constants["mailing_list_id"] == sb.plain_mailing_list_id
     assert sb.plain_mailing_list_id in pv.table["payload"][0]
     given = qxw.preview(tx, action="transactions", client=panel, directory_id=sb.directory_id)
@@ -581,6 +592,27 @@ def test_push_button_pushes_and_shows_results(contacts, panel, sb):
     assert not pv.push_button.disabled
 
 
+def test_the_preview_s_push_adds_no_one_to_a_list_nobody_picked(contacts):
+    panel = qxw.connect(sandbox=True)  # the panel starts a sandbox of its own
+    try:
+        sb = panel.sandbox
+        assert sb is not None and panel.mailing_list_id is None
+        res = qxw.preview(contacts, action="contacts", client=panel).push()
+        created = qx.summary(res)["success"]
+        assert created > 0 and sb.contacts().height > 0
+        assert sb.mailing_list_members().height == 0  # in the directory only
+        panel.mailing_list.value = sb.mailing_list_id  # the person picks a list
+        pv = qxw.preview(contacts, action="contacts", client=panel)
+        assert pv.constants["mailing_list_id"] == sb.mailing_list_id
+        again = pv.push()
+        members = sb.mailing_list_members()
+        sent = again.filter(pl.col("status") == "success")["qualtrics_id"]
+        assert sent.len() > 0 and set(members["contact_id"]) == set(sent)  # people merged
+        assert set(members["mailing_list_id"]) == {sb.mailing_list_id}
+    finally:
+        panel.disconnect()
+
+
 def test_push_without_a_client_says_so(contacts):
     pv = qxw.preview(contacts, directory_id="POOL_x")
     pv.push_button.click()
@@ -597,6 +629,7 @@ TX_MAPPING = {"transaction_data": ["amount", "currency", "product"]}
 
 
 def test_push_twice_sends_each_transaction_once_unless_confirmed(transactions, panel, sb):
+    panel.mailing_list.value = sb.mailing_list_id
     pv = qxw.preview(transactions, action="transactions", client=panel, mapping=TX_MAPPING)
     first = pv.push()
     landed = sb.transactions().height
@@ -619,6 +652,7 @@ def test_push_twice_sends_each_transaction_once_unless_confirmed(transactions, p
 def test_cancel_stops_the_push_like_ctrl_c_and_push_again_sends_the_rest(transactions):
     with qx.sandbox(seed=3, latency=0.02) as slow:
         panel = qxw.connect(sandbox=slow)
+        panel.mailing_list.value = slow.mailing_list_id
         options = {"batch_size": 2, "concurrency": 1}
         frame = transactions.head(120)
         pv = qxw.preview(
@@ -652,10 +686,12 @@ def test_cancel_stops_the_push_like_ctrl_c_and_push_again_sends_the_rest(transac
 
 
 def test_push_to_another_destination_is_a_new_push(transactions, panel, sb):
+    panel.mailing_list.value = sb.mailing_list_id
     pv = qxw.preview(transactions.head(20), action="transactions", client=panel, mapping=TX_MAPPING)
     pv.push()
     before = sb.transactions().height
     panel.directory.value = sb.plain_directory_id
+    panel.mailing_list.value = sb.plain_mailing_list_id
     res = pv.push()
     assert qx.summary(res)["skipped"] == 0
     assert sb.transactions().height == before + qx.summary(res)["success"]

@@ -57,11 +57,12 @@ from typing import (
 
 import polars as pl
 
+from qxframe.actions._action import Action
 from qxframe.actions._contacts import CONTACTS
 from qxframe.actions._handle import PushHandle, loop_for
-from qxframe.actions._pipeline import Action, apush, progress_bar
 from qxframe.actions._registry import ACTIONS, Results, bind, keywords
 from qxframe.actions._registry import push_to as _apush
+from qxframe.actions._runner import apush, progress_bar
 from qxframe.actions._transactions import TRANSACTIONS
 from qxframe.actions._workflows import WORKFLOW
 

@@ -1,11 +1,11 @@
 """The action registry, and one push run to its end with its results kept or written out.
 
 :data:`ACTIONS` maps an action's name (``contacts``, ``transactions``, ``workflow``) to
-its :class:`~qxframe.actions._pipeline.Action`, read by the public functions and the push handle
+its :class:`~qxframe.actions._runner.Action`, read by the public functions and the push handle
 (docs/architecture.md, "Where each change goes").
 :func:`keywords` and :func:`bind` are the keyword arguments of every public call, declared
 once: the shared ones, then the action's destinations and options from the catalogue.
-:func:`push_to` runs :func:`~qxframe.actions._pipeline.apush` with the results kept in memory, or
+:func:`push_to` runs :func:`~qxframe.actions._runner.apush` with the results kept in memory, or
 written to ``out=`` as they come and scanned from there.
 """
 
@@ -20,8 +20,9 @@ import polars as pl
 
 from qxframe import _fields, _results
 from qxframe._sinks import ResultsWriter, scan_results
+from qxframe.actions._action import Action
 from qxframe.actions._contacts import CONTACTS
-from qxframe.actions._pipeline import Action, apush
+from qxframe.actions._runner import apush
 from qxframe.actions._transactions import TRANSACTIONS
 from qxframe.actions._workflows import WORKFLOW
 from qxframe.exceptions import PushInterrupted

@@ -1,5 +1,8 @@
 """The connect panel: token, datacenter, a whoami check, directory and mailing-list pickers.
 
+The mailing-list picker starts at "none" (:data:`NO_LIST`): a push from a preview adds
+people to a list only when the person picked one.
+
 This module owns :class:`ConnectPanel` (built by :func:`connect`) and the pure helper
 behind it :func:`describe_error`, which turns what connecting raised into one sentence;
 the pickers' options and warnings come from :mod:`qxframe.widgets._labels`. Every field
@@ -45,6 +48,10 @@ from qxframe.widgets._labels import (
 CHECK_RETRY = RetryPolicy(max_attempts=2, backoff=0.25, max_backoff=1.0)
 
 ENV_PLACEHOLDER = "using QUALTRICS_API_TOKEN from the environment"
+#: The mailing-list picker's first choice and its default: no list. A push adds people to
+#: a list only when the person picks one (a list is who gets a distribution).
+NO_LIST = ""
+NO_LIST_LABEL = "— none: add no one to a mailing list —"
 EMPTY_PLACEHOLDER = "paste your Qualtrics API token"
 
 
@@ -172,8 +179,9 @@ class ConnectPanel(w.VBox):
 
     @property
     def mailing_list_id(self) -> str | None:
-        """The chosen mailing list (``CG_…``) of the chosen directory."""
-        return self.mailing_list.value
+        """The chosen mailing list (``CG_…``) of the chosen directory; ``None`` (the
+        default, "none") until the person picks one."""
+        return self.mailing_list.value or None
 
     @property
     def sandbox(self) -> Sandbox | None:
@@ -302,8 +310,8 @@ class ConnectPanel(w.VBox):
         except Exception as exc:
             self._say(describe_error(exc, self._reader.base_url), "error")
             return
-        self.mailing_list.options = options
-        self.mailing_list.value = options[0][1] if options else None
+        self.mailing_list.options = [(NO_LIST_LABEL, NO_LIST), *options]
+        self.mailing_list.value = NO_LIST  # never a list nobody chose
 
     def _ensure_sandbox(self) -> Sandbox:
         if self._sandbox is None:

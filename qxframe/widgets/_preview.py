@@ -174,7 +174,10 @@ class PreviewPanel(w.VBox):
         except Exception as exc:  # a mapping error, or an expression that fails: a sentence
             self.table = pl.DataFrame()
             self.table_view.value = ""
-            self._say(_preview_error(exc), "error")
+            text = _preview_error(exc)
+            if isinstance(self._source, ConnectPanel) and "mailing_list_id" in text:
+                text += "; or pick a mailing list in the connect panel."
+            self._say(text, "error")
             return
         valid = self.table.filter(pl.col("status") == "valid").height
         warned = self.table.get_column("warning").is_not_null().sum()

@@ -1,7 +1,7 @@
 """The preview's table: the first rows mapped, validated and built exactly as a push would.
 
 Pure functions, no widget: :func:`preview_table` (the pipeline's own
-:func:`~qxframe.actions._pipeline.preview`, plus the warnings of
+:func:`~qxframe.actions._runner.preview`, plus the warnings of
 :mod:`qxframe.widgets._hints`) and
 :func:`table_html` (that table as HTML). :mod:`qxframe.widgets._preview` is the skin.
 """
@@ -16,9 +16,9 @@ import polars as pl
 from qxframe import _results
 from qxframe._fields import fields_for
 from qxframe._results import Status
-from qxframe.actions._pipeline import preview
 from qxframe.actions._public import FUNCTIONS
 from qxframe.actions._registry import ACTIONS
+from qxframe.actions._runner import preview
 from qxframe.widgets import _html
 from qxframe.widgets._hints import row_warnings
 
