@@ -14,6 +14,10 @@ Subcommands:
   stderr, a summary on stdout, results to ``--out``, resumable with ``--journal``);
 - ``retry contacts|transactions|workflow RESULTS FILE``: push again the rows of FILE that
   failed according to RESULTS (never those whose outcome is unknown);
+- ``read contacts --directory-id … [--mailing-list-id …] --out FILE``: a directory's
+  contacts or a list's members to a .parquet/.csv file (the push's columns);
+- ``plan contacts FILE``: what ``push contacts`` with the same options would do, read
+  from Qualtrics and never written, as a results file (``--out``);
 - ``sandbox``: run the embedded Qualtrics-compatible server until Ctrl-C.
 """
 
@@ -399,6 +403,120 @@ def _config_error(message: str) -> Exception:
     return ConfigError(message)
 
 
+# -- read and plan (reads only) ------------------------------------------------------------
+
+
+def _add_read(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "read",
+        help="read contacts back from Qualtrics into a file",
+        description="Read Qualtrics back into a file whose columns are the push's fields.",
+    )
+    what = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
+    sub = what.add_parser(
+        "contacts",
+        help="a directory's contacts, or a mailing list's members",
+        description="Write a directory's contacts, or a mailing list's members, to a .parquet "
+        "or .csv file (written part by part) with the columns contact_id, ext_ref, email, "
+        "phone, first_name, last_name, language, unsubscribed (the list's flag for a list), "
+        "embedded_data (JSON text): a file `push contacts` accepts as it is. Token and "
+        "datacenter as for push. Exit status: 0 read, 2 usage, configuration or "
+        "authentication error, 1 another error.",
+    )
+    for name in ("directory_id", "mailing_list_id"):
+        destination = _fields.field("contacts", name)
+        sub.add_argument(
+            "--" + name.replace("_", "-"),
+            metavar=destination.metavar,
+            required=name == "directory_id",
+            help=destination.help,
+        )
+    sub.add_argument("--out", metavar="PATH", required=True, help="the .parquet or .csv file")
+    sub.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    sub.set_defaults(handler=_run_read)
+
+
+def _run_read(args: argparse.Namespace) -> int:
+    def read() -> int:
+        import polars as pl
+
+        from qxframe._read import read_contacts
+
+        with _client(False) as client:
+            contacts = read_contacts(
+                client=client,
+                directory_id=args.directory_id,
+                mailing_list_id=args.mailing_list_id,
+                out=args.out,
+                progress=False if args.no_progress else None,
+            )
+            count = contacts.lazy().select(pl.len()).collect().item()
+        where = args.mailing_list_id or args.directory_id
+        print(f"qxframe read contacts: {count} contact(s) of {where} written to {args.out}")
+        return 0
+
+    return _at_edge(read)
+
+
+def _add_plan(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "plan",
+        help="what a push would do, read from Qualtrics (nothing is written)",
+        description="Plan a push: read what Qualtrics holds and say, per row, what `push` with "
+        "the same options would do. Nothing is written to Qualtrics.",
+    )
+    what = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sub = what.add_parser(
+        "contacts",
+        help="plan `push contacts` of FILE",
+        description="Per row of FILE: create, update (naming the fields that would change) or "
+        "unchanged, or failed ambiguous_identity when several contacts match; invalid rows "
+        "as a push would find them. With --mailing-list-id the list is read once; without, "
+        "each identity is searched. Options as for `push contacts` (--dry-run is implied). "
+        "Exit status: 0 every row planned, 1 some rows invalid or failed, 2 usage, "
+        "configuration or authentication error.",
+    )
+    sub.add_argument("file", metavar="FILE", help="the input rows, as for push")
+    _add_push_options(sub, "contacts")
+    sub.set_defaults(handler=_run_plan)
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    def plan() -> int:
+        import polars as pl
+
+        from qxframe._plan import plan_contacts
+        from qxframe._results import Status, collect
+
+        options = {o.name: getattr(args, o.name) for o in _fields.options_for("contacts")}
+        with _client(False) as client:
+            planned = collect(
+                plan_contacts(
+                    _cli_inputs.source(args, args.file),
+                    client=client,
+                    directory_id=args.directory_id,
+                    mailing_list_id=args.mailing_list_id,
+                    mapping=_mapping("contacts", args.map),
+                    concurrency=args.concurrency,
+                    progress=False if args.no_progress else None,
+                    journal=args.journal,
+                    out=args.out,
+                    **options,
+                )
+            )
+        counts = planned.group_by(
+            pl.coalesce("operation", "error_code", "status").alias("what")
+        ).len()
+        detail = ", ".join(f"{w} {n}" for w, n in sorted(counts.iter_rows()))
+        print(f"qxframe plan contacts: {planned.height} row(s): {detail}")
+        if args.out is not None:
+            print(f"Plan: {args.out}")
+        bad = planned.filter(pl.col("status").is_in([Status.FAILED, Status.INVALID]))
+        return 1 if bad.height else 0
+
+    return _at_edge(plan)
+
+
 # -- the summary ---------------------------------------------------------------------------
 
 
@@ -450,6 +568,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_push(subparsers)
     _add_retry(subparsers)
+    _add_read(subparsers)
+    _add_plan(subparsers)
     _add_sandbox(subparsers)
     return parser
 
