@@ -107,7 +107,7 @@ def read_contacts(
                 directory_id=directory_id,
                 mailing_list_id=mailing_list_id,
                 out=out,
-                progress=bar,
+                progress=False if bar is None else bar,
             )
         )
     finally:

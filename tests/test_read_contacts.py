@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import ClassVar
 
 import polars as pl
 import pytest
@@ -196,3 +197,40 @@ def test_the_async_twin_reads_the_same(sb):
             )
 
     assert asyncio.run(read())["contact_id"].to_list() == ids
+
+
+class Recorder:
+    """Stands in for tqdm: records each bar made and its updates."""
+
+    made: ClassVar[list[Recorder]] = []
+
+    def __init__(self, **kwargs) -> None:
+        self.kwargs, self.pages, self.closed = kwargs, 0, False
+        Recorder.made.append(self)
+
+    def update(self, n: int) -> None:
+        self.pages += n
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("progress", [False, True, None])
+def test_progress_false_makes_no_bar_and_true_or_none_one_counting_pages(sb, monkeypatch, progress):
+    import tqdm.auto
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Recorder)
+    Recorder.made = []
+    _members(sb, 60)
+    with sb.client() as client:
+        qx.read_contacts(
+            client=client,
+            directory_id=sb.directory_id,
+            mailing_list_id=sb.mailing_list_id,
+            progress=progress,
+        )
+    if progress is False:
+        assert Recorder.made == []
+    else:
+        (bar,) = Recorder.made
+        assert bar.pages == 2 and bar.closed and bar.kwargs["unit"] == "page"
