@@ -31,6 +31,7 @@ from bench import (
     reads,
     report,
     sandbox_alone,
+    small_push,
     transactions,
 )
 from bench._common import FULL, OUT, QUICK, ROOT, Figure, Row, Sizes, machine
@@ -46,6 +47,7 @@ BENCHMARKS: dict[str, Callable[[Sizes], Figure]] = {
     "f": imports.run_f,
     "g": imports.run_g,
     "r": reads.run,
+    "i": small_push.run,
 }
 
 

@@ -148,9 +148,10 @@ def missing_column(field_name: str, column: str, columns: Sequence[str]) -> Mapp
     shown = ", ".join(repr(c) for c in columns[:30])
     if len(columns) > 30:
         shown += f", … ({len(columns)} in all)"
+    where = "json_columns" if field_name == "json_columns" else f"mapping for {field_name!r}"
     return MappingError(
-        f"mapping for {field_name!r} names column {column!r}, which the frame does not "
-        f"have (its columns: {shown or 'none'}); fix the name in mapping or rename the column"
+        f"{where} names column {column!r}, which the frame does not "
+        f"have (its columns: {shown or 'none'}); fix the name there or rename the column"
     )
 
 

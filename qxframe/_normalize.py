@@ -27,6 +27,7 @@ faithful JSON form (a duration, binary) fails the rows that hold a value under i
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 import polars as pl
 
@@ -47,19 +48,25 @@ _ISO_FORMATS = (
 _NUMERIC = r"^-?\d+(\.\d+)?$"
 
 
-def normalize(frame: pl.DataFrame, action: str) -> pl.DataFrame:
-    """Canonical field columns (and diagnostic columns) for the fields present in ``frame``."""
+def normalize(
+    frame: pl.DataFrame, action: str, json_columns: Collection[str] = frozenset()
+) -> pl.DataFrame:
+    """Canonical field columns (and diagnostic columns) for the fields present in ``frame``;
+    ``json_columns``: input columns holding JSON text that a nested object (a workflow's
+    event) sends as JSON."""
     out: list[pl.Series] = []
     for f in fields_for(action):
         if f.name in frame.columns:
-            out.extend(_normalize_field(f, frame.get_column(f.name)))
+            out.extend(_normalize_field(f, frame.get_column(f.name), json_columns))
     return pl.DataFrame(out, height=frame.height) if out else pl.DataFrame(height=frame.height)
 
 
-def _normalize_field(f: Field, s: pl.Series) -> list[pl.Series]:
+def _normalize_field(f: Field, s: pl.Series, json_columns: Collection[str]) -> list[pl.Series]:
     if f.kind != "object":
         check_faithful(f.name, s)
     try:
+        if f.kind == "object" and f.name not in FLAT_OBJECTS:
+            return nested_object(s, f.name, json_columns)
         return _convert(f, s)
     except pl.exceptions.PolarsError as exc:  # a dtype no rule above foresaw
         first = first_line(exc)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -92,7 +92,7 @@ def _object_diagnostics(name: str, height: int, **values: pl.Series | None) -> l
     rules = (
         ("not_object", "key_too_long", "value_too_long", "unsupported_type")
         if name in FLAT_OBJECTS
-        else ("not_object", "unsupported_type")
+        else ("not_object", "not_json", "unsupported_type")
     )
     for rule in rules:
         series = values.get(rule)
@@ -123,7 +123,15 @@ def flat_object(s: pl.Series, name: str) -> list[pl.Series]:
     raise dtype_error(name, s.dtype, _OBJECT_DTYPES)
 
 
-def nested_object(s: pl.Series, name: str) -> list[pl.Series]:
+def nested_object(
+    s: pl.Series, name: str, json_keys: Collection[str] = frozenset()
+) -> list[pl.Series]:
+    """An object field whose nested values stay JSON structure (a workflow's event).
+
+    ``json_keys``: keys of a struct ``s`` whose text values are JSON text, sent as the JSON
+    they hold (``json_columns=``); a cell that is not JSON fails its row ``<name>_not_json``
+    naming the key.
+    """
     if isinstance(s.dtype, pl.Struct):
         fields, unsupported = _faithful_fields(s)
         rendered = fields.select(_scalar_for_json(c, fields.schema[c]) for c in fields.columns)
@@ -131,12 +139,43 @@ def nested_object(s: pl.Series, name: str) -> list[pl.Series]:
             values = rendered.select(pl.struct(pl.all())).to_series().to_list()
         else:
             values = [None if unsupported is not None else v for v in s.to_list()]
-        texts = [None if v is None else compact_json(clean(v)) for v in values]
+        parsed = [k for k in rendered.columns if k in json_keys and rendered.schema[k] == pl.String]
+        not_json = [_parse_keys(v, parsed) if parsed else None for v in values]
+        texts = [
+            None if v is None or bad is not None else compact_json(clean(v))
+            for v, bad in zip(values, not_json, strict=True)
+        ]
         text_series = pl.Series(name, texts, dtype=pl.String)
-        return [text_series, *_object_diagnostics(name, len(s), unsupported_type=unsupported)]
+        diagnostics = _object_diagnostics(
+            name,
+            len(s),
+            unsupported_type=unsupported,
+            not_json=pl.Series(not_json, dtype=pl.String) if parsed else None,
+        )
+        return [text_series, *diagnostics]
     if s.dtype in (pl.String, pl.Null):
         return _from_json_text(s, name, flat=False)
     raise dtype_error(name, s.dtype, _OBJECT_DTYPES)
+
+
+def _parse_keys(value: dict[str, Any] | None, keys: Sequence[str]) -> str | None:
+    """Replace the JSON text under ``keys`` of ``value`` by the JSON it holds, in place;
+    the first key whose text is not JSON, or ``None``."""
+    if value is None:
+        return None
+    for key in keys:
+        text = value.get(key)
+        if text is None:
+            continue
+        try:
+            value[key] = json.loads(text, parse_constant=_not_json)
+        except ValueError:
+            return key
+    return None
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _scalar_for_json(column: str, dtype: pl.DataType) -> pl.Expr:

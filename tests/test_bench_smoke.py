@@ -10,10 +10,21 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root holds bench/
 
-from bench import batch, cpu, latency, memory, rate, reads, report, sandbox_alone, transactions
+from bench import (
+    batch,
+    cpu,
+    latency,
+    memory,
+    rate,
+    reads,
+    report,
+    sandbox_alone,
+    small_push,
+    transactions,
+)
 from bench._common import SMOKE, Figure, machine
 
-MODULES = [sandbox_alone, latency, rate, transactions, cpu, memory, batch, reads]
+MODULES = [sandbox_alone, latency, rate, transactions, cpu, memory, batch, small_push, reads]
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +33,7 @@ def figures() -> list[Figure]:
 
 
 def test_each_benchmark_returns_a_figure_with_checked_rows(figures: list[Figure]) -> None:
-    assert [f.key for f in figures] == ["0", "a", "b", "c", "d", "e", "h", "r"]
+    assert [f.key for f in figures] == ["0", "a", "b", "c", "d", "e", "h", "i", "r"]
     for figure in figures:
         assert figure.title and figure.setup and figure.seconds > 0
         assert any(row.met is not None for row in figure.rows), figure.key

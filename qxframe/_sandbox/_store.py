@@ -31,8 +31,8 @@ from qxframe._sandbox._rules import (
     check_contact_body,
     check_list_body,
     norm,
-    parse_search,
 )
+from qxframe._sandbox._search import parse_search
 
 __all__ = ["Store", "StoreError"]
 
@@ -317,21 +317,18 @@ class Store:
                 "QVAL_1",
                 "Cannot page past the first 10,000 results; use a contact export instead.",
             )
-        eqs = [(ftype, value) for ftype, comp, value in filters if comp == "eq" and norm(value)]
+        eqs = [f.eq_text for f in filters if f.eq_text is not None]
         with self.lock:
             contacts = self.state.contacts
             pool = contacts.matching(directory_id, *eqs[0]) if eqs else contacts.all
             found = [
                 c
                 for c in pool
-                if c.directory_id == directory_id
-                and all(
-                    (norm(c.fields.get(ftype)) == norm(value)) == (comp == "eq")
-                    for ftype, comp, value in filters
-                )
+                if c.directory_id == directory_id and all(f.matches(c) for f in filters)
             ]
-        more = offset + page_size < len(found)
-        return found[offset : offset + page_size], (offset + page_size if more else None)
+        # a full page carries a skipToken even when nothing follows (docs/qualtrics-api.md §5)
+        page = found[offset : offset + page_size]
+        return page, (offset + page_size if len(page) == page_size else None)
 
     # -- workflows and the request log -------------------------------------------
 

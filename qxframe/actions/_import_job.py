@@ -22,7 +22,10 @@ on from step 2 exactly as a job this push created.
 A row's result: a report entry with a ``contactId`` → ``success``; an entry without one →
 ``import_<importStatusCode>``; an index in ``contacts.unprocessed`` →
 ``import_unprocessed``; a row the report never mentions → ``import_report_missing``; a
-job created but not followed to its report → ``outcome_unknown``.
+job created but not followed to its report → ``outcome_unknown``. A job that completes
+with nothing added, updated or failed although it had contacts to process — what
+Qualtrics documents for a directory, list or batch id that does not exist — fails its rows
+with ``import_nothing_done``, one reason naming the ids to check.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from qxframe.exceptions import (
 
 QUEUE_WAIT = 5.0  # seconds between tries while Qualtrics' import queue is full
 POLL_FIRST, POLL_MAX = 0.25, 5.0  # status polling backoff (seconds), doubling
+NOTHING_DONE = "import_nothing_done"  # completed, every count 0: a wrong directory or list?
 _UNPROCESSED = (
     "Qualtrics did not process this contact in the import, most often for an invalid "
     "e-mail; fix the row and push it again."
@@ -86,6 +90,7 @@ class ImportJob:
     attempts: int = 0  # every HTTP attempt its rows depended on (splits included)
     unprocessed: list[object] = field(default_factory=list)  # indexes Qualtrics skipped
     entries: list[dict[str, object]] = field(default_factory=list)  # the report
+    counted: int | None = None  # added + updated + failed, as its last status said
     error: QxError | None = None  # why it was refused, or lost
 
     @classmethod
@@ -216,14 +221,25 @@ async def follow(ctx: Context, job: ImportJob, *, show: bool) -> None:
         except QxError as error:
             job.state, job.error = JobState.LOST, error
             return
-        percent = min(float((status.result or {}).get("percentComplete") or 0), 100.0)
+        result = status.result or {}
+        percent = min(float(result.get("percentComplete") or 0), 100.0)
         if show:  # the bar counts the rest when the rows are reported
             ctx.show(job, int(job.rows.len() * percent / 100))
         if percent >= 100:
-            job.state = JobState.COMPLETE
+            job.state, job.counted = JobState.COMPLETE, _counted(result)
             return
         await ctx.api.apause(wait)
         wait = min(POLL_MAX, wait * 2)
+
+
+def _counted(result: dict[str, object]) -> int | None:
+    """The sum of a status answer's contact counts (added, updated and the ones that
+    could not be imported); None when it gives no counts."""
+    contacts = result.get("contacts")
+    counts = contacts.get("count") if isinstance(contacts, dict) else None
+    if not isinstance(counts, dict):
+        return None
+    return sum(int(v) for v in counts.values() if isinstance(v, int | float))  # the 3 counts
 
 
 # -- 3. report -------------------------------------------------------------------------
@@ -251,6 +267,8 @@ async def read_report(ctx: Context, job: ImportJob) -> None:
 
 def outcomes(job: ImportJob) -> pl.DataFrame:
     """The results of the job's rows, from the state it ended in."""
+    if job.state is JobState.REPORTED and _nothing_done(job):
+        return _all_rows(job, NOTHING_DONE, _nothing_message(job), job.http_status, job.request_id)
     if job.state is JobState.REPORTED:
         return map_report(job)
     if job.state is JobState.LOST:
@@ -263,6 +281,22 @@ def outcomes(job: ImportJob) -> pl.DataFrame:
     assert job.state is JobState.REFUSED and job.error is not None, job.state
     error = job.error
     return _all_rows(job, error.error_code, error.message, error.http_status, error.request_id)
+
+
+def _nothing_done(job: ImportJob) -> bool:
+    """Completed with every count 0 and an empty report, although it had contacts to
+    process (not all of them unprocessed at once)."""
+    return job.counted == 0 and not job.entries and job.rows.len() > len(job.unprocessed)
+
+
+def _nothing_message(job: ImportJob) -> str:
+    return (
+        f"Qualtrics completed import job {job.import_id} with nothing added, updated or "
+        f"failed, which it documents as the sign of a directory ({job.directory_id}) or "
+        f"mailing list ({job.mailing_list_id}) that does not exist; check both with "
+        f"client.directories() and client.mailing_lists({job.directory_id!r}) before "
+        "pushing these rows again."
+    )
 
 
 def _message(job: ImportJob) -> str:

@@ -24,6 +24,7 @@ from qxframe._payloads import lookup_key, transaction_entries, transaction_entry
 from qxframe._results import Status
 from qxframe.actions import _import_lookups
 from qxframe.actions._action import Action, Answer, Context, rows_of, run_groups
+from qxframe.actions._dedup import Directories
 from qxframe.actions._imports import Imports
 from qxframe.actions._lookups import Lookups, lookup_failed, overlapping, resolve, resolve_in_turn
 from qxframe.delivery._config import positive
@@ -44,6 +45,11 @@ class Transactions:
     batch_size: int = 100
     refused_size: int | None = None  # the batch size that worked after a larger was refused
     dry_run_via_import: pl.Series | None = None  # a dry run's rows an import would resolve
+
+    @property
+    def directories(self) -> Directories:
+        """The directories' settings, read once per push (shared with the destination check)."""
+        return self.imports.directories
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Transactions:

@@ -20,7 +20,7 @@ import os
 import ssl
 import time
 import weakref
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from typing import Any, TypedDict, TypeVar, Unpack
 from urllib.parse import urljoin
 
@@ -40,13 +40,20 @@ from qxframe.delivery._config import (
 )
 from qxframe.delivery._envelope import Reply, read_reply
 from qxframe.delivery._loop import LoopThread
+from qxframe.delivery._oauth import (
+    TOKEN_PATH,
+    BearerAuth,
+    OAuthClient,
+    TokenSource,
+    missing_scopes,
+)
 from qxframe.delivery._paging import PageRequest, frame_of, next_page
 from qxframe.delivery._pools import Pools
 from qxframe.delivery._ratelimit import Clock, RateLimiter, Sleep
 from qxframe.delivery._stop import StopGate, stoppable
 from qxframe.delivery._transport import READ, DeliveryTransport, Route
 from qxframe.delivery._urls import is_allowed_workflow_url, origin_of
-from qxframe.exceptions import ConfigError, QxError
+from qxframe.exceptions import AuthError, ConfigError, QxError
 
 
 class Body(TypedDict, total=False):
@@ -74,12 +81,42 @@ def check_id(value: object, prefix: str, name: str) -> str:
     return value
 
 
+NO_OAUTH_FOR_EVENTS = (
+    "JSON-event workflow triggers do not accept OAuth (Qualtrics takes only an API token "
+    "there); give the client an api_token= (or QUALTRICS_API_TOKEN) as well as the OAuth client."
+)
+TOKEN_ROUTE = Route("reads", repeatable=True)  # asking twice for a token creates nothing
+
+
+def oauth_client(
+    client_id: str | None, client_secret: str | None, scopes: Iterable[str] | None
+) -> OAuthClient | None:
+    """The OAuth client of these settings, ``None`` when none is given; ``ConfigError`` for
+    half of one."""
+    if not client_id and not client_secret:
+        return None
+    if not isinstance(client_id, str) or not client_id.strip():
+        raise ConfigError("client_secret was given without client_id: pass both, or neither.")
+    if not isinstance(client_secret, str) or not client_secret.strip():
+        raise ConfigError(
+            "client_id was given without client_secret: pass both (Account settings → "
+            "Qualtrics IDs → OAuth clients), or neither."
+        )
+    wanted = None if scopes is None else tuple(str(scope) for scope in scopes)
+    secret = Secret(check_token(client_secret.strip(), "client_secret"))
+    return OAuthClient(check_token(client_id.strip(), "client_id"), secret, wanted)
+
+
 class Client:
     """A connection to Qualtrics (or any Qualtrics-compatible server, such as the sandbox).
 
     Args:
         api_token: the Qualtrics API token. It is never shown in a repr, log or error.
         datacenter: the datacenter id, e.g. ``"iad1"`` → ``https://iad1.qualtrics.com``.
+        client_id, client_secret: an OAuth client instead of (or beside) the API token:
+            v3 calls then carry a bearer token fetched from ``/oauth2/token``
+            (:mod:`qxframe.delivery._oauth`); JSON-event triggers still need ``api_token``.
+        scopes: the OAuth scopes to ask for (``None``: whatever the client is allowed).
         base_url: an origin that overrides the datacenter (a vanity host, the sandbox).
         rate_limits: per-minute limits per endpoint family (``contacts``, ``search``,
             ``transactions``, ``workflows``, ``reads``) replacing the defaults.
@@ -91,10 +128,13 @@ class Client:
 
     def __init__(
         self,
-        api_token: str,
+        api_token: str | None = None,
         datacenter: str = DEFAULT_DATACENTER,
         base_url: str | None = None,
         *,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        scopes: Iterable[str] | None = None,
         rate_limits: Mapping[str, float] | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
@@ -102,12 +142,16 @@ class Client:
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
     ) -> None:
-        if not isinstance(api_token, str) or not api_token.strip():
+        oauth = oauth_client(client_id, client_secret, scopes)
+        if oauth is None and (not isinstance(api_token, str) or not api_token.strip()):
             raise ConfigError(
                 "api_token is empty: pass the token from Qualtrics (Account settings → "
-                "Qualtrics IDs) or set QUALTRICS_API_TOKEN and use Client.from_env()."
+                "Qualtrics IDs), or an OAuth client (client_id= and client_secret=), or set "
+                "QUALTRICS_API_TOKEN (or QUALTRICS_CLIENT_ID and QUALTRICS_CLIENT_SECRET) "
+                "and use Client.from_env()."
             )
-        self._token = Secret(check_token(api_token.strip()))
+        self._token = Secret(check_token(api_token.strip())) if api_token else None
+        self._oauth = TokenSource(oauth, clock=clock) if oauth is not None else None
         self.datacenter = check_datacenter(datacenter)
         self.base_url = endpoint_base(datacenter, base_url)
         self.rate_limits = resolve_rate_limits(rate_limits)
@@ -128,23 +172,68 @@ class Client:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **kwargs: Any) -> Client:
-        """A client from the ``QUALTRICS_*`` environment variables (token, datacenter, base URL).
+        """A client from the ``QUALTRICS_*`` environment variables: ``QUALTRICS_API_TOKEN``
+        and/or an OAuth client (``QUALTRICS_CLIENT_ID``, ``QUALTRICS_CLIENT_SECRET``), and
+        ``QUALTRICS_DATACENTER`` or ``QUALTRICS_BASE_URL``.
 
         ``env`` defaults to ``os.environ``; other keyword arguments go to :class:`Client`.
         """
         env = os.environ if env is None else env
-        token = env.get("QUALTRICS_API_TOKEN", "")
-        if not token:
+        token = env.get("QUALTRICS_API_TOKEN", "") or None
+        client_id = env.get("QUALTRICS_CLIENT_ID", "") or None
+        client_secret = env.get("QUALTRICS_CLIENT_SECRET", "") or None
+        if not token and not (client_id or client_secret):
             raise ConfigError(
-                "QUALTRICS_API_TOKEN is not set: export it (and QUALTRICS_DATACENTER or "
-                "QUALTRICS_BASE_URL), or pass api_token= to qxframe.Client."
+                "QUALTRICS_API_TOKEN is not set (nor QUALTRICS_CLIENT_ID and "
+                "QUALTRICS_CLIENT_SECRET): export the token or the OAuth client (and "
+                "QUALTRICS_DATACENTER or QUALTRICS_BASE_URL), or pass api_token= to "
+                "qxframe.Client."
             )
         datacenter = env.get("QUALTRICS_DATACENTER") or DEFAULT_DATACENTER
         base_url = env.get("QUALTRICS_BASE_URL") or None
+        kwargs.setdefault("client_id", client_id)
+        kwargs.setdefault("client_secret", client_secret)
         return cls(token, datacenter, base_url, **kwargs)
 
     def __repr__(self) -> str:
-        return f"Client(base_url={self.base_url!r})"
+        auth = "" if self._oauth is None else ", auth='oauth client'"
+        return f"Client(base_url={self.base_url!r}{auth})"
+
+    @property
+    def uses_oauth(self) -> bool:
+        """True when v3 calls carry an OAuth bearer token rather than the API token."""
+        return self._oauth is not None
+
+    @property
+    def can_trigger_workflows(self) -> bool:
+        """True when the client has an API token: JSON-event triggers take nothing else."""
+        return self._token is not None
+
+    async def agranted_scopes(self) -> frozenset[str] | None:
+        """The scopes the OAuth client was granted (fetching its token if need be);
+        ``None`` for an API token, which carries its user's permissions."""
+        if self._oauth is None:
+            return None
+        pool = await self._pools.get()
+        return (await self._oauth.grant(functools.partial(self._fetch_token, pool))).scopes
+
+    async def acheck_scopes(self, needed: Iterable[str], what: str = "this push") -> None:
+        """Raise ``AuthError`` naming each scope of ``needed`` the OAuth client lacks
+        (nothing for an API token). Called before anything is written."""
+        granted = await self.agranted_scopes()
+        if granted is None:
+            return
+        missing = missing_scopes(granted, needed)
+        if missing:
+            names = ", ".join(missing)
+            raise AuthError(
+                f"The OAuth client lacks the scope{'s' if len(missing) > 1 else ''} {names} "
+                f"that {what} needs; nothing was sent. What to do: allow "
+                f"{'them' if len(missing) > 1 else 'it'} for the client in Qualtrics "
+                "(Account settings → Qualtrics IDs → OAuth clients), or use an API token.",
+                http_status=403,
+                error_code="missing_scope",
+            )
 
     @property
     def allowed_origin(self) -> str | None:
@@ -312,13 +401,35 @@ class Client:
         if json is not None:
             content = compact_json(json).encode()
         pool = await self._pools.get()
+        bearer = self._oauth is not None and route.family != "workflows"
         request = pool.build_request(
             method,
             absolute,
             content=content,
             params=body.get("params"),
-            headers={"X-API-TOKEN": self._token.reveal()},
+            headers={} if bearer else {"X-API-TOKEN": self._api_token().reveal()},
             extensions={"qx_route": route},
+        )
+        if self._oauth is not None and bearer:
+            fetch = functools.partial(self._fetch_token, pool)
+            return await pool.send(request, auth=BearerAuth(self._oauth, fetch))
+        return await pool.send(request)
+
+    def _api_token(self) -> Secret:
+        if self._token is None:
+            raise ConfigError(NO_OAUTH_FOR_EVENTS)
+        return self._token
+
+    async def _fetch_token(self, pool: httpx.AsyncClient) -> httpx.Response:
+        """``POST /oauth2/token`` for the OAuth client (through the delivery rules)."""
+        assert self._oauth is not None
+        headers, form = self._oauth.credentials.token_request_parts()
+        request = pool.build_request(
+            "POST",
+            self.base_url + TOKEN_PATH,
+            content=form,
+            headers=headers,
+            extensions={"qx_route": TOKEN_ROUTE},
         )
         return await pool.send(request)
 

@@ -80,6 +80,21 @@ def translate_transport_error(
     return error, sent
 
 
+#: Request headers that carry a secret (the API token, a bearer token, OAuth's Basic pair).
+SECRET_HEADERS = ("x-api-token", "authorization")
+
+
+def hide_secrets(exc: httpx.TransportError) -> httpx.TransportError:
+    """``exc`` with the secret headers of its request replaced by asterisks: it becomes
+    the ``__cause__`` of the error qxframe raises, where anyone may print its request."""
+    if _has_request(exc):
+        headers = exc.request.headers
+        for name in SECRET_HEADERS:
+            if name in headers:
+                headers[name] = "********"
+    return exc
+
+
 def _has_request(exc: httpx.TransportError) -> bool:
     try:
         exc.request  # noqa: B018 - the property raises when no request is attached
@@ -168,7 +183,7 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
             except httpx.TransportError as exc:
                 error, sent = translate_transport_error(exc, attempt)
                 if isinstance(exc, _UNWRITABLE):  # the same request fails the same way
-                    raise error from exc
+                    raise error from hide_secrets(exc)
                 decision = decide_error(
                     self._policy,
                     sent=sent,
@@ -185,8 +200,8 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
                         "it may have been processed, so it was not sent again. Check in Qualtrics "
                         "before re-sending.",
                         attempts=attempt,
-                    ) from exc
-                raise error from exc
+                    ) from hide_secrets(exc)
+                raise error from hide_secrets(exc)
             decision = self._judge(response, route, attempt)
             if decision.verdict is Verdict.RETRY:
                 await response.aclose()
