@@ -69,7 +69,7 @@ def test_read_needs_a_directory_and_an_out(sb, capsys):
 def test_read_with_a_bad_list_id_exits_2(sb, tmp_path, capsys):
     args = ["read", "contacts", "--directory-id", sb.directory_id, "--mailing-list-id", "ML_x"]
     assert cli.main([*args, "--out", str(tmp_path / "m.csv")]) == 2
-    assert "mailing_list_id" in capsys.readouterr().err
+    assert "--mailing-list-id must look like" in capsys.readouterr().err
 
 
 def test_what_read_writes_plans_unchanged(sb, tmp_path, capsys):
