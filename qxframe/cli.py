@@ -715,13 +715,16 @@ def _add_read(subparsers: Any) -> None:
             "qxframe plan contacts members.parquet --directory-id POOL_… --mailing-list-id CG_…",
         ],
     )
-    for name in ("directory_id", "mailing_list_id"):
-        destination = field("contacts", name)
+    helps = {
+        "directory_id": "the directory (POOL_…) to read",
+        "mailing_list_id": "read this mailing list's members (CG_…) instead of the directory",
+    }
+    for name, text in helps.items():
         sub.add_argument(
             "--" + name.replace("_", "-"),
-            metavar=destination.metavar,
+            metavar=field("contacts", name).metavar,
             required=name == "directory_id",
-            help=destination.help,
+            help=text,
         )
     sub.add_argument("--out", metavar="PATH", required=True, help="the .parquet or .csv file")
     sub.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
