@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
 from qxframe import schemas
+from qxframe._plan import aplan_contacts, plan_contacts, settle_unknown
+from qxframe._read import aread_contacts, read_contacts
 from qxframe._results import rows_to_retry, summary
 from qxframe.actions._public import (
     atrigger_workflow,
@@ -90,12 +92,17 @@ __all__ = [
     "ServerError",
     "StorageError",
     "TransportError",
+    "aplan_contacts",
+    "aread_contacts",
     "atrigger_workflow",
     "aupsert_contacts",
     "aupsert_transactions",
+    "plan_contacts",
+    "read_contacts",
     "rows_to_retry",
     "sandbox",
     "schemas",
+    "settle_unknown",
     "summary",
     "trigger_workflow",
     "upsert_contacts",

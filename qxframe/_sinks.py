@@ -31,7 +31,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -60,11 +60,19 @@ class ResultsWriter:
     Call the writer with each part (a results frame); parts must come in input order.
     ``close`` finishes the file (always called by ``with``, also after an error, so the
     rows done so far are kept). ``keep``: files the output must not be (the push's
-    input and journal; anything that is not a path is ignored).
+    input and journal; anything that is not a path is ignored). ``schema``: the columns of
+    the file when it holds something other than results (contacts read back, ``_read``).
     """
 
-    def __init__(self, path: str | Path, *, keep: Iterable[Any] = ()) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        keep: Iterable[Any] = (),
+        schema: Mapping[str, pl.DataType] | None = None,
+    ) -> None:
         self.path = Path(path)
+        self._schema = schema
         self.kind = results_kind(self.path)
         self.rows = 0
         self._keep = [k for k in keep if isinstance(k, str | Path)]
@@ -90,7 +98,7 @@ class ResultsWriter:
         try:
             if self.kind == "csv":
                 self._handle = self.path.open("wb", buffering=0)
-                self._append(_csv_text(_results.empty()))
+                self._append(_csv_text(self._empty()))
             else:
                 self._parts = Path(
                     tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent)
@@ -103,7 +111,10 @@ class ResultsWriter:
             return
         if not self._started:
             self._start()
-        part = _results.conform(part)
+        if self._schema is None:
+            part = _results.conform(part)
+        else:
+            part = part.select(pl.col(n).cast(t) for n, t in self._schema.items())
         if self.unwritten:  # the file stopped at an earlier part: keep order, keep these
             self.unwritten.append(part)
             return
@@ -173,8 +184,11 @@ class ResultsWriter:
         if files:
             pl.scan_parquet(files).sink_parquet(staged)
         else:
-            _results.empty().write_parquet(staged)
+            self._empty().write_parquet(staged)
         os.replace(staged, self.path)
+
+    def _empty(self) -> pl.DataFrame:
+        return _results.empty() if self._schema is None else pl.DataFrame(schema=self._schema)
 
     def __enter__(self) -> ResultsWriter:
         return self.open()

@@ -20,7 +20,7 @@ import os
 import ssl
 import time
 import weakref
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from typing import Any, TypedDict, TypeVar, Unpack
 from urllib.parse import urljoin
 
@@ -363,12 +363,28 @@ class Client:
         group = check_id(mailing_list_id, "CG_", "mailing_list_id")
         return f"/API/v3/directories/{pool}/mailinglists/{group}"
 
-    async def asearch_contacts(self, directory_id: str, body: Mapping[str, Any]) -> Reply:
-        """``POST /directories/{id}/contacts/search`` (first page: up to 100 matches)."""
+    async def asearch_contacts(
+        self, directory_id: str, body: Mapping[str, Any], *, include_embedded: bool = False
+    ) -> Reply:
+        """``POST /directories/{id}/contacts/search`` (first page: up to 100 matches); with
+        ``include_embedded`` the elements carry ``embeddedData`` (docs/qualtrics-api.md §5)."""
         pool = check_id(directory_id, "POOL_", "directory_id")
         route = Route("search", repeatable=True)
         path = f"/API/v3/directories/{pool}/contacts/search"
-        return await self.asend("POST", path, route=route, json=body)
+        params = {"includeEmbedded": "true"} if include_embedded else None
+        return await self.asend("POST", path, route=route, json=body, params=params)
+
+    def contacts_path(self, directory_id: str, mailing_list_id: str | None = None) -> str:
+        """The list of a directory's contacts, or of a mailing list's members."""
+        if mailing_list_id is not None:
+            return self._list_path(directory_id, mailing_list_id) + "/contacts"
+        return f"/API/v3/directories/{check_id(directory_id, 'POOL_', 'directory_id')}/contacts"
+
+    async def aget_contact(self, directory_id: str, contact_id: str) -> Reply:
+        """``GET /directories/{id}/contacts/{contactId}``: every field, ``embeddedData``
+        included (docs/qualtrics-api.md §5)."""
+        contact = check_id(contact_id, "CID_", "contact_id")
+        return await self.asend("GET", f"{self.contacts_path(directory_id)}/{contact}", route=READ)
 
     async def acreate_transactions(self, directory_id: str, body: Mapping[str, Any]) -> Reply:
         """``POST /directories/{id}/transactions``, many transactions keyed by the caller."""
@@ -447,8 +463,17 @@ class Client:
         self, path: str, params: dict[str, str] | None = None
     ) -> list[dict[str, Any]]:
         """Every element of a list, following ``nextPage`` as a URL or a bare token."""
-        first = PageRequest(path, params or {})
         elements: list[dict[str, Any]] = []
+        async for page in self.apages(path, params):
+            elements.extend(page)
+        return elements
+
+    async def apages(
+        self, path: str, params: dict[str, str] | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The elements of a list, a page at a time, following ``nextPage`` as a URL or a
+        bare token (a ``nextPage`` seen twice stops the paging with an error)."""
+        first = PageRequest(path, params or {})
         page: PageRequest | None = first
         seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
         while page is not None:
@@ -464,9 +489,8 @@ class Client:
             found = result.get("elements") if isinstance(result, dict) else None
             if not isinstance(found, list) or not all(isinstance(e, dict) for e in found):
                 raise unreadable(reply, f"a page of {path}", may_have_landed=False)
-            elements.extend(found)
+            yield found
             page = next_page(result, self.base_url, first)
-        return elements
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine to completion on the client's own loop (works inside Jupyter)."""
