@@ -157,11 +157,17 @@ class Sandbox:
             1) and never ends, still ``in progress``.
         import_fail_at: every import job ends at this share with status ``failed``: the
             contacts before it landed (and are in its report), the rest did not.
+        on_request: called with each request's row of :meth:`requests` (a dict) once it
+            is answered, from the server's thread (``qxframe sandbox --log``).
         oauth_token_ttl: seconds an OAuth bearer token from ``POST /oauth2/token`` lives.
         oauth_scopes: the scopes its OAuth client may be granted (``None``: every scope
             the sandbox knows, ``_credentials.ALL_SCOPES``).
         clock: the sandbox's monotonic clock (bearer-token lifetimes, import progress);
             tests inject one to let time pass without waiting.
+
+    What it received can also be read over HTTP, from another process:
+    ``GET /_sandbox/workflow-events`` and ``GET /_sandbox/requests`` (its own token in
+    ``X-API-TOKEN``) answer the rows of :meth:`workflow_events` and :meth:`requests` as JSON.
 
     Its OAuth client is ``oauth_client_id`` / ``oauth_client_secret``; ``client(oauth=True)``
     hands out a client that authenticates with it instead of the API token.
@@ -180,6 +186,7 @@ class Sandbox:
         import_rate: float | None = None,
         import_stall_at: float | None = None,
         import_fail_at: float | None = None,
+        on_request: Callable[[dict[str, Any]], None] | None = None,
         oauth_token_ttl: float = 3600.0,
         oauth_scopes: Iterable[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -212,6 +219,8 @@ class Sandbox:
             credentials=self.credentials,
             latency=latency,
             settings=settings,
+            reads={"workflow-events": self.workflow_events, "requests": self.requests},
+            on_request=on_request,
         ).build()
         customers, prospects = self._store.directories[:2]
         self.directory_id = customers.directory_id
@@ -377,8 +386,8 @@ def sandbox(
 
     ``knobs``: the other keywords of :class:`Sandbox` (``next_page``,
     ``max_transactions_per_request``, ``extra_directories``, ``import_rate``,
-    ``import_stall_at``, ``import_fail_at``, ``oauth_token_ttl``, ``oauth_scopes``,
-    ``clock``).
+    ``import_stall_at``, ``import_fail_at``, ``on_request``, ``oauth_token_ttl``,
+    ``oauth_scopes``, ``clock``).
     """
     sb = Sandbox(
         latency=latency,

@@ -6,7 +6,9 @@ list of :class:`~._wire.Endpoint`; a new module is one more entry). Paths are ma
 as Qualtrics matches them (docs/qualtrics-api.md §2): repeated slashes collapse and a
 trailing slash is ignored, before routing, so no redirect is ever answered. Every
 request is recorded in the store's request log (method, path as sent, query string,
-family, status, size: never headers).
+family, status, size: never headers), and told to ``on_request`` when one is given (what
+``qxframe sandbox --log`` prints). The sandbox's own reads (``/_sandbox/…``, :mod:`._reads`)
+are routed before the catch-all and bypass the pipeline.
 
 Order of checks for every request: latency, credentials (401, or 403 for a bearer
 token without the route's scope: :mod:`._credentials`), scripted ``fail_next``, rate
@@ -21,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl
@@ -37,6 +39,7 @@ from qxframe._sandbox import (
     _ep_imports,
     _ep_transactions,
     _ep_workflows,
+    _reads,
 )
 from qxframe._sandbox._credentials import Credentials
 from qxframe._sandbox._faults import Fault, Faults
@@ -103,16 +106,21 @@ class SandboxApp:
         credentials: Credentials,
         latency: float = 0.0,
         settings: Settings | None = None,
+        reads: Mapping[str, Callable[[], Any]] | None = None,
+        on_request: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.store = store
         self.faults = faults
         self.credentials = credentials
         self.latency = latency
         self.settings = settings or Settings()
+        self.reads = reads or {}  # name → frame: GET /_sandbox/{name} (._reads)
+        self.on_request = on_request  # told each logged request's row (``--log``)
 
     def build(self) -> QualtricsPaths:
         routes = [self._route(e) for module in ROUTE_MODULES for e in module.ROUTES]
         retired = Endpoint("GET", "", None, _retired)
+        routes += _reads.routes(self.credentials.api_token, self.reads)
         routes += [
             Route("/oauth2/token", self._token_endpoint, methods=["POST"]),
             Route(API + "/mailinglists", self._endpoint(retired), methods=_METHODS),
@@ -169,16 +177,19 @@ class SandboxApp:
         status: int,
         body_bytes: int,
     ) -> None:
-        self.store.record_request(
-            seq=seq,
-            method=request.method,
-            path=request.scope.get("qx_sent_path", request.url.path),
-            query=request.url.query or None,
-            family=family,
-            status=status,
-            received_at=received_at,
-            body_bytes=body_bytes,
-        )
+        row = {
+            "seq": seq,
+            "method": request.method,
+            "path": request.scope.get("qx_sent_path", request.url.path),
+            "query": request.url.query or None,
+            "family": family,
+            "status": status,
+            "received_at": received_at,
+            "body_bytes": body_bytes,
+        }
+        self.store.record_request(**row)
+        if self.on_request is not None:
+            self.on_request(row)
 
     async def _token_endpoint(self, request: Request) -> Response:
         """``POST /oauth2/token``: a bearer token for the sandbox's OAuth client."""

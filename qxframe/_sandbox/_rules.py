@@ -61,6 +61,25 @@ def decode_skip(token: str | None) -> int:
     return offset
 
 
+def encode_cursor(key: int) -> str:
+    """A ``skipToken`` that resumes after the element whose ordering key is ``key``."""
+    return base64.urlsafe_b64encode(f"after:{key}".encode()).decode()
+
+
+def decode_cursor(token: str | None) -> int | None:
+    """The ordering key a cursor ``skipToken`` resumes after (None: from the start)."""
+    if token is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(token.encode()).decode()
+        prefix, _, key = text.partition(":")
+        if prefix != "after":
+            raise ValueError(text)
+        return int(key)
+    except (ValueError, binascii.Error, UnicodeError):
+        raise StoreError(400, "QVAL_1", f"Invalid skipToken: {token!r}.") from None
+
+
 def check_contact_body(body: Any) -> dict[str, Any]:
     """Validate a create-contact body as Qualtrics does: known keys, right types."""
     if not isinstance(body, dict):

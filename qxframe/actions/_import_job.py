@@ -36,6 +36,7 @@ with ``import_nothing_done``, one reason naming the ids to check.
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
@@ -45,7 +46,8 @@ import polars as pl
 from qxframe import _results
 from qxframe._journal import ImportRow
 from qxframe._results import OUTCOME_UNKNOWN, Status
-from qxframe.actions._action import JOB_COLUMN, Context
+from qxframe.actions._action import JOB_COLUMN, Context, member_id
+from qxframe.delivery._envelope import Reply, unreadable
 from qxframe.exceptions import (
     ApiError,
     BadRequestError,
@@ -202,10 +204,17 @@ async def create(ctx: Context, job: ImportJob) -> None:
     if isinstance(answer, QxError):
         job.state, job.error = JobState.REFUSED, answer
         return
-    result = answer.result or {}
-    job.state, job.import_id = JobState.CREATED, str(result.get("id") or "")
+    import_id = member_id(answer.result, "id")
+    if import_id is None:  # a 2xx without the job's id: the job may exist, unfollowable
+        job.state = JobState.REFUSED
+        job.error = unreadable(answer, "the import job's id", may_have_landed=True)
+        return
+    result = answer.result
+    job.state, job.import_id = JobState.CREATED, import_id
     job.http_status, job.request_id = answer.status, answer.request_id
-    job.unprocessed = unprocessed = (result.get("contacts") or {}).get("unprocessed") or []
+    contacts = result.get("contacts")
+    unprocessed = contacts.get("unprocessed") if isinstance(contacts, dict) else None
+    job.unprocessed = unprocessed = unprocessed if isinstance(unprocessed, list) else []
     job.contacts = job.contacts.clear()  # sent: not kept while the job runs
     if risky:  # a resumed push follows it instead of sending its rows again
         where = ImportRow(job.import_id, job.directory_id, job.mailing_list_id, 0, False)
@@ -245,8 +254,12 @@ async def follow(
         except QxError as error:
             job.state, job.error = JobState.LOST, error
             return
-        result = status.result or {}
-        percent = min(float(result.get("percentComplete") or 0), 100.0)
+        result = status.result if isinstance(status.result, dict) else {}
+        percent = percent_complete(result)
+        if percent is None:  # never polled on: the job's rows end outcome_unknown, named
+            job.state = JobState.LOST
+            job.error = unreadable(status, "a readable percentComplete", may_have_landed=False)
+            return
         if show:  # the bar counts the rest when the rows are reported
             ctx.show(job, int(job.rows.len() * percent / 100))
         if percent >= 100:
@@ -281,7 +294,8 @@ def _counted(result: dict[str, object]) -> int | None:
     counts = contacts.get("count") if isinstance(contacts, dict) else None
     if not isinstance(counts, dict):
         return None
-    return sum(int(v) for v in counts.values() if isinstance(v, int | float))  # the 3 counts
+    numbers = [v for v in counts.values() if isinstance(v, int | float) and not isinstance(v, bool)]
+    return sum(int(v) for v in numbers if math.isfinite(v))  # the 3 counts; NaN is no count
 
 
 # -- 3. report -------------------------------------------------------------------------
@@ -290,18 +304,36 @@ def _counted(result: dict[str, object]) -> int | None:
 async def read_report(ctx: Context, job: ImportJob) -> None:
     """Read the job's report to its last page (→ REPORTED, or LOST)."""
     token: str | None = None
+    seen: set[str] = set()
     try:
         while True:
-            _, page, token = await ctx.api.aimport_report_page(
+            reply, page, token = await ctx.api.aimport_report_page(
                 job.directory_id, job.import_id, token
             )
             job.entries.extend(page)
             if token is None:
                 break
+            if token in seen or len(job.entries) > job.rows.len():
+                # a report that repeats a page, or holds more entries than the job has
+                # rows, is looping: stop reading it, and say so
+                job.state, job.error = JobState.LOST, _looping(reply, job, token in seen)
+                return
+            seen.add(token)
     except QxError as error:
         job.state, job.error = JobState.LOST, error
         return
     job.state = JobState.REPORTED
+
+
+def _looping(reply: Reply, job: ImportJob, repeated: bool) -> QxError:
+    why = "repeated a page token" if repeated else f"ran past the job's {job.rows.len()} rows"
+    return ApiError(
+        f"Qualtrics' report {why}, so reading it was stopped",
+        http_status=reply.status,
+        error_code="import_report_looping",
+        request_id=reply.request_id,
+        attempts=reply.attempts,
+    )
 
 
 # -- 4. outcomes -----------------------------------------------------------------------
@@ -330,6 +362,25 @@ def outcomes(job: ImportJob) -> pl.DataFrame:
     assert job.state is JobState.REFUSED and job.error is not None, job.state
     error = job.error
     return _all_rows(job, error.error_code, error.message, error.http_status, error.request_id)
+
+
+def percent_complete(result: object) -> float | None:
+    """The job status' ``percentComplete`` as a number from 0 to 100 (a numeric string
+    too), or None when it cannot be read (missing, ``"NaN"``, out of range, not a number).
+
+    >>> percent_complete({"percentComplete": "37.5"}), percent_complete({"percentComplete": 100})
+    (37.5, 100.0)
+    >>> percent_complete({"percentComplete": "NaN"}), percent_complete({"status": "done"})
+    (None, None)
+    """
+    value = result.get("percentComplete") if isinstance(result, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        percent = float(value)
+    except ValueError:
+        return None
+    return percent if 0.0 <= percent <= 100.0 else None
 
 
 def _nothing_done(job: ImportJob) -> bool:
@@ -375,12 +426,25 @@ _REPORT_SCHEMA = {
 }
 
 
+_ENTRY_FIELDS = ("sourceIndexId", "contactId", "importStatusCode", "importStatus")
+
+
+def _plain(value: object) -> str | None:
+    """A report entry's field as text: a string, or an integer's digits; None for any other
+    type (an entry of the wrong shape then reads as missing, never as a raw exception)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
 def _report_frame(entries: list[dict[str, object]]) -> pl.DataFrame:
     """Report entries as a frame; ``sourceIndexId`` read from a string or an integer."""
     if not entries:
         return pl.DataFrame(schema=_REPORT_SCHEMA)
     raw = pl.from_dicts(
-        entries,
+        [{name: _plain(entry.get(name)) for name in _ENTRY_FIELDS} for entry in entries],
         schema={
             "sourceIndexId": pl.String,
             "contactId": pl.String,

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from qxframe import _fields, _partial, _results
-from qxframe._inputs import count_rows
+from qxframe._inputs import count_rows, json_columns_of
 from qxframe._journal import ImportRow, Journal
 from qxframe._prepare import Prepared, check_constants, prepare
 from qxframe._results import Status
@@ -212,7 +212,7 @@ class _Push:
         parts = [_results.from_outcomes(self.outcomes), *self.frames]
         done = pl.concat([p["row"] for p in parts])
         rest = _partial.unsettled(handed.select("row"), done.to_list(), out)
-        self.advance(rest.height)
+        self.advance(int(rest["attempts"].sum()))  # the bar never counts a row not sent
         return _results.assemble([*parts, rest])
 
     def advance(self, rows: int) -> None:
@@ -266,6 +266,9 @@ class _Plan:
     constants: Mapping[str, Any]
     allowed_origin: str | None
     dry_run: bool
+    #: columns whose JSON text a workflow's event sends as JSON (``json_columns=`` and
+    #: JSON records' nested values)
+    json_columns: frozenset[str] = frozenset()
 
 
 async def apush(
@@ -298,11 +301,13 @@ async def apush(
     )
     allowed_origin = client.allowed_origin if client is not None else None
     check_constants(action.name, constants, allowed_origin)
-    plan = _Plan(action, mapping, constants, allowed_origin, dry_run)
+    given = _options(action, options)
+    json_columns = _json_columns(given.get("json_columns"), source)
+    plan = _Plan(action, mapping, constants, allowed_origin, dry_run, json_columns)
     in_memory = not isinstance(source, str | Path | pl.LazyFrame)
     push = _Push(
         client,
-        action.start(_options(action, options)),
+        action.start(given),
         concurrency=concurrency,
         input_rows=count_rows(source) if in_memory else None,
         stop=stop or current_stop() or Stop(),
@@ -324,7 +329,7 @@ async def apush(
             results = None if sink is not None else _results.assemble(kept)
             if push.stop.requested and isinstance(exc, Stopped | asyncio.CancelledError):
                 raise _partial.interrupted(results, push.sent, out.rows, journal) from None
-            if out.rows:
+            if out.rows or push.sent:
                 _partial.attach(exc, results, push.sent, journal)
             raise
     return _results.assemble(kept)
@@ -337,6 +342,18 @@ def _options(action: Action, given: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise TypeError(f"unexpected keyword argument {unknown[0]!r} for {action.name}")
     return known | dict(given)
+
+
+def _json_columns(given: Sequence[str] | None, source: Any) -> frozenset[str]:
+    """The columns given as ``json_columns``, checked, and those of JSON records."""
+    if given is None:
+        given = ()
+    if isinstance(given, str) or not all(isinstance(c, str) for c in given):
+        raise ConfigError(
+            f"json_columns must be a list of column names, not {given!r}; "
+            "e.g. json_columns=['properties']"
+        )
+    return frozenset(given) | json_columns_of(source)
 
 
 class _Out:
@@ -358,13 +375,14 @@ def preview(
     mapping: Mapping[str, Any] | None,
     constants: Mapping[str, Any],
     allowed_origin: str | None,
+    json_columns: Sequence[str] = (),
 ) -> pl.DataFrame:
     """The results a dry run of ``head`` gives, with no client: each row prepared as a push
     prepares it, the invalid with their reasons, the valid with their exact bodies in
     ``payload`` (the widgets' live preview). ``before_dry_run`` is not awaited: it reads
     from Qualtrics. Bad settings raise ``ConfigError`` as a push would."""
     check_constants(action.name, constants, allowed_origin)
-    plan = _Plan(action, mapping, constants, allowed_origin, dry_run=True)
+    plan = _Plan(action, mapping, constants, allowed_origin, True, frozenset(json_columns))
     prepared = _prepare(plan, head, 0)
     parts = [_results.from_invalid(prepared.invalid)]
     if prepared.valid.height:
@@ -381,6 +399,7 @@ def _prepare(plan: _Plan, chunk: pl.DataFrame, offset: int) -> Prepared:
         constants=plan.constants,
         allowed_origin=plan.allowed_origin,
         row_offset=offset,
+        json_columns=plan.json_columns,
     )
 
 
@@ -399,11 +418,21 @@ async def _push_chunk(plan: _Plan, prepared: Prepared, push: _Push, out: _Out) -
     push.begin_chunk()
     try:
         parts.append(await _send(plan, valid, push))
-    except BaseException:
+    except BaseException as exc:
         parts.append(push.unreported(valid))
+        _after(exc, out, _results.assemble(parts))  # a sink failing too does not hide exc
         raise
-    finally:
-        out(_results.assemble(parts))
+    out(_results.assemble(parts))
+
+
+def _after(error: BaseException, step: Callable[..., object], *args: Any) -> None:
+    """Run ``step`` while ``error`` is on its way out: an exception ``step`` raises too is
+    noted on ``error`` instead of replacing it (a full disk failing the journal first and
+    the results file next reports the journal)."""
+    try:
+        step(*args)
+    except Exception as also:
+        error.add_note(f"Then, also: {also}")
 
 
 async def _send(plan: _Plan, valid: pl.DataFrame, push: _Push) -> pl.DataFrame:
@@ -424,12 +453,15 @@ async def _send(plan: _Plan, valid: pl.DataFrame, push: _Push) -> pl.DataFrame:
     try:
         await finish(work, push.stop)
         work.result()
-    except _Aborted:
-        assert push.fatal is not None
-        raise push.fatal from None
-    finally:
+    except BaseException as exc:
         if push.journal is not None:
-            push.journal.flush()
+            _after(exc, push.journal.flush)
+        if isinstance(exc, _Aborted):
+            assert push.fatal is not None
+            raise push.fatal from None
+        raise
+    if push.journal is not None:
+        push.journal.flush()
     return push.results(valid)
 
 
@@ -444,7 +476,7 @@ def _journal_for(
     opened = Journal.for_lookups(journal) if plan.dry_run else Journal(journal)
     if opened is None:
         return None
-    stack.callback(opened.close)
+    stack.push(opened)  # closed at the end; a failing close does not hide an earlier error
     resume = Resume(opened, plan.action)
     resume.claim(source, plan.constants)  # ConfigError for another push's journal
     return resume

@@ -20,7 +20,7 @@ import os
 import ssl
 import time
 import weakref
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from typing import Any, TypedDict, TypeVar, Unpack
 from urllib.parse import urljoin
 
@@ -29,6 +29,7 @@ import polars as pl
 
 from qxframe._fields import id_pattern
 from qxframe._jsontext import compact_json
+from qxframe.delivery._bounds import ACCEPT_ENCODING, MAX_RESPONSE_BYTES
 from qxframe.delivery._config import (
     DEFAULT_DATACENTER,
     RetryPolicy,
@@ -36,9 +37,10 @@ from qxframe.delivery._config import (
     check_datacenter,
     check_token,
     endpoint_base,
+    positive,
     resolve_rate_limits,
 )
-from qxframe.delivery._envelope import Reply, read_reply
+from qxframe.delivery._envelope import Reply, json_body, read_reply, unreadable
 from qxframe.delivery._loop import LoopThread
 from qxframe.delivery._oauth import (
     TOKEN_PATH,
@@ -123,6 +125,9 @@ class Client:
         timeout: seconds (or an ``httpx.Timeout``) per HTTP attempt.
         retry: a :class:`~qxframe.delivery._config.RetryPolicy`.
         transport: an httpx async transport to send through (tests, the in-process sandbox).
+        max_response_bytes: the most an answer may hold, decompressed (default 32 MiB, far
+            above Qualtrics' largest answers: :mod:`qxframe.delivery._bounds`); a larger one
+            fails its request instead of filling memory.
         sleep, clock: injectable waits and monotonic clock (tests record instead of waiting).
     """
 
@@ -139,6 +144,7 @@ class Client:
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
     ) -> None:
@@ -165,7 +171,14 @@ class Client:
         self._explicit_origin = base_url is not None
         self._pools = Pools(
             functools.partial(
-                _make_pool, transport, self.limiter, self.retry, sleep, clock, timeout
+                _make_pool,
+                transport,
+                self.limiter,
+                self.retry,
+                sleep,
+                clock,
+                timeout,
+                positive("max_response_bytes", max_response_bytes),
             )
         )
         self._loop_thread = LoopThread()
@@ -249,7 +262,9 @@ class Client:
 
     async def awhoami(self) -> dict[str, Any]:
         reply = await self.asend("GET", "/API/v3/whoami", route=READ)
-        return dict(reply.result or {})
+        if not isinstance(reply.result, dict):
+            raise unreadable(reply, "who the token belongs to", may_have_landed=False)
+        return dict(reply.result)
 
     def directories(self) -> pl.DataFrame:
         """One row per directory, with ``deduplication_criteria`` (a list of field names)."""
@@ -323,11 +338,22 @@ class Client:
         params = None if skip_token is None else {"skipToken": skip_token}
         response = await self._send("GET", path, route=READ, params=params)
         reply = read_reply(response)
-        body = response.json()
-        results = body.get("results") or body.get("result") or {}
-        entries = results.get("importReportEntries") or []
-        token = body.get("skipToken") or results.get("skipToken")
-        return reply, list(entries), (str(token) if token and entries else None)
+        body = json_body(response)
+        body = body if isinstance(body, dict) else {}
+        results = body.get("results") or body.get("result")
+        entries = token = None
+        if isinstance(results, dict):
+            entries = results.get("importReportEntries")
+            token = body.get("skipToken") or results.get("skipToken")
+        if (
+            not isinstance(results, dict)
+            or not isinstance(entries, list | None)
+            or not all(isinstance(entry, dict) for entry in entries or [])
+            or not isinstance(token, str | None)
+        ):
+            raise unreadable(reply, "an import report page", may_have_landed=False)
+        entries = entries or []
+        return reply, list(entries), (token if token and entries else None)
 
     async def apause(self, seconds: float) -> None:
         """Wait ``seconds`` with the client's injectable ``sleep`` (polling, a full queue)."""
@@ -338,12 +364,28 @@ class Client:
         group = check_id(mailing_list_id, "CG_", "mailing_list_id")
         return f"/API/v3/directories/{pool}/mailinglists/{group}"
 
-    async def asearch_contacts(self, directory_id: str, body: Mapping[str, Any]) -> Reply:
-        """``POST /directories/{id}/contacts/search`` (first page: up to 100 matches)."""
+    async def asearch_contacts(
+        self, directory_id: str, body: Mapping[str, Any], *, include_embedded: bool = False
+    ) -> Reply:
+        """``POST /directories/{id}/contacts/search`` (first page: up to 100 matches); with
+        ``include_embedded`` the elements carry ``embeddedData`` (docs/qualtrics-api.md §5)."""
         pool = check_id(directory_id, "POOL_", "directory_id")
         route = Route("search", repeatable=True)
         path = f"/API/v3/directories/{pool}/contacts/search"
-        return await self.asend("POST", path, route=route, json=body)
+        params = {"includeEmbedded": "true"} if include_embedded else None
+        return await self.asend("POST", path, route=route, json=body, params=params)
+
+    def contacts_path(self, directory_id: str, mailing_list_id: str | None = None) -> str:
+        """The list of a directory's contacts, or of a mailing list's members."""
+        if mailing_list_id is not None:
+            return self._list_path(directory_id, mailing_list_id) + "/contacts"
+        return f"/API/v3/directories/{check_id(directory_id, 'POOL_', 'directory_id')}/contacts"
+
+    async def aget_contact(self, directory_id: str, contact_id: str) -> Reply:
+        """``GET /directories/{id}/contacts/{contactId}``: every field, ``embeddedData``
+        included (docs/qualtrics-api.md §5)."""
+        contact = check_id(contact_id, "CID_", "contact_id")
+        return await self.asend("GET", f"{self.contacts_path(directory_id)}/{contact}", route=READ)
 
     async def acreate_transactions(self, directory_id: str, body: Mapping[str, Any]) -> Reply:
         """``POST /directories/{id}/transactions``, many transactions keyed by the caller."""
@@ -422,8 +464,17 @@ class Client:
         self, path: str, params: dict[str, str] | None = None
     ) -> list[dict[str, Any]]:
         """Every element of a list, following ``nextPage`` as a URL or a bare token."""
-        first = PageRequest(path, params or {})
         elements: list[dict[str, Any]] = []
+        async for page in self.apages(path, params):
+            elements.extend(page)
+        return elements
+
+    async def apages(
+        self, path: str, params: dict[str, str] | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The elements of a list, a page at a time, following ``nextPage`` as a URL or a
+        bare token (a ``nextPage`` seen twice stops the paging with an error)."""
+        first = PageRequest(path, params or {})
         page: PageRequest | None = first
         seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
         while page is not None:
@@ -435,10 +486,12 @@ class Client:
                 )
             seen.add(key)
             reply = await self.asend("GET", page.url, route=READ, params=page.params or None)
-            result = reply.result or {}
-            elements.extend(result.get("elements") or [])
+            result = reply.result
+            found = result.get("elements") if isinstance(result, dict) else None
+            if not isinstance(found, list) or not all(isinstance(e, dict) for e in found):
+                raise unreadable(reply, f"a page of {path}", may_have_landed=False)
+            yield found
             page = next_page(result, self.base_url, first)
-        return elements
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine to completion on the client's own loop (works inside Jupyter)."""
@@ -475,13 +528,21 @@ def _make_pool(
     sleep: Sleep,
     clock: Clock,
     timeout: float | httpx.Timeout,
+    max_body: int,
 ) -> httpx.AsyncClient:
     """A connection pool: delivery rules around the stop gate around the wire."""
     inner = StopGate(transport or httpx.AsyncHTTPTransport(verify=_tls(), retries=0))
+    delivery = DeliveryTransport(
+        inner, limiter=limiter, policy=retry, sleep=sleep, clock=clock, max_body=max_body
+    )
     return httpx.AsyncClient(
-        transport=DeliveryTransport(inner, limiter=limiter, policy=retry, sleep=sleep, clock=clock),
+        transport=delivery,
         timeout=timeout,
-        headers={"Content-Type": "application/json", "User-Agent": "qxframe"},
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "qxframe",
+            "Accept-Encoding": ACCEPT_ENCODING,
+        },
         follow_redirects=False,
     )
 

@@ -29,6 +29,12 @@ from dataclasses import dataclass
 
 import httpx
 
+from qxframe.delivery._bounds import (
+    MAX_RESPONSE_BYTES,
+    UnreadableAnswer,
+    attempt_deadline,
+    read_bounded,
+)
 from qxframe.delivery._config import RetryPolicy
 from qxframe.delivery._inflight import FlightLimit
 from qxframe.delivery._ratelimit import Clock, RateLimiter, Sleep
@@ -144,8 +150,10 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
         wall_clock: Callable[[], float] = time.time,
         clock: Clock = time.monotonic,
         rng: random.Random | None = None,
+        max_body: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self._inner = inner
+        self._max_body = max_body
         self._limiter = limiter
         self._policy = policy
         self._sleep = sleep
@@ -162,7 +170,8 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
         return limit
 
     async def _attempt(self, request: httpx.Request, family: str) -> httpx.Response:
-        """One attempt: a slot, the bucket's go-ahead, the request and its whole answer."""
+        """One attempt: a slot, the bucket's go-ahead, the request and its whole answer,
+        within the attempt's size and time bounds (:mod:`qxframe.delivery._bounds`)."""
         flight = self.flight_limit(family)
         async with flight.slot():
             await self._limiter.acquire(family)
@@ -170,8 +179,15 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
             if refresh is not None:
                 refresh(request)
             started = self._clock()
-            response = await self._inner.handle_async_request(request)
-            await response.aread()
+            deadline = attempt_deadline(request.extensions.get("timeout"))
+            try:
+                async with asyncio.timeout(deadline):
+                    response = await self._inner.handle_async_request(request)
+                    response = await read_bounded(response, request, self._max_body)
+            except TimeoutError as exc:
+                raise httpx.ReadTimeout(
+                    f"no whole answer within {deadline:g} s", request=request
+                ) from exc
             if response.status_code < 400:
                 flight.observe(self._clock() - started)
             return response
@@ -183,6 +199,14 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
             attempt += 1
             try:
                 response = await self._attempt(request, route.family)
+            except UnreadableAnswer as exc:  # the same server would answer the same again
+                if route.repeatable:
+                    raise TransportError(str(exc), attempts=attempt) from None
+                raise OutcomeUnknownError(
+                    f"{exc} The request was a write that may have been processed, so it was "
+                    "not sent again. Check in Qualtrics before re-sending.",
+                    attempts=attempt,
+                ) from None
             except httpx.TransportError as exc:
                 error, sent = translate_transport_error(exc, attempt)
                 if isinstance(exc, _UNWRITABLE):  # the same request fails the same way
@@ -217,6 +241,8 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
     def _judge(self, response: httpx.Response, route: Route, attempt: int) -> Decision:
         status = response.status_code
         retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._wall_clock())
+        if retry_after is not None:  # capped wherever it is read: this wait and the bucket's
+            retry_after = min(retry_after, self._policy.max_retry_after)
         if status == 429:
             self._limiter.on_rate_limited(route.family, retry_after)
         elif status < 400:

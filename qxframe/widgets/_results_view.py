@@ -21,8 +21,8 @@ from typing import Any
 import ipywidgets as w
 import polars as pl
 
-from qxframe import _results
-from qxframe._results import OUTCOME_UNKNOWN, Status, rows_to_retry, summary
+from qxframe import rows_to_retry, summary
+from qxframe._skins import OUTCOME_UNKNOWN, Status, collect
 from qxframe.widgets import _html, _problems
 from qxframe.widgets._problems import PAGE_SIZE, problem_rows
 
@@ -134,7 +134,7 @@ class ResultsView(w.VBox):
     """
 
     def __init__(self, results: Any, *, frame: Any = None, page_size: int = PAGE_SIZE) -> None:
-        self.results = _results.collect(results)
+        self.results = collect(results)
         self.frame = frame
         self.page_size = page_size
         self.page = 0

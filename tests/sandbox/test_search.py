@@ -39,22 +39,40 @@ def test_single_filter_is_case_insensitive_and_trimmed(people, ok):
     assert "skipToken" not in found
 
 
+READ_NAMES = {
+    "id",
+    "firstName",
+    "lastName",
+    "email",
+    "phoneNumber",
+    "externalDataReference",
+    "language",
+    "unsubscribed",
+    "creationDate",
+    "lastModified",
+}
+
+
 def test_elements_use_read_field_names(people, ok):
     element = search(people, ok, {"filter": eq("extRef", "u1")})["elements"][0]
-    assert set(element) == {
-        "id",
-        "firstName",
-        "lastName",
-        "email",
-        "phoneNumber",
-        "externalDataReference",
-        "language",
-        "unsubscribed",
-        "embeddedData",
-        "creationDate",
-        "lastModified",
-    }
+    assert set(element) == READ_NAMES
     assert element["phoneNumber"] == "111" and element["id"].startswith("CID_")
+
+
+@pytest.mark.parametrize(("flag", "embedded"), [("true", True), ("TRUE", True), ("false", False)])
+def test_embedded_data_only_when_include_embedded_asks(people, ok, flag, embedded):
+    """§5: ``includeEmbedded=true`` adds ``embeddedData``; without it there is none."""
+    people.post(
+        people.contacts(people.sb.plain_directory_id),
+        json={"extRef": "e1", "embeddedData": {"region": "north", "n": 2}},
+    )
+    found = search(people, ok, {"filter": eq("extRef", "e1")}, includeEmbedded=flag)
+    (element,) = found["elements"]
+    if embedded:
+        assert set(element) == READ_NAMES | {"embeddedData"}
+        assert element["embeddedData"] == {"region": "north", "n": "2"}
+    else:
+        assert set(element) == READ_NAMES
 
 
 def test_conjunction_ands_its_filters(people, ok):
