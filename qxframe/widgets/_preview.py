@@ -33,7 +33,7 @@ from qxframe.exceptions import QxError, first_line
 from qxframe.widgets import _html, _picks, _push
 from qxframe.widgets._connect import ConnectPanel
 from qxframe.widgets._journals import PanelJournals
-from qxframe.widgets._results_view import ResultsView, summary_text
+from qxframe.widgets._results_view import ResultsView, summary_text, unknown_text
 from qxframe.widgets._table import ACTIONS, action_name, preview_table, table_html
 
 __all__ = ["PreviewPanel", "preview", "preview_table", "table_html"]
@@ -223,7 +223,9 @@ class PreviewPanel(w.VBox):
     def _pushed(self, res: pl.DataFrame) -> None:
         skipped = _results.summary(res)[Status.SKIPPED]
         failures = _push.failures_text(res)
+        unknown = unknown_text(res)
         text = f"Pushed. {summary_text(res)}" + (f" {failures}" if failures else "")
+        text += f" {unknown}" if unknown else ""
         if skipped:
             text += (
                 f" {skipped:,} rows had already been sent to this destination from this panel"

@@ -23,8 +23,12 @@ VISIBLE on the page (playwright's visibility: laid out, not hidden), not only pr
    nothing either; then, in another preview, Push, Cancel
    while it runs (the bar ends "stopped", the results show ``not_sent`` rows), and Push
    again: the rest is sent, what was sent is ``skipped``;
-8. a results view of 300 problems: the status bar, paging (Next/Previous), the CSV
-   download (saved and read back);
+8. a results view of 300 problems: the status bar, the "Show" dropdown reading "all
+   problems" before it is used, paging (Next/Previous), both CSV downloads (every row,
+   and the problem rows only; saved and read back); the bar's rate and elapsed time, and
+   while a push runs, the time left;
+8b. at 1366 px wide, no part of the connect panel, the preview or the results view
+   reaches past its output area (screenshots of both);
 9. notebooks 01 (with its Push button), 02 and 03 run in the browser without an error,
    a widget failing to render, or a traceback; 02 shows its progress bar;
 
@@ -271,6 +275,9 @@ def drive_pushes(c: Checks) -> None:
         expect(status).to_contain_text("Pushed. 300 rows: success", timeout=WAIT * 3)
         c.visible(status, f"pushed: {status.inner_text()[:80]!r}")
         expect(main.locator(".qx-progress")).to_contain_text("— done")
+        timing = re.compile(r"rows/s · \d+:\d\d elapsed")
+        expect(main.locator(".qx-progress")).to_contain_text(timing)
+        c.check(True, f"the bar: {main.locator('.qx-progress').inner_text()!r}")
         c.visible(main.locator(".qx-results-view .qx-bar"), "the results view shows")
         shoot(main, "07_pushed_once.png")
         button(main, "Push").click()
@@ -313,6 +320,8 @@ def drive_cancel(c: Checks) -> None:
         c.visible(cancel, "Cancel shows while the push runs")
         settled = re.compile(r"Pushing: ([2-9][0-9]|[0-9]{3}) of 300")  # some rows were sent
         expect(bar).to_contain_text(settled, timeout=WAIT)
+        expect(bar).to_contain_text(re.compile(r"rows/s · .* elapsed · about \d+:\d\d left"))
+        c.check(True, f"while it runs, the bar: {bar.inner_text()!r}")
         cancel.click()
         expect(status).to_contain_text("it was cancelled", timeout=WAIT)
         c.visible(status, f"cancelled: {status.inner_text()[:90]!r}")
@@ -339,6 +348,8 @@ def drive_results(c: Checks, tmp: Path) -> None:
     with c.step("8 results view: bar, paging, download"):
         run(page, 4)
         c.visible(view.locator(".qx-bar"), "the status bar shows")
+        shown = selected_label(field(view, "dropdown", "Show"))
+        c.check(shown.startswith("all problems (300)"), f"'Show' reads before use: {shown!r}")
         c.visible(view.locator(".qx-groups"), "the problems per error code show")
         expect(label).to_contain_text("rows 1–20 of 300", timeout=WAIT)
         button(view, "Next ▶").click()
@@ -351,15 +362,47 @@ def drive_results(c: Checks, tmp: Path) -> None:
         shoot(view, "09_results_page_2.png")
         button(view, "◀ Previous").click()
         expect(label).to_contain_text("rows 1–20 of 300", timeout=WAIT)
-        with page.expect_download(timeout=WAIT) as info:
-            view.locator("a.qx-download").click()
-        saved = tmp / "downloaded.csv"
-        info.value.save_as(saved)
-        lines = saved.read_text(encoding="utf-8").splitlines()
-        c.check(
-            lines[0].startswith("row,status,") and len(lines) == 301,
-            f"the download is the results as CSV ({len(lines) - 1} rows)",
-        )
+        for name, rows in (("qxframe-results.csv", 300), ("qxframe-problems.csv", 300)):
+            with page.expect_download(timeout=WAIT) as info:
+                view.locator("a.qx-download").filter(has_text=name).click()
+            saved = tmp / name
+            info.value.save_as(saved)
+            lines = saved.read_text(encoding="utf-8").splitlines()
+            c.check(
+                lines[0].startswith("row,status,") and len(lines) == rows + 1,
+                f"{name} is the results as CSV ({len(lines) - 1} rows)",
+            )
+
+
+def drive_narrow(c: Checks) -> None:
+    """At 1366 px wide (a common laptop), no widget reaches past its output area."""
+    page = c.page
+    with c.step("8b at 1366 px wide, nothing is cut off"):
+        page.set_viewport_size({"width": 1366, "height": 2400})
+        page.wait_for_timeout(1000)
+        for css in (".qx-connect", ".qx-preview.e2e-main", ".qx-results-view.e2e-view"):
+            widget = page.locator(css).first
+            widget.scroll_into_view_if_needed()
+            cut = widget.evaluate(JS_CUT_OFF)
+            c.check(not cut, f"{css}: nothing past the right edge {cut}")
+        shoot(page.locator(".qx-preview.e2e-main"), "09b_preview_1366.png")
+        shoot(page.locator(".qx-results-view.e2e-view"), "09c_results_1366.png")
+        page.set_viewport_size({"width": 1400, "height": 2400})
+
+
+# the elements of a widget that reach past the right edge of its cell's output area
+JS_CUT_OFF = """(root) => {
+  const area = (root.closest('.jp-OutputArea-output') || root).getBoundingClientRect();
+  const cut = [];
+  for (const el of root.querySelectorAll('*')) {
+    const box = el.getBoundingClientRect();
+    if (box.width > 0 && box.right > area.right + 1) {
+      const past = Math.round(box.right - area.right);
+      cut.push(`${el.tagName.toLowerCase()}.${el.className} +${past}px`);
+    }
+  }
+  return cut.slice(0, 5);
+}"""
 
 
 def drive_notebook(c: Checks, base: str, token: str, name: str, extra: Callable[[], None]):
@@ -464,6 +507,7 @@ def run_all(tmp: Path) -> list[str]:
             drive_preview(c)
             drive_pushes(c)
             drive_results(c, tmp)
+            drive_narrow(c)
             drive_cancel(c)
             check_secrets(c)
             lab.shoot(page, "00_scratch_notebook.png")
