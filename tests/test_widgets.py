@@ -23,11 +23,12 @@ import pytest
 
 import qxframe as qx
 import qxframe.widgets as qxw
-from qxframe._fields import field
+from qxframe._fields import MAX_WORKFLOW_BYTES, field
 from qxframe.exceptions import AuthError, ConfigError, NotFoundError, TransportError
 from qxframe.widgets import (
     _connect,
     _errors,
+    _events,
     _html,
     _journals,
     _labels,
@@ -893,6 +894,43 @@ def test_an_unexpected_error_is_a_sentence_and_the_bar_ends(contacts, panel, mon
     run_in(ipython, "pv.push_button.click()\npv.wait()", pv=pv)
     assert "failed unexpectedly (RuntimeError: boom)" in pv.push_status.value
     assert "2 of 4 rows — failed" in pv.progress.label.value
+
+
+def test_a_workflow_push_shows_each_event_s_body_beside_its_response(sb):
+    events = pl.read_csv(SAMPLES / "workflow_events.csv", infer_schema=False).head(4)
+    too_big = "x" * (MAX_WORKFLOW_BYTES + 1)  # row 2 cannot be sent
+    events = events.with_columns(
+        properties=pl.when(pl.int_range(pl.len()) == 2)
+        .then(pl.lit(too_big))
+        .otherwise("properties")
+    )
+    panel = qxw.connect(sandbox=sb)
+    try:
+        pv = qxw.preview(events, action="workflow", client=panel, workflow_url=sb.workflow_url)
+        res = pv.push()
+        received = sb.workflow_events()["payload"].to_list()
+        assert received and len(received) == qx.summary(res)["success"]
+        (view,) = [c for c in pv.results_area.children if isinstance(c, _events.EventsView)]
+        assert view.pick.options[0][0] == "row 0 · success 202"
+        view.pick.value = 1
+        assert json.loads(html.unescape(re.sub(r"<[^>]+>", "", view.body.value)[9:])) == (
+            json.loads(received[1])
+        )
+        assert "202" in view.response.value and "request_id" in view.response.value
+        assert res.filter(pl.col("status") == "invalid")["row"].to_list() == [2]
+        view.pick.value = 2
+        assert "not sent: the row is invalid" in view.body.value
+        assert "payload_too_large" in view.response.value
+        view.pick.value = 1
+        again = view.send_again()  # one row, on purpose: the journal does not stop it
+        assert again is not None and again["row"].to_list() == [1]
+        after = sb.workflow_events()["payload"].to_list()
+        assert len(after) == len(received) + 1 and after[-1] == received[1]
+        assert "Row 1 sent again: row 1 · success 202." in view.note.value
+        assert "sent again" in view.response.value
+        assert pv.push()["status"].to_list().count("skipped") == len(received)  # still one click
+    finally:
+        panel.disconnect()
 
 
 def test_workflow_preview_shows_the_body(sb):

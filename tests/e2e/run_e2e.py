@@ -23,6 +23,8 @@ VISIBLE on the page (playwright's visibility: laid out, not hidden), not only pr
    nothing either; then, in another preview, Push, Cancel
    while it runs (the bar ends "stopped", the results show ``not_sent`` rows), and Push
    again: the rest is sent, what was sent is ``skipped``;
+7c. a workflow preview's Push: the per-event view shows the body sent beside the
+   response (202), and "Send this one again" sends row 1 once more and says so;
 8. a results view of 300 problems: the status bar, the "Show" dropdown reading "all
    problems" before it is used, paging (Next/Previous), both CSV downloads (every row,
    and the problem rows only; saved and read back); the bar's rate and elapsed time, and
@@ -83,6 +85,10 @@ def scratch_cells(sb: SandboxProcess) -> list[str]:
         'slow.add_class("e2e-cancel")\nslow',
         'people = qxw.preview(contacts.head(40), action="contacts", client=panel, rows=2)\n'
         'people.add_class("e2e-people")\npeople',
+        'events = pl.read_csv("../data/samples/workflow_events.csv", infer_schema=False).head(3)\n'
+        'flow = qxw.preview(events, action="workflow", client=panel, rows=2,\n'
+        f'                   workflow_url="{sb.workflow_url}")\n'
+        'flow.add_class("e2e-flow")\nflow',
     ]
 
 
@@ -341,6 +347,30 @@ def drive_cancel(c: Checks) -> None:
         shoot(slow, "08c_pushed_again.png")
 
 
+def drive_events(c: Checks) -> None:
+    page = c.page
+    flow = page.locator(".qx-preview.e2e-flow")
+    with c.step("7c a workflow push: each event's body beside its response, one sent again"):
+        run(page, 7)
+        button(flow, "Push").click()
+        status = flow.locator(".qx-message").nth(1)
+        expect(status).to_contain_text("Pushed. 3 rows: success 3", timeout=WAIT * 2)
+        events = flow.locator(".qx-events")
+        c.visible(events.locator(".qx-json").first, "the body sent shows")
+        response = events.locator(".qx-response")
+        expect(response).to_contain_text("202", timeout=WAIT)
+        c.visible(response, f"beside the response: {response.inner_text()[:60]!r}…")
+        choose(field(events, "dropdown", "Event"), "row 1")
+        wait_idle(page)
+        button(events, "Send this one again").click()
+        wait_idle(page)
+        note = events.locator(".qx-message")
+        expect(note).to_contain_text("Row 1 sent again: row 1 · success 202", timeout=WAIT)
+        c.visible(note, f"sent again: {note.inner_text()!r}")
+        expect(response).to_contain_text("sent again", timeout=WAIT)
+        shoot(events, "08d_workflow_events.png")
+
+
 def drive_results(c: Checks, tmp: Path) -> None:
     page = c.page
     view = page.locator(".qx-results-view.e2e-view")
@@ -509,6 +539,7 @@ def run_all(tmp: Path) -> list[str]:
             drive_results(c, tmp)
             drive_narrow(c)
             drive_cancel(c)
+            drive_events(c)
             check_secrets(c)
             lab.shoot(page, "00_scratch_notebook.png")
             drive_notebook(c, base, token, "01_quickstart.ipynb", notebook_01(c))
