@@ -189,6 +189,27 @@ def test_every_module_imports_alone():
     assert (done.returncode, done.stdout) == (0, "\n"), done.stderr[-2000:]
 
 
+#: The skins: the CLI (and its inputs helper) and the widgets.
+SKINS = ("qxframe.cli", "qxframe._cli_inputs", "qxframe._cli_output", "qxframe.widgets")
+#: What the skins may import of the library besides one another: the public names, the
+#: public error module, and the one internal entry documented for them.
+SKIN_MAY_IMPORT = {"qxframe", "qxframe.exceptions", "qxframe._skins"}
+
+
+def test_the_skins_import_the_public_library_and_one_internal_entry():
+    """docs/architecture.md, "Layers": the CLI and the widgets are skins over the public
+    library; what else they use is ``qxframe._skins``, and nothing else is private to them."""
+    skins = [m for m in MODULES if m in SKINS or m.startswith("qxframe.widgets.")]
+    assert len(skins) > 3
+    beyond = {
+        f"{m} imports {t}"
+        for m in skins
+        for t in _imports(m)
+        if t not in SKIN_MAY_IMPORT and t not in skins
+    }
+    assert beyond == set()
+
+
 STATUS_WORDS = ("success", "invalid", "failed", "dry_run", "skipped", "not_sent", "outcome_unknown")
 #: The same words in another vocabulary, each with its reason.
 ALLOWED = {

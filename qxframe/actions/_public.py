@@ -40,7 +40,7 @@ equal to the signature.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import (
     TYPE_CHECKING,
@@ -59,10 +59,9 @@ import polars as pl
 
 from qxframe.actions._action import Action
 from qxframe.actions._contacts import CONTACTS
-from qxframe.actions._handle import PushHandle, loop_for
-from qxframe.actions._registry import ACTIONS, Results, bind, keywords
-from qxframe.actions._registry import push_to as _apush
-from qxframe.actions._runner import apush, progress_bar
+from qxframe.actions._handle import start_push
+from qxframe.actions._registry import Results, keywords, push
+from qxframe.actions._runner import progress_bar
 from qxframe.actions._transactions import TRANSACTIONS
 from qxframe.actions._workflows import WORKFLOW
 
@@ -105,24 +104,21 @@ class TxOpts(ContactOpts, total=False):
 
 class WorkflowOpts(SharedOpts, total=False):
     workflow_url: str | None
+    json_columns: Sequence[str] | None
+    correlate: bool
 
 
 def _sync_push(
     action: Action, frame: Any, out: _Path | None, options: Mapping[str, Any]
 ) -> Results:
     """Run a push to its end on the client's loop (a :class:`PushHandle`: Ctrl-C stops it);
-    close its progress bar whatever happens."""
-    given = bind(action, options)
-    given["progress"] = bar = progress_bar(frame, given["progress"], action.name)  # see there
-    return _run(_apush(action, frame, out, **given), given["client"], bar)
-
-
-def _run(coro: Coroutine[Any, Any, T], client: Client | None, bar: Any = None) -> T:
+    its progress bar made here, in the caller's thread (see ``progress_bar``), and closed
+    whatever happens."""
+    bar = progress_bar(frame, options.get("progress"), action.name)
     try:
-        return PushHandle(coro, loop_for(client)).result()
+        return start_push(action, frame, out=out, **{**options, "progress": bar}).result()
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
 
 
 def _sign(function: Callable[..., Any], action: Action, typed: type) -> None:
@@ -161,18 +157,13 @@ def _twin(sync: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
     action = FUNCTIONS[sync.__name__]
 
     async def twin(frame: Any, *, out: _Path | None = None, **options: Any) -> Results:
-        return await _apush(action, frame, out, **bind(action, options))
+        return await push(action, frame, out=out, **options)
 
     twin.__name__ = twin.__qualname__ = "a" + sync.__name__
     twin.__doc__ = f"Async twin of :func:`{sync.__name__}`."
     twin.__module__ = sync.__module__
     twin.__signature__ = inspect.signature(sync)  # type: ignore[attr-defined]
     return cast("Callable[P, Coroutine[Any, Any, R]]", twin)
-
-
-def run_push(action: str, frame: Any, *, client: Client | None, **options: Any) -> pl.DataFrame:
-    """Run the push behind the public actions to its end (the CLI's entry; ``sink=`` allowed)."""
-    return _run(apush(ACTIONS[action], frame, client=client, **options), client)
 
 
 @overload
@@ -242,6 +233,16 @@ def trigger_workflow(frame: Any, *, out: None = None, **o: Unpack[WorkflowOpts])
 def trigger_workflow(frame: Any, *, out: _Path, **o: Unpack[WorkflowOpts]) -> _LF: ...
 def trigger_workflow(frame: Any, *, out: _Path | None = None, **options: Any) -> Results:
     """Start a workflow once per row through its JSON-event trigger URL.
+
+    Args:
+        frame: as :func:`upsert_contacts`, or JSON records: a dict (one event), a list of
+            dicts, or a ``.jsonl``/``.ndjson`` file (nested values are sent as they are).
+        workflow_url: the workflow's JSON-event trigger URL; leave it out to read a column.
+        json_columns: columns holding JSON text (``'{"score": 5}'`` read from a CSV) to
+            send as JSON, not as strings; a cell that is not JSON makes its row
+            ``invalid`` (``event_payload_not_json``, naming the column).
+        correlate: add ``qx_run`` (one id for this push) and ``qx_row`` (the input row)
+            to each event, to find the push in the workflow's run history.
 
     The event body is ``event_payload`` (default: the whole row, less the column that gave
     ``workflow_url``). The URL must be https on ``*.qualtrics.com`` or the client's own

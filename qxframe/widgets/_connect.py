@@ -26,15 +26,8 @@ from typing import Any
 import ipywidgets as w
 import polars as pl
 
-from qxframe._sandbox import Sandbox
-from qxframe.delivery._client import Client
-from qxframe.delivery._config import (
-    DEFAULT_DATACENTER,
-    RetryPolicy,
-    check_base_url,
-    check_datacenter,
-    endpoint_base,
-)
+from qxframe import Client, RetryPolicy, Sandbox
+from qxframe._skins import DEFAULT_DATACENTER, check_base_url, check_datacenter, endpoint_base
 from qxframe.exceptions import ConfigError
 from qxframe.widgets import _html
 from qxframe.widgets._errors import describe_error

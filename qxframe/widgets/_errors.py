@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from qxframe._results import Status
+from qxframe._skins import Status
 from qxframe.exceptions import AuthError, ConfigError, QxError, TransportError
 
 #: Where a token is found in Qualtrics, for the sentences that ask for another one.

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from qxframe._inputs import identity
+from qxframe._skins import identity
 
 
 def destination_key(

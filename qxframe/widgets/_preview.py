@@ -24,11 +24,8 @@ from typing import Any
 import ipywidgets as w
 import polars as pl
 
-from qxframe import _results
-from qxframe._inputs import iter_chunks
-from qxframe._results import Status
-from qxframe.actions._handle import PushHandle, start_push
-from qxframe.delivery._client import Client
+from qxframe import Client, summary
+from qxframe._skins import PushHandle, Status, iter_chunks, start_push
 from qxframe.exceptions import QxError, first_line
 from qxframe.widgets import _html, _picks, _push
 from qxframe.widgets._connect import ConnectPanel
@@ -227,7 +224,7 @@ class PreviewPanel(w.VBox):
                 res, body=self.body_of, send=self.send_one, where=self.client.base_url
             )
             self.results_area.children = (*self.results_area.children, events)
-        skipped = _results.summary(res)[Status.SKIPPED]
+        skipped = summary(res)[Status.SKIPPED]
         failures = _push.failures_text(res)
         unknown = unknown_text(res)
         text = f"Pushed. {summary_text(res)}" + (f" {failures}" if failures else "")
@@ -242,7 +239,7 @@ class PreviewPanel(w.VBox):
         self._tell(text, "warning" if failures else "ok")
 
     def _validated(self, res: pl.DataFrame) -> None:
-        counts = _results.summary(res)
+        counts = summary(res)
         self._tell(
             f"Validated all {res.height:,} rows: {counts[Status.DRY_RUN]:,} valid, "
             f"{counts[Status.INVALID]:,} invalid; nothing was sent.",

@@ -26,10 +26,7 @@ from typing import Any
 import ipywidgets as w
 import polars as pl
 
-from qxframe._inputs import count_rows
-from qxframe._results import Status
-from qxframe.actions._handle import PushHandle
-from qxframe.delivery._loop import wait_interruptibly
+from qxframe._skins import PushHandle, Status, count_rows, wait_interruptibly
 from qxframe.widgets._errors import failure_text
 from qxframe.widgets._journals import PanelJournals, destination_key
 

@@ -21,8 +21,8 @@ from typing import Any
 import ipywidgets as w
 import polars as pl
 
-from qxframe import _results
-from qxframe._results import OUTCOME_UNKNOWN, Status, rows_to_retry, summary
+from qxframe import rows_to_retry, summary
+from qxframe._skins import OUTCOME_UNKNOWN, Status, collect
 from qxframe.widgets import _html, _problems
 from qxframe.widgets._problems import PAGE_SIZE, problem_rows
 
@@ -38,7 +38,7 @@ def summary_text(results: Any) -> str:
     """``"300 rows: success 286, invalid 14."`` (statuses with no rows are left out); the
     failed rows whose outcome is unknown are named, as they need a person: ``"failed 4
     (3 outcome_unknown)"`` (:func:`unknown_text` says what to do about them)."""
-    frame = _results.collect(results)
+    frame = collect(results)
     counts = summary(frame)
     total = sum(counts.values())
     shown = [f"{status} {n:,}" for status, n in counts.items() if n]
@@ -165,7 +165,7 @@ class ResultsView(w.VBox):
     """
 
     def __init__(self, results: Any, *, frame: Any = None, page_size: int = PAGE_SIZE) -> None:
-        self.results = _results.collect(results)
+        self.results = collect(results)
         self.frame = frame
         self.page_size = page_size
         self.page = 0

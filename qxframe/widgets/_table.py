@@ -13,12 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from qxframe import _results
-from qxframe._fields import fields_for
-from qxframe._results import Status
-from qxframe.actions._public import FUNCTIONS
-from qxframe.actions._registry import ACTIONS
-from qxframe.actions._runner import preview
+from qxframe._skins import ACTIONS, FUNCTIONS, Status, empty, fields_for, preview
 from qxframe.widgets import _html
 from qxframe.widgets._hints import row_warnings
 
@@ -52,7 +47,7 @@ def preview_table(
         ACTIONS[name], head, mapping=mapping, constants=constants, allowed_origin=allowed_origin
     )
     if table.height == 0:
-        table = _results.empty()
+        table = empty()
     status = pl.when(pl.col("status") == Status.DRY_RUN).then(pl.lit("valid")).otherwise("status")
     table = table.with_columns(status.alias("status")).select(PREVIEW_COLUMNS)
     warnings = row_warnings(head, name, mapping, constants)
