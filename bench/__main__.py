@@ -28,6 +28,7 @@ from bench import (
     latency,
     memory,
     rate,
+    reads,
     report,
     sandbox_alone,
     small_push,
@@ -45,6 +46,7 @@ BENCHMARKS: dict[str, Callable[[Sizes], Figure]] = {
     "h": batch.run,
     "f": imports.run_f,
     "g": imports.run_g,
+    "r": reads.run,
     "i": small_push.run,
 }
 

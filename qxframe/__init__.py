@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
 from qxframe import schemas
+from qxframe._plan import aplan_contacts, plan_contacts, settle_unknown
+from qxframe._read import aread_contacts, read_contacts
 from qxframe._results import rows_to_retry, summary
 from qxframe.actions._public import (
     atrigger_workflow,
@@ -41,6 +43,7 @@ from qxframe.exceptions import (
     QxError,
     RateLimitedError,
     ServerError,
+    StorageError,
     TransportError,
 )
 
@@ -87,13 +90,19 @@ __all__ = [
     "RetryPolicy",
     "Sandbox",
     "ServerError",
+    "StorageError",
     "TransportError",
+    "aplan_contacts",
+    "aread_contacts",
     "atrigger_workflow",
     "aupsert_contacts",
     "aupsert_transactions",
+    "plan_contacts",
+    "read_contacts",
     "rows_to_retry",
     "sandbox",
     "schemas",
+    "settle_unknown",
     "summary",
     "trigger_workflow",
     "upsert_contacts",

@@ -309,11 +309,44 @@ def _pandas_slices(frame: Any, chunk_size: int) -> Iterator[pl.DataFrame]:
         part = frame.iloc[start : start + chunk_size]
         try:
             yield pl.from_pandas(part)
+        except UnicodeEncodeError as exc:  # text that is not Unicode: no type change helps
+            raise _not_unicode(part, start, exc) from None
         except Exception as exc:  # pyarrow raises several types for mixed object columns
             raise ConfigError(
                 f"could not convert the pandas frame to polars ({exc}); give each column "
                 "one type, e.g. df[col] = df[col].astype('string')"
             ) from exc
+
+
+def _not_unicode(part: Any, start: int, exc: UnicodeEncodeError) -> ConfigError:
+    """The error for a pandas frame holding text that cannot be UTF-8: a lone surrogate
+    (``\\ud800``), which a file decoded with ``errors="surrogateescape"`` or a broken
+    UTF-16 source leaves behind. It names the column and row, never the value."""
+    where = "a column"
+    for column in part.columns:
+        for offset, value in enumerate(part[column].tolist()):
+            if isinstance(value, str) and not _encodable(value):
+                where = f"column {str(column)!r}, row {start + offset}"
+                break
+        else:
+            continue
+        break
+    char = exc.object[exc.start : exc.start + 1] if isinstance(exc.object, str) else ""
+    return ConfigError(
+        f"the pandas frame holds text that is not valid Unicode in {where} (a lone surrogate, "
+        f"{char.encode('unicode_escape').decode()}): the data was decoded wrongly, not typed "
+        "wrongly. Read the file again with its real encoding (e.g. encoding='utf-16' or "
+        "'cp1252', not errors='surrogateescape'), or replace such characters: "
+        "df[col] = df[col].str.encode('utf-8', 'replace').str.decode('utf-8')"
+    )
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _scan_parquet(path: Path) -> pl.LazyFrame:

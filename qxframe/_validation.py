@@ -38,7 +38,8 @@ if TYPE_CHECKING:  # pandera (and the pandas it pulls in) loads on first use, no
 _OBJECT_HINT = 'give {"key": value} JSON text, a struct column, or a list of columns'
 _UNSUPPORTED = (
     " key {value} has no faithful JSON form; convert that column first (a duration: "
-    "pl.col(…).dt.total_seconds(); binary: pl.col(…).bin.encode('base64')) or leave it out"
+    "pl.col(…).dt.total_seconds(); binary: pl.col(…).bin.encode('base64'); NaN or an "
+    "infinity: pl.col(…).fill_nan(None) leaves the value out) or leave it out"
 )
 
 #: Rule code -> message; ``{value}`` is replaced by the quoted offending value.

@@ -3,6 +3,8 @@
 :func:`apush` is the one runner behind every action (docs/architecture.md, "The path of a
 row"): it reads the input in chunks, prepares each chunk (mapping + validation), reports
 invalid rows, skips what the journal says is done (:mod:`qxframe.actions._resume`), and
+checks before the first write that the push can succeed as set up (the credentials, the
+destination: :mod:`qxframe.actions._preflight`), and
 hands the valid rows to the action's ``send`` (or ``dry_run``) with a :class:`_Push`, the
 :class:`~qxframe.actions._action.Context` of this push. Each chunk's results go to a
 ``sink`` when one is given (memory stays bounded), else into the one results frame
@@ -40,6 +42,7 @@ from qxframe._inputs import count_rows, json_columns_of
 from qxframe._journal import ImportRow, Journal
 from qxframe._prepare import Prepared, check_constants, prepare
 from qxframe._results import Status
+from qxframe.actions import _preflight
 from qxframe.actions._action import JOB_COLUMN, Action, Answer, LostRows, Outcomes
 from qxframe.actions._chunks import prepared_chunks
 from qxframe.actions._resume import Resume
@@ -87,6 +90,7 @@ class _Push:
         self.any_success = False
         self.sent = 0  # rows whose request went out (reported with attempts, or unanswered)
         self.tasks: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()  # see end()
+        self.checked = _preflight.Checked()  # what was checked before the first write
         self._slots = asyncio.Semaphore(concurrency)
         self._rate_note = ""
         self.begin_chunk()
@@ -325,7 +329,7 @@ async def apush(
             results = None if sink is not None else _results.assemble(kept)
             if push.stop.requested and isinstance(exc, Stopped | asyncio.CancelledError):
                 raise _partial.interrupted(results, push.sent, out.rows, journal) from None
-            if out.rows:
+            if out.rows or push.sent:
                 _partial.attach(exc, results, push.sent, journal)
             raise
     return _results.assemble(kept)
@@ -414,11 +418,21 @@ async def _push_chunk(plan: _Plan, prepared: Prepared, push: _Push, out: _Out) -
     push.begin_chunk()
     try:
         parts.append(await _send(plan, valid, push))
-    except BaseException:
+    except BaseException as exc:
         parts.append(push.unreported(valid))
+        _after(exc, out, _results.assemble(parts))  # a sink failing too does not hide exc
         raise
-    finally:
-        out(_results.assemble(parts))
+    out(_results.assemble(parts))
+
+
+def _after(error: BaseException, step: Callable[..., object], *args: Any) -> None:
+    """Run ``step`` while ``error`` is on its way out: an exception ``step`` raises too is
+    noted on ``error`` instead of replacing it (a full disk failing the journal first and
+    the results file next reports the journal)."""
+    try:
+        step(*args)
+    except Exception as also:
+        error.add_note(f"Then, also: {also}")
 
 
 async def _send(plan: _Plan, valid: pl.DataFrame, push: _Push) -> pl.DataFrame:
@@ -434,16 +448,20 @@ async def _send(plan: _Plan, valid: pl.DataFrame, push: _Push) -> pl.DataFrame:
         return part
     if push.stop.requested:
         raise Stopped
+    await _preflight.check(action.name, valid, push, push.checked)
     work = asyncio.ensure_future(action.send(valid, push))
     try:
         await finish(work, push.stop)
         work.result()
-    except _Aborted:
-        assert push.fatal is not None
-        raise push.fatal from None
-    finally:
+    except BaseException as exc:
         if push.journal is not None:
-            push.journal.flush()
+            _after(exc, push.journal.flush)
+        if isinstance(exc, _Aborted):
+            assert push.fatal is not None
+            raise push.fatal from None
+        raise
+    if push.journal is not None:
+        push.journal.flush()
     return push.results(valid)
 
 
@@ -458,7 +476,7 @@ def _journal_for(
     opened = Journal.for_lookups(journal) if plan.dry_run else Journal(journal)
     if opened is None:
         return None
-    stack.callback(opened.close)
+    stack.push(opened)  # closed at the end; a failing close does not hide an earlier error
     resume = Resume(opened, plan.action)
     resume.claim(source, plan.constants)  # ConfigError for another push's journal
     return resume

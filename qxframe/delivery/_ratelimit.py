@@ -14,7 +14,9 @@ more than ``L`` requests (docs/architecture.md, "Delivery").
 
 When Qualtrics answers 429 the bucket pauses for ``Retry-After`` and lowers its rate by at
 most half (never below one request a second); each success then nudges the rate back up
-towards the configured one. :class:`RateLimiter` holds a bucket per family.
+towards the configured one. :class:`RateLimiter` holds a bucket per family, and one for
+the brand (``"brand"``) that every request also waits for, whatever its family: the
+families together never exceed the brand's budget.
 
 The clock and the sleep are injected, so tests run the arithmetic without waiting.
 """
@@ -22,9 +24,12 @@ The clock and the sleep are injected, so tests run the arithmetic without waitin
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
+
+from qxframe.delivery._config import BRAND
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -78,10 +83,14 @@ class TokenBucket:
         return self.rate * WINDOW + self.burst
 
     def on_rate_limited(self, retry_after: float | None) -> None:
-        """A 429 arrived: pause for ``retry_after`` and halve the rate (once per pause)."""
+        """A 429 arrived: pause for ``retry_after`` and halve the rate (once per pause).
+
+        ``retry_after`` is already capped by the caller (the transport applies the retry
+        policy's ``max_retry_after``); one that is not a finite number pauses 1 s."""
         with self._lock:
             now = self._clock()
-            pause = retry_after if retry_after is not None else 1.0
+            readable = retry_after is not None and math.isfinite(retry_after)
+            pause = max(0.0, retry_after) if retry_after is not None and readable else 1.0
             self._paused_until = max(self._paused_until, now + pause)
             if now - self._last_cut >= max(pause, 1.0):
                 self._last_cut = now
@@ -139,10 +148,18 @@ class RateLimiter:
         }
 
     async def acquire(self, family: str) -> float:
-        """Wait for a slot in ``family``'s bucket; return how long was waited."""
-        wait = self.buckets[family].reserve()
+        """Wait for a slot in ``family``'s bucket, then in the brand's; return how long was
+        waited. The brand's slot is taken once the family's is due, so that requests held
+        back by their family do not hold brand slots they cannot use."""
+        waited = await self._take(family)
+        if BRAND in self.buckets and family != BRAND:
+            waited += await self._take(BRAND)
+        return waited
+
+    async def _take(self, name: str) -> float:
+        wait = self.buckets[name].reserve()
         if wait > 0:
-            self._waits_end[family] = self._clock() + wait
+            self._waits_end[name] = self._clock() + wait
             await self._sleep(wait)
         return wait
 
