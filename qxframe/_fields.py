@@ -191,6 +191,11 @@ _IMPORT_OPTIONS: Final = (
         kind="choice",
     ),
     Option("import_jobs", 25, "import jobs created and unfinished at once, at most"),
+    Option(
+        "import_timeout",
+        1800,
+        "seconds an import job may go without progress before its rows end outcome_unknown",
+    ),
 )
 
 _OPTIONS: Final[dict[str, tuple[Option, ...]]] = {
@@ -219,7 +224,7 @@ def options_for(action: str) -> tuple[Option, ...]:
     """The options of ``action`` besides its destinations and the shared ones.
 
     >>> [o.name for o in options_for("transactions")]
-    ['batch_size', 'method', 'import_jobs']
+    ['batch_size', 'method', 'import_jobs', 'import_timeout']
     """
     return _OPTIONS[check_action(action)]
 

@@ -153,6 +153,10 @@ class Sandbox:
             brand with more than 5 directories, paged, can be tried).
         import_rate: contacts an import job processes a second (``None``: at once), so a
             job takes time as a real one does (docs/qualtrics-api.md §9).
+        import_stall_at: every import job stops moving at this share of its contacts (0 to
+            1) and never ends, still ``in progress``.
+        import_fail_at: every import job ends at this share with status ``failed``: the
+            contacts before it landed (and are in its report), the rest did not.
         on_request: called with each request's row of :meth:`requests` (a dict) once it
             is answered, from the server's thread (``qxframe sandbox --log``).
         oauth_token_ttl: seconds an OAuth bearer token from ``POST /oauth2/token`` lives.
@@ -180,6 +184,8 @@ class Sandbox:
         max_transactions_per_request: int | None = None,
         extra_directories: int = 0,
         import_rate: float | None = None,
+        import_stall_at: float | None = None,
+        import_fail_at: float | None = None,
         on_request: Callable[[dict[str, Any]], None] | None = None,
         oauth_token_ttl: float = 3600.0,
         oauth_scopes: Iterable[str] | None = None,
@@ -199,7 +205,13 @@ class Sandbox:
             scopes=oauth_scopes,
             clock=clock,
         )
-        self._imports = Imports(self._store, import_rate=import_rate, clock=clock)
+        self._imports = Imports(
+            self._store,
+            import_rate=import_rate,
+            clock=clock,
+            stall_at=import_stall_at,
+            fail_at=import_fail_at,
+        )
         settings = Settings(page_size, next_page, max_transactions_per_request, self._imports)
         self._app = SandboxApp(
             self._store,
@@ -374,7 +386,8 @@ def sandbox(
 
     ``knobs``: the other keywords of :class:`Sandbox` (``next_page``,
     ``max_transactions_per_request``, ``extra_directories``, ``import_rate``,
-    ``on_request``, ``oauth_token_ttl``, ``oauth_scopes``, ``clock``).
+    ``import_stall_at``, ``import_fail_at``, ``on_request``, ``oauth_token_ttl``,
+    ``oauth_scopes``, ``clock``).
     """
     sb = Sandbox(
         latency=latency,

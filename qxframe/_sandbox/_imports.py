@@ -4,7 +4,10 @@ This module owns who is a member of which mailing list, and the life of an impor
 (docs/qualtrics-api.md §7, §9): a job is checked when it is created (at most 10,000
 contacts; the 5 MB body limit is the app's), queued behind the 25 jobs that may run at
 once (a 126th unfinished job — 25 running, 100 queued — is refused with a 429), and
-processed at ``import_rate`` contacts a second (``None``: at once). When a job finishes
+processed at ``import_rate`` contacts a second (``None``: at once); the knobs
+``import_stall_at`` (a job stops moving at that share and never ends) and ``import_fail_at``
+(a job ends there with status ``failed``, the contacts before it landed and reported)
+exercise a client's patience. When a job finishes
 its contacts land in the directory (deduplicated as any create) and in the list, and its
 report is written: one entry per processed contact, keyed by ``sourceIndexId`` (the
 contact's index in the request, as a string). Contacts with an invalid e-mail, or with
@@ -64,6 +67,8 @@ class Job:
     updated: int = 0
     failed: int = 0
     transactions_created: int = 0
+    ends_at: float = 1.0  # the share of its contacts processed when it ends (< 1: it fails)
+    stalls: bool = False  # it stops moving at ``ends_at`` and never ends
 
     @property
     def to_process(self) -> int:
@@ -79,14 +84,20 @@ class Imports:
         *,
         import_rate: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        stall_at: float | None = None,
+        fail_at: float | None = None,
     ) -> None:
         if import_rate is not None and import_rate <= 0:
             raise ValueError(
                 f"import_rate must be positive (contacts a second), not {import_rate!r}."
             )
+        for name, share in (("import_stall_at", stall_at), ("import_fail_at", fail_at)):
+            if share is not None and not 0 <= share < 1:
+                raise ValueError(f"{name} must be a share of a job in [0, 1), not {share!r}.")
         self.store = store
         self.import_rate = import_rate
         self.clock = clock
+        self.stall_at, self.fail_at = stall_at, fail_at
         self.reset()
 
     def reset(self) -> None:
@@ -148,6 +159,10 @@ class Imports:
                 exists=exists,
                 batch_id=batch_id if isinstance(batch_id, str) else None,
             )
+            if self.stall_at is not None:
+                job.ends_at, job.stalls = self.stall_at, True
+            elif self.fail_at is not None:
+                job.ends_at = self.fail_at
             self.jobs[job.import_id] = job
             self._advance(now)
             return job
@@ -166,13 +181,15 @@ class Imports:
 
     def progress(self, job: Job) -> tuple[int, str]:
         """(percentComplete, status) of ``job`` now."""
+        if job.finished is not None and job.ends_at < 1:
+            return int(100 * job.ends_at), "failed"
         if job.finished is not None:
             return 100, "complete"
         if job.started is None:
             return 0, "queued"
         duration = self._duration(job)
         done = (self.clock() - job.started) / duration if duration else 1.0
-        return min(99, int(100 * done)), "in progress"
+        return min(99, int(100 * min(done, job.ends_at))), "in progress"
 
     def _duration(self, job: Job) -> float:
         return job.to_process / self.import_rate if self.import_rate else 0.0
@@ -184,7 +201,11 @@ class Imports:
             running = [
                 j for j in self.jobs.values() if j.started is not None and j.finished is None
             ]
-            due = [(j.started + self._duration(j), j) for j in running if j.started is not None]
+            due = [
+                (j.started + self._duration(j) * j.ends_at, j)
+                for j in running
+                if j.started is not None and not j.stalls
+            ]
             due = [(at, j) for at, j in due if at <= now]
             if not due:
                 return
@@ -203,9 +224,9 @@ class Imports:
 
     def _finish(self, job: Job, at: float) -> None:
         skip = set(job.unprocessed)
-        for index, contact in enumerate(job.contacts):
-            if index not in skip and job.exists:
-                job.report.append(self._land(job, index, contact))
+        todo = [(i, c) for i, c in enumerate(job.contacts) if i not in skip and job.exists]
+        for index, contact in todo[: int(len(todo) * job.ends_at)] if job.ends_at < 1 else todo:
+            job.report.append(self._land(job, index, contact))
         job.finished = at
 
     def _batch_of(self, job: Job) -> dict[str, Any] | None:

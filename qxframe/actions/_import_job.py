@@ -10,7 +10,12 @@ simple-salesforce's ``bulk2``: an :class:`ImportJob` carries its :class:`JobStat
    if sent twice marks them ``pending`` first, and the journal records the job's id as
    soon as Qualtrics answers (``ctx.remember``).
 2. **follow** (→ ``COMPLETE``, or ``LOST``): poll its status with backoff until
-   ``percentComplete`` reaches 100, moving the progress bar with it.
+   ``percentComplete`` reaches 100, moving the progress bar with it. A job whose
+   ``percentComplete`` does not move for ``import_timeout`` seconds (the client's clock),
+   or that answers a status qxframe does not know as running before it is complete
+   (``failed``, or any other word), is not waited for: its rows end ``outcome_unknown``
+   naming the job, and stay pending in the journal with it, so a resumed push follows
+   the job again.
 3. **report** (→ ``REPORTED``, or ``LOST``): read the report to its last page.
 4. **outcomes**: one result row per job row, mapped by ``sourceIndexId``, column-wise.
 
@@ -54,6 +59,9 @@ from qxframe.exceptions import (
 QUEUE_WAIT = 5.0  # seconds between tries while Qualtrics' import queue is full
 POLL_FIRST, POLL_MAX = 0.25, 5.0  # status polling backoff (seconds), doubling
 NOTHING_DONE = "import_nothing_done"  # completed, every count 0: a wrong directory or list?
+IMPORT_TIMEOUT = 1800.0  # seconds without progress before a job is given up on (default)
+#: Statuses of a job still running (compared lower-cased, without spaces, "-" or "_").
+RUNNING = frozenset({"", "queued", "inprogress", "running", "pending", "processing", "started"})
 _UNPROCESSED = (
     "Qualtrics did not process this contact in the import, most often for an invalid "
     "e-mail; fix the row and push it again."
@@ -93,6 +101,7 @@ class ImportJob:
     unprocessed: list[object] = field(default_factory=list)  # indexes Qualtrics skipped
     entries: list[dict[str, object]] = field(default_factory=list)  # the report
     counted: int | None = None  # added + updated + failed, as its last status said
+    gave_up: str | None = None  # why it was not followed to the end (a stall, a status)
     error: QxError | None = None  # why it was refused, or lost
 
     @classmethod
@@ -131,22 +140,29 @@ class ImportJob:
 
 
 async def run(
-    ctx: Context, job: ImportJob, slots: asyncio.Semaphore, *, report: bool
+    ctx: Context,
+    job: ImportJob,
+    slots: asyncio.Semaphore,
+    *,
+    report: bool,
+    timeout: float = IMPORT_TIMEOUT,
 ) -> pl.DataFrame:
     """Take ``job`` through its life; its rows' results (``report``: and report them).
 
     ``slots`` is held from the create until the report is read: at most that many jobs
-    unfinished at once.
+    unfinished at once. ``timeout``: seconds without progress before it is given up on.
     """
     async with slots:
         if job.state is JobState.PLANNED:
             await create(ctx, job)
         if job.state is JobState.CREATED:
-            await follow(ctx, job, show=report)
+            await follow(ctx, job, show=report, timeout=timeout)
         if job.state is JobState.COMPLETE:
             await read_report(ctx, job)
     if job.state is JobState.REFUSED and _splittable(job):
-        halves = [await run(ctx, half, slots, report=report) for half in job.halves()]
+        halves = [
+            await run(ctx, half, slots, report=report, timeout=timeout) for half in job.halves()
+        ]
         return pl.concat(halves)
     results = outcomes(job)
     if report:
@@ -154,13 +170,15 @@ async def run(
     return results
 
 
-async def resume(ctx: Context, rows: pl.DataFrame) -> None:
+async def resume(ctx: Context, rows: pl.DataFrame, *, timeout: float = IMPORT_TIMEOUT) -> None:
     """Follow the jobs recorded for ``rows`` (``JOB_COLUMN`` set) to their reports, and
     report their rows; nothing is created again."""
     by_id = rows.with_columns(_id=pl.col(JOB_COLUMN).struct.field("import_id"))
     jobs = [j.drop("_id") for j in by_id.partition_by("_id", maintain_order=True)]
     slots = asyncio.Semaphore(len(jobs))  # already created: no new job waits for these
-    await asyncio.gather(*(run(ctx, ImportJob.recorded(j), slots, report=True) for j in jobs))
+    await asyncio.gather(
+        *(run(ctx, ImportJob.recorded(j), slots, report=True, timeout=timeout) for j in jobs)
+    )
 
 
 # -- 1. create -------------------------------------------------------------------------
@@ -219,9 +237,15 @@ def _splittable(job: ImportJob) -> bool:
 # -- 2. follow -------------------------------------------------------------------------
 
 
-async def follow(ctx: Context, job: ImportJob, *, show: bool) -> None:
-    """Poll the job's status until it is complete (→ COMPLETE, or LOST)."""
+async def follow(
+    ctx: Context, job: ImportJob, *, show: bool, timeout: float = IMPORT_TIMEOUT
+) -> None:
+    """Poll the job's status until it is complete (→ COMPLETE), or until it cannot be
+    read, stops moving for ``timeout`` seconds, or answers a status that is not running
+    (→ LOST)."""
     wait = POLL_FIRST
+    clock = ctx.api.clock
+    best, moved = -1.0, clock()  # the highest percentComplete seen, and when it was reached
     while True:
         try:
             status = await ctx.api.aimport_status(
@@ -241,8 +265,26 @@ async def follow(ctx: Context, job: ImportJob, *, show: bool) -> None:
         if percent >= 100:
             job.state, job.counted = JobState.COMPLETE, _counted(result)
             return
+        word = str(result.get("status") or "")
+        if _squeezed(word) not in RUNNING:
+            job.state, job.gave_up = JobState.LOST, f"it answered the status {word!r}"
+            return
+        if percent > best:
+            best, moved = percent, clock()
+        elif clock() - moved >= timeout:
+            job.state = JobState.LOST
+            job.gave_up = f"it made no progress for {_duration(timeout)} (at {percent:.0f} %)"
+            return
         await ctx.api.apause(wait)
         wait = min(POLL_MAX, wait * 2)
+
+
+def _squeezed(word: str) -> str:
+    return "".join(c for c in word.lower() if c not in " -_")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:g} minutes" if seconds >= 120 else f"{seconds:g} seconds"
 
 
 def _counted(result: dict[str, object]) -> int | None:
@@ -303,6 +345,13 @@ def outcomes(job: ImportJob) -> pl.DataFrame:
         return _all_rows(job, NOTHING_DONE, _nothing_message(job), job.http_status, job.request_id)
     if job.state is JobState.REPORTED:
         return map_report(job)
+    if job.state is JobState.LOST and job.gave_up is not None:
+        message = (
+            f"Import job {job.import_id} was not followed to its end: {job.gave_up}. Its "
+            "contacts may still be imported: check the mailing list in Qualtrics, or run the "
+            "same push again with its journal= to follow the job again."
+        )
+        return _all_rows(job, OUTCOME_UNKNOWN, message, job.http_status, job.request_id)
     if job.state is JobState.LOST:
         message = (
             f"Import job {job.import_id} was created, but its status or report could not be "

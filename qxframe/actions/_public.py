@@ -96,6 +96,7 @@ class ContactOpts(SharedOpts, total=False):
     mailing_list_id: str | None
     method: Method
     import_jobs: int
+    import_timeout: int
 
 
 class TxOpts(ContactOpts, total=False):
@@ -197,6 +198,9 @@ def upsert_contacts(frame: Any, *, out: _Path | None = None, **options: Any) -> 
             push holds at least 1,000 rows (an in-memory frame counts whole, a streamed
             input per chunk).
         import_jobs: import jobs created and unfinished at once, at most (Qualtrics runs 25).
+        import_timeout: seconds an import job may go without progress (default 1800)
+            before it is given up on: its rows end ``outcome_unknown`` naming the job, and
+            a resumed push (``journal=``) follows it again.
 
     Returns:
         The results frame: one row per input row, in input order (a LazyFrame with ``out``).

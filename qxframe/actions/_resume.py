@@ -27,7 +27,9 @@ A row left ``pending`` inside a remote job whose creation the journal recorded
 it to be sent with that job in :data:`~qxframe.actions._action.JOB_COLUMN`, and the action
 follows the job instead of sending the row again (for import jobs:
 :mod:`qxframe.actions._import_job`), so a push killed while jobs run neither creates a job
-twice for the same rows nor loses their outcomes.
+twice for the same rows nor loses their outcomes. Such a row that ends ``outcome_unknown``
+(its job stalled, or answered a status qxframe does not know) keeps its ``pending`` mark
+and its job: the next push with the journal follows the job again.
 
 Which outcomes are kept is the journal's rule and the action's: an action may name
 outcomes not to keep (``Action.not_journaled``: a row whose own write never left).
@@ -68,6 +70,7 @@ class Resume:
         self.destination_fields = action.constants
         self.not_journaled = action.not_journaled
         self.keys: dict[int, Key] = {}  # row → key, for the rows of this chunk being sent
+        self.in_jobs: set[int] = set()  # rows of this chunk pending in a recorded job
         self.changed = False  # the input file changed since the last push (see claim)
 
     def claim(self, source: Any, constants: Mapping[str, Any]) -> None:
@@ -82,7 +85,7 @@ class Resume:
         found = self.journal.lookup(self.action, keys)
         pending = [k for k in keys if k in found and found[k].status == PENDING]
         jobs = self.journal.import_rows(self.action, pending) if self.journal.writable else {}
-        self.keys = {}
+        self.keys, self.in_jobs = {}, set()
         done: list[_results.Outcome] = []
         send: list[bool] = []
         recorded: list[dict[str, Any] | None] = []
@@ -91,6 +94,8 @@ class Resume:
             job = jobs.get(key) if entry is not None and entry.status == PENDING else None
             if entry is None or job is not None or _worth_sending(entry):
                 self.keys[row] = key
+                if job is not None:
+                    self.in_jobs.add(row)
                 send.append(True)
                 recorded.append(None if job is None else asdict(job))
             else:
@@ -112,13 +117,16 @@ class Resume:
             for i, r in enumerate(rows)
         ]
         self.journal.record_jobs(self.action, items)
+        self.in_jobs.update(rows)
 
     def forget(self, rows: Sequence[int]) -> None:
         """Nothing of ``rows``' write landed: forget their ``pending`` marks."""
         self.journal.forget(self.action, [self.keys[r] for r in rows])
 
     def record(self, outcomes: Sequence[_results.Outcome] | pl.DataFrame) -> None:
-        """Record outcomes (committed in batches; :meth:`flush` commits the rest)."""
+        """Record outcomes (committed in batches; :meth:`flush` commits the rest); an
+        ``outcome_unknown`` of a row pending in a recorded job is not: it stays pending."""
+        outcomes = self._still_in_jobs(outcomes)
         if isinstance(outcomes, pl.DataFrame):
             if self.not_journaled is None:
                 values = outcomes.select(OUTCOME_COLUMNS).iter_rows()
@@ -131,6 +139,21 @@ class Resume:
         if len(keep) < len(outcomes):
             drop = [self.keys[o.row] for o in outcomes if skip is not None and skip(o)]
             self.journal.forget(self.action, drop)
+
+    def _still_in_jobs(
+        self, outcomes: Sequence[_results.Outcome] | pl.DataFrame
+    ) -> Sequence[_results.Outcome] | pl.DataFrame:
+        """``outcomes`` less the ``outcome_unknown`` ones of rows pending in a recorded job."""
+        if not self.in_jobs:
+            return outcomes
+        if isinstance(outcomes, pl.DataFrame):
+            waiting = pl.col("row").is_in(list(self.in_jobs)) & (
+                pl.col("error_code") == OUTCOME_UNKNOWN
+            )
+            return outcomes.filter(~waiting.fill_null(False))
+        return [
+            o for o in outcomes if not (o.row in self.in_jobs and o.error_code == OUTCOME_UNKNOWN)
+        ]
 
     def flush(self) -> None:
         """Commit what is recorded (end of a chunk, or the push stopping)."""

@@ -165,6 +165,7 @@ class Client:
         self._timeout = timeout
         self._transport = transport
         self._sleep = sleep
+        self.clock = clock  # monotonic seconds: deadlines of what the client follows
         sleep = stoppable(sleep)  # waits end when the push they serve is told to stop
         self.limiter = RateLimiter(self.rate_limits, clock=clock, sleep=sleep)
         self._explicit_origin = base_url is not None

@@ -12,7 +12,9 @@ once and sends the request again.
 A grant is renewed before it runs out (:data:`RENEW_MARGIN` of its lifetime, at most a
 minute, early) and after a 401. Renewal is serialised per event loop, and a request whose
 token was already replaced by another's renewal uses the new one: one renewal serves
-every request in flight. The token request itself is sent by the client
+every request in flight. A request that waited for its rate limit after its token was
+set goes out with the newest token (``qx_credentials``, called by the delivery transport
+just before the wire). The token request itself is sent by the client
 (:meth:`qxframe.delivery._client.Client`), through the same delivery rules as any read.
 
 The client secret and the bearer token are :class:`~qxframe.delivery._config.Secret`\\ s:
@@ -38,7 +40,7 @@ from qxframe.exceptions import ApiError, AuthError, ServerError
 
 TOKEN_PATH = "/oauth2/token"
 RENEW_MARGIN = 0.1  # share of a token's lifetime left when it is renewed
-MAX_MARGIN = 60.0  # seconds: never renew earlier than this before expiry
+MAX_MARGIN = 300.0  # seconds: never renew earlier than this before expiry
 
 #: What a push needs, by what it does (docs/architecture.md, "Credentials").
 SCOPES: dict[str, str] = {
@@ -103,6 +105,19 @@ class TokenSource:
     def __repr__(self) -> str:
         return f"TokenSource(fetched={self.fetched})"
 
+    @property
+    def current(self) -> Grant | None:
+        """The newest grant, fresh or not (never fetches)."""
+        return self._grant
+
+    def sent(self, request: httpx.Request) -> Grant | None:
+        """The grant whose token ``request`` carries (None if not the newest)."""
+        current = self._grant
+        header = request.headers.get("Authorization", "")
+        if current is not None and header == "Bearer " + current.token.reveal():
+            return current
+        return None
+
     async def grant(self, fetch: Fetch) -> Grant:
         """The current grant, fetched or renewed first when it is missing or running out."""
         current = self._grant
@@ -112,13 +127,13 @@ class TokenSource:
 
     async def renew(self, stale: Grant, fetch: Fetch) -> Grant:
         """A grant other than ``stale`` (refused with a 401): renewed once for everyone."""
-        return await self._replace(stale, fetch, refused=True)
+        return await self._replace(stale, fetch)
 
-    async def _replace(self, stale: Grant | None, fetch: Fetch, *, refused: bool = False) -> Grant:
+    async def _replace(self, stale: Grant | None, fetch: Fetch) -> Grant:
         async with self._lock():
             current = self._grant
-            fresh_enough = current is not None and self._clock() < current.renew_at
-            if current is not None and current is not stale and (fresh_enough or refused):
+            fresh = current is not None and self._clock() < current.renew_at
+            if current is not None and current is not stale and fresh:
                 return current  # another request renewed it while this one waited
             response = await fetch()
             serial = (current.serial if current else 0) + 1
@@ -194,14 +209,21 @@ class BearerAuth(httpx.Auth):
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         grant = await self._source.grant(self._fetch)
         request.headers["Authorization"] = "Bearer " + grant.token.reveal()
+        request.extensions["qx_credentials"] = self._newest
         response = yield request
         if response.status_code != 401:
             return
         spent = int(response.extensions.get("qx_attempts", 1))
-        grant = await self._source.renew(grant, self._fetch)
+        grant = await self._source.renew(self._source.sent(request) or grant, self._fetch)
         request.headers["Authorization"] = "Bearer " + grant.token.reveal()
         response = yield request
         response.extensions["qx_attempts"] = spent + int(response.extensions.get("qx_attempts", 1))
+
+    def _newest(self, request: httpx.Request) -> None:
+        """Just before the wire: the newest token, if another request renewed it since."""
+        newest = self._source.current
+        if newest is not None:
+            request.headers["Authorization"] = "Bearer " + newest.token.reveal()
 
     def sync_auth_flow(self, request: httpx.Request) -> Any:
         raise RuntimeError("qxframe sends every request from an event loop")

@@ -175,6 +175,9 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
         flight = self.flight_limit(family)
         async with flight.slot():
             await self._limiter.acquire(family)
+            refresh = request.extensions.get("qx_credentials")  # a token renewed meanwhile
+            if refresh is not None:
+                refresh(request)
             started = self._clock()
             deadline = attempt_deadline(request.extensions.get("timeout"))
             try:
