@@ -160,23 +160,12 @@ class PushContext:
         self._shown: dict[object, int] = {}  # rows the bar counts ahead of their report
 
     def results(self, handed: pl.DataFrame) -> pl.DataFrame:
-        """The chunk's results from what was reported; every row of ``handed`` exactly once.
-
-        A row handed back with its recorded job (``JOB_COLUMN``) that landed is
-        ``skipped``: it landed in the earlier run.
-        """
-        reported = _results.assemble([_results.from_outcomes(self.outcomes), *self.frames])
+        """The chunk's results from what was reported; every row of ``handed`` exactly once."""
+        reported = self._reported()
         rows = reported["row"]
-        if rows.len() != handed.height or not rows.equals(handed["row"].sort(), check_names=False):
+        if rows.len() != handed.height or not rows.equals(handed["row"].sort()):
             raise LostRows(_lost(handed["row"], rows))
-        if JOB_COLUMN not in handed.columns:
-            return reported
-        earlier = handed.filter(pl.col(JOB_COLUMN).is_not_null())["row"].implode()
-        landed = pl.col("row").is_in(earlier) & (pl.col("status") == Status.SUCCESS)
-        return reported.with_columns(
-            status=pl.when(landed).then(pl.lit(Status.SKIPPED)).otherwise(pl.col("status")),
-            http_status=pl.when(landed).then(None).otherwise(pl.col("http_status")),
-        )
+        return _landed_earlier(reported, handed)
 
     def unreported(self, handed: pl.DataFrame) -> pl.DataFrame:
         """Results of ``handed`` (rows being sent) when sending stopped part-way: what was
@@ -185,11 +174,13 @@ class PushContext:
         out = list(self.unanswered)
         if JOB_COLUMN in handed.columns:  # still pending in their jobs: followed next time
             out += handed.filter(pl.col(JOB_COLUMN).is_not_null())["row"].to_list()
-        parts = [_results.from_outcomes(self.outcomes), *self.frames]
-        done = pl.concat([p["row"] for p in parts])
-        rest = _partial.unsettled(handed.select("row"), done.to_list(), out)
+        reported = self._reported()
+        rest = _partial.unsettled(handed.select("row"), reported["row"].to_list(), out)
         self.advance(rest.height)
-        return _results.assemble([*parts, rest])
+        return _results.assemble([_landed_earlier(reported, handed), rest])
+
+    def _reported(self) -> pl.DataFrame:
+        return _results.assemble([_results.from_outcomes(self.outcomes), *self.frames])
 
     def advance(self, rows: int) -> None:
         if self.progress is not None and rows:
@@ -217,6 +208,19 @@ def drop_pending(tasks: Iterable[asyncio.Future[Any]]) -> None:
             task.cancel()
         elif not task.cancelled():
             task.exception()  # retrieved: no "exception was never retrieved" log
+
+
+def _landed_earlier(reported: pl.DataFrame, handed: pl.DataFrame) -> pl.DataFrame:
+    """``reported`` with a row handed back in its recorded job (``JOB_COLUMN``) that
+    succeeded shown ``skipped``: it landed in the earlier run."""
+    if JOB_COLUMN not in handed.columns:
+        return reported
+    earlier = handed.filter(pl.col(JOB_COLUMN).is_not_null())["row"].implode()
+    landed = pl.col("row").is_in(earlier) & (pl.col("status") == Status.SUCCESS)
+    return reported.with_columns(
+        status=pl.when(landed).then(pl.lit(Status.SKIPPED)).otherwise(pl.col("status")),
+        http_status=pl.when(landed).then(None).otherwise(pl.col("http_status")),
+    )
 
 
 def _lost(handed: pl.Series, reported: pl.Series) -> str:
