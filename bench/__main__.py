@@ -21,7 +21,19 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import batch, cpu, imports, latency, memory, rate, report, sandbox_alone, transactions
+from bench import (
+    batch,
+    cpu,
+    imports,
+    latency,
+    memory,
+    rate,
+    reads,
+    report,
+    sandbox_alone,
+    small_push,
+    transactions,
+)
 from bench._common import FULL, OUT, QUICK, ROOT, Figure, Row, Sizes, machine
 
 BENCHMARKS: dict[str, Callable[[Sizes], Figure]] = {
@@ -34,6 +46,8 @@ BENCHMARKS: dict[str, Callable[[Sizes], Figure]] = {
     "h": batch.run,
     "f": imports.run_f,
     "g": imports.run_g,
+    "r": reads.run,
+    "i": small_push.run,
 }
 
 

@@ -169,10 +169,13 @@ class Option:
     """
 
     name: str
-    default: int | str
+    default: int | str | bool | None
     help: str
-    #: the values a text option takes (``method``); an option without is a positive int
+    #: the values a text option takes (``method``)
     choices: tuple[str, ...] = ()
+    #: what it holds: a positive int (``count``), one of ``choices``, a switch (``flag``),
+    #: or a list of column names (``columns``: ``--json-columns a,b`` on the command line)
+    kind: Literal["count", "choice", "flag", "columns"] = "count"
 
 
 #: How contacts are sent (docs/architecture.md, "Mailing lists and import jobs").
@@ -185,6 +188,7 @@ _IMPORT_OPTIONS: Final = (
         '"api": one request per contact; "import": import jobs of up to 10,000 contacts '
         '(needs a mailing list); "auto": import jobs for 1,000 rows or more in a list',
         choices=METHODS,
+        kind="choice",
     ),
     Option("import_jobs", 25, "import jobs created and unfinished at once, at most"),
 )
@@ -192,7 +196,22 @@ _IMPORT_OPTIONS: Final = (
 _OPTIONS: Final[dict[str, tuple[Option, ...]]] = {
     "contacts": _IMPORT_OPTIONS,
     "transactions": (Option("batch_size", 100, "transactions per request"), *_IMPORT_OPTIONS),
-    "workflow": (),
+    "workflow": (
+        Option(
+            "json_columns",
+            None,
+            "columns holding JSON text to send as JSON in the event (objects, arrays, "
+            "numbers), not as strings; a cell that is not JSON makes its row invalid",
+            kind="columns",
+        ),
+        Option(
+            "correlate",
+            False,
+            "add qx_run (one id for the push) and qx_row (the input row) to each event, to "
+            "find the push in the workflow's run history",
+            kind="flag",
+        ),
+    ),
 }
 
 
@@ -282,7 +301,9 @@ def diagnostic_rules(f: Field) -> tuple[str, ...]:
         return (f"{f.name}_unparseable",)
     if f.kind == "object":
         flat = f.name in FLAT_OBJECTS
-        rules = ("not_object", "key_too_long", "value_too_long") if flat else ("not_object",)
+        rules = (
+            ("not_object", "key_too_long", "value_too_long") if flat else ("not_object", "not_json")
+        )
         return tuple(f"{f.name}_{r}" for r in (*rules, "unsupported_type"))
     return ()
 

@@ -45,20 +45,23 @@ it before the lock is held.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
-from qxframe.exceptions import ConfigError
+from qxframe.exceptions import ConfigError, StorageError, first_line
+
+T = TypeVar("T")
 
 FORMAT = "1"
 PENDING = "pending"  # a write on its way: its outcome is not known yet
@@ -208,6 +211,28 @@ class Identity:
         )
 
 
+def _stored(method: Callable[..., T]) -> Callable[..., T]:
+    """A journal method whose SQLite or file-system failure (a full disk, a read-only file
+    system, a damaged file) becomes a :class:`StorageError` naming the journal and what
+    to do, instead of a raw ``sqlite3`` error."""
+
+    @functools.wraps(method)
+    def stored(self: Journal, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, OSError) as exc:
+            raise StorageError(
+                f"could not use the journal {str(self.path)!r} ({first_line(exc)}): free space "
+                "on its disk or make it writable, then run the same push again with this "
+                "journal (rows it records as done are skipped, rows whose outcome is unknown "
+                "are not sent again); keep the file. If it is damaged, move it aside and "
+                "check the rows marked outcome_unknown in Qualtrics before pushing them again.",
+                path=self.path,
+            ) from None
+
+    return stored
+
+
 class Journal:
     """An open journal file. ``writable=False`` opens it for lookups only (dry runs)."""
 
@@ -269,6 +294,7 @@ class Journal:
 
     # -- what the journal belongs to ------------------------------------------------
 
+    @_stored
     def claim(self, identity: Identity, stamp: list[int] | None) -> bool:
         """Refuse another push's journal; record ``identity``; whether the input changed.
 
@@ -306,6 +332,7 @@ class Journal:
 
     # -- keys ------------------------------------------------------------------------
 
+    @_stored
     def keys(self, digests: Sequence[tuple[bytes, bytes]]) -> list[Key]:
         """Number identical rows: the n-th row of this push with a digest gets occurrence n-1."""
         counts: dict[tuple[bytes, bytes], int] = {}
@@ -321,6 +348,7 @@ class Journal:
         )
         return [(*d, prior[d] + i) for d, i in zip(digests, local, strict=True)]
 
+    @_stored
     def lookup(self, action: str, keys: Iterable[Key]) -> dict[Key, Entry]:
         """The entries the journal holds for ``keys``."""
         columns = (
@@ -328,6 +356,7 @@ class Journal:
         )
         return {key: Entry(*row) for key, row in self._by_key("outcomes", columns, action, keys)}
 
+    @_stored
     def import_rows(self, action: str, keys: Iterable[Key]) -> dict[Key, ImportRow]:
         """The import job each of ``keys`` went out in (those :meth:`record_jobs` recorded)."""
         columns = "import_id, directory_id, mailing_list_id, source_index, unprocessed"
@@ -349,12 +378,14 @@ class Journal:
 
     # -- writes ----------------------------------------------------------------------
 
+    @_stored
     def record_jobs(self, action: str, items: Iterable[tuple[Key, ImportRow]]) -> None:
         """Record the import job of pending rows, and commit (the job exists now)."""
         sql = "INSERT OR REPLACE INTO import_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         self._write(sql, [(action, *key, *astuple(job)) for key, job in items])
         self.commit()
 
+    @_stored
     def mark_pending(self, action: str, items: Iterable[tuple[Key, int]]) -> None:
         """Record ``(key, row)`` as being sent now, and commit before the request goes out."""
         now = _now()
@@ -362,6 +393,7 @@ class Journal:
         self._write(_UPSERT, rows)
         self.commit()
 
+    @_stored
     def record(self, action: str, items: Iterable[tuple[Key, Sequence[Any]]]) -> None:
         """Record ``(key, values)`` pairs, the values those of :data:`OUTCOME_COLUMNS`;
         committed in batches (see :data:`COMMIT_EVERY_ROWS`)."""
@@ -370,6 +402,7 @@ class Journal:
         self._write(_UPSERT, rows)
         self._maybe_commit()
 
+    @_stored
     def forget(self, action: str, keys: Iterable[Key]) -> None:
         """Drop the entries of ``keys`` (rows that may be sent again as if never tried)."""
         where = "action = ? AND destination = ? AND fingerprint = ? AND occurrence = ?"
@@ -391,6 +424,7 @@ class Journal:
         if self._dirty >= COMMIT_EVERY_ROWS or (self._dirty and late):
             self.commit()
 
+    @_stored
     def commit(self) -> None:
         if self._db.in_transaction:
             self._db.execute("COMMIT")
@@ -401,7 +435,8 @@ class Journal:
         """Commit what is written and close the file (idempotent)."""
         if getattr(self, "_db", None) is not None:
             try:
-                self.commit()
+                if self.writable:
+                    self.commit()
             finally:
                 self._db.close()
                 self._db = None  # type: ignore[assignment]
@@ -412,8 +447,15 @@ class Journal:
     def __enter__(self) -> Journal:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None:
+            self.close()
+            return
+        try:  # already failing: a journal that cannot commit either must not hide that
+            self.close()
+        except StorageError as also:
+            if also.message not in str(exc):
+                exc.add_note(f"Then, also: {also}")
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,20 @@ from __future__ import annotations
 
 from qxframe import _fields
 from qxframe._fields import Field, destinations, field, fields_for, options_for
-from qxframe._inputs import CsvSource, count_rows, file_source, iter_chunks, stamp
+from qxframe._inputs import (
+    CsvSource,
+    count_rows,
+    file_source,
+    identity,
+    iter_chunks,
+    json_columns_of,
+    stamp,
+)
 from qxframe._inputs import _is_pandas as is_pandas
 from qxframe._journal import peek
+from qxframe._jsonrows import JsonRows
 from qxframe._mapping import resolve
-from qxframe._results import OUTCOME_UNKNOWN, STATUSES, Status, collect, empty
+from qxframe._results import OUTCOME_UNKNOWN, STATUSES, Status, assemble, collect, empty
 from qxframe._sinks import ResultsWriter, Tally, read_results
 from qxframe.actions._handle import PushHandle, start_push
 from qxframe.actions._public import FUNCTIONS
@@ -47,11 +56,13 @@ __all__ = [
     "STATUSES",
     "CsvSource",
     "Field",
+    "JsonRows",
     "PushHandle",
     "ResultsWriter",
     "Status",
     "Tally",
     "action_names",
+    "assemble",
     "check_base_url",
     "check_datacenter",
     "collect",
@@ -62,8 +73,10 @@ __all__ = [
     "field",
     "fields_for",
     "file_source",
+    "identity",
     "is_pandas",
     "iter_chunks",
+    "json_columns_of",
     "options_for",
     "peek",
     "positive",

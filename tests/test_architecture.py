@@ -190,7 +190,7 @@ def test_every_module_imports_alone():
 
 
 #: The skins: the CLI (and its inputs helper) and the widgets.
-SKINS = ("qxframe.cli", "qxframe._cli_inputs", "qxframe.widgets")
+SKINS = ("qxframe.cli", "qxframe._cli_inputs", "qxframe._cli_output", "qxframe.widgets")
 #: What the skins may import of the library besides one another: the public names, the
 #: public error module, and the one internal entry documented for them.
 SKIN_MAY_IMPORT = {"qxframe", "qxframe.exceptions", "qxframe._skins"}

@@ -144,13 +144,13 @@ def test_missing_token_exits_2(tmp_path, no_env, capsys):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--directory-id", "oops"], "directory_id"),
+        (["--directory-id", "oops"], "--directory-id"),
         (["--directory-id", "POOL_a", "--map", "email"], "FIELD=COLUMN"),
         (["--directory-id", "POOL_a", "--map", "email=nope"], "nope"),
         (["--directory-id", "POOL_a", "--map", "mail=email"], "not a field"),
         (["--directory-id", "POOL_a", "--map", "email=email", "--map", "email=plan"], "twice"),
         (["--directory-id", "POOL_a", "--out", "results.txt"], ".csv or .parquet"),
-        ([], "directory_id"),
+        ([], "need --directory-id"),
     ],
 )
 def test_configuration_errors_exit_2(tmp_path, no_env, capsys, extra, message):
@@ -184,6 +184,20 @@ def test_the_token_comes_from_the_environment(sb, tmp_path, monkeypatch, capsys)
     captured = capsys.readouterr()
     assert sb.api_token not in captured.out + captured.err
     assert sb.contacts()["email"].to_list() == ["a@example.com"]
+
+
+def test_an_oauth_client_comes_from_the_environment(sb, tmp_path, monkeypatch, capsys):
+    monkeypatch.undo()  # the real _client: Client.from_env()
+    monkeypatch.delenv("QUALTRICS_API_TOKEN", raising=False)
+    monkeypatch.setenv("QUALTRICS_BASE_URL", sb.base_url)
+    monkeypatch.setenv("QUALTRICS_CLIENT_ID", sb.oauth_client_id)
+    monkeypatch.setenv("QUALTRICS_CLIENT_SECRET", sb.oauth_client_secret + "\n")
+    argv = ["push", "contacts", write_csv(tmp_path, PEOPLE.head(1)), "--directory-id"]
+    assert cli.main([*argv, sb.directory_id, "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert sb.oauth_client_secret not in captured.out + captured.err
+    assert sb.contacts()["email"].to_list() == ["a@example.com"]
+    assert sb.requests()["path"].to_list()[0] == "/oauth2/token"
 
 
 # -- pushes ------------------------------------------------------------------------------------

@@ -12,7 +12,14 @@ contact's index in the request, as a string). Contacts with an invalid e-mail, o
 ``contacts.unprocessed`` at creation and never reach the report; a contact with a key
 the import does not document (``phone`` among them) or a value of the wrong type gets a
 report entry without a ``contactId`` and ``importStatusCode`` ``invalid_contact``.
-Transactions inside an import are not stored (a reading taken: docs/qualtrics-api.md §12).
+A contact carrying a ``null`` value (Qualtrics: "Do Not Use Null") is unprocessed too.
+
+A job into a directory or mailing list that does not exist is accepted all the same and
+completes with every count at 0 and an empty report, as Qualtrics' FAQ describes ("usually
+indicates a directoryId, mailingListId or transactionBatchId that does not exist"). With a
+``transactionMeta.batchId`` of an existing batch, each landed contact's
+``transactionData`` becomes a transaction (dated when the job was created, in the job's
+list) added to that batch; with an unknown batch no transaction is created.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from typing import Any
 
 from qxframe._sandbox._rules import StoreError, check_contact_body
 from qxframe._sandbox._store import Store
+from qxframe._sandbox._txstore import Transactions
 
 MAX_IMPORT_CONTACTS = 10_000
 MAX_IMPORT_BYTES = 5_000_000
@@ -47,12 +55,15 @@ class Job:
     created: float  # the sandbox clock
     created_at: dt.datetime
     body_bytes: int
+    exists: bool = True  # False: its directory or list does not exist (it lands nothing)
+    batch_id: str | None = None  # transactionMeta.batchId
     started: float | None = None
     finished: float | None = None
     report: list[dict[str, Any]] = field(default_factory=list)
     added: int = 0
     updated: int = 0
     failed: int = 0
+    transactions_created: int = 0
 
     @property
     def to_process(self) -> int:
@@ -107,8 +118,14 @@ class Imports:
     def create_job(
         self, directory_id: str, mailing_list_id: str, body: Any, body_bytes: int
     ) -> Job:
-        self.mailing_list(directory_id, mailing_list_id)
+        try:
+            self.mailing_list(directory_id, mailing_list_id)
+            exists = True
+        except StoreError:
+            exists = False  # accepted, and completes with nothing done
         contacts, unprocessed = _check_import(body)
+        meta = body.get("transactionMeta")
+        batch_id = meta.get("batchId") if isinstance(meta, dict) else None
         with self.store.lock:
             now = self.clock()
             self._advance(now)
@@ -128,6 +145,8 @@ class Imports:
                 now,
                 dt.datetime.now(dt.UTC),
                 body_bytes,
+                exists=exists,
+                batch_id=batch_id if isinstance(batch_id, str) else None,
             )
             self.jobs[job.import_id] = job
             self._advance(now)
@@ -185,9 +204,34 @@ class Imports:
     def _finish(self, job: Job, at: float) -> None:
         skip = set(job.unprocessed)
         for index, contact in enumerate(job.contacts):
-            if index not in skip:
+            if index not in skip and job.exists:
                 job.report.append(self._land(job, index, contact))
         job.finished = at
+
+    def _batch_of(self, job: Job) -> dict[str, Any] | None:
+        batch = self.store.state.batches.get(job.batch_id or "")
+        return batch if batch is not None and batch["directory_id"] == job.directory_id else None
+
+    def _transaction(self, job: Job, index: int, contact_id: str, data: Any) -> dict[str, Any]:
+        """The transaction an imported contact's ``transactionData`` makes (report fields)."""
+        batch = self._batch_of(job)
+        if batch is None or not isinstance(data, dict):
+            return {}
+        tx = {
+            "contactId": contact_id,
+            "mailingListId": job.mailing_list_id,
+            "transactionDate": job.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "data": data,
+        }
+        key = f"{job.import_id}:{index}"
+        tx_id = Transactions(self.store).store_one(job.directory_id, key, tx)
+        batch["transaction_ids"].append(tx_id)
+        job.transactions_created += 1
+        return {
+            "transactionId": tx_id,
+            "transactionStatus": "Transaction created",
+            "transactionStatusCode": "created",
+        }
 
     def _land(self, job: Job, index: int, contact: dict[str, Any]) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -215,6 +259,7 @@ class Imports:
         added = self.store.state.serials > before
         job.added, job.updated = job.added + added, job.updated + (not added)
         word = "added" if added else "updated"
+        entry |= self._transaction(job, index, contact_id, contact.get("transactionData"))
         return entry | {
             "contactId": contact_id,
             "importStatus": f"Contact {word}",
@@ -283,11 +328,22 @@ def _transaction_fields(meta: Any, contacts: list[Any]) -> set[str]:
     return set(fields)
 
 
+def bad_email(contact: Any) -> bool:
+    """True when ``contact`` carries an e-mail that is not a well-formed address."""
+    email = contact.get("email") if isinstance(contact, dict) else None
+    return email is not None and not (isinstance(email, str) and _EMAIL.fullmatch(email.strip()))
+
+
+def _has_null(contact: dict[str, Any]) -> bool:
+    """A ``null`` anywhere in the contact or its objects ("Do Not Use Null")."""
+    objects = [v for v in contact.values() if isinstance(v, dict)]
+    return any(v is None for v in contact.values()) or any(
+        v is None for inner in objects for v in inner.values()
+    )
+
+
 def _unprocessed(contact: Any, fields: set[str]) -> bool:
-    if not isinstance(contact, dict):
-        return True
-    email = contact.get("email")
-    if email is not None and not (isinstance(email, str) and _EMAIL.fullmatch(email.strip())):
+    if not isinstance(contact, dict) or bad_email(contact) or _has_null(contact):
         return True
     data = contact.get("transactionData")
     embedded = contact.get("embeddedData")

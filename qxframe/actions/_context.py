@@ -23,6 +23,7 @@ import polars as pl
 from qxframe import _partial, _results
 from qxframe._journal import ImportRow
 from qxframe._results import Status
+from qxframe.actions import _preflight
 from qxframe.actions._action import JOB_COLUMN, Answer, LostRows, Outcomes
 from qxframe.actions._resume import Resume
 from qxframe.delivery._inflight import MAX_IN_FLIGHT
@@ -67,6 +68,7 @@ class PushContext:
         self.any_success = False
         self.sent = 0  # rows whose request went out (reported with attempts, or unanswered)
         self.tasks: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()  # see end()
+        self.checked = _preflight.Checked()  # what was checked before the first write
         self._slots = asyncio.Semaphore(concurrency)
         self._rate_note = ""
         self.begin_chunk()
@@ -176,7 +178,7 @@ class PushContext:
             out += handed.filter(pl.col(JOB_COLUMN).is_not_null())["row"].to_list()
         reported = self._reported()
         rest = _partial.unsettled(handed.select("row"), reported["row"].to_list(), out)
-        self.advance(rest.height)
+        self.advance(int(rest["attempts"].sum()))  # the bar never counts a row not sent
         return _results.assemble([_landed_earlier(reported, handed), rest])
 
     def _reported(self) -> pl.DataFrame:

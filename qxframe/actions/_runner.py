@@ -3,6 +3,8 @@
 :func:`apush` is the one runner behind every action (docs/architecture.md, "The path of a
 row"): it reads the input in chunks, prepares each chunk (mapping + validation), reports
 invalid rows, skips what the journal says is done (:mod:`qxframe.actions._resume`), and
+checks before the first write that the push can succeed as set up (the credentials, the
+destination: :mod:`qxframe.actions._preflight`), and
 hands the valid rows to the action's ``send`` (or ``dry_run``) with this push's
 :class:`~qxframe.actions._context.PushContext`. What the action reports reaches the
 journal, the progress bar and the results through that context alone; when ``send``
@@ -21,7 +23,7 @@ itself.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
@@ -31,9 +33,10 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from qxframe import _fields, _partial, _results
-from qxframe._inputs import count_rows
+from qxframe._inputs import count_rows, json_columns_of
 from qxframe._journal import Journal
 from qxframe._prepare import Prepared, check_constants, prepare
+from qxframe.actions import _preflight
 from qxframe.actions._action import Action
 from qxframe.actions._chunks import prepared_chunks
 from qxframe.actions._context import DEFAULT_CONCURRENCY, Aborted, PushContext
@@ -46,7 +49,6 @@ if TYPE_CHECKING:
     from qxframe.delivery._client import Client
 
 PROGRESS_THRESHOLD = 300  # rows: smaller pushes show no progress bar unless asked
-
 Sink = Callable[[pl.DataFrame], object]
 
 
@@ -59,6 +61,9 @@ class _Plan:
     constants: Mapping[str, Any]
     allowed_origin: str | None
     dry_run: bool
+    #: columns whose JSON text a workflow's event sends as JSON (``json_columns=`` and
+    #: JSON records' nested values)
+    json_columns: frozenset[str] = frozenset()
 
 
 async def apush(
@@ -91,11 +96,13 @@ async def apush(
     )
     allowed_origin = client.allowed_origin if client is not None else None
     check_constants(action.name, constants, allowed_origin)
-    plan = _Plan(action, mapping, constants, allowed_origin, dry_run)
+    given = _options(action, options)
+    json_columns = _json_columns(given.get("json_columns"), source)
+    plan = _Plan(action, mapping, constants, allowed_origin, dry_run, json_columns)
     in_memory = not isinstance(source, str | Path | pl.LazyFrame)
     push = PushContext(
         client,
-        action.start(_options(action, options)),
+        action.start(given),
         concurrency=concurrency,
         input_rows=count_rows(source) if in_memory else None,
         stop=stop or current_stop() or Stop(),
@@ -117,7 +124,7 @@ async def apush(
             results = None if sink is not None else _results.assemble(kept)
             if push.stop.requested and isinstance(exc, Stopped | asyncio.CancelledError):
                 raise _partial.interrupted(results, push.sent, out.rows, journal) from None
-            if out.rows:
+            if out.rows or push.sent:
                 _partial.attach(exc, results, push.sent, journal)
             raise
     return _results.assemble(kept)
@@ -130,6 +137,18 @@ def _options(action: Action, given: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise TypeError(f"unexpected keyword argument {unknown[0]!r} for {action.name}")
     return known | dict(given)
+
+
+def _json_columns(given: Sequence[str] | None, source: Any) -> frozenset[str]:
+    """The columns given as ``json_columns``, checked, and those of JSON records."""
+    if given is None:
+        given = ()
+    if isinstance(given, str) or not all(isinstance(c, str) for c in given):
+        raise ConfigError(
+            f"json_columns must be a list of column names, not {given!r}; "
+            "e.g. json_columns=['properties']"
+        )
+    return frozenset(given) | json_columns_of(source)
 
 
 class _Out:
@@ -151,13 +170,14 @@ def preview(
     mapping: Mapping[str, Any] | None,
     constants: Mapping[str, Any],
     allowed_origin: str | None,
+    json_columns: Sequence[str] = (),
 ) -> pl.DataFrame:
     """The results a dry run of ``head`` gives, with no client: each row prepared as a push
     prepares it, the invalid with their reasons, the valid with their exact bodies in
     ``payload`` (the widgets' live preview). ``before_dry_run`` is not awaited: it reads
     from Qualtrics. Bad settings raise ``ConfigError`` as a push would."""
     check_constants(action.name, constants, allowed_origin)
-    plan = _Plan(action, mapping, constants, allowed_origin, dry_run=True)
+    plan = _Plan(action, mapping, constants, allowed_origin, True, frozenset(json_columns))
     prepared = _prepare(plan, head, 0)
     parts = [_results.from_invalid(prepared.invalid)]
     if prepared.valid.height:
@@ -174,6 +194,7 @@ def _prepare(plan: _Plan, chunk: pl.DataFrame, offset: int) -> Prepared:
         constants=plan.constants,
         allowed_origin=plan.allowed_origin,
         row_offset=offset,
+        json_columns=plan.json_columns,
     )
 
 
@@ -192,11 +213,21 @@ async def _push_chunk(plan: _Plan, prepared: Prepared, push: PushContext, out: _
     push.begin_chunk()
     try:
         parts.append(await _send(plan, valid, push))
-    except BaseException:
+    except BaseException as exc:
         parts.append(push.unreported(valid))
+        _after(exc, out, _results.assemble(parts))  # a sink failing too does not hide exc
         raise
-    finally:
-        out(_results.assemble(parts))
+    out(_results.assemble(parts))
+
+
+def _after(error: BaseException, step: Callable[..., object], *args: Any) -> None:
+    """Run ``step`` while ``error`` is on its way out: an exception ``step`` raises too is
+    noted on ``error`` instead of replacing it (a full disk failing the journal first and
+    the results file next reports the journal)."""
+    try:
+        step(*args)
+    except Exception as also:
+        error.add_note(f"Then, also: {also}")
 
 
 async def _send(plan: _Plan, valid: pl.DataFrame, push: PushContext) -> pl.DataFrame:
@@ -212,16 +243,20 @@ async def _send(plan: _Plan, valid: pl.DataFrame, push: PushContext) -> pl.DataF
         return part
     if push.stop.requested:
         raise Stopped
+    await _preflight.check(action.name, valid, push, push.checked)
     work = asyncio.ensure_future(action.send(valid, push))
     try:
         await finish(work, push.stop)
         work.result()
-    except Aborted:
-        assert push.fatal is not None
-        raise push.fatal from None
-    finally:
+    except BaseException as exc:
         if push.journal is not None:
-            push.journal.flush()
+            _after(exc, push.journal.flush)
+        if isinstance(exc, Aborted):
+            assert push.fatal is not None
+            raise push.fatal from None
+        raise
+    if push.journal is not None:
+        push.journal.flush()
     return push.results(valid)
 
 
@@ -236,7 +271,7 @@ def _journal_for(
     opened = Journal.for_lookups(journal) if plan.dry_run else Journal(journal)
     if opened is None:
         return None
-    stack.callback(opened.close)
+    stack.push(opened)  # closed at the end; a failing close does not hide an earlier error
     resume = Resume(opened, plan.action)
     resume.claim(source, plan.constants)  # ConfigError for another push's journal
     return resume

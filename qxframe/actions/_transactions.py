@@ -23,7 +23,8 @@ from qxframe import _results
 from qxframe._payloads import lookup_key, transaction_entries, transaction_entry
 from qxframe._results import Status
 from qxframe.actions import _import_lookups
-from qxframe.actions._action import Action, Answer, Context, rows_of, run_groups
+from qxframe.actions._action import Action, Answer, Context, member_id, rows_of, run_groups
+from qxframe.actions._dedup import Directories
 from qxframe.actions._imports import Imports
 from qxframe.actions._lookups import Lookups, lookup_failed, overlapping, resolve, resolve_in_turn
 from qxframe.delivery._config import positive
@@ -44,6 +45,11 @@ class Transactions:
     batch_size: int = 100
     refused_size: int | None = None  # the batch size that worked after a larger was refused
     dry_run_via_import: pl.Series | None = None  # a dry run's rows an import would resolve
+
+    @property
+    def directories(self) -> Directories:
+        """The directories' settings, read once per push (shared with the destination check)."""
+        return self.imports.directories
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Transactions:
@@ -133,31 +139,32 @@ def _outcome(
             row["row"], answer, contact_id=contact_id, attempts=attempts + answer.attempts
         )
     key = f"r{row['row']}"
-    result = answer.result or {}
+    result = answer.result if isinstance(answer.result, dict) else {}
     common: dict[str, Any] = {
         "http_status": answer.status,
         "contact_id": contact_id,
         "request_id": answer.request_id,
         "attempts": attempts + answer.attempts,
     }
-    created = (result.get("createdTransactions") or {}).get(key)
-    if created is not None:
-        return _results.Outcome(
-            row["row"], Status.SUCCESS, qualtrics_id=created.get("id"), **common
-        )
-    refused = (result.get("unprocessedTransactions") or {}).get(key)
-    if refused is not None:
-        reason = refused.get("errorMessage") or refused.get("error") or "no reason given"
+    created = _member(result, "createdTransactions", key)
+    transaction_id = member_id(created, "id")
+    if transaction_id is not None:
+        return _results.Outcome(row["row"], Status.SUCCESS, qualtrics_id=transaction_id, **common)
+    refused = _member(result, "unprocessedTransactions", key)
+    if created is None and isinstance(refused, dict):
+        code, text = member_id(refused, "error"), member_id(refused, "errorMessage")
+        reason = text or code or "no reason given"
         return _results.Outcome(
             row["row"],
             Status.FAILED,
-            error_code=refused.get("error") or "unprocessed_transaction",
+            error_code=code or "unprocessed_transaction",
             error_message=f"Qualtrics did not add this transaction: {reason}",
             **common,
         )
     unknown = OutcomeUnknownError(
-        "Qualtrics' answer does not mention this transaction, so it may or may not have been "
-        "added; check the contact's transactions in Qualtrics before sending it again."
+        "Qualtrics' answer does not say whether this transaction was added (it is not "
+        "among the answer's created or unprocessed transactions, or the answer cannot be "
+        "read); check the contact's transactions in Qualtrics before sending it again."
     )
     return _results.Outcome(
         row["row"],
@@ -166,6 +173,13 @@ def _outcome(
         error_message=unknown.message,
         **common,
     )
+
+
+def _member(result: dict[str, Any], part: str, key: str) -> Any:
+    """``result[part][key]``, or None when either is missing or ``result[part]`` is not an
+    object (an answer of the wrong shape is read as not mentioning the row)."""
+    within = result.get(part)
+    return within.get(key) if isinstance(within, dict) else None
 
 
 # -- the action ------------------------------------------------------------------------

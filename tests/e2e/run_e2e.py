@@ -18,7 +18,9 @@ VISIBLE on the page (playwright's visibility: laid out, not hidden), not only pr
    early-epoch warning shows; mapping it back restores the body;
 6. Push with a refused token: one sentence, no traceback, the bar ends "failed";
 7. Push, then Push again: the second sends nothing already sent (no ``success``, rows
-   ``skipped``) and offers to send them again; then, in another preview, Push, Cancel
+   ``skipped``) and offers to send them again; the preview's cell run again (a new
+   preview, the same connect panel) says the frame was pushed there and its Push sends
+   nothing either; then, in another preview, Push, Cancel
    while it runs (the bar ends "stopped", the results show ``not_sent`` rows), and Push
    again: the rest is sent, what was sent is ``skipped``;
 8. a results view of 300 problems: the status bar, paging (Next/Previous), the CSV
@@ -278,6 +280,18 @@ def drive_pushes(c: Checks) -> None:
         c.check("success" not in text and "skipped" in text, f"second push: {text[:90]!r}")
         c.visible(button(main, "Send the already-sent rows again"), "the confirm button shows")
         shoot(main, "08_pushed_twice.png")
+    with c.step("7a re-run the preview's cell: its Push sends nothing already sent"):
+        run(page, 2)  # a new preview of the same frame, through the same connect panel
+        note = main.locator(".qx-message").nth(1)
+        expect(note).to_contain_text("already pushed to this destination", timeout=WAIT)
+        c.visible(note, f"the new preview says so: {note.inner_text()[:70]!r}…")
+        c.visible(button(main, "Send the already-sent rows again"), "sending again: one click")
+        button(main, "Push").click()
+        wait_idle(page)
+        expect(status).to_contain_text("were not sent again", timeout=WAIT * 3)
+        text = status.inner_text()
+        c.check("success" not in text and "skipped 290" in text, f"re-run push: {text[:90]!r}")
+        shoot(main, "08a_rerun_cell_pushed.png")
 
 
 def drive_cancel(c: Checks) -> None:
