@@ -171,9 +171,11 @@ def _grow(growth: Growth, answer: Answer, body: Mapping[str, Any]) -> None:
     if isinstance(answer, OutcomeUnknownError):
         growth.unknown(len(body))
     elif not isinstance(answer, QxError):
-        result = answer.result or {}
-        keys = set(result.get("createdTransactions") or {})
-        keys |= set(result.get("unprocessedTransactions") or {})
+        result = answer.result if isinstance(answer.result, dict) else {}
+        keys: set[str] = set()
+        for part in ("createdTransactions", "unprocessedTransactions"):
+            named = result.get(part)
+            keys |= set(named) if isinstance(named, dict) else set()  # a lie: no key answered
         if keys >= set(body):
             growth.answered(len(body))
 
