@@ -168,16 +168,21 @@ async def send_batch(
 def _grow(growth: Growth, answer: Answer, body: Mapping[str, Any]) -> None:
     """Double the size after an answer accounting for every key; halve it after a request
     whose outcome is unknown (a 500, a timeout: perhaps a limit on the size)."""
-    if isinstance(answer, OutcomeUnknownError):
+    if isinstance(answer, QxError):
+        if isinstance(answer, OutcomeUnknownError):
+            growth.unknown(len(body))
+        return
+    result = answer.result
+    if not isinstance(result, dict):  # an answer that cannot be read: its rows are unknown
         growth.unknown(len(body))
-    elif not isinstance(answer, QxError):
-        result = answer.result if isinstance(answer.result, dict) else {}
-        keys: set[str] = set()
-        for part in ("createdTransactions", "unprocessedTransactions"):
-            named = result.get(part)
-            keys |= set(named) if isinstance(named, dict) else set()  # a lie: no key answered
-        if keys >= set(body):
-            growth.answered(len(body))
+        return
+    keys: set[str] = set()
+    for part in ("createdTransactions", "unprocessedTransactions"):
+        members = result.get(part)
+        if isinstance(members, dict):
+            keys |= set(members)
+    if keys >= set(body):
+        growth.answered(len(body))
 
 
 async def _halves(
