@@ -45,8 +45,10 @@ SHARED: dict[str, Any] = {
 def keywords(action: str) -> dict[str, Any]:
     """Every keyword argument of ``action``'s functions but ``out``, with its default.
 
-    >>> list(keywords("workflow"))
+    >>> list(keywords("workflow"))[:7]
     ['client', 'workflow_url', 'mapping', 'dry_run', 'concurrency', 'progress', 'journal']
+    >>> [k for k in keywords("workflow") if k not in keywords("contacts")]
+    ['workflow_url', 'json_columns', 'correlate']
     """
     destinations = {f.name: None for f in _fields.destinations(action)}
     options = {o.name: o.default for o in _fields.options_for(action)}
