@@ -162,10 +162,11 @@ def _grow(growth: Growth, answer: Answer, body: Mapping[str, Any]) -> None:
     whose outcome is unknown (a 500, a timeout: perhaps a limit on the size)."""
     if isinstance(answer, OutcomeUnknownError):
         growth.unknown(len(body))
-    elif not isinstance(answer, QxError):
-        result = answer.result or {}
-        keys = set(result.get("createdTransactions") or {})
-        keys |= set(result.get("unprocessedTransactions") or {})
+    elif not isinstance(answer, QxError) and isinstance(answer.result, dict):
+        keys: set[str] = set()
+        for member in ("createdTransactions", "unprocessedTransactions"):
+            part = answer.result.get(member)
+            keys |= set(part) if isinstance(part, dict) else set()
         if keys >= set(body):
             growth.answered(len(body))
 
