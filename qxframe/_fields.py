@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from qxframe.exceptions import ConfigError
 
@@ -169,10 +170,12 @@ class Option:
     """
 
     name: str
-    default: int | str
+    default: int | float | str | None
     help: str
     #: the values a text option takes (``method``); an option without is a positive int
     choices: tuple[str, ...] = ()
+    #: how the CLI reads a value that is neither a choice nor a positive int
+    parse: Callable[[str], Any] | None = None
 
 
 #: How contacts are sent (docs/architecture.md, "Mailing lists and import jobs").
@@ -189,8 +192,40 @@ _IMPORT_OPTIONS: Final = (
     Option("import_jobs", 25, "import jobs created and unfinished at once, at most"),
 )
 
+
+def share_or_count(text: str) -> float | int:
+    """``max_leave`` from text: ``0.2`` (a share, below 1) or ``500`` (a count of people).
+
+    >>> share_or_count("0.2"), share_or_count("500")
+    (0.2, 500)
+    """
+    try:
+        return int(text) if text.strip().isdigit() else float(text)
+    except ValueError:
+        raise ValueError(
+            f"max_leave must be a share (0.2) or a count (500), not {text!r}"
+        ) from None
+
+
+#: A sync's members who left the segment (DESIGN §7; ``actions/_leavers``).
+_SYNC_OPTIONS: Final = (
+    Option(
+        "on_leave",
+        None,
+        'members this sync put in the mailing list who left the segment: "remove" (out of '
+        'the list, still in the directory) or "unsubscribe" (from the list); needs a journal',
+        choices=("remove", "unsubscribe"),
+    ),
+    Option(
+        "max_leave",
+        0.2,
+        "refuse when more members would leave: a share (0.2) or a count of people (500)",
+        parse=share_or_count,
+    ),
+)
+
 _OPTIONS: Final[dict[str, tuple[Option, ...]]] = {
-    "contacts": _IMPORT_OPTIONS,
+    "contacts": (*_IMPORT_OPTIONS, *_SYNC_OPTIONS),
     "transactions": (Option("batch_size", 100, "transactions per request"), *_IMPORT_OPTIONS),
     "workflow": (),
 }

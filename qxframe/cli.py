@@ -216,7 +216,9 @@ def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: boo
     )
     for option in _fields.options_for(action):  # the action's own, from the catalogue
         kind: dict[str, Any] = (
-            {"choices": option.choices} if option.choices else {"type": _count, "metavar": "N"}
+            {"choices": option.choices}
+            if option.choices
+            else {"type": option.parse or _count, "metavar": "N"}
         )
         parser.add_argument(
             "--" + option.name.replace("_", "-"),
@@ -234,7 +236,13 @@ def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: boo
         parser.add_argument(
             "--journal",
             metavar="PATH",
-            help="record outcomes in this SQLite file; run again to resume without re-sending",
+            help="remember what Qualtrics accepted here (a SQLite file): run again, next week's "
+            "export included, and only what changed is sent",
+        )
+        parser.add_argument(
+            "--full-resync",
+            action="store_true",
+            help="with --journal: send every row, even those Qualtrics already holds",
         )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
@@ -321,6 +329,7 @@ def _push(args: argparse.Namespace, frame: Any, positions: Any = None) -> int:
             progress=False if args.no_progress else None,
             **{o.name: getattr(args, o.name) for o in _fields.options_for(args.action)},
             journal=args.journal,
+            full_resync=getattr(args, "full_resync", False),
             sink=sink,
         )
     _summarize(f"{args.command} {args.action}", tally, args.out)
@@ -414,6 +423,7 @@ def _summarize(what: str, tally: Any, out: str | None) -> None:
         )
         detail = ", ".join(f"{code} {n}" for n, code in reasons)
         print(f"  {status:<8} {tally.counts[status]:>9}" + (f"   ({detail})" if detail else ""))
+    _print_operations(tally.operations)
     if tally.unknown:
         rows = _rows(tally.unknown_rows, tally.unknown)
         print(
@@ -424,6 +434,15 @@ def _summarize(what: str, tally: Any, out: str | None) -> None:
         print(f"Results: {out}")
     elif not tally.ok:
         print("Per-row results were not kept: add --out results.csv to keep them.")
+
+
+def _print_operations(operations: Any) -> None:
+    """What the push did to people and events (create, update, unchanged, remove, …)."""
+    from qxframe._results import OPERATIONS
+
+    done = [f"{op} {operations[op]}" for op in OPERATIONS if operations[op]]
+    if done:
+        print("  operations: " + ", ".join(done))
 
 
 def _rows(rows: list[int], total: int) -> str:

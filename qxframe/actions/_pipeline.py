@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +38,8 @@ from qxframe import _partial, _results
 from qxframe._fields import METHODS, destinations
 from qxframe._inputs import count_rows
 from qxframe._prepare import Prepared, check_constants, prepare
+from qxframe._results import Status
+from qxframe.actions import _leavers
 from qxframe.actions._chunks import prepared_chunks
 from qxframe.delivery._config import positive
 from qxframe.delivery._envelope import Reply
@@ -283,10 +285,15 @@ async def apush(
     method: str = "auto",
     import_jobs: int = 25,
     stop: Stop | None = None,
+    full_resync: bool = False,
+    on_leave: str | None = None,
+    max_leave: float = 0.2,
 ) -> pl.DataFrame:
     """Push ``source`` with ``action``; return the results frame.
 
-    ``journal``: a journal file; rows an earlier push recorded are not sent again.
+    ``journal``: a journal file: what Qualtrics already holds is not sent again (DESIGN
+    §7; ``full_resync`` sends every row); ``on_leave``/``max_leave``: members who left a
+    synced segment leave its list (:mod:`qxframe.actions._leavers`).
     ``sink``: called with each chunk's results (in input order) instead of keeping them;
     the frame returned is then empty. ``stop``: set from elsewhere to stop the push
     (default: the stop of a handle running it, else a new one); cancelling the task running
@@ -299,6 +306,7 @@ async def apush(
     batch_size = positive("batch_size", batch_size)
     allowed_origin = client.allowed_origin if client is not None else None
     check_constants(action.name, constants, allowed_origin)
+    _leavers.check(action.name, on_leave, max_leave, journal, constants)
     plan = _Plan(action, mapping, constants, allowed_origin, dry_run)
     push = Push(client, constants, concurrency=concurrency, batch_size=batch_size)
     push.method, push.import_jobs = _method(method), positive("import_jobs", import_jobs)
@@ -311,14 +319,26 @@ async def apush(
     out = _Out(sink if sink is not None else kept.append)
     with ExitStack() as stack:
         push.progress = stack.enter_context(progress_bar(source, progress, action.name))
-        resume = _resume_for(journal, plan, push, stack, source)
+        resume = _resume_for(journal, plan, push, stack, full_resync)
         stack.callback(_drop_pending, push.caches)
         try:
             with current(push.stop):
-                for prepared in prepared_chunks(source, partial(_prepare, plan), out):
+                if resume is not None:
+                    await resume.start(push, constants)
+                chunks = prepared_chunks(source, partial(_prepare, plan), out)
+                if on_leave is not None and resume is not None:
+                    chunks = _read_ahead(plan, source, chunks, resume, max_leave)
+                valid_rows = 0
+                for prepared in chunks:
+                    valid_rows += prepared.valid.height
                     await _push_chunk(plan, prepared, push, resume, out)
                     if push.stop.requested:
                         raise Stopped
+                if on_leave is not None and resume is not None:
+                    gone = await _leavers.leave(
+                        push, resume, on_leave, valid_rows, max_leave, dry_run
+                    )
+                    out(gone)
         except BaseException as exc:
             results = None if sink is not None else _results.assemble(kept)
             if push.stop.requested and isinstance(exc, Stopped | asyncio.CancelledError):
@@ -327,6 +347,27 @@ async def apush(
                 _partial.attach(exc, results, push.sent, journal)
             raise
     return _results.assemble(kept)
+
+
+def _read_ahead(
+    plan: _Plan, source: Any, chunks: Iterator[Prepared], resume: Resume, max_leave: float
+) -> Iterator[Prepared]:
+    """The guard of ``on_leave`` before any request, when the input can be read twice (an
+    in-memory frame's prepared chunks are kept for the push itself)."""
+    if not _leavers.readable_ahead(source):
+        return chunks
+    if isinstance(source, pl.DataFrame) or type(source).__module__.startswith("pandas"):
+        kept = list(chunks)
+        _leavers.read_ahead(resume, kept, max_leave)
+        return iter(kept)
+    _leavers.read_ahead(
+        resume, prepared_chunks(source, partial(_prepare, plan), _ignore), max_leave
+    )
+    return chunks
+
+
+def _ignore(part: pl.DataFrame) -> None:
+    """Results of the guard's read-ahead: none are kept (the push itself reports them)."""
 
 
 class _Out:
@@ -383,6 +424,8 @@ async def _push_chunk(
     parts = [_results.from_invalid(prepared.invalid)]
     push.advance(prepared.invalid.height)
     valid = prepared.valid
+    if resume is not None:
+        resume.carry_invalid(prepared.invalid)
     if resume is not None and valid.height:
         done, valid = resume.split(valid)
         parts.append(done)
@@ -402,13 +445,30 @@ async def _push_chunk(
         parts.append(push.stopped_part(valid))
         raise
     finally:
-        out(_results.assemble(parts))
+        out(_operations(_results.assemble(parts), plan.action.name, resume))
+
+
+def _operations(part: pl.DataFrame, action: str, resume: Resume | None) -> pl.DataFrame:
+    """``operation`` (and ``changes``) for every row that was sent, dry-run or skipped: the
+    journal's verdicts when there is one, else an upsert (contacts) or a create (events);
+    null for an invalid or a not-sent row."""
+    from qxframe.actions._resume import default_operation
+
+    if resume is not None:
+        part = resume.annotate(part)
+    unsent = pl.col("status").is_in([Status.INVALID, Status.NOT_SENT])
+    default = pl.coalesce("operation", pl.lit(default_operation(action)))
+    return part.with_columns(
+        operation=pl.when(unsent).then(None).otherwise(default),
+        changes=pl.when(unsent).then(None).otherwise(pl.col("changes")),
+    )
 
 
 def _resume_for(
-    journal: str | Path | None, plan: _Plan, push: Push, stack: ExitStack, source: Any
+    journal: str | Path | None, plan: _Plan, push: Push, stack: ExitStack, full_resync: bool
 ) -> Resume | None:
-    """The push's journal, opened (for lookups only in a dry run, and only if it exists)."""
+    """The push's journal, opened (for lookups only in a dry run: an empty one when there is
+    no file yet, so the dry run shows what a first push would do)."""
     if journal is None:
         return None
     from qxframe._journal import Journal
@@ -417,11 +477,9 @@ def _resume_for(
     if not isinstance(journal, str | Path) or not str(journal):
         raise ConfigError(f"journal must be the path of a file, not {journal!r}")
     opened = Journal.for_lookups(journal) if plan.dry_run else Journal(journal)
-    if opened is None:
-        return None
     stack.callback(opened.close)
-    resume = Resume(opened, plan.action)
-    resume.claim(source, plan.constants)  # ConfigError for another push's journal
+    resume = Resume(opened, plan.action, full_resync=full_resync)
+    resume.claim(plan.constants)  # ConfigError for another destination's journal
     if not plan.dry_run:
         push.watcher = resume
     return resume

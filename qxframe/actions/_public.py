@@ -89,16 +89,22 @@ class SharedOpts(TypedDict, total=False):
     concurrency: int | None
     progress: bool | None
     journal: str | Path | None
+    full_resync: bool
 
 
-class ContactOpts(SharedOpts, total=False):
+class _ListOpts(SharedOpts, total=False):
     directory_id: str | None
     mailing_list_id: str | None
     method: Method
     import_jobs: int
 
 
-class TxOpts(ContactOpts, total=False):
+class ContactOpts(_ListOpts, total=False):
+    on_leave: Literal["remove", "unsubscribe"] | None
+    max_leave: float
+
+
+class TxOpts(_ListOpts, total=False):
     batch_size: int
 
 

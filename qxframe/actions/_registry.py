@@ -36,14 +36,16 @@ SHARED: dict[str, Any] = {
     "concurrency": None,
     "progress": None,
     "journal": None,
+    "full_resync": False,
 }
 
 
 def keywords(action: str) -> dict[str, Any]:
     """Every keyword argument of ``action``'s functions but ``out``, with its default.
 
-    >>> list(keywords("workflow"))
-    ['client', 'workflow_url', 'mapping', 'dry_run', 'concurrency', 'progress', 'journal']
+    >>> list(keywords("workflow"))  # doctest: +NORMALIZE_WHITESPACE
+    ['client', 'workflow_url', 'mapping', 'dry_run', 'concurrency', 'progress', 'journal',
+     'full_resync']
     """
     destinations = {f.name: None for f in _fields.destinations(action)}
     options = {o.name: o.default for o in _fields.options_for(action)}

@@ -1,98 +1,236 @@
-"""Resumable pushes: skip what the journal says is done, and keep the journal current.
+"""Syncs and resumable pushes: send only what Qualtrics does not hold, keep the journal current.
 
-The runner uses a :class:`Resume` when a push has a journal (:mod:`qxframe._journal`):
+The runner uses a :class:`Resume` when a push has a journal (:mod:`qxframe._journal`;
+docs/architecture.md, "Journal and resume"):
 
-- :meth:`Resume.claim` first: a journal belongs to one push (action, destination,
-  input: docs/architecture.md, "Journal and resume"); another push's journal is refused
-  with a ``ConfigError`` naming both, never used to skip rows of another input.
-- :meth:`Resume.split` looks each valid row up. A row that succeeded before comes back
-  ``skipped`` with its earlier ids; a row whose outcome is unknown (it ended
-  ``outcome_unknown``, or an earlier push was stopped while sending it) comes back
-  ``failed``/``outcome_unknown`` again and is not sent; every other row is sent.
-- As the push's watcher, it hears of each write that must not be sent twice just before
-  it goes out (:meth:`Resume.sending`: a transaction batch, a workflow trigger, a contact
-  create into a directory that would not merge a second copy) and commits ``pending`` for
-  its rows, so a push killed mid-request leaves them ``pending``, which a resumed push
-  reports as ``outcome_unknown`` instead of sending twice. It hears of every outcome as it
-  settles (:meth:`Resume.settled`) and records it (committed in batches).
+- :meth:`Resume.claim` first: a journal belongs to one destination (the action and its
+  destination constants); another is refused with a ``ConfigError`` naming both.
+- :meth:`Resume.start` (async, before any write): the identity fields contacts are keyed
+  by (the directory's deduplication fields, fixed in the journal at its first push), and,
+  the first time a journal writes into a mailing list, who is already a member (those are
+  never this sync's to remove).
+- :meth:`Resume.split` decides each valid row (DESIGN §7): a body equal to the one
+  Qualtrics last accepted for the row's key is not sent (``skipped``, ``unchanged``); a
+  new key is a ``create``, a changed body an ``update`` (``changes`` names the fields); a
+  key whose last write failed is sent again; one whose outcome is unknown (a pending mark
+  a kill left, or ``outcome_unknown``) is sent again only where a second copy would merge
+  (a contact carrying every deduplication field of a deduplicating directory), else it
+  comes back ``failed``/``outcome_unknown`` unsent. ``full_resync`` sends every row.
+- The runner tells it of each write that must not be sent twice just before it goes out
+  (:meth:`Resume.sending`: ``pending`` committed), of an import job created
+  (:meth:`Resume.job_created`), of a write refused whole (:meth:`Resume.refused`) and of
+  every outcome as it settles (:meth:`Resume.settled`: what Qualtrics accepted, committed
+  in batches).
 
-Which rows are sent again follows :func:`qxframe._results.worth_sending_again`, the rule
-``qx.rows_to_retry`` and ``qxframe retry`` use too: a transaction row that failed while
-its contact was being looked up or created is ``failed`` with that step's reason (never
-``outcome_unknown``), so it is sent again (the lookup then finds the contact); such a
-row is not even journaled, as if never tried.
-
-A row left ``pending`` inside an import job whose creation the journal recorded
-(:meth:`Resume.job_created`) is not reported ``outcome_unknown``: a resumed push follows
-that job and reads its report (:meth:`Resume.follow`), so a push killed while jobs run
-neither creates a job twice for the same rows nor loses their outcomes.
+A row left ``pending`` inside an import job whose creation the journal recorded is not
+reported ``outcome_unknown``: a resumed push follows that job and reads its report
+(:meth:`Resume.follow`), so a push killed while jobs run neither creates a job twice for
+the same rows nor loses their outcomes.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from qxframe import _inputs, _results
-from qxframe._journal import PENDING, Entry, Identity, ImportRow, Journal, Key, row_digests
-from qxframe._results import OUTCOME_UNKNOWN, Status
+from qxframe import _digests, _results
+from qxframe._journal import PENDING, Accepted, Entry, Identity, ImportRow, Journal, Key, Refused
+from qxframe._payloads import contact_bodies
+from qxframe._results import OUTCOME_UNKNOWN, Operation, Status
 
 if TYPE_CHECKING:
     from qxframe.actions._pipeline import Action, Push
+
+PEOPLE = ("contacts",)  # actions keyed by the person (the rest: by the event's content)
+
+
+@dataclass(slots=True)
+class _Sent:
+    """What the journal needs of a row being sent, to record its outcome."""
+
+    key: Key
+    body: bytes
+    text: str | None  # the body's JSON text (people: to digest per field once accepted)
+    who: str | None
+    in_list: bool
+    operation: str
+    changes: str | None
 
 
 class Resume:
     """One push's use of a journal (see the module docstring)."""
 
-    def __init__(self, journal: Journal, action: Action) -> None:
+    def __init__(self, journal: Journal, action: Action, *, full_resync: bool = False) -> None:
         self.journal = journal
         self.action = action.name
+        self.people = action.name in PEOPLE
         self.destination_fields = action.constants
-        self.keys: dict[int, Key] = {}  # row → key, for the rows of this chunk being sent
-        self.changed = False  # the input file changed since the last push (see claim)
+        self.full_resync = full_resync
+        self.key_fields: tuple[str, ...] = ()
+        self.lists = False  # the journal read a list's members: successes may be members
+        self.sent: dict[int, _Sent] = {}  # row → what it carries, for this chunk's rows sent
         self.to_follow: dict[int, ImportRow] = {}  # row → the import job it went out in
 
-    def claim(self, source: Any, constants: Mapping[str, Any]) -> None:
-        """Refuse the journal of another push (``ConfigError``); else tie it to this one."""
-        identity = Identity.of(self.action, dict(constants), _inputs.identity(source))
-        self.changed = self.journal.claim(identity, _inputs.stamp(source))
+    def claim(self, constants: Mapping[str, Any]) -> None:
+        """Refuse the journal of another destination (``ConfigError``); else claim it."""
+        self.journal.claim(Identity.of(self.action, dict(constants)))
+
+    async def start(self, push: Push, constants: Mapping[str, Any]) -> None:
+        """Before any write: the key fields, and the list's members before this sync's first
+        write into it."""
+        if not self.people:
+            return
+        recorded = self.journal.meta("key_fields")
+        if recorded is None:
+            directory = constants.get("directory_id")
+            fields: tuple[str, ...] = ()
+            if directory is not None and push.client is not None:
+                from qxframe.actions._dedup import dedup_fields
+
+                fields = await dedup_fields(push, directory)
+            self.journal.set_meta("key_fields", json.dumps(list(fields)))
+            self.key_fields = fields
+        else:
+            self.key_fields = tuple(json.loads(recorded))
+        mailing_list = constants.get("mailing_list_id")
+        if mailing_list is None:
+            self.lists = self.journal.meta("members_read") is not None
+            return
+        if self.journal.meta("members_read") != mailing_list and self.journal.writable:
+            members = await push.api.alist_member_ids(constants["directory_id"], mailing_list)
+            self.journal.preexisting(members)
+            self.journal.set_meta("members_read", mailing_list)
+            self.journal.commit()
+        self.lists = True
+
+    def keys_of(self, valid: pl.DataFrame) -> list[Key]:
+        """The journal key of each person of ``valid`` (people only)."""
+        return _digests.person_keys(valid, self.key_fields, self.destination_fields)
+
+    def carry_invalid(self, invalid_frame: pl.DataFrame) -> None:
+        """The people of invalid rows (their identity values): they stay in the list."""
+        names = [c for c in invalid_frame.columns if c.startswith("carried_")]
+        if not (self.people and invalid_frame.height and names):
+            return
+        plain = invalid_frame.select(pl.col(n).alias(n.removeprefix("carried_")) for n in names)
+        values = [v for w in _digests.who(plain) for v in (w or "").split("\x1f")]
+        self.journal.carry(v for v in values if v)
 
     def split(self, valid: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """``(results of rows already done, rows to send)`` for one chunk's valid rows."""
-        keys = self.journal.keys(row_digests(valid, self.destination_fields))
-        found = self.journal.lookup(self.action, keys)
+        """``(results of rows not sent, rows to send)`` for one chunk's valid rows."""
+        rows = valid["row"].to_list()
+        if self.people:
+            keys = self.keys_of(valid)
+            texts: list[str | None] = list(contact_bodies(valid).to_list())
+            bodies = _digests.body_digests(pl.Series(texts, dtype=pl.String))
+            whos = _digests.who(valid)
+            merges = _merges(valid, self.key_fields)
+            in_list = _in_list(valid)
+        else:
+            keys, bodies = self._event_keys(valid)
+            texts = whos = [None] * len(rows)
+            merges = in_list = [False] * len(rows)
+        found = self.journal.lookup(keys)
+        earlier = self.journal.seen(keys) if self.people else {}
         pending = [k for k in keys if k in found and found[k].status == PENDING]
-        jobs = self.journal.import_rows(self.action, pending) if self.journal.writable else {}
-        self.keys, self.to_follow = {}, {}
+        jobs = self.journal.import_rows(pending) if pending and self.journal.writable else {}
+        self.sent, self.to_follow = {}, {}
         done: list[_results.Outcome] = []
         send: list[bool] = []
-        for row, key in zip(valid["row"].to_list(), keys, strict=True):
+        # a person whose earlier row in this push is sent: later rows are sent too, in order
+        decided = {k: body for k, (_, body) in earlier.items()}
+        for i, (row, key) in enumerate(zip(rows, keys, strict=True)):
             entry = found.get(key)
-            if entry is None or _results.worth_sending_again(entry.status, entry.error_code):
-                self.keys[row] = key
-                send.append(True)
-            elif entry.status == PENDING and key in jobs:
-                self.keys[row], self.to_follow[row] = key, jobs[key]
-                send.append(False)
+            if entry is not None and entry.status == PENDING and key in jobs:
+                self.to_follow[row] = jobs[key]
+                verdict: Any = _op(entry, texts[i])
             else:
-                done.append(_from_entry(row, entry))
-                send.append(False)
+                verdict = self._decide(entry, decided.get(key), bodies[i], texts[i], merges[i])
+            if isinstance(verdict, _results.Outcome):
+                verdict.row = row
+                done.append(verdict)
+                decided.setdefault(key, None)
+            else:
+                self.sent[row] = _Sent(key, bodies[i], texts[i], whos[i], in_list[i], *verdict)
+                decided[key] = bodies[i]
+            send.append(not isinstance(verdict, _results.Outcome) and row not in self.to_follow)
+        if self.people:
+            self.journal.see((k, 1, b) for k, b in decided.items())
         return _results.from_outcomes(done), valid.filter(pl.Series(send, dtype=pl.Boolean))
+
+    def _decide(
+        self, entry: Entry | None, before: bytes | None, body: bytes, text: str | None, merges: bool
+    ) -> _results.Outcome | tuple[str, str | None]:
+        """An outcome for a row not sent, or the ``(operation, changes)`` of one to send."""
+        if self.full_resync or before is not None:  # before: an earlier row of it is sent
+            return _op(entry, text)
+        if entry is None:
+            return Operation.CREATE, None
+        if entry.status == PENDING or entry.error_code == OUTCOME_UNKNOWN:
+            return _op(entry, text) if merges else _unknown(entry)
+        if entry.status != Status.SUCCESS or entry.body is None:
+            return _op(entry, text)
+        if entry.body == body:
+            return self._unchanged(entry)
+        operation, changes = _op(entry, text)
+        if self.people and changes == "[]":  # every field sent is one Qualtrics holds
+            return self._unchanged(entry)
+        return operation, changes
+
+    def _unchanged(self, entry: Entry | None) -> _results.Outcome:
+        """A row not sent: Qualtrics holds its body (a person's id is its ``qualtrics_id``)."""
+        ids = (None, None) if entry is None else (entry.qualtrics_id, entry.contact_id)
+        if self.people:
+            ids = (ids[1], None)
+        return _results.Outcome(
+            -1, Status.SKIPPED, qualtrics_id=ids[0], contact_id=ids[1],
+            operation=Operation.UNCHANGED,
+        )  # fmt: skip
+
+    def _event_keys(self, valid: pl.DataFrame) -> tuple[list[Key], list[bytes]]:
+        """Events: content digests, told apart by their occurrence in this push."""
+        contents = _digests.event_contents(valid, self.destination_fields)
+        counts = {k: n for k, (n, _) in self.journal.seen(contents).items()}
+        keys: list[Key] = []
+        for content in contents:
+            n = counts.get(content, 0)
+            keys.append(_digests.with_occurrence(content, n))
+            counts[content] = n + 1
+        self.journal.see((k, n, None) for k, n in counts.items())
+        return keys, keys
+
+    def annotate(self, part: pl.DataFrame) -> pl.DataFrame:
+        """``operation`` and ``changes`` of the rows sent (or followed) in this chunk."""
+        if not self.sent or part.height == 0:
+            return part
+        ops = pl.DataFrame(
+            {
+                "row": list(self.sent),
+                "_op": [s.operation for s in self.sent.values()],
+                "_ch": [s.changes for s in self.sent.values()],
+            },
+            schema={"row": pl.Int64, "_op": pl.String, "_ch": pl.String},
+        )
+        joined = part.join(ops, on="row", how="left", maintain_order="left")
+        return joined.with_columns(
+            operation=pl.coalesce("operation", "_op"), changes=pl.coalesce("changes", "_ch")
+        ).drop("_op", "_ch")
 
     def sending(self, rows: Sequence[int]) -> None:
         """Commit ``pending`` for ``rows`` before a write that must not be repeated."""
-        self.journal.mark_pending(self.action, [(self.keys[r], r) for r in rows])
+        self.journal.mark_pending([(self.sent[r].key, self.sent[r].who) for r in rows])
 
     def job_created(self, rows: Sequence[int], job: ImportRow, unprocessed: set[int]) -> None:
         """Record (and commit) the import job ``rows`` went out in, in their order."""
         items = [
-            (self.keys[r], replace(job, source_index=i, unprocessed=i in unprocessed))
+            (self.sent[r].key, replace(job, source_index=i, unprocessed=i in unprocessed))
             for i, r in enumerate(rows)
         ]
-        self.journal.record_jobs(self.action, items)
+        self.journal.record_jobs(items)
 
     async def follow(self, push: Push) -> pl.DataFrame:
         """The outcomes of this chunk's rows left pending in recorded import jobs, read from
@@ -105,44 +243,71 @@ class Resume:
         self.to_follow = {}
         push.settle([_results.Outcome(**r) for r in results.iter_rows(named=True)])
         landed = pl.col("status") == Status.SUCCESS
-        return results.with_columns(
-            status=pl.when(landed).then(pl.lit(Status.SKIPPED)).otherwise(pl.col("status")),
-            http_status=pl.when(landed).then(None).otherwise(pl.col("http_status")),
+        return self.annotate(
+            results.with_columns(
+                status=pl.when(landed).then(pl.lit(Status.SKIPPED)).otherwise(pl.col("status")),
+                http_status=pl.when(landed).then(None).otherwise(pl.col("http_status")),
+            )
         )
 
     def refused(self, rows: Sequence[int]) -> None:
-        """The token was refused: nothing landed, so forget the ``pending`` marks."""
-        self.journal.forget(self.action, [self.keys[r] for r in rows])
+        """The token was refused: nothing landed, so undo the ``pending`` marks."""
+        self.journal.forget([self.sent[r].key for r in rows])
 
     def settled(self, outcomes: Sequence[_results.Outcome]) -> None:
-        self._record(outcomes)
+        """Record what Qualtrics accepted or refused (committed in batches)."""
+        accepted: list[tuple[Key, Accepted]] = []
+        failed: list[tuple[Key, Refused]] = []
+        drop: list[Key] = []
+        answered = [o.qualtrics_id for o in outcomes if self.people and o.qualtrics_id]
+        old = self.journal.was_preexisting(answered) if self.lists and answered else set()
+        for outcome in outcomes:
+            sent = self.sent[outcome.row]
+            if outcome.status == Status.SUCCESS:
+                member = (
+                    self.people and sent.in_list and self.lists and outcome.qualtrics_id not in old
+                )
+                fields = _digests.fields_of(sent.text) if sent.text is not None else None
+                ids = (
+                    (None, outcome.qualtrics_id)
+                    if self.people
+                    else (outcome.qualtrics_id, outcome.contact_id)
+                )  # a person's id is a contact id
+                accepted.append((sent.key, Accepted(sent.body, fields, *ids, member, sent.who)))
+            elif self.action == "transactions" and outcome.contact_id is None:
+                drop.append(sent.key)  # failed before its transaction was sent: safe to redo
+            else:
+                failed.append(
+                    (sent.key, Refused(outcome.contact_id, outcome.http_status,
+                                       outcome.error_code, outcome.error_message))
+                )  # fmt: skip
+        self.journal.answer(answered)
+        self.journal.accepted(accepted)
+        self.journal.refused(failed)
+        self.journal.forget(drop)
 
     def flush(self) -> None:
         """Commit what is recorded (end of a chunk, or the push stopping)."""
         self.journal.commit()
 
-    def _record(self, outcomes: Sequence[_results.Outcome]) -> None:
-        keep: list[tuple[Key, Any]] = []
-        drop: list[Key] = []
-        for outcome in outcomes:
-            key = self.keys[outcome.row]
-            if self.action == "transactions" and outcome.contact_id is None:
-                drop.append(key)  # failed before its transaction was sent: safe to redo
-            else:
-                keep.append((key, outcome))
-        self.journal.record(self.action, keep)
-        self.journal.forget(self.action, drop)
+
+def default_operation(action: str) -> str:
+    """The operation of a row sent without a journal: contacts are upserts (qxframe cannot
+    know which Qualtrics did), events creates."""
+    return Operation.UPSERT if action in PEOPLE else Operation.CREATE
 
 
-def _from_entry(row: int, entry: Entry) -> _results.Outcome:
-    if entry.status == Status.SUCCESS:
-        return _results.Outcome(
-            row,
-            Status.SKIPPED,
-            qualtrics_id=entry.qualtrics_id,
-            contact_id=entry.contact_id,
-            request_id=entry.request_id,
-        )
+def _op(entry: Entry | None, text: str | None) -> tuple[str, str | None]:
+    """``(operation, changes)`` of a row sent: ``create`` for a key Qualtrics holds no body
+    of, else ``update`` naming the fields that differ from that body."""
+    if entry is None or entry.body is None:
+        return Operation.CREATE, None
+    if text is None:  # an event already accepted, sent again (full_resync)
+        return Operation.CREATE, None
+    return Operation.UPDATE, json.dumps(_digests.changes(entry.fields, text))
+
+
+def _unknown(entry: Entry) -> _results.Outcome:
     if entry.status == PENDING:
         message = (
             "An earlier push with this journal was stopped while this row was being sent, so "
@@ -155,11 +320,24 @@ def _from_entry(row: int, entry: Entry) -> _results.Outcome:
             "with this journal; not sent again.)"
         )
     return _results.Outcome(
-        row,
+        -1,
         Status.FAILED,
         http_status=entry.http_status,
         contact_id=entry.contact_id,
         error_code=OUTCOME_UNKNOWN,
         error_message=message,
-        request_id=entry.request_id,
     )
+
+
+def _merges(valid: pl.DataFrame, key_fields: Sequence[str]) -> list[bool]:
+    """Whether a second copy of each row's contact would merge (docs: "Delivery")."""
+    if not key_fields or any(f not in valid.columns for f in key_fields):
+        return [False] * valid.height
+    carries = pl.all_horizontal([pl.col(f).is_not_null() for f in key_fields])
+    return valid.select(carries.alias("m")).to_series().to_list()
+
+
+def _in_list(valid: pl.DataFrame) -> list[bool]:
+    if "mailing_list_id" not in valid.columns:
+        return [False] * valid.height
+    return valid["mailing_list_id"].is_not_null().to_list()
