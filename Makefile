@@ -6,15 +6,30 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: install demo test test-min lint typecheck bench lab e2e clean
 
-$(STAMP): pyproject.toml
+# The demo needs the package alone (polars, httpx, pandera, tqdm, starlette, uvicorn);
+# the tests need the dev extra too (JupyterLab, mypy, ruff, hypothesis, nbval: ~900 MB).
+# pip is not quiet here: a first install takes a while, and the terminal shows what it does.
+DEMO_STAMP := $(VENV)/.demo-stamp
+
+$(PY):
+	@echo "== Creating a virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
+
+$(DEMO_STAMP): pyproject.toml | $(PY)
+	@echo "== Installing qxframe and what it needs to run (no dev tools) into $(VENV)"
+	$(PY) -m pip install --disable-pip-version-check -e .
+	touch $(DEMO_STAMP)
+
+$(STAMP): pyproject.toml | $(PY)
+	@echo "== Installing qxframe with its dev extra (tests, notebooks, linters) into $(VENV)"
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	$(PY) -m pip install --progress-bar off -e '.[dev]'
+	touch $(DEMO_STAMP) $(STAMP)
 
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
+	@echo "== Running the demo against the embedded sandbox (python -m qxframe.demo)"
 	$(PY) -m qxframe.demo
 
 test: lint typecheck

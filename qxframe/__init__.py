@@ -16,10 +16,16 @@ from qxframe import schemas
 from qxframe._results import rows_to_retry, summary
 from qxframe._sandbox import Sandbox, sandbox
 from qxframe.actions._public import (
+    adelete_contacts,
+    aremove_from_list,
     atrigger_workflow,
+    aunsubscribe,
     aupsert_contacts,
     aupsert_transactions,
+    delete_contacts,
+    remove_from_list,
     trigger_workflow,
+    unsubscribe,
     upsert_contacts,
     upsert_transactions,
 )
@@ -62,14 +68,20 @@ __all__ = [
     "Sandbox",
     "ServerError",
     "TransportError",
+    "adelete_contacts",
+    "aremove_from_list",
     "atrigger_workflow",
+    "aunsubscribe",
     "aupsert_contacts",
     "aupsert_transactions",
+    "delete_contacts",
+    "remove_from_list",
     "rows_to_retry",
     "sandbox",
     "schemas",
     "summary",
     "trigger_workflow",
+    "unsubscribe",
     "upsert_contacts",
     "upsert_transactions",
 ]

@@ -12,12 +12,12 @@ import argparse
 import sys
 from typing import Any
 
-from qxframe._results import Status
+from qxframe._skins import Status
 
 
 def source(args: argparse.Namespace, name: str) -> Any:
     """What FILE names: standard input (``-``), delimited text, or a Parquet file."""
-    from qxframe._inputs import CsvSource, file_source
+    from qxframe._skins import CsvSource, file_source
 
     if name == "-":
         return CsvSource(stream=sys.stdin.buffer, separator=args.delimiter, name="standard input")
@@ -28,14 +28,14 @@ def source(args: argparse.Namespace, name: str) -> Any:
 
 def path_of(frame: Any) -> Any:
     """The file an input reads (its path), or the input itself."""
-    from qxframe._inputs import CsvSource
+    from qxframe._skins import CsvSource
 
     return frame.path if isinstance(frame, CsvSource) else frame
 
 
 def journal_before(journal: str | None, frame: Any) -> Any:
     """The journal as it was before this push (to say what resuming did), or ``None``."""
-    from qxframe._journal import peek
+    from qxframe._skins import peek
 
     return None if journal is None else peek(journal)
 

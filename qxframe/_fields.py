@@ -105,6 +105,30 @@ def _contact_fields() -> tuple[Field, ...]:
     )
 
 
+def _removal_fields(list_role: str | None) -> tuple[Field, ...]:
+    """A removal action's fields (DESIGN §7): its destination, and who (a contact id, or
+    identity fields looked up as a transaction's are). ``list_role``: ``"required"``,
+    ``"optional"`` (unsubscribe: list level with one, else directory level) or ``None``."""
+    where = [
+        Field("directory_id", "directoryId", "identifier", None, "POOL_", destination=True,
+              help="the XM Directory (POOL_…) of every contact (else a directory_id column)"),
+    ]  # fmt: skip
+    if list_role is not None:
+        where.append(
+            Field("mailing_list_id", "mailingListId", "identifier", None, "CG_",
+                  destination=True, required=list_role == "required",
+                  help="the mailing list (CG_…) of every row (else a mailing_list_id column)"
+                  + ("" if list_role == "required" else "; without one, the directory's")),
+        )  # fmt: skip
+    return (
+        *where,
+        Field("contact_id", "contactId", "identifier", None, "CID_"),
+        Field("ext_ref", "extRef", "string", None),
+        Field("email", "email", "string", None, format=EMAIL_PATTERN),
+        Field("phone", "phone", "string", None),
+    )
+
+
 _CATALOGUE: Final[dict[str, tuple[Field, ...]]] = {
     "contacts": (
         *_contact_fields(),
@@ -155,6 +179,10 @@ _CATALOGUE: Final[dict[str, tuple[Field, ...]]] = {
             whole_row=True,
         ),
     ),
+    # removal as frame operations (DESIGN §7; actions/_removals)
+    "remove": _removal_fields("required"),
+    "unsubscribe": _removal_fields("optional"),
+    "delete": _removal_fields(None),
 }
 
 #: The actions, in the order people are shown them (the CLI's subcommands, the pickers).
@@ -228,6 +256,9 @@ _OPTIONS: Final[dict[str, tuple[Option, ...]]] = {
     "contacts": (*_IMPORT_OPTIONS, *_SYNC_OPTIONS),
     "transactions": (Option("batch_size", 100, "transactions per request"), *_IMPORT_OPTIONS),
     "workflow": (),
+    "remove": (),
+    "unsubscribe": (),
+    "delete": (),
 }
 
 
@@ -253,6 +284,9 @@ _IDENTITY: Final[dict[str, tuple[str, ...]]] = {
     "contacts": ("ext_ref", "email", "phone"),
     "transactions": ("contact_id", "ext_ref", "email", "phone"),
     "workflow": (),
+    "remove": ("contact_id", "ext_ref", "email", "phone"),
+    "unsubscribe": ("contact_id", "ext_ref", "email", "phone"),
+    "delete": ("contact_id", "ext_ref", "email", "phone"),
 }
 
 

@@ -1,20 +1,25 @@
 """The ``qxframe`` command: a thin skin over the library.
 
-This module owns argument parsing and what the command prints; the work is done by
-library functions. Each subcommand is one ``_add_<name>(subparsers)`` function that
-registers its parser and sets ``handler`` to a ``_run_<name>(args) -> int`` function;
-:func:`main` dispatches and returns the exit code (0 ok, 1 some rows failed, 2 usage,
-configuration or authentication errors). Errors are converted to messages and exit codes
-here, at the edge, and nowhere else. What FILE means (``-``, ``--delimiter``) and what a
-resumed push prints after its summary are in :mod:`qxframe._cli_inputs`.
+This module owns argument parsing; the work is done by library functions, and what the
+command prints (progress bar, summaries, tables, errors in its own words) is in
+:mod:`qxframe._cli_output`. Each subcommand is one ``_add_<name>(subparsers)`` function
+that registers its parser with :func:`_command` (its help ends with examples) and sets
+``handler`` to a ``_run_<name>(args) -> int`` function; :func:`main` dispatches and returns
+the exit code (0 ok, 1 some rows failed, 2 usage, configuration or authentication errors,
+130 interrupted). Errors are converted to messages and exit codes here, at the edge, and
+nowhere else. What FILE means (``-``, ``--delimiter``) and what a resumed push prints
+after its summary are in :mod:`qxframe._cli_inputs`.
 
 Subcommands:
 
 - ``push contacts|transactions|workflow FILE``: push a CSV/Parquet file (progress on
   stderr, a summary on stdout, results to ``--out``, resumable with ``--journal``);
 - ``retry contacts|transactions|workflow RESULTS FILE``: push again the rows of FILE that
-  failed according to RESULTS (never those whose outcome is unknown);
-- ``sandbox``: run the embedded Qualtrics-compatible server until Ctrl-C.
+  failed according to RESULTS (never those whose outcome is unknown); ``--merge`` writes
+  the whole push's results with the retried rows' new outcomes;
+- ``summary RESULTS``: the summary of a past results file;
+- ``whoami``, ``directories``, ``lists --directory-id``: find the ids a push needs;
+- ``sandbox``: run the embedded Qualtrics-compatible server until Ctrl-C (``--log``).
 """
 
 from __future__ import annotations
@@ -24,25 +29,56 @@ import contextlib
 import signal
 import sqlite3
 import sys
+import textwrap
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
-from qxframe import _cli_inputs, _fields
-from qxframe._results import OUTCOME_UNKNOWN
-from qxframe.delivery._config import positive
+from qxframe import _cli_inputs, _cli_output
+from qxframe._cli_output import LISTED_ROWS, in_cli_words, listed, summarize
+from qxframe._skins import OUTCOME_UNKNOWN, action_names, destinations, options_for, positive
 from qxframe.exceptions import ConfigError
 
-LISTED_ROWS = 50  # outcome-unknown rows listed by number in the summary
+ENVIRONMENT = (
+    "The token and datacenter (or base URL) come from QUALTRICS_API_TOKEN and "
+    "QUALTRICS_DATACENTER (or QUALTRICS_BASE_URL)."
+)
+
+
+def _command(
+    subparsers: Any, name: str, *, help: str, description: str, examples: list[str]
+) -> argparse.ArgumentParser:
+    """A sub-parser whose ``--help`` wraps ``description`` and ends with ``examples``."""
+    shown = "\n".join(f"  {line}" for line in examples)
+    return subparsers.add_parser(
+        name,
+        help=help,
+        description="\n\n".join(textwrap.fill(part, 88) for part in description.split("\n\n")),
+        epilog=f"Examples:\n{shown}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+# -- sandbox -------------------------------------------------------------------------------
 
 
 def _add_sandbox(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = _command(
+        subparsers,
         "sandbox",
         help="run a local Qualtrics-compatible server to try pushes against",
         description="Run the qxframe sandbox (a Qualtrics-compatible server) on 127.0.0.1 "
-        "until Ctrl-C or SIGTERM. It prints a throwaway API token and the ids to use.",
+        "until Ctrl-C or SIGTERM. It prints a throwaway API token and the ids to use.\n\n"
+        "What it received can be read from another shell, with its token: "
+        "GET /_sandbox/workflow-events and GET /_sandbox/requests answer JSON rows.",
+        examples=[
+            "qxframe sandbox --port 8765",
+            "qxframe sandbox --port 8765 --log",
+            "qxframe sandbox --latency 0.2 --rate-limit 500 --error-rate 0.05",
+            'curl -s -H "X-API-TOKEN: $QUALTRICS_API_TOKEN" '
+            "http://127.0.0.1:8765/_sandbox/workflow-events",
+        ],
     )
     parser.add_argument(
         "--port", type=int, default=0, help="port on 127.0.0.1 (default 0: pick a free one)"
@@ -71,6 +107,11 @@ def _add_sandbox(subparsers: Any) -> None:
     parser.add_argument(
         "--seed", type=int, default=0, help="seed for ids and random errors (default 0)"
     )
+    parser.add_argument(
+        "--log",
+        action="store_true",
+        help="print one line per request: method, path, status, endpoint family",
+    )
     parser.set_defaults(handler=_run_sandbox)
 
 
@@ -89,14 +130,24 @@ def _sandbox_banner(sb: Any) -> str:
             "Use it from another shell:",
             f"  export QUALTRICS_BASE_URL={sb.base_url}",
             f"  export QUALTRICS_API_TOKEN={sb.api_token}",
+            "What it received (JSON):",
+            f'  curl -s -H "X-API-TOKEN: $QUALTRICS_API_TOKEN" {sb.base_url}/_sandbox/requests',
+            f'  curl -s -H "X-API-TOKEN: $QUALTRICS_API_TOKEN" '
+            f"{sb.base_url}/_sandbox/workflow-events",
             "",
             "Press Ctrl-C to stop.",
         ]
     )
 
 
+def _log_line(row: dict[str, Any]) -> None:
+    """``--log``: one line per request (never its query string, headers or body)."""
+    with contextlib.suppress(OSError):  # whoever read our output may be gone
+        print(f"{row['method']} {row['path']} {row['status']} {row['family'] or '-'}", flush=True)
+
+
 def _run_sandbox(args: argparse.Namespace) -> int:
-    from qxframe._sandbox import Sandbox
+    from qxframe import Sandbox
 
     try:
         sb = Sandbox(
@@ -104,6 +155,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
             rate_limit=args.rate_limit,
             error_rate=args.error_rate,
             seed=args.seed,
+            on_request=_log_line if args.log else None,
         )
         sb.start(port=args.port)
     except (ValueError, OSError, RuntimeError) as exc:
@@ -125,19 +177,163 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- push and retry ----------------------------------------------------------------------
+# -- finding ids ---------------------------------------------------------------------------
+
+
+def _add_whoami(subparsers: Any) -> None:
+    parser = _command(
+        subparsers,
+        "whoami",
+        help="check the token: the user, brand and datacenter it belongs to",
+        description="Check the API token with Qualtrics and print whose it is. " + ENVIRONMENT,
+        examples=["qxframe whoami", "QUALTRICS_DATACENTER=fra1 qxframe whoami"],
+    )
+    parser.set_defaults(handler=_run_whoami)
+
+
+def _run_whoami(args: argparse.Namespace) -> int:
+    def work() -> int:
+        with _client(dry_run=False) as client:
+            me = client.whoami()
+        for key in ("userName", "firstName", "lastName", "email", "brandId", "datacenter"):
+            if me.get(key) is not None:
+                print(f"{key + ':':<12} {me[key]}")
+        print("Next: qxframe directories")
+        return 0
+
+    return _at_edge(work)
+
+
+def _add_directories(subparsers: Any) -> None:
+    parser = _command(
+        subparsers,
+        "directories",
+        help="list the XM Directories (POOL_… ids) the token can reach",
+        description="List the directories of the brand: the id to give --directory-id, "
+        "its name, its contacts, and the fields it deduplicates on (a directory that does "
+        "not deduplicate makes a new contact for every push of the same person). " + ENVIRONMENT,
+        examples=["qxframe directories", "qxframe lists --directory-id POOL_…"],
+    )
+    parser.set_defaults(handler=_run_directories)
+
+
+def _run_directories(args: argparse.Namespace) -> int:
+    def work() -> int:
+        with _client(dry_run=False) as client:
+            found = client.directories()
+        dedup = "deduplicates on"
+        columns = {
+            "directory_id": lambda r: r["directory_id"],
+            "name": lambda r: r["name"] or "",
+            "contacts": lambda r: "" if r["contact_count"] is None else str(r["contact_count"]),
+            dedup: lambda r: ", ".join(r["deduplication_criteria"] or []) or "(nothing)",
+        }
+        print(_cli_output.table(found, columns))
+        print("Next: qxframe lists --directory-id POOL_…   (a directory's mailing lists)")
+        return 0
+
+    return _at_edge(work)
+
+
+def _add_lists(subparsers: Any) -> None:
+    parser = _command(
+        subparsers,
+        "lists",
+        help="list the mailing lists (CG_… ids) of a directory",
+        description="List the mailing lists of a directory: the id to give "
+        "--mailing-list-id, its name and its contacts. " + ENVIRONMENT,
+        examples=["qxframe lists --directory-id POOL_…", "qxframe directories"],
+    )
+    parser.add_argument(
+        "--directory-id", required=True, metavar="POOL_ID", help="the directory (POOL_…)"
+    )
+    parser.set_defaults(handler=_run_lists)
+
+
+def _run_lists(args: argparse.Namespace) -> int:
+    def work() -> int:
+        with _client(dry_run=False) as client:
+            found = client.mailing_lists(args.directory_id)
+        columns = {
+            "mailing_list_id": lambda r: r["mailing_list_id"],
+            "name": lambda r: r["name"] or "",
+            "contacts": lambda r: "" if r["contact_count"] is None else str(r["contact_count"]),
+        }
+        print(_cli_output.table(found, columns))
+        return 0
+
+    return _at_edge(work)
+
+
+# -- after the run -------------------------------------------------------------------------
+
+
+def _add_summary(subparsers: Any) -> None:
+    parser = _command(
+        subparsers,
+        "summary",
+        help="the per-status summary of a past push's results file",
+        description="Print the summary of a results file written by --out (.csv or "
+        ".parquet): the rows per status with their reasons, and the rows whose outcome is "
+        "unknown. Exit status: 0 every row succeeded (or was skipped or dry-run), 1 some "
+        "rows failed, were invalid or were not sent, 2 not a results file.",
+        examples=[
+            "qxframe summary results.csv",
+            "qxframe summary results.parquet",
+            "qxframe retry contacts results.csv contacts.csv --directory-id POOL_… "
+            "--out all.csv --merge",
+        ],
+    )
+    parser.add_argument("results", metavar="RESULTS", help="the results file (.csv/.parquet)")
+    parser.set_defaults(handler=_run_summary)
+
+
+def _run_summary(args: argparse.Namespace) -> int:
+    from qxframe._skins import Status, Tally, read_results
+
+    def work() -> int:
+        tally = Tally(keep_rows=LISTED_ROWS)
+        tally(read_results(args.results))
+        summarize(f"summary {args.results}", tally, kept=False)
+        return 0 if tally.ok and not tally.counts[Status.NOT_SENT] else 1
+
+    return _at_edge(work)
+
+
+# -- push and retry ------------------------------------------------------------------------
 
 
 def _per_action(
-    subparsers: Any, name: str, each: str, help: str, description: str
+    subparsers: Any, name: str, each: str, help: str, description: str, examples: list[str]
 ) -> Iterator[tuple[str, argparse.ArgumentParser]]:
     """Register ``name`` with one sub-parser per action (its help: ``each`` with the action
-    for ``{}``); yield ``(action, sub-parser)``."""
-    parser = subparsers.add_parser(name, help=help, description=description)
+    for ``{}``); yield ``(action, sub-parser)``. ``examples``: the command's; each action's
+    help shows those of its own action (the first word after ``name``)."""
+    parser = _command(subparsers, name, help=help, description=description, examples=examples)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for action in _fields.ACTIONS:  # the catalogue's, read when the parser is built
-        sub = actions.add_parser(action, help=each.format(action), description=description)
+    for action in action_names():  # the catalogue's, read when the parser is built
+        own = [e for e in examples if e.split()[2:3] == [action]] or examples
+        sub = _command(
+            actions, action, help=each.format(action), description=description, examples=own
+        )
         yield action, sub
+
+
+PUSH_EXAMPLES = [
+    "qxframe push contacts contacts.csv --directory-id POOL_… --out results.csv",
+    "qxframe push contacts contacts.csv --directory-id POOL_… --mailing-list-id CG_… "
+    "--journal contacts.qxj --out results.csv",
+    "qxframe push transactions tx.parquet --directory-id POOL_… --mailing-list-id CG_… "
+    "--map transaction_data=amount,currency --out tx-results.parquet",
+    "qxframe push workflow events.csv --workflow-url 'https://….qualtrics.com/inbound-event/…' "
+    "--dry-run --out preview.csv",
+    "zcat export.csv.gz | qxframe push contacts - --directory-id POOL_… --out results.csv",
+    "qxframe push contacts week2.csv --directory-id POOL_… --mailing-list-id CG_… "
+    "--journal segment.qxj --on-leave remove --max-leave 0.2",
+    "qxframe push remove leavers.csv --directory-id POOL_… --mailing-list-id CG_…",
+    "qxframe push unsubscribe optouts.csv --directory-id POOL_…",
+    "qxframe push delete gone.csv --directory-id POOL_… --yes",
+]
 
 
 def _add_push(subparsers: Any) -> None:
@@ -147,10 +343,13 @@ def _add_push(subparsers: Any) -> None:
         "push {} from FILE",
         help="push the rows of a CSV, TSV or Parquet file to Qualtrics",
         description="Push the rows of a CSV, TSV or Parquet file: one contact, transaction or "
-        "workflow event per row. The token and datacenter (or base URL) come from "
-        "QUALTRICS_API_TOKEN and QUALTRICS_DATACENTER (or QUALTRICS_BASE_URL). Exit status: "
-        "0 every row succeeded (or was skipped as done before), 1 some rows failed or were "
-        "invalid, 2 usage, configuration or authentication error.",
+        f"workflow event per row. {ENVIRONMENT} Ids: qxframe directories, qxframe lists."
+        "\n\nExit status: 0 every row succeeded (or was skipped as done before), 1 some rows "
+        "failed or were invalid, or the push stopped on an error after sending rows, 2 usage, "
+        "configuration or authentication error, 130 interrupted (Ctrl-C): nothing more is "
+        "sent, --out keeps every row read (not_sent for the rows not sent), and with "
+        "--journal the same command resumes.",
+        examples=PUSH_EXAMPLES,
     ):
         sub.add_argument(
             "file",
@@ -159,7 +358,30 @@ def _add_push(subparsers: Any) -> None:
             "CSV on standard input",
         )
         _add_push_options(sub, action)
+        _add_yes(sub, action)
         sub.set_defaults(handler=_run_push)
+
+
+def _add_yes(sub: argparse.ArgumentParser, action: str) -> None:
+    """``delete`` asks for ``--yes``: what it does cannot be undone."""
+    if action == "delete":
+        sub.add_argument(
+            "--yes",
+            action="store_true",
+            help="really delete the contacts (they cannot be restored); without it, only "
+            "--dry-run runs",
+        )
+
+
+def _refused_without_yes(args: argparse.Namespace) -> bool:
+    if args.action != "delete" or args.yes or args.dry_run:
+        return False
+    print(
+        f"qxframe {args.command} delete deletes contacts from the directory, which cannot be "
+        "undone: add --yes to go ahead (or --dry-run to see what it would do).",
+        file=sys.stderr,
+    )
+    return True
 
 
 def _add_retry(subparsers: Any) -> None:
@@ -171,7 +393,24 @@ def _add_retry(subparsers: Any) -> None:
         description="Push again the rows of FILE that failed according to RESULTS (the "
         "--out file of an earlier push of FILE). Rows whose outcome is unknown "
         "(outcome_unknown) are not re-sent: they may have landed, check them in Qualtrics. "
-        "Give the same destination options as the push. Exit status as for push.",
+        "Give the same destination options as the push. With --merge, --out gets the whole "
+        "push's results: RESULTS with the retried rows' new outcomes. Exit status as for "
+        "push.",
+        examples=[
+            "qxframe retry contacts results.csv contacts.csv --directory-id POOL_… "
+            "--out retried.csv",
+            "qxframe retry remove results.csv leavers.csv --directory-id POOL_… "
+            "--mailing-list-id CG_… --out retried.csv",
+            "qxframe retry unsubscribe results.csv optouts.csv --directory-id POOL_… "
+            "--out retried.csv",
+            "qxframe retry delete results.csv gone.csv --directory-id POOL_… --yes",
+            "qxframe retry contacts results.csv contacts.csv --directory-id POOL_… "
+            "--out all-results.csv --merge",
+            "qxframe retry transactions results.csv tx.csv --directory-id POOL_… "
+            "--mailing-list-id CG_… --out tx-all.csv --merge",
+            "qxframe retry workflow results.csv events.csv --workflow-url 'https://…' "
+            "--include-invalid --out retried.csv",
+        ],
     ):
         sub.add_argument("results", metavar="RESULTS", help="the results file (.csv/.parquet)")
         sub.add_argument("file", metavar="FILE", help="the input file of that push")
@@ -180,12 +419,18 @@ def _add_retry(subparsers: Any) -> None:
             action="store_true",
             help="also push the rows that were invalid (after fixing them in FILE)",
         )
+        sub.add_argument(
+            "--merge",
+            action="store_true",
+            help="write to --out every row of RESULTS, the retried ones with their new outcome",
+        )
         _add_push_options(sub, action, journal=False)
+        _add_yes(sub, action)
         sub.set_defaults(handler=_run_retry, journal=None)
 
 
 def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: bool = True) -> None:
-    for destination in _fields.destinations(action):
+    for destination in destinations(action):
         parser.add_argument(
             "--" + destination.name.replace("_", "-"),
             metavar=destination.metavar,
@@ -214,7 +459,7 @@ def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: boo
         metavar="N",
         help="at most N requests in flight (default: what the rate limit needs, up to 64)",
     )
-    for option in _fields.options_for(action):  # the action's own, from the catalogue
+    for option in options_for(action):  # the action's own, from the catalogue
         kind: dict[str, Any] = (
             {"choices": option.choices}
             if option.choices
@@ -261,110 +506,157 @@ def _count(text: str) -> int:
 
 
 def _run_push(args: argparse.Namespace) -> int:
+    if _refused_without_yes(args):
+        return 2
     return _at_edge(lambda: _push(args, _cli_inputs.source(args, args.file)))
 
 
 def _run_retry(args: argparse.Namespace) -> int:
+    if _refused_without_yes(args):
+        return 2
     return _at_edge(lambda: _retry(args))
 
 
 def _at_edge(work: Any) -> int:
-    """Run ``work``; turn qxframe's errors into a message on stderr and an exit status."""
+    """Run ``work``; turn qxframe's errors into a message on stderr (in the command's
+    words, :func:`~qxframe._cli_output.in_cli_words`) and an exit status."""
     from qxframe.exceptions import AuthError, ConfigError, QxError
 
     try:
         return int(work())
     except (ConfigError, AuthError) as exc:
-        print(f"qxframe: {exc}", file=sys.stderr)
+        _error(str(exc))
         return 1 if getattr(exc, "sent", 0) else 2  # raised after sending: exit 1
     except (QxError, OSError, sqlite3.Error) as exc:
-        print(f"qxframe: {exc}", file=sys.stderr)
+        _error(str(exc))
         return 1
     except KeyboardInterrupt as exc:
-        sent = getattr(exc, "sent", 0)
-        print(
-            f"qxframe: interrupted; nothing more was sent ({sent} row(s) had been sent, and "
-            "--out has every row read so far). With --journal, run the same command again "
-            "to resume.",
-            file=sys.stderr,
+        sent = getattr(exc, "sent", None)
+        if sent is None:  # not a push's (PushInterrupted carries what it had sent)
+            _error("interrupted.")
+            return 130
+        _error(
+            f"interrupted; nothing more was sent ({sent} row(s) had been sent; the summary "
+            "says what was done, and --out, if given, has every row read so far). With "
+            "--journal, run the same command again to resume."
         )
         return 130
 
 
-def _push(args: argparse.Namespace, frame: Any, positions: Any = None) -> int:
+def _error(message: str) -> None:
+    print(f"qxframe: {in_cli_words(message)}", file=sys.stderr)
+
+
+def _push(args: argparse.Namespace, frame: Any, positions: Any = None, merge: Any = None) -> int:
     """Push ``frame`` as ``args`` say; print the summary; return the exit status.
 
     Results stream to a tally (and to ``--out``) chunk by chunk, never all in memory.
     ``positions`` (retry): the input position of each row of ``frame``, so that results
-    name rows of the original file.
+    name rows of the original file. ``merge`` (retry ``--merge``): the earlier push's
+    results; ``--out`` then gets them with these rows' new outcomes, kept in memory.
+    A push stopped by Ctrl-C or by an error after sending still prints its summary.
     """
-    from qxframe._sinks import ResultsWriter, Tally
-    from qxframe.actions._public import run_push
+    from qxframe._skins import ResultsWriter, Tally, count_rows, start_push
 
     tally = Tally(keep_rows=LISTED_ROWS)
-    names = [d.name for d in _fields.destinations(args.action)]
+    names = [d.name for d in destinations(args.action)]
     constants: dict[str, Any] = {name: getattr(args, name) for name in names}
     client, mapping = _client(args.dry_run), _mapping(args.action, args.map)
     before = _cli_inputs.journal_before(args.journal, frame)
-    with ExitStack() as stack:
-        sinks: list[Any] = [tally]
-        if args.out is not None:  # nothing is created before the journal's lock is held
-            keep = (_cli_inputs.path_of(frame), getattr(args, "results", None), args.journal)
-            sinks.append(stack.enter_context(ResultsWriter(args.out, keep=keep)))
+    keep = (_cli_inputs.path_of(frame), getattr(args, "results", None), args.journal)
+    show = not args.no_progress and sys.stderr.isatty()
+    retried: list[Any] = []
+    try:
+        with ExitStack() as stack:
+            sinks: list[Any] = [tally]
+            if merge is not None:
+                sinks.append(retried.append)
+            elif args.out is not None:  # nothing is created before the journal's lock is held
+                sinks.append(stack.enter_context(ResultsWriter(args.out, keep=keep)))
 
-        def sink(part: Any) -> None:
-            if positions is not None:
-                part = part.with_columns(row=positions.gather(part["row"]))
-            for each in sinks:
-                each(part)
+            def sink(part: Any) -> None:
+                if positions is not None:
+                    part = part.with_columns(row=positions.gather(part["row"]))
+                for each in sinks:
+                    each(part)
 
-        run_push(
-            args.action,
-            frame,
-            client=client,
-            constants=constants,
-            mapping=mapping,
-            dry_run=args.dry_run,
-            concurrency=args.concurrency,
-            progress=False if args.no_progress else None,
-            **{o.name: getattr(args, o.name) for o in _fields.options_for(args.action)},
-            journal=args.journal,
-            full_resync=getattr(args, "full_resync", False),
-            sink=sink,
-        )
-    _summarize(f"{args.command} {args.action}", tally, args.out)
+            bar = _cli_output.Bar(count_rows(frame), f"qxframe {args.action}", show=show)
+            start_push(
+                args.action,
+                frame,
+                client=client,
+                **constants,
+                mapping=mapping,
+                dry_run=args.dry_run,
+                concurrency=args.concurrency,
+                progress=bar,
+                **{o.name: getattr(args, o.name) for o in options_for(args.action)},
+                journal=args.journal,
+                full_resync=getattr(args, "full_resync", False),
+                sink=sink,
+            ).result()
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt) or getattr(exc, "sent", None):
+            if merge is not None:
+                _write_merged(args.out, keep, merge, retried)
+            summarize(f"{args.command} {args.action} (stopped)", tally, args.out)
+        raise
+    if merge is not None:
+        _write_merged(args.out, keep, merge, retried)
+    summarize(f"{args.command} {args.action}", tally, args.out)
     _cli_inputs.say_resumed(tally, before, frame)
     return 0 if tally.ok else 1
+
+
+def _write_merged(out: str, keep: Any, earlier: Any, parts: list[Any]) -> None:
+    """``retry --merge``: ``earlier`` results with the retried rows' outcomes, to ``out``
+    (a retried row the push stopped before sending keeps its earlier outcome)."""
+    import polars as pl
+
+    from qxframe._skins import ResultsWriter, Status, assemble
+
+    new = assemble(parts).filter(pl.col("status") != Status.NOT_SENT) if parts else None
+    merged = earlier
+    if new is not None and new.height:
+        kept = earlier.filter(pl.col("row").is_null() | ~pl.col("row").is_in(new["row"].to_list()))
+        merged = pl.concat([kept, new.select(earlier.columns)]).sort(
+            "row", nulls_last=True, maintain_order=True
+        )
+    with ResultsWriter(out, keep=keep) as writer:
+        writer(merged)
+    print(f"Merged: {out} holds every row of the push, the retried ones with their new outcome.")
 
 
 def _retry(args: argparse.Namespace) -> int:
     import polars as pl
 
-    from qxframe._inputs import iter_chunks
-    from qxframe._results import rows_to_retry
-    from qxframe._sinks import ResultsWriter, read_results
+    from qxframe import rows_to_retry
+    from qxframe._skins import ResultsWriter, iter_chunks, read_results
 
+    if args.merge and args.out is None:
+        raise _config_error("--merge writes the whole push's results to --out; give --out PATH")
     if args.out is not None:  # refused before anything is read (it only checks)
         ResultsWriter(args.out, keep=(args.file, args.results)).open()
     results = read_results(args.results)
     index = "__qxframe_source_row__"
     chunks = iter_chunks(_cli_inputs.source(args, args.file))
     source = pl.concat(list(chunks), how="vertical").with_row_index(index)
-    if source.height != results.height:
+    pushed = results.filter(pl.col("row").is_not_null())  # a sync's removals have no row
+    if source.height != pushed.height:
         raise _config_error(
-            f"{args.results} has {results.height} rows but {args.file} has {source.height}: "
+            f"{args.results} has {pushed.height} rows but {args.file} has {source.height}: "
             "give the results of a push of this very file"
         )
-    frame = rows_to_retry(source, results, include_invalid=args.include_invalid)
+    frame = rows_to_retry(source, pushed, include_invalid=args.include_invalid)
     unknown = results.filter(pl.col("error_code") == OUTCOME_UNKNOWN)["row"].to_list()
     if unknown:
         print(
             f"Not re-sent: {len(unknown)} row(s) ended outcome_unknown; they may have landed, "
-            f"check them in Qualtrics ({_rows(unknown[:LISTED_ROWS], len(unknown))})."
+            f"check them in Qualtrics ({listed(unknown[:LISTED_ROWS], len(unknown))})."
         )
     print(f"Retrying {frame.height} row(s) of {args.file}.")
     positions = frame[index].cast(pl.Int64)
-    return _push(args, frame.drop(index), positions)
+    return _push(args, frame.drop(index), positions, merge=results if args.merge else None)
 
 
 def _client(dry_run: bool) -> Any:
@@ -385,7 +677,7 @@ def _client(dry_run: bool) -> Any:
 
 def _mapping(action: str, items: list[str]) -> dict[str, Any] | None:
     """``--map FIELD=COLUMN`` options as a mapping (object fields: a list of columns)."""
-    from qxframe._fields import field
+    from qxframe._skins import field
 
     mapping: dict[str, Any] = {}
     for item in items:
@@ -408,48 +700,6 @@ def _config_error(message: str) -> Exception:
     return ConfigError(message)
 
 
-# -- the summary ---------------------------------------------------------------------------
-
-
-def _summarize(what: str, tally: Any, out: str | None) -> None:
-    """Print counts per status (with reasons) and the outcome-unknown rows."""
-    from qxframe._results import STATUSES
-
-    print(f"qxframe {what}: {sum(tally.counts.values())} row(s)")
-    for status in STATUSES:
-        reasons = sorted(
-            ((n, code) for (s, code), n in tally.reasons.items() if s == status),
-            key=lambda item: (-item[0], item[1]),
-        )
-        detail = ", ".join(f"{code} {n}" for n, code in reasons)
-        print(f"  {status:<8} {tally.counts[status]:>9}" + (f"   ({detail})" if detail else ""))
-    _print_operations(tally.operations)
-    if tally.unknown:
-        rows = _rows(tally.unknown_rows, tally.unknown)
-        print(
-            "Outcome unknown: these rows may or may not have landed and were not sent again; "
-            f"check them in Qualtrics first: {rows}"
-        )
-    if out is not None:
-        print(f"Results: {out}")
-    elif not tally.ok:
-        print("Per-row results were not kept: add --out results.csv to keep them.")
-
-
-def _print_operations(operations: Any) -> None:
-    """What the push did to people and events (create, update, unchanged, remove, …)."""
-    from qxframe._results import OPERATIONS
-
-    done = [f"{op} {operations[op]}" for op in OPERATIONS if operations[op]]
-    if done:
-        print("  operations: " + ", ".join(done))
-
-
-def _rows(rows: list[int], total: int) -> str:
-    more = f" … and {total - len(rows)} more (see the results)" if total > len(rows) else ""
-    return "rows " + ", ".join(str(r) for r in rows) + more
-
-
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -460,16 +710,33 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    examples = [
+        "qxframe sandbox --port 8765 --log      # a Qualtrics to try things on",
+        "qxframe whoami",
+        "qxframe directories",
+        "qxframe push contacts contacts.csv --directory-id POOL_… --out results.csv",
+        "qxframe summary results.csv",
+        "qxframe COMMAND --help                 # each command's options and examples",
+    ]
     parser = argparse.ArgumentParser(
         prog="qxframe",
         description="Push rows of a dataframe to Qualtrics: XM Directory contacts, "
         "transactions and Xflow workflow events.",
+        epilog="Examples:\n" + "\n".join(f"  {line}" for line in examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"qxframe {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_push(subparsers)
-    _add_retry(subparsers)
-    _add_sandbox(subparsers)
+    for add in (
+        _add_push,
+        _add_retry,
+        _add_summary,
+        _add_whoami,
+        _add_directories,
+        _add_lists,
+        _add_sandbox,
+    ):
+        add(subparsers)
     return parser
 
 

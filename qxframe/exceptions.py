@@ -133,7 +133,7 @@ class AuthError(ApiError):
 
 
 class NotFoundError(ApiError):
-    """404: the directory, mailing list or contact does not exist."""
+    """404: the directory, mailing list, contact or workflow trigger does not exist."""
 
     default_code = "not_found"
 

@@ -3,8 +3,10 @@
 
 A toy action, ``echo`` (post each row's ``message`` to a trigger URL), is added here in
 exactly those places — entries in ``_fields`` and one line in ``_registry.ACTIONS``, the
-module being the functions below — and then pushed, dry-run, previewed and offered by the
-CLI, and its rows validated by rules it never wrote, with no other file touched.
+module being the functions below, written against the contract alone
+(``qxframe.actions._action``) — and then pushed, dry-run, previewed, resumed from a
+journal and offered by the CLI, and its rows validated by rules it never wrote, with no
+other file touched.
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ import qxframe as qx
 from qxframe import _fields, _results
 from qxframe._fields import Field
 from qxframe.actions import _registry
-from qxframe.actions._pipeline import Action, Push, rows_of, run_groups
-from qxframe.exceptions import QxError
+from qxframe.actions._action import Action, Context, LostRows, outcome_of, rows_of, run_groups
 
 
 # -- the action module ---------------------------------------------------------------------
@@ -28,24 +29,18 @@ def _body(row: dict[str, Any]) -> dict[str, Any]:
     return {"message": row.get("message")}
 
 
-async def _send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
-    outcomes: list[_results.Outcome] = []
-
+async def _send(valid: pl.DataFrame, ctx: Context) -> None:
     async def post(row: dict[str, Any]) -> None:
-        answer = await push.call(
-            lambda: push.api.atrigger_workflow(row["echo_url"], _body(row)),
+        answer = await ctx.call(
+            lambda: ctx.api.atrigger_workflow(row["echo_url"], _body(row)),
             risky_rows=[row["row"]],
         )
-        if isinstance(answer, QxError):
-            outcomes.append(_results.failed(row["row"], answer))
-        else:
-            outcomes.append(_results.succeeded(row["row"], answer))
+        ctx.report([outcome_of(row["row"], answer)])
 
-    await run_groups(list(rows_of(valid)), post, push.concurrency)
-    return outcomes
+    await run_groups(list(rows_of(valid)), post, ctx.concurrency)
 
 
-def _dry_run(valid: pl.DataFrame, push: Push) -> pl.DataFrame:
+def _dry_run(valid: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     bodies = [json.dumps(_body(row), separators=(",", ":")) for row in rows_of(valid)]
     return _results.from_dry_run(valid["row"], pl.Series(bodies, dtype=pl.String))
 
@@ -88,6 +83,37 @@ def test_a_new_action_pushes_with_the_shared_pipeline(echo):
     # a rule the action never wrote: a url field's allowed origins (the token's safety)
     assert results["error_code"].to_list() == [None, "echo_url_not_allowed"]
     assert events.height == 1 and "hello" in str(events.row(0))
+
+
+def test_a_new_action_resumes_from_a_journal(echo, tmp_path):
+    from qxframe.actions._handle import start_push
+
+    journal = tmp_path / "echo.sqlite"
+    with qx.sandbox() as sb:
+        client, url = sb.client(), sb.workflow_url
+        first = start_push("echo", FRAME, client=client, echo_url=url, journal=journal).result()
+        again = start_push("echo", FRAME, client=client, echo_url=url, journal=journal).result()
+        events = sb.workflow_events()
+    assert first["status"].to_list() == ["success", "success"]
+    assert again["status"].to_list() == ["skipped", "skipped"]
+    assert events.height == 2  # each row sent once
+
+
+def test_an_action_that_loses_a_row_is_an_error_not_a_silent_outcome(echo, monkeypatch):
+    from qxframe.actions._handle import start_push
+
+    async def forgetful(valid: pl.DataFrame, ctx: Context) -> None:
+        rows = list(rows_of(valid))
+        answer = await ctx.call(lambda: ctx.api.atrigger_workflow(rows[0]["echo_url"], {}))
+        ctx.report([outcome_of(rows[0]["row"], answer)])  # the second row is never reported
+
+    monkeypatch.setitem(_registry.ACTIONS, "echo", Action("echo", forgetful, _dry_run))
+    with qx.sandbox() as sb:
+        handle = start_push("echo", FRAME, client=sb.client(), echo_url=sb.workflow_url)
+        with pytest.raises(LostRows, match=r"not reported \[1\]") as lost:
+            handle.result()
+    # the rows are still accounted for in the error's results, the lost one not as sent
+    assert lost.value.results["status"].to_list() == ["success", "not_sent"]
 
 
 def test_a_new_action_dry_runs_and_takes_its_destination_as_a_keyword(echo):

@@ -2,8 +2,9 @@
 module importable on its own.
 
 docs/architecture.md, "Layers": imports point down its table. A cycle hidden behind a lazy
-import inside a function is still a cycle, so the graph is read from the source (every
-``import`` of a qxframe module, at any depth, outside ``if TYPE_CHECKING:``).
+import inside a function, or behind ``if TYPE_CHECKING:``, is still a cycle (a reader
+still needs both modules to read either), so the graph is read from the source: every
+``import`` of a qxframe module, at any depth, ``TYPE_CHECKING`` blocks included.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def _imports(module: str) -> set[str]:
-    """The qxframe modules ``module`` imports at run time (names resolved to modules)."""
+def _imports(module: str, *, type_checking: bool = True) -> set[str]:
+    """The qxframe modules ``module`` imports (names resolved to modules), at any depth;
+    ``type_checking``: those imported only for a type checker too."""
     path = PACKAGE.parent / (module.replace(".", "/") + ".py")
     if not path.exists():
         path = PACKAGE.parent / module.replace(".", "/") / "__init__.py"
@@ -42,7 +44,7 @@ def _imports(module: str) -> set[str]:
 
     def visit(node: ast.AST) -> None:
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and _is_type_checking(child):
+            if isinstance(child, ast.If) and _is_type_checking(child) and not type_checking:
                 for other in child.orelse:
                     visit(other)
                 continue
@@ -145,6 +147,21 @@ def test_the_import_graph_has_no_cycle():
     assert _cycles() == []
 
 
+def test_a_cycle_behind_type_checking_or_a_function_counts(tmp_path, monkeypatch):
+    """The cycle check reads what it says it reads: a cycle made only of a
+    ``TYPE_CHECKING`` import and a function-level import is found."""
+    package = tmp_path / "qxframe"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "_a.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from qxframe._b import B\n"
+    )
+    (package / "_b.py").write_text("def f():\n    from qxframe import _a\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", package)
+    monkeypatch.setattr(sys.modules[__name__], "MODULES", ["qxframe", "qxframe._a", "qxframe._b"])
+    assert _cycles() == [["qxframe._a", "qxframe._b", "qxframe._a"]]
+
+
 #: Imports each module with no qxframe module loaded before it, in one interpreter: the
 #: third-party libraries stay loaded between modules (importing them is what made one
 #: interpreter per module take two minutes), qxframe's own modules never do, so an import
@@ -170,6 +187,27 @@ def test_every_module_imports_alone():
         [sys.executable, "-c", _IMPORT_EACH_ALONE, *importable], capture_output=True, text=True
     )
     assert (done.returncode, done.stdout) == (0, "\n"), done.stderr[-2000:]
+
+
+#: The skins: the CLI (and its inputs helper) and the widgets.
+SKINS = ("qxframe.cli", "qxframe._cli_inputs", "qxframe._cli_output", "qxframe.widgets")
+#: What the skins may import of the library besides one another: the public names, the
+#: public error module, and the one internal entry documented for them.
+SKIN_MAY_IMPORT = {"qxframe", "qxframe.exceptions", "qxframe._skins"}
+
+
+def test_the_skins_import_the_public_library_and_one_internal_entry():
+    """docs/architecture.md, "Layers": the CLI and the widgets are skins over the public
+    library; what else they use is ``qxframe._skins``, and nothing else is private to them."""
+    skins = [m for m in MODULES if m in SKINS or m.startswith("qxframe.widgets.")]
+    assert len(skins) > 3
+    beyond = {
+        f"{m} imports {t}"
+        for m in skins
+        for t in _imports(m)
+        if t not in SKIN_MAY_IMPORT and t not in skins
+    }
+    assert beyond == set()
 
 
 STATUS_WORDS = ("success", "invalid", "failed", "dry_run", "skipped", "not_sent", "outcome_unknown")

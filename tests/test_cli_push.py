@@ -142,13 +142,13 @@ def test_missing_token_exits_2(tmp_path, no_env, capsys):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--directory-id", "oops"], "directory_id"),
+        (["--directory-id", "oops"], "--directory-id"),
         (["--directory-id", "POOL_a", "--map", "email"], "FIELD=COLUMN"),
         (["--directory-id", "POOL_a", "--map", "email=nope"], "nope"),
         (["--directory-id", "POOL_a", "--map", "mail=email"], "not a field"),
         (["--directory-id", "POOL_a", "--map", "email=email", "--map", "email=plan"], "twice"),
         (["--directory-id", "POOL_a", "--out", "results.txt"], ".csv or .parquet"),
-        ([], "directory_id"),
+        ([], "need --directory-id"),
     ],
 )
 def test_configuration_errors_exit_2(tmp_path, no_env, capsys, extra, message):

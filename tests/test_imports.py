@@ -16,8 +16,7 @@ import pytest
 import qxframe as qx
 from qxframe._sandbox import _ep_imports
 from qxframe._sandbox import _imports as sandbox_imports
-from qxframe.actions import _imports
-from qxframe.delivery._envelope import Reply
+from qxframe.actions import _import_job, _imports
 from tests.helpers import bodies, payloads, sigkill_once_recorded
 
 
@@ -171,7 +170,7 @@ def test_status_is_polled_with_backoff_until_complete(sb, timed, fake_time):
     res = push(timed, sb, people(6), method="import")
     assert res["status"].to_list() == ["success"] * 6
     assert fake_time.sleeps[:4] == [0.25, 0.5, 1.0, 2.0]
-    assert max(fake_time.sleeps) <= _imports.POLL_MAX
+    assert max(fake_time.sleeps) <= _import_job.POLL_MAX
 
 
 def test_progress_follows_percent_complete(sb, timed):
@@ -207,7 +206,7 @@ def test_a_full_queue_is_waited_out(sb, timed, fake_time, monkeypatch):
     assert res["status"].to_list() == ["success"] * 6
     assert sb.imports().height == 3  # each job created once, after waiting
     refused = sb.requests().filter((pl.col("family") == "imports") & (pl.col("status") == 429))
-    assert refused.height > 0 and _imports.QUEUE_WAIT in fake_time.sleeps
+    assert refused.height > 0 and _import_job.QUEUE_WAIT in fake_time.sleeps
 
 
 def test_the_report_is_read_to_its_last_page(sb, timed, monkeypatch):
@@ -245,14 +244,14 @@ def test_unprocessed_and_refused_rows_fail_with_reasons(sb, timed, monkeypatch):
 
 
 def test_the_report_maps_back_by_source_index_string_or_integer():
-    job = _imports.Job(
+    job = _import_job.ImportJob(
         "POOL_a",
         "CG_a",
         pl.Series([10, 11, 12, 13, 14], dtype=pl.Int64),
         pl.Series(["{}"] * 5),
         False,
     )
-    created = Reply(202, {}, "req-1", 2)
+    job.http_status, job.request_id, job.attempts = 202, "req-1", 2 + 1  # 1 spent before
     entries = [
         {"sourceIndexId": 0, "contactId": "CID_0", "importStatusCode": "added"},
         {
@@ -264,7 +263,8 @@ def test_the_report_maps_back_by_source_index_string_or_integer():
         {"sourceIndexId": 0, "contactId": "CID_other"},  # a repeat: the first entry counts
         {"sourceIndexId": " 4 ", "contactId": "CID_4"},
     ]
-    out = _imports.map_report(job, created, entries, [1], spent=1)
+    job.entries, job.unprocessed = entries, [1]
+    out = _import_job.map_report(job)
     assert out["row"].to_list() == [10, 11, 12, 13, 14]
     assert out["status"].to_list() == ["success", "failed", "failed", "failed", "success"]
     assert out["qualtrics_id"].to_list() == ["CID_0", None, None, None, "CID_4"]
@@ -325,7 +325,7 @@ def test_a_resumed_push_reads_the_report_of_a_job_it_had_created(sb, timed, tmp_
     async def stopped(*args, **kwargs):  # the push stops once the job exists
         raise RuntimeError("stopped")
 
-    monkeypatch.setattr(_imports, "wait_complete", stopped)
+    monkeypatch.setattr(_import_job, "follow", stopped)
     with pytest.raises(RuntimeError, match="stopped"):
         push(timed, sb, people(5), plain=True, method="import", journal=journal)
     monkeypatch.undo()

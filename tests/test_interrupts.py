@@ -393,24 +393,25 @@ def test_interrupt_kernel_stops_a_push_in_a_notebook_cell(tmp_path):
 
 
 def test_a_push_s_caches_leave_no_task_running_and_no_error_unread():
-    # what a stopped push leaves in Push.caches: a lookup still running is cancelled, one
-    # that failed has its error read (asyncio would log "exception was never retrieved")
+    # what a stopped push leaves in the tasks its actions shared (ctx.keep): a lookup still
+    # running is cancelled, one that failed has its error read (asyncio would log
+    # "exception was never retrieved")
     import gc
 
-    from qxframe.actions._pipeline import Caches, _drop_pending
+    from qxframe.actions._runner import _Push
 
     async def main() -> list[dict]:
         loop = asyncio.get_running_loop()
         logged: list[dict] = []
         loop.set_exception_handler(lambda _loop, context: logged.append(context))
-        caches = Caches()
-        caches.dedup = running = loop.create_future()
+        push = _Push(None)
+        push.keep(running := loop.create_future())
         failed = loop.create_future()
         failed.set_exception(RuntimeError("lookup failed"))
-        caches.lookups["someone"] = failed
-        _drop_pending(caches)
+        push.keep(failed)
+        push.end()
         assert running.cancelled()
-        del caches, failed, running
+        del push, failed, running
         gc.collect()
         return logged
 

@@ -17,7 +17,7 @@ from qxframe._inputs import DEFAULT_CHUNK_SIZE
 from qxframe._results import SCHEMA, Outcome, from_outcomes
 from qxframe._sinks import ResultsWriter, Tally, read_results, scan_results
 from qxframe.actions._contacts import CONTACTS
-from qxframe.actions._pipeline import apush
+from qxframe.actions._runner import apush
 from qxframe.exceptions import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent

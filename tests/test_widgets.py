@@ -27,12 +27,13 @@ from qxframe._fields import field
 from qxframe.exceptions import AuthError, ConfigError, NotFoundError, TransportError
 from qxframe.widgets import (
     _connect,
+    _errors,
     _html,
+    _journals,
     _labels,
     _picks,
     _preview,
     _problems,
-    _push,
     _results_view,
 )
 
@@ -131,12 +132,33 @@ def test_public_surface():
     ],
 )
 def test_describe_error_is_one_sentence(error, expected):
-    text = _connect.describe_error(error, "https://x.example")
+    text = _errors.describe_error(error, "https://x.example")
     assert expected in text and "Traceback" not in text and "\n" not in text
 
 
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (AuthError("no", http_status=401), "refused the token (401): connect again"),
+        (AuthError("no", http_status=403), "refused access (403)"),
+        (TransportError("down"), "could not reach https://x.example: check the network"),
+        (ConfigError("Invalid datacenter ID 'a b'."), "Invalid datacenter ID"),
+        (NotFoundError("Qualtrics answered 404."), "answered with an error: Qualtrics"),
+        (RuntimeError("boom"), "the push failed unexpectedly (RuntimeError: boom)"),
+        (KeyboardInterrupt(), "it was cancelled. Press Push to send the rest"),
+    ],
+)
+def test_failure_text_says_what_was_sent_then_the_same_cause(error, expected):
+    text = _errors.failure_text(error, "https://x.example")
+    assert text.startswith("Nothing was pushed: ") and expected in text and "\n" not in text
+    assert text.endswith(".") and not text.endswith("..")
+    error.results = pl.DataFrame({"status": ["success", "failed", "invalid", "not_sent"]})
+    sent = _errors.failure_text(error, "https://x.example")
+    assert sent.startswith("The push stopped after sending 2 rows: ") and expected in sent
+
+
 def test_describe_error_scrubs_the_token():
-    text = _connect.describe_error(RuntimeError(f"bad header {TOKEN}"), "here", TOKEN)
+    text = _errors.describe_error(RuntimeError(f"bad header {TOKEN}"), "here", TOKEN)
     assert TOKEN not in text and "********" in text
 
 
@@ -219,6 +241,10 @@ def test_sandbox_panel_connects_and_picks_directory_and_list(panel, sb):
     assert "nothing is sent to Qualtrics" in panel.status.value
     assert "iad1" not in panel.status.value and "sandbox-user" in panel.status.value
     assert panel.directory_id == sb.directory_id
+    assert panel.mailing_list_id is None  # "none" until the person picks a list
+    assert panel.mailing_list.options[0] == (_connect.NO_LIST_LABEL, _connect.NO_LIST)
+    assert panel.mailing_list.label == _connect.NO_LIST_LABEL
+    panel.mailing_list.value = sb.mailing_list_id
     assert panel.mailing_list_id == sb.mailing_list_id
     labels = [label for label, _ in panel.directory.options]
     assert f"Customers · {sb.directory_id} · 0 contacts · dedup: email" in labels
@@ -226,6 +252,8 @@ def test_sandbox_panel_connects_and_picks_directory_and_list(panel, sb):
     lists = [label for label, _ in panel.mailing_list.options]
     assert any(label.endswith(f" · {sb.mailing_list_id} · 0 contacts") for label in lists)
     panel.directory.value = sb.plain_directory_id
+    assert panel.mailing_list_id is None  # another directory: back to "none"
+    panel.mailing_list.value = sb.plain_mailing_list_id
     assert panel.mailing_list_id == sb.plain_mailing_list_id
     assert "does not deduplicate" in panel.directory_note.value
     assert "qx-warning" in panel.directory_note.value
@@ -554,8 +582,13 @@ def test_preview_shows_a_mapping_error_as_a_sentence(contacts):
 def test_preview_follows_the_panel_directory(contacts, panel, sb):
     tx = pl.read_csv(SAMPLES / "transactions.csv", infer_schema=False)
     pv = qxw.preview(tx, action="transactions", client=panel, rows=2)
+    assert pv.constants == {"directory_id": sb.directory_id, "mailing_list_id": None}
+    assert "pick a mailing list in the connect panel" in pv.status.value
+    panel.mailing_list.value = sb.mailing_list_id
     assert pv.constants == {"directory_id": sb.directory_id, "mailing_list_id": sb.mailing_list_id}
     panel.directory.value = sb.plain_directory_id
+    assert pv.constants["mailing_list_id"] is None
+    panel.mailing_list.value = sb.plain_mailing_list_id
     assert pv.constants["mailing_list_id"] == sb.plain_mailing_list_id
     assert sb.plain_mailing_list_id in pv.table["payload"][0]
     given = qxw.preview(tx, action="transactions", client=panel, directory_id=sb.directory_id)
@@ -581,6 +614,27 @@ def test_push_button_pushes_and_shows_results(contacts, panel, sb):
     assert not pv.push_button.disabled
 
 
+def test_the_preview_s_push_adds_no_one_to_a_list_nobody_picked(contacts):
+    panel = qxw.connect(sandbox=True)  # the panel starts a sandbox of its own
+    try:
+        sb = panel.sandbox
+        assert sb is not None and panel.mailing_list_id is None
+        res = qxw.preview(contacts, action="contacts", client=panel).push()
+        created = qx.summary(res)["success"]
+        assert created > 0 and sb.contacts().height > 0
+        assert sb.mailing_list_members().height == 0  # in the directory only
+        panel.mailing_list.value = sb.mailing_list_id  # the person picks a list
+        pv = qxw.preview(contacts, action="contacts", client=panel)
+        assert pv.constants["mailing_list_id"] == sb.mailing_list_id
+        again = pv.push()
+        members = sb.mailing_list_members()
+        sent = again.filter(pl.col("status") == "success")["qualtrics_id"]
+        assert sent.len() > 0 and set(members["contact_id"]) == set(sent)  # people merged
+        assert set(members["mailing_list_id"]) == {sb.mailing_list_id}
+    finally:
+        panel.disconnect()
+
+
 def test_push_without_a_client_says_so(contacts):
     pv = qxw.preview(contacts, directory_id="POOL_x")
     pv.push_button.click()
@@ -597,6 +651,7 @@ TX_MAPPING = {"transaction_data": ["amount", "currency", "product"]}
 
 
 def test_push_twice_sends_each_transaction_once_unless_confirmed(transactions, panel, sb):
+    panel.mailing_list.value = sb.mailing_list_id
     pv = qxw.preview(transactions, action="transactions", client=panel, mapping=TX_MAPPING)
     first = pv.push()
     landed = sb.transactions().height
@@ -619,6 +674,7 @@ def test_push_twice_sends_each_transaction_once_unless_confirmed(transactions, p
 def test_cancel_stops_the_push_like_ctrl_c_and_push_again_sends_the_rest(transactions):
     with qx.sandbox(seed=3, latency=0.02) as slow:
         panel = qxw.connect(sandbox=slow)
+        panel.mailing_list.value = slow.mailing_list_id
         options = {"batch_size": 2, "concurrency": 1}
         frame = transactions.head(120)
         pv = qxw.preview(
@@ -651,11 +707,69 @@ def test_cancel_stops_the_push_like_ctrl_c_and_push_again_sends_the_rest(transac
         panel.disconnect()
 
 
+def test_a_new_preview_of_the_same_frame_does_not_send_again(transactions, panel, sb):
+    """A re-run cell: the connect panel keeps one journal per destination for the session."""
+    panel.mailing_list.value = sb.mailing_list_id
+    frame = transactions.head(30)
+    first = qxw.preview(frame, action="transactions", client=panel, mapping=TX_MAPPING).push()
+    landed = sb.transactions().height
+    assert landed == qx.summary(first)["success"] > 0
+    rerun = qxw.preview(frame, action="transactions", client=panel, mapping=TX_MAPPING)
+    assert "already pushed to this destination" in rerun.push_status.value
+    assert shown(rerun.again_button)  # sending again is one click away, before any Push
+    second = rerun.push()
+    assert sb.transactions().height == landed
+    assert qx.summary(second)["skipped"] == landed and qx.summary(second)["success"] == 0
+    rerun.again_button.click()  # the one explicit click
+    rerun.wait()
+    assert sb.transactions().height == 2 * landed
+    fresh = qxw.preview(frame, action="transactions", client=panel, mapping=TX_MAPPING)
+    panel.directory.value = sb.plain_directory_id  # another destination: nothing sent there
+    assert "already pushed" not in fresh.push_status.value and not shown(fresh.again_button)
+    second_panel = qxw.connect(sandbox=sb)
+    second_panel.mailing_list.value = sb.mailing_list_id
+    other = qxw.preview(frame, action="transactions", client=second_panel, mapping=TX_MAPPING)
+    assert "already pushed" not in other.push_status.value  # another panel, another session
+    second_panel.disconnect()
+
+
+def test_re_run_workflow_previews_trigger_each_event_once(sb):
+    events = pl.read_csv(SAMPLES / "workflow_events.csv", infer_schema=False).head(3)
+    panel = qxw.connect(sandbox=sb)
+    try:
+        for _rerun in range(3):  # the issue's 3 → 6 → 9
+            pv = qxw.preview(events, action="workflow", client=panel, workflow_url=sb.workflow_url)
+            pv.push()
+        assert sb.workflow_events().height == 3
+        assert qx.summary(pv.results)["skipped"] == 3
+    finally:
+        panel.disconnect()
+
+
+def test_the_journal_key_is_action_server_and_destination(contacts, tmp_path):
+    key = _journals.destination_key
+    dest = {"directory_id": "POOL_1", "mailing_list_id": None}
+    base = key("contacts", dest, "http://a")
+    assert base == key("contacts", dict(dest), "http://a")
+    assert base == key("contacts", {"directory_id": "POOL_1"}, "http://a")
+    assert base != key("transactions", dest, "http://a")
+    assert base != key("contacts", dest, "http://b")
+    assert base != key("contacts", {"directory_id": "POOL_2"}, "http://a")
+    journals = _journals.PanelJournals()
+    assert not journals.used(base) and journals.path(base).name.startswith("contacts-")
+    journals.path(base).write_text("x")
+    assert journals.used(base)
+    journals.forget(base)
+    assert not journals.used(base)
+
+
 def test_push_to_another_destination_is_a_new_push(transactions, panel, sb):
+    panel.mailing_list.value = sb.mailing_list_id
     pv = qxw.preview(transactions.head(20), action="transactions", client=panel, mapping=TX_MAPPING)
     pv.push()
     before = sb.transactions().height
     panel.directory.value = sb.plain_directory_id
+    panel.mailing_list.value = sb.plain_mailing_list_id
     res = pv.push()
     assert qx.summary(res)["skipped"] == 0
     assert sb.transactions().height == before + qx.summary(res)["success"]
@@ -938,5 +1052,5 @@ def test_an_expression_option_is_labelled_with_its_text_cut_to_40_characters():
 
 
 def test_failure_text_scrubs_the_token():
-    text = _push.failure_text(RuntimeError(f"bad header {TOKEN}"), "here", TOKEN)
+    text = _errors.failure_text(RuntimeError(f"bad header {TOKEN}"), "here", TOKEN)
     assert TOKEN not in text and "bad header ********" in text

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import secrets
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -150,6 +150,12 @@ class Sandbox:
             brand with more than 5 directories, paged, can be tried).
         import_rate: contacts an import job processes a second (``None``: at once), so a
             job takes time as a real one does (docs/qualtrics-api.md §9).
+        on_request: called with each request's row of :meth:`requests` (a dict) once it
+            is answered, from the server's thread (``qxframe sandbox --log``).
+
+    What it received can also be read over HTTP, from another process:
+    ``GET /_sandbox/workflow-events`` and ``GET /_sandbox/requests`` (its own token in
+    ``X-API-TOKEN``) answer the rows of :meth:`workflow_events` and :meth:`requests` as JSON.
     """
 
     def __init__(
@@ -163,6 +169,7 @@ class Sandbox:
         max_transactions_per_request: int | None = None,
         extra_directories: int = 0,
         import_rate: float | None = None,
+        on_request: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         _check_knobs(latency, page_size, next_page, max_transactions_per_request)
         self._store = Store(seed, extra_directories=max(0, extra_directories))
@@ -171,7 +178,13 @@ class Sandbox:
         self._imports = Imports(self._store, import_rate=import_rate)
         settings = Settings(page_size, next_page, max_transactions_per_request, self._imports)
         self._app = SandboxApp(
-            self._store, self._faults, api_token=self.api_token, latency=latency, settings=settings
+            self._store,
+            self._faults,
+            api_token=self.api_token,
+            latency=latency,
+            settings=settings,
+            reads={"workflow-events": self.workflow_events, "requests": self.requests},
+            on_request=on_request,
         ).build()
         customers, prospects = self._store.directories[:2]
         self.directory_id = customers.directory_id
@@ -326,7 +339,8 @@ def sandbox(
     """Run a :class:`Sandbox` on 127.0.0.1 (ephemeral port) for the ``with`` block.
 
     ``knobs``: the other keywords of :class:`Sandbox` (``next_page``,
-    ``max_transactions_per_request``, ``extra_directories``, ``import_rate``).
+    ``max_transactions_per_request``, ``extra_directories``, ``import_rate``,
+    ``on_request``).
     """
     sb = Sandbox(
         latency=latency,

@@ -6,7 +6,9 @@ list of :class:`~._wire.Endpoint`; a new module is one more entry). Paths are ma
 as Qualtrics matches them (docs/qualtrics-api.md §2): repeated slashes collapse and a
 trailing slash is ignored, before routing, so no redirect is ever answered. Every
 request is recorded in the store's request log (method, path as sent, query string,
-family, status, size: never headers).
+family, status, size: never headers), and told to ``on_request`` when one is given (what
+``qxframe sandbox --log`` prints). The sandbox's own reads (``/_sandbox/…``, :mod:`._reads`)
+are routed before the catch-all and bypass the pipeline.
 
 Order of checks for every request: latency, token (401), scripted ``fail_next``,
 rate limit (429), random ``error_rate`` (500/503), then the endpoint itself.
@@ -19,7 +21,7 @@ import asyncio
 import datetime as dt
 import hmac
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from types import ModuleType
 from typing import Any
 
@@ -34,6 +36,7 @@ from qxframe._sandbox import (
     _ep_imports,
     _ep_transactions,
     _ep_workflows,
+    _reads,
 )
 from qxframe._sandbox._faults import Fault, Faults
 from qxframe._sandbox._rules import StoreError
@@ -99,16 +102,21 @@ class SandboxApp:
         api_token: str,
         latency: float = 0.0,
         settings: Settings | None = None,
+        reads: Mapping[str, Callable[[], Any]] | None = None,
+        on_request: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.store = store
         self.faults = faults
         self._token = api_token
         self.latency = latency
         self.settings = settings or Settings()
+        self.reads = reads or {}  # name → frame: GET /_sandbox/{name} (._reads)
+        self.on_request = on_request  # told each logged request's row (``--log``)
 
     def build(self) -> QualtricsPaths:
         routes = [self._route(e) for module in ROUTE_MODULES for e in module.ROUTES]
         retired = Endpoint("GET", "", None, _retired)
+        routes += _reads.routes(self._token, self.reads)
         routes += [
             Route(API + "/mailinglists", self._endpoint(retired), methods=_METHODS),
             Route(API + "/mailinglists/{rest:path}", self._endpoint(retired), methods=_METHODS),
@@ -152,16 +160,19 @@ class SandboxApp:
         if self.latency > 0:
             await asyncio.sleep(self.latency)
         response = self._answer(Call(request, body, self.store, self.settings), family, handler)
-        self.store.record_request(
-            seq=seq,
-            method=request.method,
-            path=request.scope.get("qx_sent_path", request.url.path),
-            query=request.url.query or None,
-            family=family,
-            status=response.status_code,
-            received_at=received_at,
-            body_bytes=len(body),
-        )
+        row = {
+            "seq": seq,
+            "method": request.method,
+            "path": request.scope.get("qx_sent_path", request.url.path),
+            "query": request.url.query or None,
+            "family": family,
+            "status": response.status_code,
+            "received_at": received_at,
+            "body_bytes": len(body),
+        }
+        self.store.record_request(**row)
+        if self.on_request is not None:
+            self.on_request(row)
         return response
 
     def _answer(self, call: Call, family: str | None, handler: Handler) -> Response:

@@ -6,11 +6,13 @@ Everything here knows what a push is; nothing below it does (docs/architecture.m
 - ``_public``: the public functions (``qx.upsert_contacts`` …) and their async twins;
 - ``_registry``: the action registry (one line per action) and one push run to its end;
 - ``_handle``: a push running on the client's loop, waited for or cancelled;
-- ``_pipeline``: :class:`~qxframe.actions._pipeline.Action` and the push pipeline:
-  chunks, journal, concurrency, progress; ``_chunks`` and ``_resume`` are its steps;
+- ``_action``: the contract: :class:`~qxframe.actions._action.Action` (what an action
+  provides) and :class:`~qxframe.actions._action.Context` (what it is given for a push);
+- ``_runner``: the runner every push takes: chunks, journal, concurrency, progress, each
+  outcome reported once; ``_chunks`` and ``_resume`` are its steps;
 - one module per action: ``_contacts``, ``_transactions``, ``_workflows``;
 - what those share: ``_lookups`` and ``_import_lookups`` (a transaction's contact),
-  ``_imports`` and ``_import_resume`` (import jobs), ``_dedup`` (whether a directory
+  ``_imports`` and ``_import_job`` (import jobs, one job's life), ``_dedup`` (whether a directory
   merges a second copy).
 
 This package imports nothing at import time, so that ``import qxframe.actions._x`` loads

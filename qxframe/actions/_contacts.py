@@ -18,10 +18,18 @@ import polars as pl
 
 from qxframe import _results
 from qxframe._payloads import contact_bodies, contact_body, lookup_key
-from qxframe.actions import _imports
-from qxframe.actions._dedup import merges
-from qxframe.actions._pipeline import Action, Push, rows_of, run_groups
-from qxframe.delivery._envelope import Reply
+from qxframe.actions import _import_job, _imports
+from qxframe.actions._action import (
+    JOB_COLUMN,
+    Action,
+    Answer,
+    Context,
+    outcome_of,
+    rows_of,
+    run_groups,
+)
+from qxframe.actions._dedup import Directories, merges
+from qxframe.actions._imports import Imports
 from qxframe.exceptions import ConfigError, OutcomeUnknownError, QxError
 
 
@@ -39,7 +47,9 @@ def _identity(row: dict[str, Any]) -> Any:
     return None if key is None else (row.get("directory_id"), key)
 
 
-async def create_contact(push: Push, row: dict[str, Any], *, lands_row: bool) -> Reply | QxError:
+async def create_contact(
+    ctx: Context, known: Directories, row: dict[str, Any], *, lands_row: bool
+) -> Answer:
     """Create (or, in a deduplicating directory, merge) the contact described by ``row``,
     in the row's mailing list when it names one (a member of the list and the directory).
 
@@ -51,20 +61,20 @@ async def create_contact(push: Push, row: dict[str, Any], *, lands_row: bool) ->
     body = contact_body(row)
     where = (row["directory_id"], row["mailing_list_id"]) if row.get("mailing_list_id") else None
 
-    async def attempt(repeatable: bool) -> Reply | QxError:
+    async def attempt(repeatable: bool) -> Answer:
         if where is not None:  # created in the list too (docs/qualtrics-api.md §7)
-            create = partial(push.api.acreate_list_contact, *where, body, repeatable=repeatable)
+            create = partial(ctx.api.acreate_list_contact, *where, body, repeatable=repeatable)
         else:
             create = partial(
-                push.api.acreate_contact, row["directory_id"], body, repeatable=repeatable
+                ctx.api.acreate_contact, row["directory_id"], body, repeatable=repeatable
             )
         risky = [row["row"]] if lands_row and not repeatable else []
-        return await push.call(create, risky_rows=risky)
+        return await ctx.call(create, risky_rows=risky)
 
     if lands_row:
-        return await attempt(await merges(push, row))
+        return await attempt(await merges(ctx, known, row))
     first = await attempt(False)
-    if isinstance(first, OutcomeUnknownError) and await merges(push, row):
+    if isinstance(first, OutcomeUnknownError) and await merges(ctx, known, row):
         again = await attempt(True)
         spent = first.attempts + again.attempts
         if isinstance(again, QxError):
@@ -74,49 +84,46 @@ async def create_contact(push: Push, row: dict[str, Any], *, lands_row: bool) ->
     return first
 
 
-async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome] | pl.DataFrame:
+async def send(valid: pl.DataFrame, ctx: Context) -> None:
     """Send each row through the per-row endpoint, or import jobs (``method=``, see
-    :mod:`qxframe.actions._imports`); rows an import cannot carry go per row in the same push."""
-    if push.method == "import" and "mailing_list_id" not in valid.columns:
+    :mod:`qxframe.actions._imports`); rows an import cannot carry go per row in the same
+    push. Rows an earlier push left in a recorded import job: that job is followed."""
+    imports: Imports = ctx.state
+    if imports.method == "import" and "mailing_list_id" not in valid.columns:
         raise ConfigError(
             'method="import" needs a mailing list: pass mailing_list_id="CG_…" or map a '
             'mailing_list_id column (import jobs add contacts to a list), or use method="api".'
         )
-    if push.client is None or not _imports.use_import(push, valid):
-        return await send_rows(valid, push)
+    if JOB_COLUMN in valid.columns:
+        earlier = pl.col(JOB_COLUMN).is_not_null()
+        await _import_job.resume(ctx, valid.filter(earlier))
+        valid = valid.filter(~earlier).drop(JOB_COLUMN)
+    if ctx.client is None or not _imports.use_import(ctx, imports, valid):
+        return await send_rows(valid, ctx)
     framed = _imports.with_bodies(valid)
     to_import = _imports.importable(valid) & ~_imports.oversized(framed)
     by_row = framed.filter(~to_import).drop("_contact", "_bytes")
-    imported, rows = await asyncio.gather(
-        _imports.send_imports(push, framed.filter(to_import)), send_rows(by_row, push)
+    await asyncio.gather(
+        _imports.send_imports(ctx, imports, framed.filter(to_import)), send_rows(by_row, ctx)
     )
-    return _results.assemble([imported, _results.from_outcomes(rows)])
 
 
-async def send_rows(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
+async def send_rows(valid: pl.DataFrame, ctx: Context) -> None:
     """One create per row; rows of one identity one after the other, in input order."""
-    outcomes: list[_results.Outcome] = []
+    imports: Imports = ctx.state
 
     async def upsert(group: list[dict[str, Any]]) -> None:
         for row in group:
-            outcome = _outcome(row["row"], await create_contact(push, row, lands_row=True))
-            outcomes.append(outcome)
-            push.settle([outcome])
+            answer = await create_contact(ctx, imports.directories, row, lands_row=True)
+            ctx.report([outcome_of(row["row"], answer, id_member="id")])
 
     groups = group_by_identity(list(rows_of(valid)), _identity)
-    await run_groups(groups, upsert, push.concurrency)
-    return outcomes
+    await run_groups(groups, upsert, ctx.concurrency)
 
 
-def _outcome(row: int, answer: Reply | QxError) -> _results.Outcome:
-    if isinstance(answer, QxError):
-        return _results.failed(row, answer)
-    return _results.succeeded(row, answer, qualtrics_id=(answer.result or {}).get("id"))
-
-
-def dry_run(valid: pl.DataFrame, push: Push) -> pl.DataFrame:
+def dry_run(valid: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     """Each row's body: the same contact object whether it goes alone or in an import job."""
     return _results.from_dry_run(valid["row"], contact_bodies(valid))
 
 
-CONTACTS = Action(name="contacts", send=send, dry_run=dry_run)
+CONTACTS = Action(name="contacts", send=send, dry_run=dry_run, start=Imports.from_options)

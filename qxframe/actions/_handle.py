@@ -30,7 +30,8 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from qxframe.actions._registry import ACTIONS, bind, push_to
+from qxframe.actions._action import Action
+from qxframe.actions._registry import ACTIONS, push
 from qxframe.delivery._loop import LoopThread, wait_interruptibly
 from qxframe.delivery._stop import Stop, current
 from qxframe.exceptions import PushInterrupted
@@ -144,15 +145,17 @@ def loop_for(client: Client | None) -> LoopThread:
     return client._loop_thread if client is not None else _dry_run_loop
 
 
-def start_push(action: str, frame: Any, *, client: Client | None, **options: Any) -> PushHandle:
+def start_push(
+    action: str | Action, frame: Any, *, client: Client | None = None, **options: Any
+) -> PushHandle:
     """Start a push of ``frame`` with ``action`` (``"contacts"``, ``"transactions"``,
-    ``"workflow"``) on the client's background loop, without waiting for it.
+    ``"workflow"``, or an :class:`~qxframe.actions._action.Action`) on the client's
+    background loop, without waiting for it: the sync public functions, the CLI and the
+    widgets start every push here (:func:`~qxframe.actions._registry.push`).
 
     ``options`` are the action's keyword arguments, destinations by name
-    (``directory_id=…``) and ``out=`` included; as for the sync action, ``client`` may be
-    None for a dry run.
+    (``directory_id=…``), ``out=`` and ``sink=`` included; as for the sync action,
+    ``client`` may be None for a dry run.
     """
-    spec = ACTIONS[action]
-    out = options.pop("out", None)
-    coro = push_to(spec, frame, out, **bind(spec, {"client": client, **options}))
-    return PushHandle(coro, loop_for(client))
+    spec = ACTIONS[action] if isinstance(action, str) else action
+    return PushHandle(push(spec, frame, client=client, **options), loop_for(client))

@@ -15,18 +15,17 @@ them; ``"api"`` never. A dry run shows the path in its ``payload`` (``contactLoo
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
 from qxframe._payloads import lookup_key
 from qxframe._results import Status
 from qxframe.actions import _imports
-from qxframe.actions._lookups import Resolution
+from qxframe.actions._action import Context
+from qxframe.actions._imports import Imports
+from qxframe.actions._lookups import Lookups, Resolution
 from qxframe.exceptions import QxError
-
-if TYPE_CHECKING:
-    from qxframe.actions._pipeline import Push
 
 #: The ``payload`` member a dry run adds to a transaction whose contact comes from a lookup.
 LOOKUP_MEMBER = "contactLookup"
@@ -44,29 +43,31 @@ def _key_exprs(frame: pl.DataFrame) -> list[pl.Expr]:
     return exprs
 
 
-async def by_import(push: Push, valid: pl.DataFrame) -> pl.Series:
+async def by_import(ctx: Context, imports: Imports, valid: pl.DataFrame) -> pl.Series:
     """For each row of ``valid``: whether its contact is resolved through an import job."""
     none = pl.Series("via_import", [False] * valid.height, dtype=pl.Boolean)
-    if push.method == "api" or push.client is None or valid.height == 0:
+    if imports.method == "api" or ctx.client is None or valid.height == 0:
         return none
     needs = pl.col("contact_id").is_null() if "contact_id" in valid.columns else pl.lit(True)
     key = pl.struct(_key_exprs(valid))
-    if push.method == "auto":  # too few identities: decided without reading the directory
+    if imports.method == "auto":  # too few identities: decided without reading the directory
         wanted = valid.lazy().filter(needs).select(key.n_unique()).collect().item()
         if wanted < _imports.AUTO_MIN_ROWS:
             return none
-    framed = await _imports.with_merges(push, valid)
+    framed = await _imports.with_merges(ctx, imports.directories, valid)
     decided = framed.with_columns(
         (needs & pl.col("_merges") & _imports.importable(valid)).first().over(key).alias("_via"),
         key.alias("_key"),
     ).with_columns(pl.col("_via") & needs)
     identities = decided.filter(pl.col("_via"))["_key"].n_unique()
-    if identities == 0 or (push.method == "auto" and identities < _imports.AUTO_MIN_ROWS):
+    if identities == 0 or (imports.method == "auto" and identities < _imports.AUTO_MIN_ROWS):
         return none
     return decided["_via"].alias("via_import")
 
 
-async def resolve_by_import(push: Push, valid: pl.DataFrame, via: pl.Series) -> None:
+async def resolve_by_import(
+    ctx: Context, imports: Imports, known: Lookups, valid: pl.DataFrame, via: pl.Series
+) -> None:
     """Import the first row of each identity ``via`` marks; put the contact ids (or the
     reasons) in the push's lookup cache, where the search path would have put them."""
     chosen = valid.filter(via)
@@ -74,7 +75,7 @@ async def resolve_by_import(push: Push, valid: pl.DataFrame, via: pl.Series) -> 
         return
     key = pl.struct(_key_exprs(chosen)).alias("_key")
     firsts = chosen.with_columns(key).unique("_key", keep="first", maintain_order=True)
-    cache = push.caches.lookups
+    cache = known.cache
     rows = {  # identities an earlier chunk resolved are not imported again
         row["row"]: row
         for row in firsts.drop("_key").iter_rows(named=True)
@@ -83,7 +84,7 @@ async def resolve_by_import(push: Push, valid: pl.DataFrame, via: pl.Series) -> 
     firsts = firsts.drop("_key").filter(pl.col("row").is_in(list(rows)))
     if firsts.height == 0:
         return
-    results = await _imports.send_imports(push, _imports.with_bodies(firsts), settle=False)
+    results = await _imports.send_imports(ctx, imports, _imports.with_bodies(firsts), report=False)
     for result in results.iter_rows(named=True):
         row = rows[result["row"]]
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

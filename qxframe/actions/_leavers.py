@@ -33,7 +33,7 @@ from qxframe.exceptions import ConfigError, QxError
 
 if TYPE_CHECKING:
     from qxframe._prepare import Prepared
-    from qxframe.actions._pipeline import Push
+    from qxframe.actions._action import Context
     from qxframe.actions._resume import Resume
 
 ON_LEAVE = ("remove", "unsubscribe")
@@ -129,7 +129,13 @@ def read_ahead(resume: Resume, chunks: Iterable[Prepared], max_leave: float) -> 
 
 
 async def leave(
-    push: Push, resume: Resume, on_leave: str, valid_rows: int, max_leave: float, dry_run: bool
+    push: Context,
+    resume: Resume,
+    on_leave: str,
+    constants: Mapping[str, Any],
+    valid_rows: int,
+    max_leave: float,
+    dry_run: bool,
 ) -> pl.DataFrame:
     """The members who left: guarded, then removed (or, in a dry run, shown): one result
     row each, ``row`` null."""
@@ -140,7 +146,7 @@ async def leave(
         return _frame([(m, _results.Outcome(0, Status.DRY_RUN, operation=operation))
                        for m in leavers])  # fmt: skip
     done: list[tuple[Member, _results.Outcome]] = []
-    d, ml = push.constants["directory_id"], push.constants["mailing_list_id"]
+    d, ml = constants["directory_id"], constants["mailing_list_id"]
 
     async def one(member: Member) -> None:
         if on_leave == "remove":

@@ -11,18 +11,20 @@ or why it could not be; :mod:`qxframe.actions._import_lookups` makes them from i
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from qxframe import _results
 from qxframe._payloads import lookup_key, search_body
+from qxframe.actions._action import Context
 from qxframe.actions._contacts import create_contact
-from qxframe.delivery._envelope import Reply
+from qxframe.actions._dedup import Directories
 from qxframe.exceptions import OutcomeUnknownError, QxError
 
 if TYPE_CHECKING:
-    from qxframe.actions._pipeline import Push
+    from qxframe.delivery._envelope import Reply
 
 LOOKUP_CACHE_SIZE = 200_000  # lookup keys remembered per push (streamed inputs stay bounded)
 
@@ -41,6 +43,15 @@ class Resolution:
     attempts: int
     error: QxError | None = None
     step: str = "search"  # the step that failed: "search" or "create"
+
+
+@dataclass
+class Lookups:
+    """A push's resolved lookup keys (a task each, shared by the rows of one key), and the
+    directories' settings a lookup's create reads."""
+
+    directories: Directories
+    cache: OrderedDict[Any, asyncio.Future[Resolution]] = field(default_factory=OrderedDict)
 
 
 def overlapping(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -83,32 +94,33 @@ def overlapping(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     ]
 
 
-async def resolve_in_turn(push: Push, group: list[dict[str, Any]]) -> None:
+async def resolve_in_turn(ctx: Context, known: Lookups, group: list[dict[str, Any]]) -> None:
     """Resolve the rows of one :func:`overlapping` group, one after another."""
     for row in group:
-        await resolve(push, row)
+        await resolve(ctx, known, row)
 
 
 # -- searches --------------------------------------------------------------------------
 
 
-async def resolve(push: Push, row: dict[str, Any]) -> Resolution:
+async def resolve(ctx: Context, known: Lookups, row: dict[str, Any]) -> Resolution:
     """The contact for ``row``'s lookup key, looked up at most once per push."""
-    cache = push.caches.lookups
+    cache = known.cache
     cache_key = (row["directory_id"], lookup_key(row))
     task = cache.get(cache_key)
     if task is None:
-        task = asyncio.ensure_future(_lookup(push, row))
+        task = asyncio.ensure_future(_lookup(ctx, known, row))
+        ctx.keep(task)
         cache[cache_key] = task
         if len(cache) > LOOKUP_CACHE_SIZE:
             cache.popitem(last=False)
     return await task
 
 
-async def _lookup(push: Push, row: dict[str, Any]) -> Resolution:
+async def _lookup(ctx: Context, known: Lookups, row: dict[str, Any]) -> Resolution:
     directory_id, key = row["directory_id"], lookup_key(row)
     assert key is not None, "validation guarantees an identity on rows without contact_id"
-    found = await push.call(partial(push.api.asearch_contacts, directory_id, search_body(key)))
+    found = await ctx.call(partial(ctx.api.asearch_contacts, directory_id, search_body(key)))
     if isinstance(found, QxError):
         return Resolution(None, found.attempts, found)
     elements = (found.result or {}).get("elements") or []
@@ -116,7 +128,7 @@ async def _lookup(push: Push, row: dict[str, Any]) -> Resolution:
         return Resolution(elements[0].get("id"), found.attempts)
     if len(elements) > 1:
         return Resolution(None, found.attempts, _ambiguous(found, len(elements)))
-    created = await create_contact(push, row, lands_row=False)
+    created = await create_contact(ctx, known.directories, row, lands_row=False)
     spent = found.attempts + created.attempts
     if isinstance(created, QxError):
         return Resolution(None, spent, created, step="create")

@@ -57,11 +57,12 @@ from typing import (
 
 import polars as pl
 
+from qxframe.actions._action import Action
 from qxframe.actions._contacts import CONTACTS
-from qxframe.actions._handle import PushHandle, loop_for
-from qxframe.actions._pipeline import Action, apush, progress_bar
-from qxframe.actions._registry import ACTIONS, Results, bind, keywords
-from qxframe.actions._registry import push_to as _apush
+from qxframe.actions._handle import start_push
+from qxframe.actions._registry import Results, keywords, push
+from qxframe.actions._removals import DELETE, REMOVE, UNSUBSCRIBE
+from qxframe.actions._runner import progress_bar
 from qxframe.actions._transactions import TRANSACTIONS
 from qxframe.actions._workflows import WORKFLOW
 
@@ -112,22 +113,30 @@ class WorkflowOpts(SharedOpts, total=False):
     workflow_url: str | None
 
 
+class RemoveOpts(SharedOpts, total=False):
+    directory_id: str | None
+    mailing_list_id: str | None
+
+
+class UnsubscribeOpts(RemoveOpts, total=False):
+    pass
+
+
+class DeleteOpts(SharedOpts, total=False):
+    directory_id: str | None
+
+
 def _sync_push(
     action: Action, frame: Any, out: _Path | None, options: Mapping[str, Any]
 ) -> Results:
     """Run a push to its end on the client's loop (a :class:`PushHandle`: Ctrl-C stops it);
-    close its progress bar whatever happens."""
-    given = bind(action, options)
-    given["progress"] = bar = progress_bar(frame, given["progress"], action.name)  # see there
-    return _run(_apush(action, frame, out, **given), given["client"], bar)
-
-
-def _run(coro: Coroutine[Any, Any, T], client: Client | None, bar: Any = None) -> T:
+    its progress bar made here, in the caller's thread (see ``progress_bar``), and closed
+    whatever happens."""
+    bar = progress_bar(frame, options.get("progress"), action.name)
     try:
-        return PushHandle(coro, loop_for(client)).result()
+        return start_push(action, frame, out=out, **{**options, "progress": bar}).result()
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
 
 
 def _sign(function: Callable[..., Any], action: Action, typed: type) -> None:
@@ -166,18 +175,13 @@ def _twin(sync: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
     action = FUNCTIONS[sync.__name__]
 
     async def twin(frame: Any, *, out: _Path | None = None, **options: Any) -> Results:
-        return await _apush(action, frame, out, **bind(action, options))
+        return await push(action, frame, out=out, **options)
 
     twin.__name__ = twin.__qualname__ = "a" + sync.__name__
     twin.__doc__ = f"Async twin of :func:`{sync.__name__}`."
     twin.__module__ = sync.__module__
     twin.__signature__ = inspect.signature(sync)  # type: ignore[attr-defined]
     return cast("Callable[P, Coroutine[Any, Any, R]]", twin)
-
-
-def run_push(action: str, frame: Any, *, client: Client | None, **options: Any) -> pl.DataFrame:
-    """Run the push behind the public actions to its end (the CLI's entry; ``sink=`` allowed)."""
-    return _run(apush(ACTIONS[action], frame, client=client, **options), client)
 
 
 @overload
@@ -257,9 +261,57 @@ def trigger_workflow(frame: Any, *, out: _Path | None = None, **options: Any) ->
     return _sync_push(WORKFLOW, frame, out, options)
 
 
+@overload
+def remove_from_list(frame: Any, *, out: None = None, **o: Unpack[RemoveOpts]) -> _DF: ...
+@overload
+def remove_from_list(frame: Any, *, out: _Path, **o: Unpack[RemoveOpts]) -> _LF: ...
+def remove_from_list(frame: Any, *, out: _Path | None = None, **options: Any) -> Results:
+    """Take each row's contact out of a mailing list; it stays in the directory.
+
+    A row carries ``contact_id``, or ``ext_ref``/``email``/``phone`` looked up as a
+    transaction's are. A contact that is not a member, or not in the directory, comes back
+    ``success`` with ``operation`` ``unchanged``: running it twice is safe. Other
+    arguments as :func:`upsert_contacts`.
+    """
+    return _sync_push(REMOVE, frame, out, options)
+
+
+@overload
+def unsubscribe(frame: Any, *, out: None = None, **o: Unpack[UnsubscribeOpts]) -> _DF: ...
+@overload
+def unsubscribe(frame: Any, *, out: _Path, **o: Unpack[UnsubscribeOpts]) -> _LF: ...
+def unsubscribe(frame: Any, *, out: _Path | None = None, **options: Any) -> Results:
+    """Unsubscribe each row's contact: from ``mailing_list_id`` when one is given (the
+    list's flag), else from the directory.
+
+    Rows as :func:`remove_from_list`; one already unsubscribed comes back ``success`` with
+    ``operation`` ``unchanged`` (the member or contact is read first).
+    """
+    return _sync_push(UNSUBSCRIBE, frame, out, options)
+
+
+@overload
+def delete_contacts(frame: Any, *, out: None = None, **o: Unpack[DeleteOpts]) -> _DF: ...
+@overload
+def delete_contacts(frame: Any, *, out: _Path, **o: Unpack[DeleteOpts]) -> _LF: ...
+def delete_contacts(frame: Any, *, out: _Path | None = None, **options: Any) -> Results:
+    """Delete each row's contact from the directory (and so from its lists).
+
+    Rows as :func:`remove_from_list`; a contact already gone comes back ``success`` with
+    ``operation`` ``unchanged``. This cannot be undone: try ``dry_run=True`` first.
+    """
+    return _sync_push(DELETE, frame, out, options)
+
+
 _sign(upsert_contacts, CONTACTS, ContactOpts)
 _sign(upsert_transactions, TRANSACTIONS, TxOpts)
 _sign(trigger_workflow, WORKFLOW, WorkflowOpts)
 aupsert_contacts = _twin(upsert_contacts)
 aupsert_transactions = _twin(upsert_transactions)
 atrigger_workflow = _twin(trigger_workflow)
+_sign(remove_from_list, REMOVE, RemoveOpts)
+_sign(unsubscribe, UNSUBSCRIBE, UnsubscribeOpts)
+_sign(delete_contacts, DELETE, DeleteOpts)
+aremove_from_list = _twin(remove_from_list)
+aunsubscribe = _twin(unsubscribe)
+adelete_contacts = _twin(delete_contacts)

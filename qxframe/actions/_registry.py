@@ -1,18 +1,20 @@
-"""The action registry, and one push run to its end with its results kept or written out.
+"""The action registry, and the one way into a push.
 
 :data:`ACTIONS` maps an action's name (``contacts``, ``transactions``, ``workflow``) to
-its :class:`~qxframe.actions._pipeline.Action`, read by the public functions and the push handle
-(docs/architecture.md, "Where each change goes").
+its :class:`~qxframe.actions._action.Action`, read by the public functions and the push
+handle (docs/architecture.md, "Where each change goes").
 :func:`keywords` and :func:`bind` are the keyword arguments of every public call, declared
 once: the shared ones, then the action's destinations and options from the catalogue.
-:func:`push_to` runs :func:`~qxframe.actions._pipeline.apush` with the results kept in memory, or
-written to ``out=`` as they come and scanned from there.
+:func:`push` is the one way into a push — the public functions, their async twins,
+:func:`~qxframe.actions._handle.start_push` (the CLI, the widgets) all take it: the
+keywords checked, then :func:`~qxframe.actions._runner.apush` with the results kept in
+memory, written to ``out=`` as they come and scanned from there, or handed to ``sink=``.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,10 @@ import polars as pl
 
 from qxframe import _fields, _results
 from qxframe._sinks import ResultsWriter, scan_results
+from qxframe.actions._action import Action
 from qxframe.actions._contacts import CONTACTS
-from qxframe.actions._pipeline import Action, apush
+from qxframe.actions._removals import DELETE, REMOVE, UNSUBSCRIBE
+from qxframe.actions._runner import Sink, apush
 from qxframe.actions._transactions import TRANSACTIONS
 from qxframe.actions._workflows import WORKFLOW
 from qxframe.exceptions import PushInterrupted
@@ -53,7 +57,7 @@ def keywords(action: str) -> dict[str, Any]:
 
 
 def bind(action: Action, options: Mapping[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of :func:`push_to` for a public call with ``options``: the
+    """The keyword arguments of :func:`apush` for a public call with ``options``: the
     defaults filled in, the destinations as ``constants``; ``TypeError`` for a keyword the
     action does not take."""
     known = keywords(action.name)
@@ -70,19 +74,40 @@ def bind(action: Action, options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 #: One line per action; its name is a key of the catalogue (``_fields``).
-ACTIONS: dict[str, Action] = {a.name: a for a in (CONTACTS, TRANSACTIONS, WORKFLOW)}
+ACTIONS: dict[str, Action] = {
+    a.name: a for a in (CONTACTS, TRANSACTIONS, WORKFLOW, REMOVE, UNSUBSCRIBE, DELETE)
+}
 
 
-async def push_to(action: Action, frame: Any, out: str | Path | None, **options: Any) -> Results:
-    """``apush``, its results kept in memory, or written to ``out`` and scanned from there.
+def push(
+    action: Action,
+    frame: Any,
+    *,
+    out: str | Path | None = None,
+    sink: Sink | None = None,
+    **options: Any,
+) -> Coroutine[Any, Any, Results]:
+    """The push of ``frame`` with ``action`` and a public call's keyword arguments, to be
+    awaited; a keyword the action does not take raises ``TypeError`` here, at once.
 
-    With ``out``, an exception carrying results carries the file's (rows settled so far).
+    Its results are kept in memory, or written to ``out`` and scanned from there (an
+    exception carrying results then carries the file's: rows settled so far), or handed
+    to ``sink`` chunk by chunk (the frame returned is then empty).
     """
+    given = bind(action, options)
+    if out is not None and sink is not None:
+        raise TypeError("give out= or sink=, not both")
+    return _run(action, frame, out, sink, given)
+
+
+async def _run(
+    action: Action, frame: Any, out: str | Path | None, sink: Sink | None, given: dict[str, Any]
+) -> Results:
     if out is None:
-        return await apush(action, frame, **options)
+        return await apush(action, frame, sink=sink, **given)
     try:
-        with ResultsWriter(out, keep=(frame, options.get("journal"))) as writer:
-            await apush(action, frame, sink=writer, **options)
+        with ResultsWriter(out, keep=(frame, given.get("journal"))) as writer:
+            await apush(action, frame, sink=writer, **given)
     except BaseException as exc:
         if isinstance(exc, PushInterrupted) or "sent" in getattr(exc, "__dict__", {}):
             exc.results = _scan_or_empty(out)  # type: ignore[attr-defined]

@@ -17,23 +17,25 @@ docs/architecture.md, "Journal and resume"):
   (a contact carrying every deduplication field of a deduplicating directory), else it
   comes back ``failed``/``outcome_unknown`` unsent. ``full_resync`` sends every row.
 - The runner tells it of each write that must not be sent twice just before it goes out
-  (:meth:`Resume.sending`: ``pending`` committed), of an import job created
-  (:meth:`Resume.job_created`), of a write refused whole (:meth:`Resume.refused`) and of
-  every outcome as it settles (:meth:`Resume.settled`: what Qualtrics accepted, committed
-  in batches).
+  (:meth:`Resume.sending`: ``pending`` committed), of a remote job created
+  (:meth:`Resume.remember`), of a write of which nothing landed (:meth:`Resume.forget`)
+  and of every outcome as it is reported (:meth:`Resume.record`: what Qualtrics accepted,
+  committed in batches). Outcomes an action names not to keep (``Action.not_journaled``:
+  a row whose own write never left) are forgotten, as if never tried.
 
-A row left ``pending`` inside an import job whose creation the journal recorded is not
-reported ``outcome_unknown``: a resumed push follows that job and reads its report
-(:meth:`Resume.follow`), so a push killed while jobs run neither creates a job twice for
-the same rows nor loses their outcomes.
+A row left ``pending`` inside a remote job whose creation the journal recorded is not
+reported ``outcome_unknown``: :meth:`Resume.split` hands it to be sent with that job in
+:data:`~qxframe.actions._action.JOB_COLUMN`, and the action follows the job instead of
+sending the row again (import jobs: :mod:`qxframe.actions._import_job`), so a push killed
+while jobs run neither creates a job twice for the same rows nor loses their outcomes.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import polars as pl
 
@@ -41,9 +43,7 @@ from qxframe import _digests, _results
 from qxframe._journal import PENDING, Accepted, Entry, Identity, ImportRow, Journal, Key, Refused
 from qxframe._payloads import contact_bodies
 from qxframe._results import OUTCOME_UNKNOWN, Operation, Status
-
-if TYPE_CHECKING:
-    from qxframe.actions._pipeline import Action, Push
+from qxframe.actions._action import JOB_COLUMN, Action, Context
 
 PEOPLE = ("contacts",)  # actions keyed by the person (the rest: by the event's content)
 
@@ -69,17 +69,17 @@ class Resume:
         self.action = action.name
         self.people = action.name in PEOPLE
         self.destination_fields = action.constants
+        self.not_journaled = action.not_journaled
         self.full_resync = full_resync
         self.key_fields: tuple[str, ...] = ()
         self.lists = False  # the journal read a list's members: successes may be members
         self.sent: dict[int, _Sent] = {}  # row → what it carries, for this chunk's rows sent
-        self.to_follow: dict[int, ImportRow] = {}  # row → the import job it went out in
 
     def claim(self, constants: Mapping[str, Any]) -> None:
         """Refuse the journal of another destination (``ConfigError``); else claim it."""
         self.journal.claim(Identity.of(self.action, dict(constants)))
 
-    async def start(self, push: Push, constants: Mapping[str, Any]) -> None:
+    async def start(self, push: Context, constants: Mapping[str, Any]) -> None:
         """Before any write: the key fields, and the list's members before this sync's first
         write into it."""
         if not self.people:
@@ -89,9 +89,10 @@ class Resume:
             directory = constants.get("directory_id")
             fields: tuple[str, ...] = ()
             if directory is not None and push.client is not None:
-                from qxframe.actions._dedup import dedup_fields
+                from qxframe.actions._dedup import Directories, dedup_fields
 
-                fields = await dedup_fields(push, directory)
+                known = getattr(push.state, "directories", None) or Directories()
+                fields = await dedup_fields(push, known, directory)
             self.journal.set_meta("key_fields", json.dumps(list(fields)))
             self.key_fields = fields
         else:
@@ -138,15 +139,16 @@ class Resume:
         earlier = self.journal.seen(keys) if self.people else {}
         pending = [k for k in keys if k in found and found[k].status == PENDING]
         jobs = self.journal.import_rows(pending) if pending and self.journal.writable else {}
-        self.sent, self.to_follow = {}, {}
+        self.sent = {}
         done: list[_results.Outcome] = []
         send: list[bool] = []
+        recorded: list[dict[str, Any] | None] = []
         # a person whose earlier row in this push is sent: later rows are sent too, in order
         decided = {k: body for k, (_, body) in earlier.items()}
         for i, (row, key) in enumerate(zip(rows, keys, strict=True)):
             entry = found.get(key)
-            if entry is not None and entry.status == PENDING and key in jobs:
-                self.to_follow[row] = jobs[key]
+            job = jobs.get(key) if entry is not None and entry.status == PENDING else None
+            if job is not None:  # followed in its job, not sent again
                 verdict: Any = _op(entry, texts[i])
             else:
                 verdict = self._decide(entry, decided.get(key), bodies[i], texts[i], merges[i])
@@ -157,10 +159,15 @@ class Resume:
             else:
                 self.sent[row] = _Sent(key, bodies[i], texts[i], whos[i], in_list[i], *verdict)
                 decided[key] = bodies[i]
-            send.append(not isinstance(verdict, _results.Outcome) and row not in self.to_follow)
+            send.append(not isinstance(verdict, _results.Outcome))
+            if send[-1]:
+                recorded.append(None if job is None else asdict(job))
         if self.people:
             self.journal.see((k, 1, b) for k, b in decided.items())
-        return _results.from_outcomes(done), valid.filter(pl.Series(send, dtype=pl.Boolean))
+        to_send = valid.filter(pl.Series(send, dtype=pl.Boolean))
+        if any(job is not None for job in recorded):
+            to_send = to_send.with_columns(pl.Series(JOB_COLUMN, recorded))
+        return _results.from_outcomes(done), to_send
 
     def _decide(
         self, entry: Entry | None, before: bytes | None, body: bytes, text: str | None, merges: bool
@@ -224,38 +231,25 @@ class Resume:
         """Commit ``pending`` for ``rows`` before a write that must not be repeated."""
         self.journal.mark_pending([(self.sent[r].key, self.sent[r].who) for r in rows])
 
-    def job_created(self, rows: Sequence[int], job: ImportRow, unprocessed: set[int]) -> None:
-        """Record (and commit) the import job ``rows`` went out in, in their order."""
+    def remember(self, rows: Sequence[int], job: ImportRow, unprocessed: Collection[int]) -> None:
+        """Record (and commit) the remote job ``rows`` went out in, in their order."""
         items = [
             (self.sent[r].key, replace(job, source_index=i, unprocessed=i in unprocessed))
             for i, r in enumerate(rows)
         ]
         self.journal.record_jobs(items)
 
-    async def follow(self, push: Push) -> pl.DataFrame:
-        """The outcomes of this chunk's rows left pending in recorded import jobs, read from
-        the jobs' reports (rows that succeeded come back ``skipped`` with their ids)."""
-        if not self.to_follow:
-            return _results.empty()
-        from qxframe.actions._import_resume import follow_recorded
-
-        results = await follow_recorded(push, self.to_follow)
-        self.to_follow = {}
-        push.settle([_results.Outcome(**r) for r in results.iter_rows(named=True)])
-        landed = pl.col("status") == Status.SUCCESS
-        return self.annotate(
-            results.with_columns(
-                status=pl.when(landed).then(pl.lit(Status.SKIPPED)).otherwise(pl.col("status")),
-                http_status=pl.when(landed).then(None).otherwise(pl.col("http_status")),
-            )
-        )
-
-    def refused(self, rows: Sequence[int]) -> None:
-        """The token was refused: nothing landed, so undo the ``pending`` marks."""
+    def forget(self, rows: Sequence[int]) -> None:
+        """Nothing of ``rows``' write landed: undo their ``pending`` marks."""
         self.journal.forget([self.sent[r].key for r in rows])
 
-    def settled(self, outcomes: Sequence[_results.Outcome]) -> None:
+    def record(self, reported: Sequence[_results.Outcome] | pl.DataFrame) -> None:
         """Record what Qualtrics accepted or refused (committed in batches)."""
+        outcomes = (
+            [_results.Outcome(**r) for r in reported.iter_rows(named=True)]
+            if isinstance(reported, pl.DataFrame)
+            else reported
+        )
         accepted: list[tuple[Key, Accepted]] = []
         failed: list[tuple[Key, Refused]] = []
         drop: list[Key] = []
@@ -274,8 +268,8 @@ class Resume:
                     else (outcome.qualtrics_id, outcome.contact_id)
                 )  # a person's id is a contact id
                 accepted.append((sent.key, Accepted(sent.body, fields, *ids, member, sent.who)))
-            elif self.action == "transactions" and outcome.contact_id is None:
-                drop.append(sent.key)  # failed before its transaction was sent: safe to redo
+            elif self.not_journaled is not None and self.not_journaled(outcome):
+                drop.append(sent.key)  # its own write never left: safe to redo
             else:
                 failed.append(
                     (sent.key, Refused(outcome.contact_id, outcome.http_status,
@@ -291,10 +285,19 @@ class Resume:
         self.journal.commit()
 
 
+#: The operation of a row sent without a journal's verdict: contacts are upserts (qxframe
+#: cannot know which Qualtrics did), events creates, a removal action its own.
+_DEFAULT_OPERATIONS = {
+    "contacts": Operation.UPSERT,
+    "remove": Operation.REMOVE,
+    "unsubscribe": Operation.UNSUBSCRIBE,
+    "delete": Operation.DELETE,
+}
+
+
 def default_operation(action: str) -> str:
-    """The operation of a row sent without a journal: contacts are upserts (qxframe cannot
-    know which Qualtrics did), events creates."""
-    return Operation.UPSERT if action in PEOPLE else Operation.CREATE
+    """See :data:`_DEFAULT_OPERATIONS`; any other action's rows are creates."""
+    return _DEFAULT_OPERATIONS.get(action, Operation.CREATE)
 
 
 def _op(entry: Entry | None, text: str | None) -> tuple[str, str | None]:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -22,15 +23,33 @@ from qxframe import _results
 from qxframe._payloads import lookup_key, transaction_entries, transaction_entry
 from qxframe._results import Status
 from qxframe.actions import _import_lookups
-from qxframe.actions._lookups import lookup_failed, overlapping, resolve, resolve_in_turn
-from qxframe.actions._pipeline import Action, Push, rows_of, run_groups
-from qxframe.delivery._envelope import Reply
+from qxframe.actions._action import Action, Answer, Context, rows_of, run_groups
+from qxframe.actions._imports import Imports
+from qxframe.actions._lookups import Lookups, lookup_failed, overlapping, resolve, resolve_in_turn
+from qxframe.delivery._config import positive
 from qxframe.exceptions import (
     BadRequestError,
     OutcomeUnknownError,
     PayloadTooLargeError,
     QxError,
 )
+
+
+@dataclass
+class Transactions:
+    """One transactions push's options and what it learns once."""
+
+    imports: Imports  # method, import_jobs, the directories' settings
+    lookups: Lookups  # each identity's contact
+    batch_size: int = 100
+    refused_size: int | None = None  # the batch size that worked after a larger was refused
+    dry_run_via_import: pl.Series | None = None  # a dry run's rows an import would resolve
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> Transactions:
+        imports = Imports.from_options(options)
+        batch_size = positive("batch_size", options["batch_size"])
+        return cls(imports, Lookups(imports.directories), batch_size)
 
 
 @dataclass
@@ -65,7 +84,9 @@ def plan(ready: list[tuple[dict[str, Any], str, int]], batch_size: int) -> list[
     return batches
 
 
-async def send_batch(push: Push, batch: Batch, spent: int = 0) -> list[_results.Outcome]:
+async def send_batch(
+    ctx: Context, batch: Batch, default_date: str, spent: int = 0
+) -> list[_results.Outcome]:
     """Send one batch; split it in halves on 413, or on a 400 refusing it whole.
 
     A 400 means nothing was processed, so the halves cannot duplicate (docs/architecture.md,
@@ -73,22 +94,21 @@ async def send_batch(push: Push, batch: Batch, spent: int = 0) -> list[_results.
     for the push and later batches that large are split before they are sent. ``spent``:
     attempts already spent on these rows.
     """
-    refused = push.caches.transactions_refused_size
+    state: Transactions = ctx.state
+    refused = state.refused_size
     if refused is not None and len(batch.items) >= refused > 1:
-        return await _halves(push, batch, spent)
+        return await _halves(ctx, batch, default_date, spent)
     body = {
-        f"r{row['row']}": transaction_entry(
-            row, contact_id=contact_id, default_date=push.default_date
-        )
+        f"r{row['row']}": transaction_entry(row, contact_id=contact_id, default_date=default_date)
         for row, contact_id, _ in batch.items
     }
     rows = [row["row"] for row, _, _ in batch.items]
-    post = partial(push.api.acreate_transactions, batch.directory_id, body)
-    answer = await push.call(post, risky_rows=rows)
+    post = partial(ctx.api.acreate_transactions, batch.directory_id, body)
+    answer = await ctx.call(post, risky_rows=rows)
     if isinstance(answer, PayloadTooLargeError | BadRequestError) and len(batch.items) > 1:
-        outcomes = await _halves(push, batch, spent + answer.attempts)
+        outcomes = await _halves(ctx, batch, default_date, spent + answer.attempts)
         if isinstance(answer, BadRequestError) and all(o.http_status != 400 for o in outcomes):
-            push.caches.transactions_refused_size = min(refused or len(rows), len(rows))
+            state.refused_size = min(refused or len(rows), len(rows))
         return outcomes
     return [
         _outcome(row, contact_id, attempts + spent, answer)
@@ -96,14 +116,17 @@ async def send_batch(push: Push, batch: Batch, spent: int = 0) -> list[_results.
     ]
 
 
-async def _halves(push: Push, batch: Batch, spent: int) -> list[_results.Outcome]:
+async def _halves(
+    ctx: Context, batch: Batch, default_date: str, spent: int
+) -> list[_results.Outcome]:
     half = len(batch.items) // 2
-    first = await send_batch(push, Batch(batch.directory_id, batch.items[:half]), spent)
-    return first + await send_batch(push, Batch(batch.directory_id, batch.items[half:]), spent)
+    parts = (batch.items[:half], batch.items[half:])
+    first = await send_batch(ctx, Batch(batch.directory_id, parts[0]), default_date, spent)
+    return first + await send_batch(ctx, Batch(batch.directory_id, parts[1]), default_date, spent)
 
 
 def _outcome(
-    row: dict[str, Any], contact_id: str, attempts: int, answer: Reply | QxError
+    row: dict[str, Any], contact_id: str, attempts: int, answer: Answer
 ) -> _results.Outcome:
     if isinstance(answer, QxError):
         return _results.failed(
@@ -148,46 +171,45 @@ def _outcome(
 # -- the action ------------------------------------------------------------------------
 
 
-async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
-    via_import = await _import_lookups.by_import(push, valid)
-    await _import_lookups.resolve_by_import(push, valid, via_import)  # fills the lookup cache
+async def send(valid: pl.DataFrame, ctx: Context) -> None:
+    state: Transactions = ctx.state
+    via_import = await _import_lookups.by_import(ctx, state.imports, valid)
+    # fills the lookup cache
+    await _import_lookups.resolve_by_import(ctx, state.imports, state.lookups, valid, via_import)
     rows = list(rows_of(valid))
     to_resolve: dict[Any, dict[str, Any]] = {}
     for row in rows:
         if row.get("contact_id") is None:
             to_resolve.setdefault((row["directory_id"], lookup_key(row)), row)
     groups = overlapping(list(to_resolve.values()))  # keys that may be one person: in turn
-    await run_groups(groups, partial(resolve_in_turn, push), push.concurrency)
+    await run_groups(groups, partial(resolve_in_turn, ctx, state.lookups), ctx.concurrency)
 
-    outcomes: list[_results.Outcome] = []
     ready: list[tuple[dict[str, Any], str, int]] = []
     for row in rows:
         if row.get("contact_id") is not None:
             ready.append((row, row["contact_id"], 0))
             continue
-        resolution = await resolve(push, row)  # cached: no second request
+        resolution = await resolve(ctx, state.lookups, row)  # cached: no second request
         if resolution.error is not None or resolution.contact_id is None:
-            outcome = lookup_failed(row["row"], resolution)
-            outcomes.append(outcome)
-            push.settle([outcome])
+            ctx.report([lookup_failed(row["row"], resolution)])
         else:
             ready.append((row, resolution.contact_id, resolution.attempts))
-
-    outcomes.extend(await _send_all(push, plan(ready, push.batch_size)))
-    return outcomes
+    await _send_all(ctx, plan(ready, state.batch_size), _date(ctx))
 
 
-async def _send_all(push: Push, batches: list[Batch]) -> list[_results.Outcome]:
+def _date(ctx: Context) -> str:
+    """The push's start time, the date of transactions that give none."""
+    return ctx.started.strftime("%Y-%m-%d %H:%M:%S")
+
+
+async def _send_all(ctx: Context, batches: list[Batch], default_date: str) -> None:
     answered = [asyncio.Event() for _ in batches]
-    outcomes: list[_results.Outcome] = []
 
     async def run(index: int) -> None:
         try:
             for earlier in batches[index].after:
                 await answered[earlier].wait()
-            part = await send_batch(push, batches[index])
-            outcomes.extend(part)
-            push.settle(part)
+            ctx.report(await send_batch(ctx, batches[index], default_date))
         finally:
             answered[index].set()
 
@@ -195,21 +217,22 @@ async def _send_all(push: Push, batches: list[Batch]) -> list[_results.Outcome]:
     for result in results:
         if isinstance(result, BaseException):
             raise result
-    return outcomes
 
 
-async def before_dry_run(valid: pl.DataFrame, push: Push) -> None:
+async def before_dry_run(valid: pl.DataFrame, ctx: Context) -> None:
     """Decide (reading the directory's settings) which lookups an import would make."""
-    push.caches.dry_run_via_import = await _import_lookups.by_import(push, valid)
+    state: Transactions = ctx.state
+    state.dry_run_via_import = await _import_lookups.by_import(ctx, state.imports, valid)
 
 
-def dry_run(valid: pl.DataFrame, push: Push) -> pl.DataFrame:
+def dry_run(valid: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     """Each row's transaction entry. Where its contact would come from a lookup and the
     path is known (a push with a client), the entry names it first —
     ``"contactLookup": "import" | "search"`` — in place of ``contactId``."""
     contact_ids = valid["contact_id"] if "contact_id" in valid.columns else None
-    payloads = transaction_entries(valid, default_date=push.default_date)
-    via, push.caches.dry_run_via_import = push.caches.dry_run_via_import, None
+    state: Transactions = ctx.state
+    payloads = transaction_entries(valid, default_date=_date(ctx))
+    via, state.dry_run_via_import = state.dry_run_via_import, None
     if via is not None and via.len() == valid.height:
         needs = pl.repeat(True, valid.height, eager=True)
         if contact_ids is not None:
@@ -218,9 +241,16 @@ def dry_run(valid: pl.DataFrame, push: Push) -> pl.DataFrame:
     return _results.from_dry_run(valid["row"], payloads, contact_ids)
 
 
+def _not_sent(outcome: _results.Outcome) -> bool:
+    """A row whose contact could not be found or created: its transaction never left."""
+    return outcome.contact_id is None
+
+
 TRANSACTIONS = Action(
     name="transactions",
     send=send,
     dry_run=dry_run,
     before_dry_run=before_dry_run,
+    start=Transactions.from_options,
+    not_journaled=_not_sent,
 )

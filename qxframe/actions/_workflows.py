@@ -14,28 +14,19 @@ import polars as pl
 
 from qxframe import _results
 from qxframe._payloads import workflow_bodies, workflow_body
-from qxframe.actions._pipeline import Action, Push, rows_of, run_groups
-from qxframe.exceptions import QxError
+from qxframe.actions._action import Action, Context, outcome_of, rows_of, run_groups
 
 
-async def send(valid: pl.DataFrame, push: Push) -> list[_results.Outcome]:
-    outcomes: list[_results.Outcome] = []
-
+async def send(valid: pl.DataFrame, ctx: Context) -> None:
     async def trigger(row: dict[str, Any]) -> None:
-        post = partial(push.api.atrigger_workflow, row["workflow_url"], workflow_body(row))
-        answer = await push.call(post, risky_rows=[row["row"]])
-        if isinstance(answer, QxError):
-            outcome = _results.failed(row["row"], answer)
-        else:
-            outcome = _results.succeeded(row["row"], answer)
-        outcomes.append(outcome)
-        push.settle([outcome])
+        post = partial(ctx.api.atrigger_workflow, row["workflow_url"], workflow_body(row))
+        answer = await ctx.call(post, risky_rows=[row["row"]])
+        ctx.report([outcome_of(row["row"], answer)])
 
-    await run_groups(list(rows_of(valid)), trigger, push.concurrency)
-    return outcomes
+    await run_groups(list(rows_of(valid)), trigger, ctx.concurrency)
 
 
-def dry_run(valid: pl.DataFrame, push: Push) -> pl.DataFrame:
+def dry_run(valid: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     return _results.from_dry_run(valid["row"], workflow_bodies(valid))
 
 

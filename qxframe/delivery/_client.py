@@ -245,6 +245,19 @@ class Client:
         path = self._list_path(directory_id, mailing_list_id) + "/contacts"
         return [str(e["contactId"]) for e in await self._all_pages(path) if e.get("contactId")]
 
+    async def aread_contact(
+        self, directory_id: str, contact_id: str, mailing_list_id: str | None = None
+    ) -> Reply:
+        """``GET`` a directory contact (``directoryUnsubscribed`` …; docs/qualtrics-api.md
+        §5), or a list member (``mailingListUnsubscribed`` …; §7) when a list is given."""
+        cid = check_id(contact_id, "CID_", "contact_id")
+        if mailing_list_id is None:
+            pool = check_id(directory_id, "POOL_", "directory_id")
+            path = f"/API/v3/directories/{pool}/contacts/{cid}"
+        else:
+            path = self._list_path(directory_id, mailing_list_id) + f"/contacts/{cid}"
+        return await self.asend("GET", path, route=READ)
+
     async def aremove_list_contact(
         self, directory_id: str, mailing_list_id: str, contact_id: str
     ) -> Reply:

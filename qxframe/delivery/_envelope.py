@@ -42,6 +42,16 @@ _BY_STATUS: dict[int, tuple[type[ApiError], str]] = {
     429: (RateLimitedError, "lower the client's rate_limits or try again later"),
 }
 
+#: What a 404 means depends on what was asked for: the advice per endpoint family.
+_NOT_FOUND: dict[str, str] = {
+    "workflows": "check the workflow URL: copy it again from the workflow's JSON-event "
+    "trigger (its urlTokenId names the trigger), and check that the workflow exists and is on",
+    "transactions": "check the directory id and each row's contact id, and the datacenter",
+    "contacts": "check the directory and mailing list ids, and the datacenter",
+    "imports": "check the directory and mailing list ids, and the datacenter",
+    "search": "check the directory id, and the datacenter",
+}
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -85,6 +95,8 @@ def _error_for(
             attempts=attempts,
         )
     cls, hint = _BY_STATUS.get(status, (ServerError if status >= 500 else BadRequestError, ""))
+    if status == 404:
+        hint = _NOT_FOUND.get(_family(response), hint)
     hint = hint or (
         "Qualtrics had a problem; try again later" if status >= 500 else "check the request"
     )
@@ -97,6 +109,15 @@ def _error_for(
         request_id=request_id,
         attempts=attempts,
     )
+
+
+def _family(response: httpx.Response) -> str:
+    """The endpoint family of the request ``response`` answers ("" when unknown)."""
+    try:
+        route = response.request.extensions.get("qx_route")
+    except RuntimeError:  # a response built without a request
+        return ""
+    return str(getattr(route, "family", ""))
 
 
 def _sentence(text: str) -> str:

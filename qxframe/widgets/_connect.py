@@ -1,9 +1,13 @@
 """The connect panel: token, datacenter, a whoami check, directory and mailing-list pickers.
 
-This module owns :class:`ConnectPanel` (built by :func:`connect`) and the pure helper
-behind it :func:`describe_error`, which turns what connecting raised into one sentence;
-the pickers' options and warnings come from :mod:`qxframe.widgets._labels`. Every field
-has its own ``Layout`` (one shared Layout would hide the credentials with the pickers).
+The mailing-list picker starts at "none" (:data:`NO_LIST`): a push from a preview adds
+people to a list only when the person picked one. The panel keeps the journals of every
+preview that pushes through it (:attr:`ConnectPanel.journals`), for the whole session.
+
+This module owns :class:`ConnectPanel` (built by :func:`connect`); what connecting raised
+becomes one sentence by :func:`qxframe.widgets._errors.describe_error`, and the pickers'
+options and warnings come from :mod:`qxframe.widgets._labels`. Every field has its own
+``Layout`` (one shared Layout would hide the credentials with the pickers).
 
 The token. A widget's ``value`` is synced state, so the password field is read once when
 Connect is pressed, handed to :class:`qxframe.Client` (which keeps it in a ``Secret``)
@@ -22,17 +26,12 @@ from typing import Any
 import ipywidgets as w
 import polars as pl
 
-from qxframe._sandbox import Sandbox
-from qxframe.delivery._client import Client
-from qxframe.delivery._config import (
-    DEFAULT_DATACENTER,
-    RetryPolicy,
-    check_base_url,
-    check_datacenter,
-    endpoint_base,
-)
-from qxframe.exceptions import AuthError, ConfigError, QxError, TransportError
+from qxframe import Client, RetryPolicy, Sandbox
+from qxframe._skins import DEFAULT_DATACENTER, check_base_url, check_datacenter, endpoint_base
+from qxframe.exceptions import ConfigError
 from qxframe.widgets import _html
+from qxframe.widgets._errors import describe_error
+from qxframe.widgets._journals import PanelJournals
 from qxframe.widgets._labels import (
     dedup_warning,
     default_directory,
@@ -45,43 +44,16 @@ from qxframe.widgets._labels import (
 CHECK_RETRY = RetryPolicy(max_attempts=2, backoff=0.25, max_backoff=1.0)
 
 ENV_PLACEHOLDER = "using QUALTRICS_API_TOKEN from the environment"
+#: The mailing-list picker's first choice and its default: no list. A push adds people to
+#: a list only when the person picks one (a list is who gets a distribution).
+NO_LIST = ""
+NO_LIST_LABEL = "— none: add no one to a mailing list —"
 EMPTY_PLACEHOLDER = "paste your Qualtrics API token"
 
 
 def _wide(width: str = "32em") -> w.Layout:
     """A fresh layout for one field: a Layout shared by two widgets hides or moves both."""
     return w.Layout(width=width)
-
-
-def describe_error(exc: BaseException, where: str, secret: str | None = None) -> str:
-    """One sentence saying why connecting to ``where`` failed and what to do (no traceback)."""
-    if isinstance(exc, AuthError) and exc.http_status == 403:
-        text = (
-            f"{where} accepted the token but refused access (403): the account needs API "
-            "access and permission to use XM Directory; ask your Brand Administrator."
-        )
-    elif isinstance(exc, AuthError):
-        text = (
-            f"{where} refused the token (401): check that you pasted the whole token "
-            "(Account settings → Qualtrics IDs) and that it belongs to this datacenter."
-        )
-    elif isinstance(exc, TransportError):
-        text = (
-            f"Could not reach {where}: check the datacenter (the part before "
-            "'.qualtrics.com' in your Qualtrics address) or base URL, and your network."
-        )
-    elif isinstance(exc, ConfigError):
-        text = exc.message
-    elif isinstance(exc, QxError):
-        text = f"{where} answered with an error: {exc.message}"
-    else:
-        text = f"Connecting to {where} failed unexpectedly ({type(exc).__name__}: {exc})."
-    return scrub(text, secret)
-
-
-def scrub(text: str, secret: str | None) -> str:
-    """``text`` with every occurrence of ``secret`` replaced by asterisks."""
-    return text.replace(secret, "********") if secret else text
 
 
 class ConnectPanel(w.VBox):
@@ -108,29 +80,17 @@ class ConnectPanel(w.VBox):
         self._sandbox: Sandbox | None = sandbox if isinstance(sandbox, Sandbox) else None
         self._owns_sandbox = False
         self._quiet = False
+        #: one journal per destination for the session: a new preview (a re-run cell) of
+        #: the same frame does not send again what an earlier one sent (DESIGN §7)
+        self.journals = PanelJournals()
         self.whoami: dict[str, Any] = {}
-        self.token = w.Password(description="API token", layout=_wide())
-        self.datacenter = w.Text(
-            description="Datacenter",
-            value=self._env.get("QUALTRICS_DATACENTER") or DEFAULT_DATACENTER,
-            layout=_wide(),
-        )
-        self.base_url = w.Text(
-            description="Base URL",
-            value=self._env.get("QUALTRICS_BASE_URL") or "",
-            placeholder="optional: a vanity host or compatible server (overrides the datacenter)",
-            layout=_wide(),
-        )
+        self.token, self.datacenter, self.base_url = _credentials(self._env)
         self.use_sandbox = w.Checkbox(description="try it in the sandbox", indent=False)
         self.connect_button = w.Button(description="Connect", button_style="primary")
         self.status = w.HTML()
-        self.directory = w.Dropdown(description="Directory", options=[], layout=_wide("46em"))
-        self.mailing_list = w.Dropdown(description="Mailing list", options=[], layout=_wide("46em"))
+        self.directory, self.mailing_list = _picker("Directory"), _picker("Mailing list")
         self.directory_note = w.HTML()
         self._directories = pl.DataFrame()
-        for widget in (self.token, self.datacenter, self.base_url, self.directory):
-            widget.style.description_width = "7em"
-        self.mailing_list.style.description_width = "7em"
         self._reset_token_placeholder()
         self.datacenter.observe(self._on_settings, names="value")
         self.base_url.observe(self._on_settings, names="value")
@@ -172,8 +132,9 @@ class ConnectPanel(w.VBox):
 
     @property
     def mailing_list_id(self) -> str | None:
-        """The chosen mailing list (``CG_…``) of the chosen directory."""
-        return self.mailing_list.value
+        """The chosen mailing list (``CG_…``) of the chosen directory; ``None`` (the
+        default, "none") until the person picks one."""
+        return self.mailing_list.value or None
 
     @property
     def sandbox(self) -> Sandbox | None:
@@ -302,8 +263,8 @@ class ConnectPanel(w.VBox):
         except Exception as exc:
             self._say(describe_error(exc, self._reader.base_url), "error")
             return
-        self.mailing_list.options = options
-        self.mailing_list.value = options[0][1] if options else None
+        self.mailing_list.options = [(NO_LIST_LABEL, NO_LIST), *options]
+        self.mailing_list.value = NO_LIST  # never a list nobody chose
 
     def _ensure_sandbox(self) -> Sandbox:
         if self._sandbox is None:
@@ -336,6 +297,33 @@ class ConnectPanel(w.VBox):
             self.token.placeholder = ENV_PLACEHOLDER
         else:
             self.token.placeholder = EMPTY_PLACEHOLDER
+
+
+def _credentials(env: Mapping[str, str]) -> tuple[w.Password, w.Text, w.Text]:
+    """The token, datacenter and base URL fields (the last two from ``QUALTRICS_*``)."""
+    fields = (
+        w.Password(description="API token", layout=_wide()),
+        w.Text(
+            description="Datacenter",
+            value=env.get("QUALTRICS_DATACENTER") or DEFAULT_DATACENTER,
+            layout=_wide(),
+        ),
+        w.Text(
+            description="Base URL",
+            value=env.get("QUALTRICS_BASE_URL") or "",
+            placeholder="optional: a vanity host or compatible server (overrides the datacenter)",
+            layout=_wide(),
+        ),
+    )
+    for widget in fields:
+        widget.style.description_width = "7em"
+    return fields
+
+
+def _picker(description: str) -> w.Dropdown:
+    picker = w.Dropdown(description=description, options=[], layout=_wide("46em"))
+    picker.style.description_width = "7em"
+    return picker
 
 
 def _settings_problem(datacenter: str, base_url: str) -> str | None:

@@ -14,8 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from qxframe._fields import fields_for
-from qxframe._mapping import resolve
+from qxframe._skins import fields_for, resolve
 
 #: 2000-01-01T00:00:00Z in epoch milliseconds: a transaction date before it is suspicious.
 EPOCH_MS_2000 = 946_684_800_000

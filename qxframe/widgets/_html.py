@@ -11,7 +11,7 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from qxframe._results import Status
+from qxframe._skins import Status
 
 #: Colours of the status badges (background, text).
 STATUS_COLOURS: dict[str, tuple[str, str]] = {

@@ -17,7 +17,7 @@ from typing import Any
 import ipywidgets as w
 import polars as pl
 
-from qxframe._fields import Field, fields_for
+from qxframe._skins import Field, fields_for
 from qxframe.exceptions import shorten
 from qxframe.widgets import _html
 

@@ -9,33 +9,38 @@ exactly as a push would, as HTML), and the picker logic in :mod:`qxframe.widgets
 The Push button starts the push behind ``qx.upsert_contacts`` … on the whole frame in the
 background (a :class:`qxframe.actions._handle.PushHandle`, so the Cancel button can stop it as
 Ctrl-C does), with a progress bar, and shows a :class:`~qxframe.widgets.ResultsView`; it
-keeps a journal per destination (:mod:`qxframe.widgets._push`), so pressing it twice does
-not send a row twice. "Validate all rows" dry-runs the whole frame. Whatever stops a push
+uses a journal per destination (:mod:`qxframe.widgets._journals`; the connect panel's, kept
+for the session), so pressing it twice, or in a new preview of the same frame, does not
+send a row twice. "Validate all rows" dry-runs the whole frame. Whatever stops a push
 is one sentence in the panel, and the status line and the bar always end.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import ipywidgets as w
 import polars as pl
 
-from qxframe import _results
-from qxframe._inputs import iter_chunks
-from qxframe._results import Status
-from qxframe.actions._handle import PushHandle, start_push
-from qxframe.delivery._client import Client
-from qxframe.delivery._loop import wait_interruptibly
+from qxframe import Client, summary
+from qxframe._skins import PushHandle, Status, iter_chunks, start_push
 from qxframe.exceptions import QxError, first_line
 from qxframe.widgets import _html, _picks, _push
 from qxframe.widgets._connect import ConnectPanel
+from qxframe.widgets._journals import PanelJournals
 from qxframe.widgets._results_view import ResultsView, summary_text
 from qxframe.widgets._table import ACTIONS, action_name, preview_table, table_html
 
 __all__ = ["PreviewPanel", "preview", "preview_table", "table_html"]
+
+
+SENT_BEFORE = (
+    "This frame was already pushed to this destination from the connect panel: Push sends "
+    "only the rows not sent yet (the rest come back skipped); to send every row again, "
+    "press “Send the already-sent rows again”."
+)
 
 
 class PreviewPanel(w.VBox):
@@ -81,33 +86,22 @@ class PreviewPanel(w.VBox):
         self.pickers = _picks.Pickers(self.action, self.head.columns, mapping, self.constants)
         self.status = w.HTML()
         self.table_view = w.HTML()
-        self.push_button = w.Button(description="Push", button_style="primary", icon="upload")
-        self.validate_button = w.Button(
-            description="Validate all rows", icon="check", layout=w.Layout(width="auto")
-        )
-        self.again_button = w.Button(
-            description="Send the already-sent rows again",
-            button_style="warning",
-            layout=w.Layout(width="auto", display="none"),
-        )
-        self.cancel_button = w.Button(
-            description="Cancel",
-            icon="stop",
-            button_style="danger",
-            layout=w.Layout(width="auto", display="none"),
-        )
+        self.push_button, self.cancel_button, self.validate_button, self.again_button = _buttons()
         self.push_status = w.HTML()
         self.progress = _push.ProgressBar()
         self.results_area = w.VBox()
-        self._journals = _push.PanelJournals()
+        self.runs = _push.PushControl(
+            self.progress,
+            # the connect panel's journals (one per destination for the session), else its own
+            client.journals if isinstance(client, ConnectPanel) else PanelJournals(),
+            tell=self._tell,
+            busy=self._busy,
+            show=self._show_results,
+        )
         self.push_button.on_click(lambda _button: self.push(wait=False))
         self.validate_button.on_click(lambda _button: self.validate_all(wait=False))
         self.again_button.on_click(lambda _button: self.push(again=True, wait=False))
         self.cancel_button.on_click(lambda _button: self.cancel())
-        self._handle: PushHandle | None = None
-        self._ended = threading.Event()
-        self._ended.set()
-        self._last: pl.DataFrame | None = None
         self.pickers.on_change(self.refresh)
         if isinstance(client, ConnectPanel):
             client.directory.observe(self._on_destination, names="value")
@@ -129,6 +123,7 @@ class PreviewPanel(w.VBox):
         )
         self.add_class("qx-preview")
         self.refresh()
+        self._note_sent_before()
 
     # -- what the panel yields -------------------------------------------------------
 
@@ -174,7 +169,10 @@ class PreviewPanel(w.VBox):
         except Exception as exc:  # a mapping error, or an expression that fails: a sentence
             self.table = pl.DataFrame()
             self.table_view.value = ""
-            self._say(_preview_error(exc), "error")
+            text = _preview_error(exc)
+            if isinstance(self._source, ConnectPanel) and "mailing_list_id" in text:
+                text += "; or pick a mailing list in the connect panel."
+            self._say(text, "error")
             return
         valid = self.table.filter(pl.col("status") == "valid").height
         warned = self.table.get_column("warning").is_not_null().sum()
@@ -196,10 +194,8 @@ class PreviewPanel(w.VBox):
         if client is None:
             self._tell("Connect first (qxframe.widgets.connect()), or pass client=.", "error")
             return None
-        constants = self.constants
-        if again:
-            self._journals.forget(self.action, constants)
-        journal = self._journals.path(self.action, constants)
+        where = client.base_url
+        journal = self.runs.journal(self.action, self.constants, where, self._frame, again=again)
         self._run("Pushing", client, dry_run=False, journal=journal, then=self._pushed)
         return self.wait() if wait else None
 
@@ -211,25 +207,18 @@ class PreviewPanel(w.VBox):
     def cancel(self) -> bool:
         """Stop the running push as Ctrl-C does (what Cancel does): nothing new is sent,
         requests in flight get a short grace; False when nothing was running."""
-        handle = self._handle
-        if handle is None or handle.done():
+        if not self.runs.running:
             return False
         self.cancel_button.disabled = True
-        self._tell("Cancelling: nothing new is sent; requests in flight get a moment to answer…")
-        return handle.cancel()
+        return self.runs.cancel()
 
     def wait(self, timeout: float | None = None) -> pl.DataFrame | None:
         """Wait until the running push or validation has ended and the panel shows it;
         its results (``None`` if it failed, or was cancelled: see :attr:`results`)."""
-        try:
-            wait_interruptibly(self._ended.wait, timeout)
-        except KeyboardInterrupt:
-            self.cancel()
-            self._ended.wait()
-        return self._last
+        return self.runs.wait(timeout)
 
     def _pushed(self, res: pl.DataFrame) -> None:
-        skipped = _results.summary(res)[Status.SKIPPED]
+        skipped = summary(res)[Status.SKIPPED]
         failures = _push.failures_text(res)
         text = f"Pushed. {summary_text(res)}" + (f" {failures}" if failures else "")
         if skipped:
@@ -242,7 +231,7 @@ class PreviewPanel(w.VBox):
         self._tell(text, "warning" if failures else "ok")
 
     def _validated(self, res: pl.DataFrame) -> None:
-        counts = _results.summary(res)
+        counts = summary(res)
         self._tell(
             f"Validated all {res.height:,} rows: {counts[Status.DRY_RUN]:,} valid, "
             f"{counts[Status.INVALID]:,} invalid; nothing was sent.",
@@ -258,23 +247,11 @@ class PreviewPanel(w.VBox):
         journal: Any,
         then: Callable[[pl.DataFrame], None],
     ) -> None:
-        """Start the push (or dry run) with the panel's choices, in the background; when
-        it ends, :meth:`_end` says how in one sentence and ends the bar."""
-        self._ended.wait()  # one run at a time (the buttons are disabled meanwhile)
-        self._ended.clear()
-        self._last = None
-        self._busy(True)
-        self.results_area.children = []
-        self.progress.start(_push.total_rows(self._frame), label)
-        self._tell(f"{label}…")
+        """Start the push (or dry run) with the panel's choices, in the background."""
         where = client.base_url if client is not None else "Qualtrics"
-        try:
-            handle = self._start(client, dry_run=dry_run, journal=journal)
-        except Exception as exc:  # a sentence, never a traceback
-            self._end(None, exc, where, then)
-            return
-        self._handle = handle
-        handle.add_done_callback(lambda done: self._settle(done, where, then))
+        total = _push.total_rows(self._frame)
+        start = partial(self._start, client, dry_run=dry_run, journal=journal)
+        self.runs.run(label, total, where, start, then)
 
     def _start(self, client: Client | None, *, dry_run: bool, journal: Any) -> PushHandle:
         options = dict(self._push_options)
@@ -291,48 +268,14 @@ class PreviewPanel(w.VBox):
             **options,
         )
 
-    def _settle(self, handle: PushHandle, where: str, then: Callable[..., None]) -> None:
-        try:
-            res = handle.result(timeout=0)
-        except (Exception, KeyboardInterrupt) as exc:  # PushInterrupted after a cancel
-            self._end(None, exc, where, then)
-        else:
-            self._end(res, None, where, then)
-
-    def _end(
-        self,
-        res: pl.DataFrame | None,
-        exc: BaseException | None,
-        where: str,
-        then: Callable[[pl.DataFrame], None],
-    ) -> None:
-        """Show how the run ended; whatever happens, end the bar and the status line."""
-        state, partial = "failed", getattr(exc, "results", None)
-        try:
-            if exc is None and res is not None:
-                self._show_results(res)
-                then(res)
-                self._last, state = res, "done"
-            else:
-                stopped = isinstance(exc, KeyboardInterrupt)
-                state = "stopped" if stopped else "failed"
-                error = exc or RuntimeError("the push ended without results")
-                self._tell(_push.failure_text(error, where), "warning" if stopped else "error")
-                self._show_results(partial)
-        except Exception as unexpected:  # never leave the panel at "Pushing…"
-            self._tell(_push.failure_text(unexpected, where), "error")
-        finally:
-            self.progress.finish(state, partial)
-            self._handle = None
-            self._busy(False)
-            self._ended.set()
-
     def _show_results(self, res: Any) -> None:
         if isinstance(res, pl.DataFrame) and res.height:
             self.results = res
             self.results_area.children = [ResultsView(res, frame=self._frame)]
 
     def _busy(self, busy: bool) -> None:
+        if busy:
+            self.results_area.children = []
         for button in (self.push_button, self.validate_button, self.again_button):
             button.disabled = busy
         self.cancel_button.disabled = not busy
@@ -346,9 +289,43 @@ class PreviewPanel(w.VBox):
     def _on_destination(self, _change: Any) -> None:
         self.pickers.set_constants(self.constants)
         self.refresh()
+        self._note_sent_before()
+
+    def _note_sent_before(self) -> None:
+        """Say so when this frame was already pushed to this destination from the connect
+        panel (an earlier preview, a re-run cell): Push then skips what was sent, and
+        sending it again is the one click it always is."""
+        client = self.client
+        if client is None:
+            return
+        used = self.runs.sent_before(self.action, self.constants, client.base_url, self._frame)
+        self.again_button.layout.display = None if used else "none"
+        note = _html.message(SENT_BEFORE)
+        if used:
+            self.push_status.value = note
+        elif self.push_status.value == note:
+            self.push_status.value = ""
 
     def _say(self, text: str, kind: str = "info") -> None:
         self.status.value = _html.message(text, kind)
+
+
+def _buttons() -> tuple[w.Button, w.Button, w.Button, w.Button]:
+    """Push, Cancel (shown while a push runs), Validate all rows, and Send … again (shown
+    when rows were not sent again)."""
+    hidden = {"width": "auto", "display": "none"}
+    return (
+        w.Button(description="Push", button_style="primary", icon="upload"),
+        w.Button(
+            description="Cancel", icon="stop", button_style="danger", layout=w.Layout(**hidden)
+        ),
+        w.Button(description="Validate all rows", icon="check", layout=w.Layout(width="auto")),
+        w.Button(
+            description="Send the already-sent rows again",
+            button_style="warning",
+            layout=w.Layout(**hidden),
+        ),
+    )
 
 
 def _preview_error(exc: Exception) -> str:

@@ -14,8 +14,8 @@ from typing import Any
 
 import polars as pl
 
-from qxframe._inputs import _is_pandas, iter_chunks
-from qxframe._results import Status
+from qxframe._skins import Status, iter_chunks
+from qxframe._skins import is_pandas as _is_pandas
 
 PROBLEM_STATUSES = (Status.FAILED, Status.INVALID)
 #: Input columns that say who a row is about, in the order they are shown.

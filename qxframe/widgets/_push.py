@@ -1,37 +1,33 @@
-"""What the preview's Push and "Validate all" buttons run on: a progress bar widget that
-always ends in a final state, one sentence for whatever stopped a push, and a journal per
-panel so that a second Push does not send again what the first one sent.
+"""What the preview's Push, Cancel and "Validate all" buttons run on: the push in the
+background with its bar, its journal and how it ended, apart from the panel's layout.
+
+- :class:`PushControl`: one push (or dry run) at a time in the background (a
+  :class:`qxframe.actions._handle.PushHandle`, so Cancel stops it as Ctrl-C does), the
+  journal of its destination (:mod:`qxframe.widgets._journals`), and its end: whatever
+  happens, the panel is told one sentence (:func:`~qxframe.widgets._errors.failure_text`
+  for what stopped it), the bar ends and the buttons come back.
 
 - :class:`ProgressBar`: an ``IntProgress`` and a label, handed to the push as its
   progress bar (the push calls ``update(n)`` as rows settle); :meth:`ProgressBar.finish`
   puts it in its final state (done, failed or stopped). No ``Output`` widget is involved:
   under IPython an ``Output`` context swallows the exception raised inside it, which once
   left the status at "Pushing…" for good.
-- :func:`failure_text`: the sentence for an exception a push raised (with what to do).
-- :class:`PanelJournals`: one journal file per destination in a temporary folder of the
-  panel's own (docs/architecture.md, "Journal and resume"): a row the journal records as
-  sent comes back ``skipped`` instead of being sent again; :meth:`PanelJournals.forget`
-  is the user's "send them again" confirmation.
+- :func:`failures_text`: a sentence on the most frequent reason rows failed.
 """
 
 from __future__ import annotations
 
-import atexit
-import hashlib
-import json
-import shutil
-import tempfile
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 import polars as pl
 
-from qxframe._inputs import count_rows
-from qxframe._results import Status
-from qxframe.exceptions import AuthError, ConfigError, QxError, TransportError
-from qxframe.widgets._connect import scrub
+from qxframe._skins import PushHandle, Status, count_rows, wait_interruptibly
+from qxframe.widgets._errors import failure_text
+from qxframe.widgets._journals import PanelJournals, destination_key
 
 #: bar_style and label of each final state
 FINAL = {
@@ -112,35 +108,6 @@ def total_rows(frame: Any) -> int | None:
     return count_rows(frame)
 
 
-def failure_text(exc: BaseException, where: str, secret: str | None = None) -> str:
-    """One sentence for what stopped a push, and what to do (never a traceback)."""
-    results = getattr(exc, "results", None)
-    sent = getattr(exc, "sent", None) or _sent(results)
-    head = f"The push stopped after sending {sent:,} rows" if sent else "Nothing was pushed"
-    if isinstance(exc, KeyboardInterrupt):
-        text = (
-            f"{head}: it was cancelled. Press Push to send the rest (rows already sent are "
-            "skipped)."
-        )
-    elif isinstance(exc, AuthError):
-        text = (
-            f"{head}: {where} refused the token ({exc.http_status}); connect again with a "
-            "valid token (Account settings → Qualtrics IDs), then press Push."
-        )
-    elif isinstance(exc, TransportError):
-        text = f"{head}: could not reach {where}; check the network and press Push again."
-    elif isinstance(exc, ConfigError):
-        text = f"{head}: {exc.message}"
-    elif isinstance(exc, QxError):
-        text = f"{head}: {where} answered with an error: {exc.message}"
-    else:
-        text = (
-            f"{head}: the push failed unexpectedly ({type(exc).__name__}: {exc}); "
-            "run the same push in code to see the details."
-        )
-    return scrub(text, secret)
-
-
 def failures_text(results: pl.DataFrame) -> str | None:
     """A sentence on the most frequent reason rows failed (``None`` when none failed)."""
     failed = results.filter(pl.col("status") == Status.FAILED)
@@ -156,31 +123,139 @@ def failures_text(results: pl.DataFrame) -> str | None:
     return f"{failed.height:,} rows failed ({most} {top['error_code']}): {top['error_message']}"
 
 
-def _sent(results: Any) -> int:
-    if not isinstance(results, pl.DataFrame) or "status" not in results.columns:
-        return 0
-    return results.filter(pl.col("status").is_in([Status.SUCCESS, Status.FAILED])).height
+Tell = Callable[[str, str], None]
 
 
-class PanelJournals:
-    """One journal file per (action, destination), in a temporary folder of this panel."""
+class PushControl:
+    """A panel's pushes: start one in the background, cancel it, wait for it, end it.
 
-    def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="qxframe-panel-"))
-        atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
+    Args:
+        progress: the bar the push drives and :meth:`_end` puts in its final state.
+        journals: the journals Push uses (a connect panel's, kept for the session).
+        tell: ``tell(sentence, kind)`` shows how things stand (``info``/``ok``/``warning``/
+            ``error``).
+        busy: ``busy(True)`` while a run goes on (the panel disables its buttons).
+        show: ``show(results)`` shows a run's results (also a stopped run's partial ones).
+    """
 
-    def path(self, action: str, constants: Mapping[str, str | None]) -> Path:
-        """The journal of pushes of ``action`` to ``constants`` from this panel."""
-        key = json.dumps([action, sorted(constants.items())])
-        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-        return self.folder / f"{action}-{digest}.journal"
+    def __init__(
+        self,
+        progress: ProgressBar,
+        journals: PanelJournals,
+        *,
+        tell: Tell,
+        busy: Callable[[bool], None],
+        show: Callable[[Any], None],
+    ) -> None:
+        self.progress, self.journals = progress, journals
+        self._tell, self._busy, self._show = tell, busy, show
+        self._handle: PushHandle | None = None
+        self._ended = threading.Event()
+        self._ended.set()
+        self.last: pl.DataFrame | None = None
 
-    def used(self, action: str, constants: Mapping[str, str | None]) -> bool:
-        """Whether this panel already pushed ``action`` to this destination."""
-        return self.path(action, constants).exists()
+    def journal(
+        self,
+        action: str,
+        constants: Mapping[str, str | None],
+        where: str,
+        frame: Any,
+        *,
+        again: bool = False,
+    ) -> Path:
+        """The journal of a push of ``frame`` to this destination; ``again`` forgets what
+        it says was sent (the person's "send them again")."""
+        key = destination_key(action, constants, where)
+        if again:
+            self.journals.forget(key)
+        return self.journals.path(key)
 
-    def forget(self, action: str, constants: Mapping[str, str | None]) -> None:
-        """Drop the record of what was sent there: the next push sends every row again."""
-        path = self.path(action, constants)
-        for companion in path.parent.glob(path.name + "*"):
-            companion.unlink()
+    def sent_before(
+        self, action: str, constants: Mapping[str, str | None], where: str, frame: Any
+    ) -> bool:
+        """Whether ``frame`` was already pushed to this destination from these journals."""
+        return self.journals.used(destination_key(action, constants, where))
+
+    @property
+    def running(self) -> bool:
+        return self._handle is not None and not self._handle.done()
+
+    def run(
+        self,
+        label: str,
+        total: int | None,
+        where: str,
+        start: Callable[[], PushHandle],
+        then: Callable[[pl.DataFrame], None],
+    ) -> None:
+        """Start a run (``start()`` makes its handle) in the background; when it ends,
+        ``then(results)``, or one sentence for what stopped it."""
+        self._ended.wait()  # one run at a time (the buttons are disabled meanwhile)
+        self._ended.clear()
+        self.last = None
+        self._busy(True)
+        self.progress.start(total, label)
+        self._tell(f"{label}…", "info")
+        try:
+            handle = start()
+        except Exception as exc:  # a sentence, never a traceback
+            self._end(None, exc, where, then)
+            return
+        self._handle = handle
+        handle.add_done_callback(lambda done: self._settle(done, where, then))
+
+    def cancel(self) -> bool:
+        """Stop the running push as Ctrl-C does; False when nothing was running."""
+        handle = self._handle
+        if handle is None or handle.done():
+            return False
+        self._tell(
+            "Cancelling: nothing new is sent; requests in flight get a moment to answer…", "info"
+        )
+        return handle.cancel()
+
+    def wait(self, timeout: float | None = None) -> pl.DataFrame | None:
+        """Wait until the run has ended and the panel shows it; its results (``None`` if it
+        failed or was cancelled). A KeyboardInterrupt while waiting cancels the run."""
+        try:
+            wait_interruptibly(self._ended.wait, timeout)
+        except KeyboardInterrupt:
+            self.cancel()
+            self._ended.wait()
+        return self.last
+
+    def _settle(self, handle: PushHandle, where: str, then: Callable[..., None]) -> None:
+        try:
+            res = handle.result(timeout=0)
+        except (Exception, KeyboardInterrupt) as exc:  # PushInterrupted after a cancel
+            self._end(None, exc, where, then)
+        else:
+            self._end(res, None, where, then)
+
+    def _end(
+        self,
+        res: pl.DataFrame | None,
+        exc: BaseException | None,
+        where: str,
+        then: Callable[[pl.DataFrame], None],
+    ) -> None:
+        """Show how the run ended; whatever happens, end the bar and the status line."""
+        state, partial = "failed", getattr(exc, "results", None)
+        try:
+            if exc is None and res is not None:
+                self._show(res)
+                then(res)
+                self.last, state = res, "done"
+            else:
+                stopped = isinstance(exc, KeyboardInterrupt)
+                state = "stopped" if stopped else "failed"
+                error = exc or RuntimeError("the push ended without results")
+                self._tell(failure_text(error, where), "warning" if stopped else "error")
+                self._show(partial)
+        except Exception as unexpected:  # never leave the panel at "Pushing…"
+            self._tell(failure_text(unexpected, where), "error")
+        finally:
+            self.progress.finish(state, partial)
+            self._handle = None
+            self._busy(False)
+            self._ended.set()

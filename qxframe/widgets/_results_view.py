@@ -21,8 +21,8 @@ from typing import Any
 import ipywidgets as w
 import polars as pl
 
-from qxframe import _results
-from qxframe._results import OUTCOME_UNKNOWN, Status, rows_to_retry, summary
+from qxframe import rows_to_retry, summary
+from qxframe._skins import OPERATIONS, OUTCOME_UNKNOWN, STATUSES, Status, collect
 from qxframe.widgets import _html, _problems
 from qxframe.widgets._problems import PAGE_SIZE, problem_rows
 
@@ -34,9 +34,11 @@ INLINE_DOWNLOAD_ROWS = 100_000
 def summary_text(results: Any) -> str:
     """``"300 rows: success 286, invalid 14."`` (statuses with no rows are left out)."""
     counts = summary(results)
-    total = sum(counts.values())
-    shown = [f"{status} {n:,}" for status, n in counts.items() if n]
-    return f"{total:,} rows: {', '.join(shown) or 'nothing to report'}."
+    statuses = {s: counts[s] for s in STATUSES}
+    shown = [f"{status} {n:,}" for status, n in statuses.items() if n]
+    text = f"{sum(statuses.values()):,} rows: {', '.join(shown) or 'nothing to report'}."
+    done = [f"{op} {counts[op]:,}" for op in OPERATIONS if counts.get(op)]
+    return text + (f" Operations: {', '.join(done)}." if done else "")
 
 
 def retry_counts(results: pl.DataFrame) -> dict[str, int]:
@@ -73,7 +75,8 @@ def retry_advice(results: pl.DataFrame) -> list[str]:
 def summary_html(results: pl.DataFrame) -> str:
     """The row count and the counts per status as a bar."""
     head = f"<div><b>Results</b>: {results.height:,} rows</div>"
-    return head + _html.status_bar(summary(results))
+    counts = summary(results)
+    return head + _html.status_bar({s: counts[s] for s in STATUSES})
 
 
 def groups_html(results: pl.DataFrame) -> str:
@@ -134,7 +137,7 @@ class ResultsView(w.VBox):
     """
 
     def __init__(self, results: Any, *, frame: Any = None, page_size: int = PAGE_SIZE) -> None:
-        self.results = _results.collect(results)
+        self.results = collect(results)
         self.frame = frame
         self.page_size = page_size
         self.page = 0

@@ -1,7 +1,7 @@
 """The preview's table: the first rows mapped, validated and built exactly as a push would.
 
 Pure functions, no widget: :func:`preview_table` (the pipeline's own
-:func:`~qxframe.actions._pipeline.preview`, plus the warnings of
+:func:`~qxframe.actions._runner.preview`, plus the warnings of
 :mod:`qxframe.widgets._hints`) and
 :func:`table_html` (that table as HTML). :mod:`qxframe.widgets._preview` is the skin.
 """
@@ -13,12 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from qxframe import _results
-from qxframe._fields import fields_for
-from qxframe._results import Status
-from qxframe.actions._pipeline import preview
-from qxframe.actions._public import FUNCTIONS
-from qxframe.actions._registry import ACTIONS
+from qxframe._skins import ACTIONS, FUNCTIONS, Status, empty, fields_for, preview
 from qxframe.widgets import _html
 from qxframe.widgets._hints import row_warnings
 
@@ -52,7 +47,7 @@ def preview_table(
         ACTIONS[name], head, mapping=mapping, constants=constants, allowed_origin=allowed_origin
     )
     if table.height == 0:
-        table = _results.empty()
+        table = empty()
     status = pl.when(pl.col("status") == Status.DRY_RUN).then(pl.lit("valid")).otherwise("status")
     table = table.with_columns(status.alias("status")).select(PREVIEW_COLUMNS)
     warnings = row_warnings(head, name, mapping, constants)

@@ -9,13 +9,18 @@ VISIBLE on the page (playwright's visibility: laid out, not hidden), not only pr
 1. a fresh ``qxw.connect()`` shows the token (password), datacenter and base URL fields,
    the Connect button and the sandbox switch, and no pickers yet;
 2. a wrong token with the sandbox's base URL: the refusal sentence;
-3. the right token: connected, pickers shown;
+3. the right token: connected, pickers shown, the mailing list at "none";
 4. another directory: the mailing lists change, and the no-deduplication warning shows;
+4b. a contacts preview's Push with no list picked adds no one to any mailing list (the
+   sandbox's list counts, read from this process, stay 0); then the list used below is
+   picked;
 5. the preview: mapping ``transaction_date`` from ``amount`` changes the body, and the
    early-epoch warning shows; mapping it back restores the body;
 6. Push with a refused token: one sentence, no traceback, the bar ends "failed";
 7. Push, then Push again: the second sends nothing already sent (no ``success``, rows
-   ``skipped``) and offers to send them again; then, in another preview, Push, Cancel
+   ``skipped``) and offers to send them again; the preview's cell run again (a new
+   preview, the same connect panel) says the frame was pushed there and its Push sends
+   nothing either; then, in another preview, Push, Cancel
    while it runs (the bar ends "stopped", the results show ``not_sent`` rows), and Push
    again: the rest is sent, what was sent is ``skipped``;
 8. a results view of 300 problems: the status bar, paging (Next/Previous), the CSV
@@ -39,6 +44,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect, sync_playwright
+
+import qxframe as qx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -70,6 +77,8 @@ def scratch_cells(sb: SandboxProcess) -> list[str]:
         'slow = qxw.preview(tx, action="transactions", client=panel, mapping=MAPPING, rows=2,\n'
         '                   push_options={"batch_size": 1, "concurrency": 1})\n'
         'slow.add_class("e2e-cancel")\nslow',
+        'people = qxw.preview(contacts.head(40), action="contacts", client=panel, rows=2)\n'
+        'people.add_class("e2e-people")\npeople',
     ]
 
 
@@ -141,6 +150,8 @@ def drive_panel(c: Checks, sb: SandboxProcess) -> None:
         expect(message).to_contain_text(f"Connected to {sb.base_url}", timeout=WAIT)
         c.visible(field(connect, "dropdown", "Directory"), "connected: the pickers show")
         expect(token).to_have_value("")
+        picked = selected_label(field(connect, "dropdown", "Mailing list"))
+        c.check(picked.startswith("— none"), f"the mailing list starts at none: {picked!r}")
         shoot(connect, "03_connected.png")
     with c.step("4 another directory changes the mailing lists and warns"):
         directory, lists = (
@@ -163,10 +174,54 @@ def drive_panel(c: Checks, sb: SandboxProcess) -> None:
         expect(lists).to_contain_text(sb.mailing_list_id, timeout=WAIT)
 
 
+def drive_no_list(c: Checks, sb: SandboxProcess) -> None:
+    page = c.page
+    connect = page.locator(".qx-connect")
+    people = page.locator(".qx-preview.e2e-people")
+    with c.step("4b a preview Push with no list picked adds no one to a list"):
+        run(page, 6)
+        c.visible(people.locator(".qx-json").first, "the contacts preview shows")
+        button(people, "Push").click()
+        status = people.locator(".qx-message").nth(1)
+        expect(status).to_contain_text("Pushed. 40 rows: success", timeout=WAIT * 3)
+        c.visible(status, f"pushed: {status.inner_text()[:70]!r}")
+        members = list_members(sb)
+        c.check(not any(members.values()), f"no mailing list gained a member: {members}")
+        shoot(people, "04b_pushed_no_list.png")
+        choose(field(connect, "dropdown", "Mailing list"), sb.mailing_list_id)
+        wait_idle(page)
+        picked = selected_label(field(connect, "dropdown", "Mailing list"))
+        c.check(sb.mailing_list_id in picked, f"a list picked for the pushes below: {picked!r}")
+
+
+def list_members(sb: SandboxProcess) -> dict[str, int]:
+    """Each mailing list's member count, read from the sandbox by this process."""
+    client = qx.Client(api_token=sb.api_token, base_url=sb.base_url)
+    try:
+        counts: dict[str, int] = {}
+        for directory_id in client.directories()["directory_id"]:
+            lists = client.mailing_lists(directory_id)
+            counts.update(zip(lists["mailing_list_id"], lists["contact_count"], strict=True))
+        return counts
+    finally:
+        client.close()
+
+
+def selected_label(select: Locator) -> str:
+    """The label a ``<select>`` shows (what a person reads, not the model's value)."""
+    shown = select.evaluate("s => s.selectedIndex < 0 ? '' : s.options[s.selectedIndex].text")
+    return spaced(str(shown))
+
+
 def choose(select: Locator, text: str) -> None:
     """Pick the option of a ``<select>`` whose label contains ``text``."""
     labels = select.locator("option").all_inner_texts()
-    select.select_option(label=next(label for label in labels if text in label))
+    select.select_option(label=next(label for label in labels if text in spaced(label)))
+
+
+def spaced(label: str) -> str:
+    """A label as typed: ipywidgets shows a dropdown's spaces as no-break spaces."""
+    return label.replace("\xa0", " ")
 
 
 def drive_preview(c: Checks) -> None:
@@ -225,6 +280,18 @@ def drive_pushes(c: Checks) -> None:
         c.check("success" not in text and "skipped" in text, f"second push: {text[:90]!r}")
         c.visible(button(main, "Send the already-sent rows again"), "the confirm button shows")
         shoot(main, "08_pushed_twice.png")
+    with c.step("7a re-run the preview's cell: its Push sends nothing already sent"):
+        run(page, 2)  # a new preview of the same frame, through the same connect panel
+        note = main.locator(".qx-message").nth(1)
+        expect(note).to_contain_text("already pushed to this destination", timeout=WAIT)
+        c.visible(note, f"the new preview says so: {note.inner_text()[:70]!r}…")
+        c.visible(button(main, "Send the already-sent rows again"), "sending again: one click")
+        button(main, "Push").click()
+        wait_idle(page)
+        expect(status).to_contain_text("were not sent again", timeout=WAIT * 3)
+        text = status.inner_text()
+        c.check("success" not in text and "skipped 290" in text, f"re-run push: {text[:90]!r}")
+        shoot(main, "08a_rerun_cell_pushed.png")
 
 
 def drive_cancel(c: Checks) -> None:
@@ -234,7 +301,10 @@ def drive_cancel(c: Checks) -> None:
     bar = slow.locator(".qx-progress")
     with c.step("7b Push, Cancel, Push again"):
         # a directory no earlier step pushed to (the panel's choice is the preview's)
-        choose(field(page.locator(".qx-connect"), "dropdown", "Directory"), "Partners")
+        connect = page.locator(".qx-connect")
+        choose(field(connect, "dropdown", "Directory"), "Partners")
+        wait_idle(page)
+        choose(field(connect, "dropdown", "Mailing list"), "Partner updates")
         wait_idle(page)
         run(page, 5)
         expect(slow.locator(".qx-json").first).to_contain_text("mailingListId", timeout=WAIT)
@@ -390,6 +460,7 @@ def run_all(tmp: Path) -> list[str]:
         try:
             lab.open_notebook(page, base, token, SCRATCH)
             drive_panel(c, sb)
+            drive_no_list(c, sb)
             drive_preview(c)
             drive_pushes(c)
             drive_results(c, tmp)

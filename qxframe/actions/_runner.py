@@ -1,0 +1,522 @@
+"""The runner: one push, chunks in, validated, sent (or dry-run), results out chunk by chunk.
+
+:func:`apush` is the one runner behind every action (docs/architecture.md, "The path of a
+row"): it reads the input in chunks, prepares each chunk (mapping + validation), reports
+invalid rows, skips what the journal says is done (:mod:`qxframe.actions._resume`), and
+hands the valid rows to the action's ``send`` (or ``dry_run``) with a :class:`_Push`, the
+:class:`~qxframe.actions._action.Context` of this push. Each chunk's results go to a
+``sink`` when one is given (memory stays bounded), else into the one results frame
+returned.
+
+What an action reports comes to one place, :meth:`_Push.report`, and from there alone to
+the journal, the progress bar, the count of rows sent and the chunk's results; when
+``send`` returns, :meth:`_Push.results` checks that every row handed over was reported
+exactly once (else :class:`~qxframe.actions._action.LostRows`).
+
+An in-memory frame (polars or pandas) is mapped and validated whole before its first
+request; a streamed input (a file, a LazyFrame) chunk by chunk (:mod:`qxframe.actions._chunks`).
+A push that stops early — told to (:mod:`qxframe.delivery._stop`), or by an error once rows were
+read — still hands every row it read to the sink, reported or not (:mod:`qxframe._partial`),
+and raises an exception carrying them: ``PushCancelled`` when told to stop, else the error
+itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from qxframe import _fields, _partial, _results
+from qxframe._inputs import count_rows
+from qxframe._journal import ImportRow, Journal
+from qxframe._prepare import Prepared, check_constants, prepare
+from qxframe._results import Status
+from qxframe.actions import _leavers
+from qxframe.actions._action import JOB_COLUMN, Action, Answer, LostRows, Outcomes
+from qxframe.actions._chunks import prepared_chunks
+from qxframe.actions._resume import Resume, default_operation
+from qxframe.delivery._config import positive
+from qxframe.delivery._inflight import MAX_IN_FLIGHT
+from qxframe.delivery._stop import Stop, Stopped, current, current_stop, finish, watch_wire
+from qxframe.exceptions import AuthError, ConfigError, QxError
+
+if TYPE_CHECKING:
+    from qxframe.delivery._client import Client
+    from qxframe.delivery._envelope import Reply
+
+#: Without ``concurrency=``, this many groups of rows may be in progress at once; how many
+#: requests are really in flight is then decided per endpoint family by the delivery
+#: layer, from its rate limit and the latency it observes (qxframe.delivery._inflight).
+DEFAULT_CONCURRENCY = MAX_IN_FLIGHT
+PROGRESS_THRESHOLD = 300  # rows: smaller pushes show no progress bar unless asked
+
+
+class _Aborted(Exception):
+    """Internal: the push was stopped by a fatal error (see ``_Push.fatal``)."""
+
+
+class _Push:
+    """The :class:`~qxframe.actions._action.Context` of one push, and its bookkeeping."""
+
+    def __init__(
+        self,
+        client: Client | None,
+        state: Any = None,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        input_rows: int | None = None,
+        stop: Stop | None = None,
+        progress: Any = None,
+        journal: Resume | None = None,
+    ) -> None:
+        self.client, self.state = client, state
+        self.concurrency, self.input_rows = concurrency, input_rows
+        self.started = datetime.now(UTC)
+        self.stop = stop or Stop()
+        self.progress = progress
+        self.journal = journal  # written here alone: call, report, remember, forget
+        self.fatal: QxError | None = None  # a token refused before the first success
+        self.any_success = False
+        self.sent = 0  # rows whose request went out (reported with attempts, or unanswered)
+        self.tasks: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()  # see end()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._rate_note = ""
+        self.begin_chunk()
+
+    # -- the context an action is given ---------------------------------------------
+
+    @property
+    def api(self) -> Client:
+        assert self.client is not None, "a push that sends needs a client"
+        return self.client
+
+    async def call(
+        self, make: Callable[[], Awaitable[Reply]], *, risky_rows: Sequence[int] = ()
+    ) -> Answer:
+        """One request under the concurrency limit; a refusal comes back as its error.
+
+        This is the one place a request's ``QxError`` is caught. A 401/403 before any
+        success in this push stops the whole push (it raises ``AuthError`` to the caller);
+        after a success it only fails its rows. Once the push is told to stop, no request
+        starts (``Stopped``); a risky write cancelled on the wire is remembered as
+        unanswered (its ``pending`` mark stays in the journal).
+        """
+        async with self._slots:
+            if self.fatal is not None:
+                raise _Aborted
+            if self.stop.requested:
+                raise Stopped
+            if risky_rows and self.journal is not None:
+                self.journal.sending(risky_rows)
+            with watch_wire() as wire:
+                try:
+                    reply = await make()
+                except AuthError as error:
+                    if not self.any_success:
+                        self.fatal = error
+                        self.forget(risky_rows)
+                        raise _Aborted from error
+                    return error
+                except QxError as error:
+                    return error
+                except Stopped:  # gated before the wire: nothing of it landed
+                    self.forget(risky_rows)
+                    raise
+                except asyncio.CancelledError:
+                    if wire.reached:
+                        self.unanswered.extend(risky_rows)
+                    else:
+                        self.forget(risky_rows)
+                    raise
+            self.any_success = True
+            return reply
+
+    def report(self, outcomes: Outcomes, *, shown: object = None) -> None:
+        """Rows whose outcome is known: the journal, the bar, the count sent, the results."""
+        if isinstance(outcomes, pl.DataFrame):
+            count = outcomes.height
+            self.frames.append(outcomes)
+            self.sent += int((outcomes["attempts"].fill_null(0) > 0).sum())
+        else:
+            count = len(outcomes)
+            self.outcomes.extend(outcomes)
+            self.sent += sum(1 for outcome in outcomes if outcome.attempts)
+        if self.journal is not None and count:
+            self.journal.record(outcomes)
+        self.advance(count - self._shown.pop(shown, 0))
+        self._show_rate_limit()
+
+    def show(self, key: object, rows: int) -> None:
+        before = self._shown.get(key, 0)
+        if rows > before:
+            self._shown[key] = rows
+            self.advance(rows - before)
+
+    def remember(self, rows: Sequence[int], job: ImportRow, unprocessed: Collection[int]) -> None:
+        if self.journal is not None:
+            self.journal.remember(rows, job, unprocessed)
+
+    def forget(self, rows: Sequence[int]) -> None:
+        if rows and self.journal is not None:
+            self.journal.forget(rows)
+
+    def keep(self, task: asyncio.Future[Any]) -> None:
+        self.tasks.add(task)  # while the action's state holds it (a cache may drop it)
+
+    # -- the runner's bookkeeping ---------------------------------------------------
+
+    def begin_chunk(self) -> None:
+        self.outcomes: list[_results.Outcome] = []  # reported, as objects
+        self.frames: list[pl.DataFrame] = []  # reported, as frames
+        self.unanswered: list[int] = []  # rows of a write cancelled on the wire (stopping)
+        self._shown: dict[object, int] = {}  # rows the bar counts ahead of their report
+
+    def results(self, handed: pl.DataFrame) -> pl.DataFrame:
+        """The chunk's results from what was reported; every row of ``handed`` exactly once.
+
+        A row handed back with its recorded job (``JOB_COLUMN``) that landed is
+        ``skipped``: it landed in the earlier run.
+        """
+        reported = _results.assemble([_results.from_outcomes(self.outcomes), *self.frames])
+        rows = reported["row"]
+        if rows.len() != handed.height or not rows.equals(handed["row"].sort(), check_names=False):
+            raise LostRows(_lost(handed["row"], rows))
+        if JOB_COLUMN not in handed.columns:
+            return reported
+        earlier = handed.filter(pl.col(JOB_COLUMN).is_not_null())["row"].implode()
+        landed = pl.col("row").is_in(earlier) & (pl.col("status") == Status.SUCCESS)
+        return reported.with_columns(
+            status=pl.when(landed).then(pl.lit(Status.SKIPPED)).otherwise(pl.col("status")),
+            http_status=pl.when(landed).then(None).otherwise(pl.col("http_status")),
+        )
+
+    def unreported(self, handed: pl.DataFrame) -> pl.DataFrame:
+        """Results of ``handed`` (rows being sent) when sending stopped part-way: what was
+        reported, and the rest unanswered (on the wire, or in a recorded job) or not sent."""
+        self.sent += len(self.unanswered)
+        out = list(self.unanswered)
+        if JOB_COLUMN in handed.columns:  # still pending in their jobs: followed next time
+            out += handed.filter(pl.col(JOB_COLUMN).is_not_null())["row"].to_list()
+        parts = [_results.from_outcomes(self.outcomes), *self.frames]
+        done = pl.concat([p["row"] for p in parts])
+        rest = _partial.unsettled(handed.select("row"), done.to_list(), out)
+        self.advance(int(rest["attempts"].sum()))  # the bar never counts a row not sent
+        return _results.assemble([*parts, rest])
+
+    def advance(self, rows: int) -> None:
+        if self.progress is not None and rows:
+            self.progress.update(rows)
+
+    def _show_rate_limit(self) -> None:
+        """Say on the bar which rate limit holds the push back, while one does."""
+        if self.client is None or self.progress is None:
+            return
+        held = self.client.limiter.holding()  # the family that waited last: short on the bar
+        text = next((f"held to {rate:.0f}/min ({f})" for f, rate in held.items()), "")
+        show = getattr(self.progress, "set_postfix_str", None)  # tqdm's; a bar may lack it
+        if text != self._rate_note and show is not None:
+            self._rate_note = text
+            show(text, refresh=False)
+
+    def end(self) -> None:
+        """Cancel the shared tasks still pending (a stopped push's lookups); read the rest."""
+        drop_pending(list(self.tasks))
+
+
+def drop_pending(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    for task in tasks:
+        if not task.done():
+            task.cancel()
+        elif not task.cancelled():
+            task.exception()  # retrieved: no "exception was never retrieved" log
+
+
+def _lost(handed: pl.Series, reported: pl.Series) -> str:
+    missing = handed.filter(~handed.is_in(reported.implode())).head(5).to_list()
+    extra = reported.filter(~reported.is_in(handed.implode())).head(5).to_list()
+    twice = reported.filter(reported.is_duplicated()).unique().head(5).to_list()
+    return (
+        f"the action's send returned with rows it was handed not reported {missing}, rows "
+        f"reported twice {twice}, or rows reported it was not handed {extra} (at most five of "
+        "each): an action reports each row's outcome once, through ctx.report."
+    )
+
+
+Sink = Callable[[pl.DataFrame], object]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What every chunk of one push is prepared and sent with."""
+
+    action: Action
+    mapping: Mapping[str, Any] | None
+    constants: Mapping[str, Any]
+    allowed_origin: str | None
+    dry_run: bool
+
+
+async def apush(
+    action: Action,
+    source: Any,
+    *,
+    client: Client | None,
+    constants: Mapping[str, Any],
+    mapping: Mapping[str, Any] | None = None,
+    dry_run: bool = False,
+    concurrency: int | None = None,
+    progress: Any = None,
+    journal: str | Path | None = None,
+    sink: Sink | None = None,
+    stop: Stop | None = None,
+    full_resync: bool = False,
+    **options: Any,
+) -> pl.DataFrame:
+    """Push ``source`` with ``action``; return the results frame.
+
+    ``journal``: a journal file: what Qualtrics already holds is not sent again (DESIGN
+    §7; ``full_resync`` sends every row); the contacts options ``on_leave``/``max_leave``:
+    members who left a synced segment leave its list (:mod:`qxframe.actions._leavers`).
+    ``sink``: called with each chunk's results (in input order) instead of keeping them;
+    the frame returned is then empty. ``stop``: set from elsewhere to stop the push
+    (default: the stop of a handle running it, else a new one); cancelling the task running
+    the push does the same. A stopped push raises ``PushCancelled``. ``options``: the
+    action's own (the catalogue's, e.g. ``batch_size``), given to ``action.start``.
+    """
+    client = _client_for(client, dry_run)
+    concurrency = positive(
+        "concurrency", DEFAULT_CONCURRENCY if concurrency is None else concurrency
+    )
+    allowed_origin = client.allowed_origin if client is not None else None
+    check_constants(action.name, constants, allowed_origin)
+    options = _options(action, options)
+    on_leave, max_leave = options.get("on_leave"), options.get("max_leave", 0.2)
+    _leavers.check(action.name, on_leave, max_leave, journal, constants)
+    plan = _Plan(action, mapping, constants, allowed_origin, dry_run)
+    in_memory = not isinstance(source, str | Path | pl.LazyFrame)
+    push = _Push(
+        client,
+        action.start(options),
+        concurrency=concurrency,
+        input_rows=count_rows(source) if in_memory else None,
+        stop=stop or current_stop() or Stop(),
+    )
+    push.stop.bind()
+    kept: list[pl.DataFrame] = []
+    out = _Out(sink if sink is not None else kept.append)
+    with ExitStack() as stack:
+        push.progress = stack.enter_context(progress_bar(source, progress, action.name))
+        resume = push.journal = _journal_for(journal, plan, stack, full_resync)
+        stack.callback(push.end)
+        try:
+            with current(push.stop):
+                if resume is not None:
+                    await resume.start(push, constants)
+                chunks = prepared_chunks(source, partial(_prepare, plan), out)
+                if on_leave is not None and resume is not None:
+                    chunks = _read_ahead(plan, source, chunks, resume, max_leave)
+                valid_rows = 0
+                for prepared in chunks:
+                    valid_rows += prepared.valid.height
+                    await _push_chunk(plan, prepared, push, out)
+                    if push.stop.requested:
+                        raise Stopped
+                if on_leave is not None and resume is not None:
+                    out(await _leavers.leave(
+                        push, resume, on_leave, constants, valid_rows, max_leave, dry_run
+                    ))  # fmt: skip
+        except BaseException as exc:
+            results = None if sink is not None else _results.assemble(kept)
+            if push.stop.requested and isinstance(exc, Stopped | asyncio.CancelledError):
+                raise _partial.interrupted(results, push.sent, out.rows, journal) from None
+            if out.rows:
+                _partial.attach(exc, results, push.sent, journal)
+            raise
+    return _results.assemble(kept)
+
+
+def _read_ahead(
+    plan: _Plan, source: Any, chunks: Iterator[Prepared], resume: Resume, max_leave: float
+) -> Iterator[Prepared]:
+    """The guard of ``on_leave`` before any request, when the input can be read twice (an
+    in-memory frame's prepared chunks are kept for the push itself)."""
+    if not _leavers.readable_ahead(source):
+        return chunks
+    if isinstance(source, pl.DataFrame) or type(source).__module__.startswith("pandas"):
+        kept = list(chunks)
+        _leavers.read_ahead(resume, kept, max_leave)
+        return iter(kept)
+    again = prepared_chunks(source, partial(_prepare, plan), _ignore)
+    _leavers.read_ahead(resume, again, max_leave)
+    return chunks
+
+
+def _ignore(part: pl.DataFrame) -> None:
+    """Results of the guard's read-ahead: none are kept (the push itself reports them)."""
+
+
+def _options(action: Action, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The action's options (the catalogue's), defaults filled in; TypeError for others."""
+    known = {o.name: o.default for o in _fields.options_for(action.name)}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument {unknown[0]!r} for {action.name}")
+    return known | dict(given)
+
+
+class _Out:
+    """Where the results of each chunk go, counting the rows handed over."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.rows = 0
+
+    def __call__(self, part: pl.DataFrame) -> None:
+        self.sink(part)
+        self.rows += part.height
+
+
+def preview(
+    action: Action,
+    head: pl.DataFrame,
+    *,
+    mapping: Mapping[str, Any] | None,
+    constants: Mapping[str, Any],
+    allowed_origin: str | None,
+) -> pl.DataFrame:
+    """The results a dry run of ``head`` gives, with no client: each row prepared as a push
+    prepares it, the invalid with their reasons, the valid with their exact bodies in
+    ``payload`` (the widgets' live preview). ``before_dry_run`` is not awaited: it reads
+    from Qualtrics. Bad settings raise ``ConfigError`` as a push would."""
+    check_constants(action.name, constants, allowed_origin)
+    plan = _Plan(action, mapping, constants, allowed_origin, dry_run=True)
+    prepared = _prepare(plan, head, 0)
+    parts = [_results.from_invalid(prepared.invalid)]
+    if prepared.valid.height:
+        push = _Push(None, action.start(_options(action, {})))
+        parts.append(action.dry_run(prepared.valid, push))
+    return _results.assemble(parts)
+
+
+def _prepare(plan: _Plan, chunk: pl.DataFrame, offset: int) -> Prepared:
+    return prepare(
+        chunk,
+        plan.action.name,
+        mapping=plan.mapping,
+        constants=plan.constants,
+        allowed_origin=plan.allowed_origin,
+        row_offset=offset,
+    )
+
+
+async def _push_chunk(plan: _Plan, prepared: Prepared, push: _Push, out: _Out) -> None:
+    """Push one prepared chunk; hand its results (sorted by input position) to ``out``.
+
+    Stopped or failing part-way, the chunk's unreported rows are handed over too.
+    """
+    parts = [_results.from_invalid(prepared.invalid)]
+    push.advance(prepared.invalid.height)
+    valid = prepared.valid
+    if push.journal is not None:
+        push.journal.carry_invalid(prepared.invalid)
+    if push.journal is not None and valid.height:
+        done, valid = push.journal.split(valid)
+        parts.append(done)
+        push.advance(done.height)
+    push.begin_chunk()
+    try:
+        parts.append(await _send(plan, valid, push))
+    except BaseException:
+        parts.append(push.unreported(valid))
+        raise
+    finally:
+        out(_operations(_results.assemble(parts), plan.action.name, push.journal))
+
+
+def _operations(part: pl.DataFrame, action: str, resume: Resume | None) -> pl.DataFrame:
+    """``operation`` (and ``changes``) for every row that was sent, dry-run or skipped: the
+    journal's verdicts when there is one, else an upsert (contacts) or a create (events);
+    null for an invalid or a not-sent row."""
+    if resume is not None:
+        part = resume.annotate(part)
+    unsent = pl.col("status").is_in([Status.INVALID, Status.NOT_SENT])
+    default = pl.coalesce("operation", pl.lit(default_operation(action)))
+    return part.with_columns(
+        operation=pl.when(unsent).then(None).otherwise(default),
+        changes=pl.when(unsent).then(None).otherwise(pl.col("changes")),
+    )
+
+
+async def _send(plan: _Plan, valid: pl.DataFrame, push: _Push) -> pl.DataFrame:
+    """The results of ``valid``: dry-run, or sent by the action and checked."""
+    action = plan.action
+    if valid.height == 0:
+        return _results.empty()
+    if plan.dry_run:
+        if action.before_dry_run is not None:  # may read settings (transactions' paths)
+            await action.before_dry_run(valid, push)
+        part = action.dry_run(valid, push)
+        push.advance(valid.height)
+        return part
+    if push.stop.requested:
+        raise Stopped
+    work = asyncio.ensure_future(action.send(valid, push))
+    try:
+        await finish(work, push.stop)
+        work.result()
+    except _Aborted:
+        assert push.fatal is not None
+        raise push.fatal from None
+    finally:
+        if push.journal is not None:
+            push.journal.flush()
+    return push.results(valid)
+
+
+def _journal_for(
+    journal: str | Path | None, plan: _Plan, stack: ExitStack, full_resync: bool
+) -> Resume | None:
+    """The push's journal, opened (for lookups only in a dry run: an empty one when there is
+    no file yet, so the dry run shows what a first push would do)."""
+    if journal is None:
+        return None
+    if not isinstance(journal, str | Path) or not str(journal):
+        raise ConfigError(f"journal must be the path of a file, not {journal!r}")
+    opened = Journal.for_lookups(journal) if plan.dry_run else Journal(journal)
+    stack.callback(opened.close)
+    resume = Resume(opened, plan.action, full_resync=full_resync)
+    resume.claim(plan.constants)  # ConfigError for another destination's journal
+    return resume
+
+
+def _client_for(client: Client | None, dry_run: bool) -> Client | None:
+    if client is not None or dry_run:
+        return client
+    from qxframe.delivery._client import Client
+
+    return Client.from_env()
+
+
+def progress_bar(source: Any, progress: Any, label: str) -> Any:
+    """A tqdm bar for the push (tqdm.auto: a widget in a notebook, text in a terminal).
+
+    ``progress``: True/False, None (on above a few hundred rows), or a bar already made —
+    the sync functions make it in the caller's thread, so that in a notebook it shows
+    under the cell that started the push.
+    """
+    if progress is not None and not isinstance(progress, bool):
+        return progress
+    from tqdm.auto import tqdm
+
+    total = count_rows(source)
+    show = progress if progress is not None else (total is None or total > PROGRESS_THRESHOLD)
+    return tqdm(total=total, disable=not show, unit="row", desc=f"qxframe {label}", leave=True)
