@@ -21,7 +21,18 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import batch, cpu, imports, latency, memory, rate, report, sandbox_alone, transactions
+from bench import (
+    batch,
+    cpu,
+    imports,
+    latency,
+    memory,
+    rate,
+    report,
+    sandbox_alone,
+    sync,
+    transactions,
+)
 from bench._common import FULL, OUT, QUICK, ROOT, Figure, Row, Sizes, machine
 
 BENCHMARKS: dict[str, Callable[[Sizes], Figure]] = {
@@ -34,6 +45,7 @@ BENCHMARKS: dict[str, Callable[[Sizes], Figure]] = {
     "h": batch.run,
     "f": imports.run_f,
     "g": imports.run_g,
+    "i": sync.run,
 }
 
 

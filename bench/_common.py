@@ -54,6 +54,7 @@ class Sizes:
     d_rows: int = 1_000_000
     d_repeats: int = 3
     e_rows: tuple[int, int] = (1_000_000, 4_000_000)
+    i_people: int = 20_000
     time_limit: float = 420.0  # seconds any one measurement may run before it is cut short
 
 
@@ -74,6 +75,7 @@ QUICK = replace(
     d_rows=200_000,
     d_repeats=1,
     e_rows=(250_000, 1_000_000),
+    i_people=5_000,
 )
 SMOKE = replace(
     FULL,
@@ -96,6 +98,7 @@ SMOKE = replace(
     d_rows=2000,
     d_repeats=1,
     e_rows=(2000, 4000),
+    i_people=200,
     time_limit=60.0,
 )
 

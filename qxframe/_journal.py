@@ -261,6 +261,8 @@ class Journal:
             db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
         elif not tables:
             db.executescript(_SCHEMA)  # an empty file opened for lookups: nothing to find
+        db.execute("PRAGMA temp_store=MEMORY")  # this push's keys: tens of bytes each
+        db.execute("PRAGMA cache_size=-65536")  # 64 MB of pages: lookups of a big sync
         db.executescript(_TEMP)
 
     def _lock(self) -> None:

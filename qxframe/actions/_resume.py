@@ -141,12 +141,25 @@ class Resume:
         jobs = self.journal.import_rows(pending) if pending and self.journal.writable else {}
         self.sent = {}
         done: list[_results.Outcome] = []
+        same: list[tuple[int, Entry]] = []  # unchanged: the common case, kept lean
         send: list[bool] = []
         recorded: list[dict[str, Any] | None] = []
         # a person whose earlier row in this push is sent: later rows are sent too, in order
         decided = {k: body for k, (_, body) in earlier.items()}
+        fast = not self.full_resync
         for i, (row, key) in enumerate(zip(rows, keys, strict=True)):
             entry = found.get(key)
+            if (
+                fast
+                and entry is not None
+                and entry.body == bodies[i]
+                and entry.status == Status.SUCCESS
+                and decided.get(key) is None
+            ):
+                same.append((row, entry))
+                decided[key] = None
+                send.append(False)
+                continue
             job = jobs.get(key) if entry is not None and entry.status == PENDING else None
             if job is not None:  # followed in its job, not sent again
                 verdict: Any = _op(entry, texts[i])
@@ -167,7 +180,27 @@ class Resume:
         to_send = valid.filter(pl.Series(send, dtype=pl.Boolean))
         if any(job is not None for job in recorded):
             to_send = to_send.with_columns(pl.Series(JOB_COLUMN, recorded))
-        return _results.from_outcomes(done), to_send
+        return _results.assemble([_results.from_outcomes(done), self._same(same)]), to_send
+
+    def _same(self, same: list[tuple[int, Entry]]) -> pl.DataFrame:
+        """Result rows of unchanged rows, built column-wise (they are most rows of a sync)."""
+        if not same:
+            return _results.empty()
+        ids = [e.contact_id if self.people else e.qualtrics_id for _, e in same]
+        return _results.conform(
+            pl.DataFrame(
+                {
+                    "row": [r for r, _ in same],
+                    "qualtrics_id": ids,
+                    "contact_id": [None if self.people else e.contact_id for _, e in same],
+                },
+                schema={"row": pl.Int64, "qualtrics_id": pl.String, "contact_id": pl.String},
+            ).with_columns(
+                status=pl.lit(Status.SKIPPED),
+                attempts=pl.lit(0, pl.Int64),
+                operation=pl.lit(Operation.UNCHANGED),
+            )
+        )
 
     def _decide(
         self, entry: Entry | None, before: bytes | None, body: bytes, text: str | None, merges: bool
