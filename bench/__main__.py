@@ -28,8 +28,10 @@ from bench import (
     latency,
     memory,
     rate,
+    reads,
     report,
     sandbox_alone,
+    small_push,
     sync,
     transactions,
 )
@@ -45,7 +47,9 @@ BENCHMARKS: dict[str, Callable[[Sizes], Figure]] = {
     "h": batch.run,
     "f": imports.run_f,
     "g": imports.run_g,
-    "i": sync.run,
+    "r": reads.run,
+    "i": small_push.run,
+    "w": sync.run,
 }
 
 

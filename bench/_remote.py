@@ -22,6 +22,8 @@ import polars as pl
 import qxframe as qx
 
 _IDS = ("base_url", "api_token", "directory_id", "plain_directory_id", "mailing_list_id")
+#: Embedded data of each seeded member (``seed_members``): a string and a number.
+SEEDED_EMBEDDED = ("plan", "score")
 _FRAMES = ("requests", "contacts", "transactions")
 START_TIMEOUT = 60.0
 
@@ -38,10 +40,26 @@ def _serve(conn: Connection, knobs: dict[str, Any]) -> None:
                 conn.send(None)
             elif command == "cpu":
                 conn.send(time.process_time())
+            elif isinstance(command, tuple) and command[0] == "seed_members":
+                conn.send(_seed_members(sb, command[1]))
             elif command in _FRAMES:
                 buffer = io.BytesIO()
                 getattr(sb, command)().write_ipc(buffer)
                 conn.send(buffer.getvalue())
+
+
+def _seed_members(sb: Any, count: int) -> int:
+    """``count`` members of ``sb.mailing_list_id`` put straight into the store (no HTTP)."""
+    store = sb._store
+    for n in range(count):
+        body = {
+            "extRef": f"M{n:07d}",
+            "email": f"member{n}@example.com",
+            "firstName": "Ann",
+            "embeddedData": {"plan": ("free", "pro", "team")[n % 3], "score": n % 1000},
+        }
+        store.upsert_contact(sb.directory_id, body, mailing_list_id=sb.mailing_list_id)
+    return count
 
 
 class RemoteSandbox:
@@ -92,6 +110,11 @@ class RemoteSandbox:
 
     def cpu_seconds(self) -> float:
         return float(self._ask("cpu"))
+
+    def seed_members(self, count: int) -> int:
+        """Put ``count`` members in ``mailing_list_id`` (ext_ref, e-mail, first name, two
+        embedded-data fields), straight into the store: no request is logged."""
+        return int(self._ask(("seed_members", count)))
 
     def _frame(self, name: str) -> pl.DataFrame:
         return pl.read_ipc(io.BytesIO(self._ask(name)))

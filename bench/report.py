@@ -108,7 +108,7 @@ def render(
         "## How to reproduce",
         "",
         "```sh",
-        "make bench          # every figure at full size (≈ 6 min); rewrites BENCHMARKS.md",
+        "make bench          # every figure at full size (≈ 12 min); rewrites BENCHMARKS.md",
         "make bench-quick    # smaller sizes (≈ 2 min); writes bench/out/BENCHMARKS.quick.md",
         ".venv/bin/python -m bench --only a,d   # some figures; bench/out/BENCHMARKS.partial.md",
         "```",

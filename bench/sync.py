@@ -1,6 +1,6 @@
-"""i. The weekly re-push: a journal sends only what changed (DESIGN §7, issue 18 item 8).
+"""w. The weekly re-push: a journal sends only what changed (DESIGN §7, issue 18 item 8).
 
-Week 1 pushes ``i_people`` contacts into a deduplicating directory and a mailing list;
+Week 1 pushes ``w_people`` contacts into a deduplicating directory and a mailing list;
 week 2's export has 2 % of them changed, 1 % gone and 1 % new. Side by side in one run,
 for ``method="api"`` and ``"import"``: week 2's HTTP writes (POST, PUT, DELETE in the
 sandbox's request log) with the journal (and ``on_leave="remove"``) against a full re-push
@@ -50,11 +50,11 @@ def _writes(sb: RemoteSandbox, before: int) -> int:
 
 @timed
 def run(sizes: Sizes) -> Figure:
-    people = sizes.i_people
+    people = sizes.w_people
     week1, week2, moved = weeks(people)
     wanted = moved["changed"] + moved["new"] + moved["left"]
     figure = Figure(
-        "i",
+        "w",
         "The weekly re-push",
         f"Week 1: {people:,} contacts into a deduplicating directory and a mailing list; "
         f"week 2: {moved['changed']:,} changed (2 %), {moved['left']:,} left (1 %), "

@@ -12,9 +12,13 @@ The public names are listed in ``__all__``; everything in a module whose name st
 with an underscore is private.
 """
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
 from qxframe import schemas
+from qxframe._plan import aplan_contacts, plan_contacts, settle_unknown
+from qxframe._read import aread_contacts, read_contacts
 from qxframe._results import rows_to_retry, summary
-from qxframe._sandbox import Sandbox, sandbox
 from qxframe.actions._public import (
     adelete_contacts,
     aremove_from_list,
@@ -45,10 +49,35 @@ from qxframe.exceptions import (
     QxError,
     RateLimitedError,
     ServerError,
+    StorageError,
     TransportError,
 )
 
+if _TYPE_CHECKING:
+    from qxframe._sandbox import Sandbox, sandbox
+
 __version__ = "0.1.0"
+
+#: Public names loaded on first use, each from its module: the sandbox (a web server,
+#: starlette and uvicorn) costs about a fifth of ``import qxframe`` and most calls never
+#: start one (docs/architecture.md, "Layers").
+_LAZY = {"Sandbox": "qxframe._sandbox", "sandbox": "qxframe._sandbox"}
+
+
+def __getattr__(name: str) -> _Any:
+    """A name of :data:`_LAZY`, imported on first use (PEP 562) and kept."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "ApiError",
@@ -67,18 +96,24 @@ __all__ = [
     "RetryPolicy",
     "Sandbox",
     "ServerError",
+    "StorageError",
     "TransportError",
     "adelete_contacts",
+    "aplan_contacts",
+    "aread_contacts",
     "aremove_from_list",
     "atrigger_workflow",
     "aunsubscribe",
     "aupsert_contacts",
     "aupsert_transactions",
     "delete_contacts",
+    "plan_contacts",
+    "read_contacts",
     "remove_from_list",
     "rows_to_retry",
     "sandbox",
     "schemas",
+    "settle_unknown",
     "summary",
     "trigger_workflow",
     "unsubscribe",

@@ -28,9 +28,9 @@ def source(args: argparse.Namespace, name: str) -> Any:
 
 def path_of(frame: Any) -> Any:
     """The file an input reads (its path), or the input itself."""
-    from qxframe._skins import CsvSource
+    from qxframe._skins import CsvSource, JsonRows
 
-    return frame.path if isinstance(frame, CsvSource) else frame
+    return frame.path if isinstance(frame, CsvSource | JsonRows) else frame
 
 
 def journal_before(journal: str | None, frame: Any) -> Any:

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from qxframe.exceptions import ConfigError
 
@@ -198,12 +197,14 @@ class Option:
     """
 
     name: str
-    default: int | float | str | None
+    default: int | float | str | bool | None
     help: str
-    #: the values a text option takes (``method``); an option without is a positive int
+    #: the values a text option takes (``method``)
     choices: tuple[str, ...] = ()
-    #: how the CLI reads a value that is neither a choice nor a positive int
-    parse: Callable[[str], Any] | None = None
+    #: what it holds: a positive int (``count``), one of ``choices``, a switch (``flag``),
+    #: a list of column names (``columns``: ``--json-columns a,b`` on the command line), or
+    #: a share below 1 or a count of people (``share``: ``--max-leave 0.2``)
+    kind: Literal["count", "choice", "flag", "columns", "share"] = "count"
 
 
 #: How contacts are sent (docs/architecture.md, "Mailing lists and import jobs").
@@ -216,23 +217,15 @@ _IMPORT_OPTIONS: Final = (
         '"api": one request per contact; "import": import jobs of up to 10,000 contacts '
         '(needs a mailing list); "auto": import jobs for 1,000 rows or more in a list',
         choices=METHODS,
+        kind="choice",
     ),
     Option("import_jobs", 25, "import jobs created and unfinished at once, at most"),
+    Option(
+        "import_timeout",
+        1800,
+        "seconds an import job may go without progress before its rows end outcome_unknown",
+    ),
 )
-
-
-def share_or_count(text: str) -> float | int:
-    """``max_leave`` from text: ``0.2`` (a share, below 1) or ``500`` (a count of people).
-
-    >>> share_or_count("0.2"), share_or_count("500")
-    (0.2, 500)
-    """
-    try:
-        return int(text) if text.strip().isdigit() else float(text)
-    except ValueError:
-        raise ValueError(
-            f"max_leave must be a share (0.2) or a count (500), not {text!r}"
-        ) from None
 
 
 #: A sync's members who left the segment (DESIGN §7; ``actions/_leavers``).
@@ -243,19 +236,35 @@ _SYNC_OPTIONS: Final = (
         'members this sync put in the mailing list who left the segment: "remove" (out of '
         'the list, still in the directory) or "unsubscribe" (from the list); needs a journal',
         choices=("remove", "unsubscribe"),
+        kind="choice",
     ),
     Option(
         "max_leave",
         0.2,
         "refuse when more members would leave: a share (0.2) or a count of people (500)",
-        parse=share_or_count,
+        kind="share",
     ),
 )
 
 _OPTIONS: Final[dict[str, tuple[Option, ...]]] = {
     "contacts": (*_IMPORT_OPTIONS, *_SYNC_OPTIONS),
     "transactions": (Option("batch_size", 100, "transactions per request"), *_IMPORT_OPTIONS),
-    "workflow": (),
+    "workflow": (
+        Option(
+            "json_columns",
+            None,
+            "columns holding JSON text to send as JSON in the event (objects, arrays, "
+            "numbers), not as strings; a cell that is not JSON makes its row invalid",
+            kind="columns",
+        ),
+        Option(
+            "correlate",
+            False,
+            "add qx_run (one id for the push) and qx_row (the input row) to each event, to "
+            "find the push in the workflow's run history",
+            kind="flag",
+        ),
+    ),
     "remove": (),
     "unsubscribe": (),
     "delete": (),
@@ -266,7 +275,7 @@ def options_for(action: str) -> tuple[Option, ...]:
     """The options of ``action`` besides its destinations and the shared ones.
 
     >>> [o.name for o in options_for("transactions")]
-    ['batch_size', 'method', 'import_jobs']
+    ['batch_size', 'method', 'import_jobs', 'import_timeout']
     """
     return _OPTIONS[check_action(action)]
 
@@ -351,7 +360,9 @@ def diagnostic_rules(f: Field) -> tuple[str, ...]:
         return (f"{f.name}_unparseable",)
     if f.kind == "object":
         flat = f.name in FLAT_OBJECTS
-        rules = ("not_object", "key_too_long", "value_too_long") if flat else ("not_object",)
+        rules = (
+            ("not_object", "key_too_long", "value_too_long") if flat else ("not_object", "not_json")
+        )
         return tuple(f"{f.name}_{r}" for r in (*rules, "unsupported_type"))
     return ()
 

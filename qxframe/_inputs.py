@@ -1,9 +1,12 @@
 """Turn any accepted input into polars chunks, streaming files so memory stays bounded.
 
 Accepted: a polars ``DataFrame`` or ``LazyFrame``, a pandas ``DataFrame`` (pandas is
-imported only if the caller already did), a ``str``/``Path`` to a ``.csv``, ``.tsv``
-(either maybe gzipped: ``.csv.gz``) or ``.parquet`` file, or a :class:`CsvSource` (the
-command line's ``-`` for standard input, or a file with a ``--delimiter``). Parquet
+imported only if the caller already did), a ``str``/``Path`` to a ``.csv``, ``.tsv``,
+``.jsonl`` or ``.ndjson`` (each maybe gzipped: ``.csv.gz``) or ``.parquet`` file, a
+:class:`CsvSource` (the command line's ``-`` for standard input, or a file with a
+``--delimiter``), or JSON records: a dict (one row: a workflow's one event) or a list of
+dicts (:mod:`qxframe._jsonrows`, which keeps nested values as JSON text that the workflow
+body sends as JSON: :func:`json_columns_of`). Parquet
 files and LazyFrames are scanned lazily and collected in batches; delimited text is read
 in blocks of a few MiB cut at record boundaries (:mod:`qxframe._csvblocks`: polars'
 streaming CSV reader reads ahead of its consumer without bound), so an input larger than
@@ -36,6 +39,7 @@ from typing import Any, BinaryIO
 import polars as pl
 
 from qxframe import _csvblocks
+from qxframe._jsonrows import JsonRows, is_json_lines
 from qxframe.delivery._config import positive
 from qxframe.exceptions import ConfigError, first_line
 
@@ -164,26 +168,49 @@ def iter_chunks(source: Any, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterato
         return _batches(source, chunk_size, "the LazyFrame")
     if _is_pandas(source):
         return _pandas_slices(source, chunk_size)
-    if isinstance(source, str | Path):
-        source = file_source(source)
+    source = _opened(source)
     if isinstance(source, CsvSource):
         source.check()
+        return source.chunks(chunk_size)
+    if isinstance(source, JsonRows):
         return source.chunks(chunk_size)
     if isinstance(source, Path):
         return _batches(_scan_parquet(source), chunk_size, str(source))
     raise ConfigError(
         f"cannot read rows from a {type(source).__name__}; pass a polars DataFrame or "
-        "LazyFrame, a pandas DataFrame, or the path of a .csv or .parquet file"
+        "LazyFrame, a pandas DataFrame, a dict (one row) or a list of dicts, or the path of "
+        "a .csv, .jsonl or .parquet file"
     )
 
 
-def file_source(path: str | Path, separator: str | None = None) -> CsvSource | Path:
-    """A :class:`CsvSource` for delimited text, or the ``Path`` of a Parquet file."""
+def _opened(source: Any) -> Any:
+    """A path as its reader (:func:`file_source`); JSON records as :class:`JsonRows`."""
+    if isinstance(source, str | Path):
+        return file_source(source)
+    if isinstance(source, dict | list | tuple):
+        return JsonRows(source)
+    return source
+
+
+def json_columns_of(source: Any) -> frozenset[str]:
+    """The columns of ``source`` that hold JSON text to send as JSON (JSON records' nested
+    and mixed values); none for other inputs.
+
+    >>> sorted(json_columns_of({"event": "a", "props": {"score": 5}, "tags": ["x"]}))
+    ['props', 'tags']
+    """
+    source = _opened(source)
+    return source.json_columns if isinstance(source, JsonRows) else frozenset()
+
+
+def file_source(path: str | Path, separator: str | None = None) -> CsvSource | JsonRows | Path:
+    """A :class:`CsvSource` for delimited text, :class:`JsonRows` for JSON Lines, or the
+    ``Path`` of a Parquet file."""
     path = Path(path)
-    if path.suffix.lower() in PARQUET:
+    if path.suffix.lower() in PARQUET or (is_json_lines(path) and separator is None):
         if separator is not None:
             raise ConfigError(f"{path} is a Parquet file: it has no delimiter to give")
-        return path
+        return JsonRows(path) if is_json_lines(path) else path
     return CsvSource(path, separator=separator)
 
 
@@ -198,10 +225,9 @@ def count_rows(source: Any) -> int | None:
         return source.height
     if _is_pandas(source):
         return len(source)
-    if isinstance(source, str | Path):
-        source = file_source(source)
-    if isinstance(source, CsvSource):
-        return source.count()  # ConfigError for a missing, empty or non-UTF-8 file
+    source = _opened(source)
+    if isinstance(source, CsvSource | JsonRows):
+        return source.count()  # ConfigError for a missing, empty or unreadable file
     if isinstance(source, Path):
         try:
             return int(_scan_parquet(source).select(pl.len()).collect().item())
@@ -252,11 +278,44 @@ def _pandas_slices(frame: Any, chunk_size: int) -> Iterator[pl.DataFrame]:
         part = frame.iloc[start : start + chunk_size]
         try:
             yield pl.from_pandas(part)
+        except UnicodeEncodeError as exc:  # text that is not Unicode: no type change helps
+            raise _not_unicode(part, start, exc) from None
         except Exception as exc:  # pyarrow raises several types for mixed object columns
             raise ConfigError(
                 f"could not convert the pandas frame to polars ({exc}); give each column "
                 "one type, e.g. df[col] = df[col].astype('string')"
             ) from exc
+
+
+def _not_unicode(part: Any, start: int, exc: UnicodeEncodeError) -> ConfigError:
+    """The error for a pandas frame holding text that cannot be UTF-8: a lone surrogate
+    (``\\ud800``), which a file decoded with ``errors="surrogateescape"`` or a broken
+    UTF-16 source leaves behind. It names the column and row, never the value."""
+    where = "a column"
+    for column in part.columns:
+        for offset, value in enumerate(part[column].tolist()):
+            if isinstance(value, str) and not _encodable(value):
+                where = f"column {str(column)!r}, row {start + offset}"
+                break
+        else:
+            continue
+        break
+    char = exc.object[exc.start : exc.start + 1] if isinstance(exc.object, str) else ""
+    return ConfigError(
+        f"the pandas frame holds text that is not valid Unicode in {where} (a lone surrogate, "
+        f"{char.encode('unicode_escape').decode()}): the data was decoded wrongly, not typed "
+        "wrongly. Read the file again with its real encoding (e.g. encoding='utf-16' or "
+        "'cp1252', not errors='surrogateescape'), or replace such characters: "
+        "df[col] = df[col].str.encode('utf-8', 'replace').str.decode('utf-8')"
+    )
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _scan_parquet(path: Path) -> pl.LazyFrame:

@@ -42,17 +42,20 @@ it before the lock is held.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import astuple, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from qxframe.exceptions import ConfigError
+from qxframe.exceptions import ConfigError, StorageError, first_line
+
+T = TypeVar("T")
 
 FORMAT = "2"
 PENDING = "pending"  # a write on its way: its outcome is not known yet
@@ -215,6 +218,28 @@ class Identity:
         )
 
 
+def _stored(method: Callable[..., T]) -> Callable[..., T]:
+    """A journal method whose SQLite or file-system failure (a full disk, a read-only file
+    system, a damaged file) becomes a :class:`StorageError` naming the journal and what
+    to do, instead of a raw ``sqlite3`` error."""
+
+    @functools.wraps(method)
+    def stored(self: Journal, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, OSError) as exc:
+            raise StorageError(
+                f"could not use the journal {str(self.path)!r} ({first_line(exc)}): free space "
+                "on its disk or make it writable, then run the same push again with this "
+                "journal (rows it records as done are skipped, rows whose outcome is unknown "
+                "are not sent again); keep the file. If it is damaged, move it aside and "
+                "check the rows marked outcome_unknown in Qualtrics before pushing them again.",
+                path=self.path,
+            ) from None
+
+    return stored
+
+
 class Journal:
     """An open journal file. ``writable=False`` opens it for lookups only (dry runs)."""
 
@@ -285,6 +310,7 @@ class Journal:
 
     # -- what the journal belongs to ------------------------------------------------
 
+    @_stored
     def claim(self, identity: Identity) -> None:
         """Refuse another destination's journal (``ConfigError``); else record ``identity``."""
         recorded = self.meta("identity")
@@ -293,16 +319,19 @@ class Journal:
         elif self.writable:
             self.set_meta("identity", identity.to_json())
 
+    @_stored
     def meta(self, key: str) -> str | None:
         found = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if found is None else str(found[0])
 
+    @_stored
     def set_meta(self, key: str, value: str) -> None:
         if self.writable:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     # -- lookups ---------------------------------------------------------------------
 
+    @_stored
     def lookup(self, keys: Sequence[Key]) -> dict[Key, Entry]:
         """The entries the journal holds for ``keys``."""
         found: dict[Key, Entry] = {}
@@ -314,6 +343,7 @@ class Journal:
                 found[key] = Entry(*values)
         return found
 
+    @_stored
     def import_rows(self, keys: Iterable[Key]) -> dict[Key, ImportRow]:
         """The import job each of ``keys`` went out in (those :meth:`record_jobs` recorded)."""
         found: dict[Key, ImportRow] = {}
@@ -326,6 +356,7 @@ class Journal:
 
     # -- what this push carried (temporary) --------------------------------------------
 
+    @_stored
     def seen(self, keys: Sequence[Key]) -> dict[Key, tuple[int, bytes | None]]:
         """``(rows so far, body decided)`` of the keys this push already carried."""
         found: dict[Key, tuple[int, bytes | None]] = {}
@@ -337,30 +368,36 @@ class Journal:
                 found[key] = (n, body)
         return found
 
+    @_stored
     def see(self, items: Iterable[tuple[Key, int, bytes | None]]) -> None:
         """Record ``(key, rows so far, body decided)`` for keys this push carries."""
         self._db.executemany("INSERT OR REPLACE INTO seen VALUES (?, ?, ?)", items)
 
+    @_stored
     def carry(self, values: Iterable[str]) -> None:
         """Identity values of this push's invalid rows (their people stay in the list)."""
         self._db.executemany("INSERT OR IGNORE INTO carried VALUES (?)", ((v,) for v in values))
 
+    @_stored
     def answer(self, contact_ids: Iterable[str]) -> None:
         """Contact ids Qualtrics answered in this push (their people stay in the list)."""
         self._db.executemany(
             "INSERT OR IGNORE INTO answered VALUES (?)", ((c,) for c in contact_ids)
         )
 
+    @_stored
     def forget_seen(self) -> None:
         """Start a new pass over the input (the guard's read-ahead came first)."""
         self._db.executescript("DELETE FROM seen; DELETE FROM answered; DELETE FROM carried;")
 
     # -- the mailing list --------------------------------------------------------------
 
+    @_stored
     def members(self) -> int:
         """How many members this sync put in the list (and did not take out)."""
         return int(self._db.execute("SELECT count(*) FROM entries WHERE member = 1").fetchone()[0])
 
+    @_stored
     def leavers(self) -> list[Member]:
         """This sync's members no row of this push carried and no answer named."""
         query = """
@@ -379,11 +416,13 @@ class Journal:
             if not any(self._db.execute(find, (v,)).fetchone() for v in _who_values(m.who))
         ]  # fmt: skip
 
+    @_stored
     def preexisting(self, contact_ids: Iterable[str]) -> None:
         """Record who was a member before this journal first wrote into the list."""
         self._write("INSERT OR IGNORE INTO preexisting VALUES (?)", [(c,) for c in contact_ids])
         self.commit()
 
+    @_stored
     def was_preexisting(self, contact_ids: Iterable[str]) -> set[str]:
         """Those of ``contact_ids`` that were members before this sync's first write."""
         found: set[str] = set()
@@ -393,6 +432,7 @@ class Journal:
             found.update(c for (c,) in self._db.execute(query, part))
         return found
 
+    @_stored
     def left(self, keys: Iterable[Key]) -> None:
         """These members left the list (removed or unsubscribed): no longer this sync's,
         and their body is forgotten, so a person who comes back is sent again. Committed."""
@@ -402,17 +442,20 @@ class Journal:
 
     # -- writes ----------------------------------------------------------------------
 
+    @_stored
     def record_jobs(self, items: Iterable[tuple[Key, ImportRow]]) -> None:
         """Record the import job of pending rows, and commit (the job exists now)."""
         sql = "INSERT OR REPLACE INTO import_rows VALUES (?, ?, ?, ?, ?, ?)"
         self._write(sql, [(key, *astuple(job)) for key, job in items])
         self.commit()
 
+    @_stored
     def mark_pending(self, items: Iterable[tuple[Key, str | None]]) -> None:
         """Record ``(key, who)`` as being sent now, and commit before the request goes out."""
         self._write(_PENDING, list(items))
         self.commit()
 
+    @_stored
     def accepted(self, items: Iterable[tuple[Key, Accepted]]) -> None:
         """Qualtrics accepted these bodies (committed in batches: :data:`COMMIT_EVERY_ROWS`)."""
         self._write(
@@ -422,6 +465,7 @@ class Journal:
         )  # fmt: skip
         self._maybe_commit()
 
+    @_stored
     def refused(self, items: Iterable[tuple[Key, Refused]]) -> None:
         """These writes failed (the last accepted body, if any, is kept)."""
         rows = [
@@ -430,6 +474,7 @@ class Journal:
         self._write(_FAILED, rows)
         self._maybe_commit()
 
+    @_stored
     def forget(self, keys: Iterable[Key]) -> None:
         """Nothing of these keys' last write landed: a pending mark is undone (the body last
         accepted stands again), a key that never had one is dropped."""
@@ -455,6 +500,7 @@ class Journal:
         if self._dirty >= COMMIT_EVERY_ROWS or (self._dirty and late):
             self.commit()
 
+    @_stored
     def commit(self) -> None:
         if self._db.in_transaction:
             self._db.execute("COMMIT")
@@ -465,7 +511,8 @@ class Journal:
         """Commit what is written and close the file (idempotent)."""
         if getattr(self, "_db", None) is not None:
             try:
-                self.commit()
+                if self.writable:
+                    self.commit()
             finally:
                 self._db.close()
                 self._db = None  # type: ignore[assignment]
@@ -476,8 +523,15 @@ class Journal:
     def __enter__(self) -> Journal:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None:
+            self.close()
+            return
+        try:  # already failing: a journal that cannot commit either must not hide that
+            self.close()
+        except StorageError as also:
+            if also.message not in str(exc):
+                exc.add_note(f"Then, also: {also}")
 
 
 def _batches(keys: list[Any]) -> Iterator[list[Any]]:

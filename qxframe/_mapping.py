@@ -121,14 +121,16 @@ def _source(
         return source, roots[0] if len(set(roots)) == 1 else None
     if isinstance(source, list):
         _require(frame, f, source)
-        check_faithful_keys(f.name, {c: frame.schema[c] for c in source}, "column")
+        schema = frame.schema  # once: each read builds it anew (a thousand keys, a thousand reads)
+        check_faithful_keys(f.name, {c: schema[c] for c in source}, "column")
         return pl.struct([pl.col(c) for c in source]), None
     for name in (f.name, f.alias):
         if name in columns:
             return pl.col(name), name
     if f.whole_row:
         rest = [c for c in columns if c != url_column]
-        check_faithful_keys(f.name, {c: frame.schema[c] for c in rest}, "column")
+        schema = frame.schema
+        check_faithful_keys(f.name, {c: schema[c] for c in rest}, "column")
         return (pl.struct([pl.col(c) for c in rest]) if rest else None), None
     return None, None
 
@@ -138,8 +140,9 @@ def _is_regex(name: str) -> bool:
 
 
 def _require(frame: pl.DataFrame, f: Field, columns: list[str]) -> None:
+    present = set(frame.columns)
     for column in columns:
-        if column not in frame.columns:
+        if column not in present:
             raise missing_column(f.name, column, frame.columns)
 
 
@@ -148,9 +151,10 @@ def missing_column(field_name: str, column: str, columns: Sequence[str]) -> Mapp
     shown = ", ".join(repr(c) for c in columns[:30])
     if len(columns) > 30:
         shown += f", … ({len(columns)} in all)"
+    where = "json_columns" if field_name == "json_columns" else f"mapping for {field_name!r}"
     return MappingError(
-        f"mapping for {field_name!r} names column {column!r}, which the frame does not "
-        f"have (its columns: {shown or 'none'}); fix the name in mapping or rename the column"
+        f"{where} names column {column!r}, which the frame does not "
+        f"have (its columns: {shown or 'none'}); fix the name there or rename the column"
     )
 
 

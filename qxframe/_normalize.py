@@ -3,7 +3,8 @@
 This module owns what "canonical" means, field kind by field kind:
 
 - identifier / string → ``String``: numbers as text (an integral float without ``.0``),
-  booleans as ``true``/``false``, whitespace stripped, ``""`` → null.
+  booleans as ``true``/``false``, whitespace stripped, ``""`` → null; string fields
+  (``ext_ref``, ``email``, ``phone``, names, language) in Unicode NFC.
 - bool (``unsubscribed``) → ``Boolean`` from booleans, 1/0, or the strings
   true/false/1/0 in any case; anything else is null plus a diagnostic.
 - date (``transaction_date``) → ``String`` ``YYYY-MM-DD HH:MM:SS`` in UTC, from a
@@ -13,8 +14,8 @@ This module owns what "canonical" means, field kind by field kind:
   has no non-null value). For embedded/transaction data, str/int/float/bool values stay
   as they are, dates become ISO-8601 strings, decimals the JSON string of their exact
   text, and each nested value becomes the JSON text of that value alone; for
-  ``event_payload`` nested values stay JSON structure. Nulls and NaN are dropped
-  everywhere (``_objects`` renders these).
+  ``event_payload`` nested values stay JSON structure. Nulls are dropped everywhere; a
+  NaN or an infinity fails its row (``_objects`` renders these).
 
 A value that cannot be converted becomes null in its field column, and its text goes to a
 diagnostic column named ``"_" + rule`` (for instance ``_unsubscribed_not_boolean``); the
@@ -27,6 +28,7 @@ faithful JSON form (a duration, binary) fails the rows that hold a value under i
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 import polars as pl
 
@@ -47,19 +49,25 @@ _ISO_FORMATS = (
 _NUMERIC = r"^-?\d+(\.\d+)?$"
 
 
-def normalize(frame: pl.DataFrame, action: str) -> pl.DataFrame:
-    """Canonical field columns (and diagnostic columns) for the fields present in ``frame``."""
+def normalize(
+    frame: pl.DataFrame, action: str, json_columns: Collection[str] = frozenset()
+) -> pl.DataFrame:
+    """Canonical field columns (and diagnostic columns) for the fields present in ``frame``;
+    ``json_columns``: input columns holding JSON text that a nested object (a workflow's
+    event) sends as JSON."""
     out: list[pl.Series] = []
     for f in fields_for(action):
         if f.name in frame.columns:
-            out.extend(_normalize_field(f, frame.get_column(f.name)))
+            out.extend(_normalize_field(f, frame.get_column(f.name), json_columns))
     return pl.DataFrame(out, height=frame.height) if out else pl.DataFrame(height=frame.height)
 
 
-def _normalize_field(f: Field, s: pl.Series) -> list[pl.Series]:
+def _normalize_field(f: Field, s: pl.Series, json_columns: Collection[str]) -> list[pl.Series]:
     if f.kind != "object":
         check_faithful(f.name, s)
     try:
+        if f.kind == "object" and f.name not in FLAT_OBJECTS:
+            return nested_object(s, f.name, json_columns)
         return _convert(f, s)
     except pl.exceptions.PolarsError as exc:  # a dtype no rule above foresaw
         first = first_line(exc)
@@ -71,7 +79,7 @@ def _normalize_field(f: Field, s: pl.Series) -> list[pl.Series]:
 
 def _convert(f: Field, s: pl.Series) -> list[pl.Series]:
     if f.kind in ("identifier", "string", "url"):
-        return [text(s, f.name)]
+        return [text(s, f.name, nfc=f.kind == "string")]
     if f.kind == "bool":
         return _boolean(s, f.name)
     if f.kind == "date":
@@ -111,11 +119,16 @@ def _blank_to_null(v: pl.Expr) -> pl.Expr:
     return pl.when(v.str.len_bytes() > 0).then(v)
 
 
-def text(s: pl.Series, name: str) -> pl.Series:
-    """``s`` as stripped ``String`` values, ``""`` as null (identifier and string fields)."""
+def text(s: pl.Series, name: str, *, nfc: bool = False) -> pl.Series:
+    """``s`` as stripped ``String`` values, ``""`` as null (identifier and string fields);
+    ``nfc``: in Unicode normalisation form C, so that one name typed two ways (``é`` as one
+    code point, or ``e`` and a combining accent) is one identity, looked up and created
+    once (docs/architecture.md, "What is sent")."""
     expr = _as_text(s.dtype, pl.col("v"))
     if expr is None:
         raise dtype_error(name, s.dtype, "text")
+    if nfc:
+        expr = expr.str.normalize("NFC")
     return _eval(s, _blank_to_null(expr), name)
 
 

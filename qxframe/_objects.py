@@ -5,8 +5,10 @@ JSON-object text. For embedded and transaction data (*flat* objects) str/int/flo
 values stay as they are, dates and times become ISO-8601 text, decimals the JSON string of
 their exact decimal text (never a float), and each nested value (list, struct) becomes the
 JSON text of that value alone; keys over 200 characters and values over 1,024
-characters are reported. ``event_payload`` keeps nested values as JSON structure. Nulls and
-NaN are dropped at every depth; an object left empty is null (no ``embeddedData: {}``).
+characters are reported. ``event_payload`` keeps nested values as JSON structure. Nulls
+are dropped at every depth; an object left empty is null (no ``embeddedData: {}``). A NaN
+or an infinity, at any depth (``[1.5, NaN]``), has no JSON form: its row fails
+``<field>_unsupported_type`` naming the key, never sent without it.
 
 Struct columns of scalars are rendered column-wise in polars (``_jsontext``); JSON text
 and nested values go through Python's ``json``, one value at a time.
@@ -23,14 +25,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from qxframe._fields import FLAT_OBJECTS, diagnostic, dtype_error
-from qxframe._jsontext import compact_json, float_text, json_object, member, value_text
+from qxframe._jsontext import compact_json, floats_text, json_object, member, value_text
 from qxframe.exceptions import ConfigError, shorten
 
 if TYPE_CHECKING:
@@ -92,7 +94,7 @@ def _object_diagnostics(name: str, height: int, **values: pl.Series | None) -> l
     rules = (
         ("not_object", "key_too_long", "value_too_long", "unsupported_type")
         if name in FLAT_OBJECTS
-        else ("not_object", "unsupported_type")
+        else ("not_object", "not_json", "unsupported_type")
     )
     for rule in rules:
         series = values.get(rule)
@@ -125,7 +127,15 @@ def flat_object(s: pl.Series, name: str) -> list[pl.Series]:
     raise dtype_error(name, s.dtype, _OBJECT_DTYPES)
 
 
-def nested_object(s: pl.Series, name: str) -> list[pl.Series]:
+def nested_object(
+    s: pl.Series, name: str, json_keys: Collection[str] = frozenset()
+) -> list[pl.Series]:
+    """An object field whose nested values stay JSON structure (a workflow's event).
+
+    ``json_keys``: keys of a struct ``s`` whose text values are JSON text, sent as the JSON
+    they hold (``json_columns=``); a cell that is not JSON fails its row ``<name>_not_json``
+    naming the key.
+    """
     if isinstance(s.dtype, pl.Struct):
         fields, unsupported = _faithful_fields(s)
         rendered = fields.select(_scalar_for_json(c, fields.schema[c]) for c in fields.columns)
@@ -133,12 +143,48 @@ def nested_object(s: pl.Series, name: str) -> list[pl.Series]:
             values = rendered.select(pl.struct(pl.all())).to_series().to_list()
         else:
             values = [None if unsupported is not None else v for v in s.to_list()]
-        texts = [None if v is None else compact_json(clean(v)) for v in values]
+        parsed = [k for k in rendered.columns if k in json_keys and rendered.schema[k] == pl.String]
+        not_json = [_parse_keys(v, parsed) if parsed else None for v in values]
+        texts = [
+            None if v is None or bad is not None else compact_json(clean(v))
+            for v, bad in zip(values, not_json, strict=True)
+        ]
         text_series = pl.Series(name, texts, dtype=pl.String)
-        return [text_series, *_object_diagnostics(name, len(s), unsupported_type=unsupported)]
+        floats = [_non_finite_float(c) for c, d in fields.schema.items() if d.is_float()]
+        flagged = fields.select(_first(floats)).to_series() if floats else None
+        nested = [_first_non_finite(v) if isinstance(v, dict) else None for v in values]
+        if any(nested):  # inside lists and structs (top-level floats are null by now)
+            flagged = _either(flagged, pl.Series(name, nested, dtype=pl.String))
+        diagnostics = _object_diagnostics(
+            name,
+            len(s),
+            unsupported_type=_either(unsupported, flagged),
+            not_json=pl.Series(not_json, dtype=pl.String) if parsed else None,
+        )
+        return [text_series, *diagnostics]
     if s.dtype in (pl.String, pl.Null):
         return _from_json_text(s, name, flat=False)
     raise dtype_error(name, s.dtype, _OBJECT_DTYPES)
+
+
+def _parse_keys(value: dict[str, Any] | None, keys: Sequence[str]) -> str | None:
+    """Replace the JSON text under ``keys`` of ``value`` by the JSON it holds, in place;
+    the first key whose text is not JSON, or ``None``."""
+    if value is None:
+        return None
+    for key in keys:
+        text = value.get(key)
+        if text is None:
+            continue
+        try:
+            value[key] = json.loads(text, parse_constant=_not_json)
+        except ValueError:
+            return key
+    return None
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _scalar_for_json(column: str, dtype: pl.DataType) -> pl.Expr:
@@ -167,31 +213,48 @@ def time_text(v: pl.Expr) -> pl.Expr:
 
 
 def _flat_from_struct(s: pl.Series, name: str) -> list[pl.Series]:
+    """The flat object of each row, built column-wise: the struct's fields are read once
+    and each key's JSON text made once, so a thousand keys cost a thousand times one key
+    (no per-key copy of the whole frame or its schema)."""
     fields, unsupported = _faithful_fields(s)
     if not fields.width:  # every key dropped: nothing left to send
         empty = pl.Series(name, [None] * len(s), dtype=pl.String)
         return [empty, *_object_diagnostics(name, len(s), unsupported_type=unsupported)]
-    fields = fields.select(_scalar_for_json(c, fields.schema[c]) for c in fields.columns)
+    schema = dict(fields.schema)
+    non_finite = [_non_finite_float(key) for key, dtype in schema.items() if dtype.is_float()]
+    fields = fields.select(_scalar_for_json(c, dtype) for c, dtype in schema.items())
+    replaced: list[pl.Series] = []
+    floats: list[str] = []
     members, long_keys, long_values = [], [], []
-    for key in fields.columns:
-        column = fields.get_column(key)
-        if column.dtype == pl.Null:
+    for key, dtype in dict(fields.schema).items():
+        if dtype == pl.Null:
             continue
-        if column.dtype.is_nested():
-            fields = fields.with_columns(
-                pl.Series(key, [_nested_text(v) for v in column.to_list()], dtype=pl.String)
-            )
-        elif column.dtype.is_float():
-            fields = fields.with_columns(float_text(column))
-        elif not (column.dtype in (pl.String, pl.Boolean) or column.dtype.is_integer()):
-            raise dtype_error(f"{name}.{key}", column.dtype, "a JSON-ready value")
-        v, dtype = pl.col(key), fields.schema[key]
-        text = v if column.dtype.is_float() else value_text(v, dtype)
+        column = fields.get_column(key)
+        if dtype.is_nested():
+            values = column.to_list()
+            replaced.append(pl.Series(key, [_nested_text(v) for v in values], dtype=pl.String))
+            if any(_has_non_finite(v) for v in values):
+                shown = f"{key} (NaN or infinity)"
+                flags = [shown if _has_non_finite(v) else None for v in values]
+                non_finite.append(pl.lit(pl.Series(key, flags, dtype=pl.String)))
+        elif dtype.is_float():
+            floats.append(key)
+        elif not (dtype in (pl.String, pl.Boolean) or dtype.is_integer()):
+            raise dtype_error(f"{name}.{key}", dtype, "a JSON-ready value")
+        v = pl.col(key)
+        text_type = pl.String() if dtype.is_nested() else dtype
+        text = v if dtype.is_float() else value_text(v, text_type)
         members.append(member(key, text))
         if len(key) > MAX_KEY_CHARS:
             long_keys.append(pl.when(v.is_not_null()).then(pl.lit(shorten(key))))
-        if dtype == pl.String and not column.dtype.is_float():
+        if text_type == pl.String:
             long_values.append(pl.when(v.str.len_chars() > MAX_VALUE_CHARS).then(pl.lit(key)))
+    raw = s.struct.unnest()
+    flagged = raw.select(_first(non_finite).alias("f")).to_series() if non_finite else None
+    if floats:
+        replaced.extend(floats_text(fields.select(floats)).get_columns())
+    if replaced:
+        fields = fields.with_columns(replaced)
     out = fields.select(
         json_object(members).alias(name),
         _first(long_keys).alias("key_too_long"),
@@ -205,9 +268,46 @@ def _flat_from_struct(s: pl.Series, name: str) -> list[pl.Series]:
             len(s),
             key_too_long=out.get_column("key_too_long"),
             value_too_long=out.get_column("value_too_long"),
-            unsupported_type=unsupported,
+            unsupported_type=_either(unsupported, flagged),
         ),
     ]
+
+
+def _non_finite_float(key: str) -> pl.Expr:
+    """``"key (NaN or infinity)"`` where the float column ``key`` holds NaN or ±inf: a
+    value with no faithful JSON form fails its row, never silently left out."""
+    v = pl.col(key)
+    return pl.when(v.is_nan() | v.is_infinite()).then(pl.lit(f"{key} (NaN or infinity)"))
+
+
+def _has_non_finite(value: Any) -> bool:
+    """Whether a float NaN or infinity is anywhere inside ``value``.
+
+    >>> _has_non_finite([1.5, float("nan")]), _has_non_finite({"a": [1.0, "x"]})
+    (True, False)
+    """
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, Decimal):
+        return not value.is_finite()
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_non_finite(v) for v in value)
+    return False
+
+
+def _first_non_finite(obj: dict[str, Any]) -> str | None:
+    """``"key (NaN or infinity)"`` for the first key of ``obj`` holding one at any depth."""
+    bad = next((key for key, value in obj.items() if _has_non_finite(value)), None)
+    return None if bad is None else f"{bad} (NaN or infinity)"
+
+
+def _either(first: pl.Series | None, second: pl.Series | None) -> pl.Series | None:
+    """Row by row, ``first``'s value, else ``second``'s (either may be absent)."""
+    if first is None or second is None:
+        return first if second is None else second
+    return pl.select(pl.coalesce(pl.lit(first), pl.lit(second))).to_series()
 
 
 def _first(exprs: Sequence[pl.Expr]) -> pl.Expr:
@@ -226,6 +326,7 @@ def _from_json_text(s: pl.Series, name: str, *, flat: bool) -> list[pl.Series]:
         "not_object": [],
         "key_too_long": [],
         "value_too_long": [],
+        "unsupported_type": [],
     }
     for raw in s.cast(pl.String).to_list():
         rendered, rule, shown = _render_json_text(raw, flat=flat)
@@ -250,6 +351,8 @@ def _render_json_text(raw: str | None, *, flat: bool) -> tuple[str | None, str |
         obj = None
     if not isinstance(obj, dict):
         return None, "not_object", shorten(raw.strip())
+    if (bad := _first_non_finite(obj)) is not None:  # NaN, Infinity: JSON text has none
+        return None, "unsupported_type", bad
     if not flat:
         return compact_json(clean(obj) or {}), None, ""
     out: dict[str, Any] = {}

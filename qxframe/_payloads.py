@@ -25,7 +25,7 @@ from typing import Any
 import polars as pl
 
 from qxframe._fields import field
-from qxframe._jsontext import json_object, member, value_text
+from qxframe._jsontext import compact_json, json_object, member, value_text
 
 LookupKey = tuple[str | None, str | None, str | None]
 
@@ -127,10 +127,24 @@ def transaction_entry(
     return entry
 
 
-def workflow_body(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON body posted to the workflow URL: the row's ``event_payload`` object."""
+#: The keys ``correlate=True`` adds to each workflow event: the push's id and the row.
+CORRELATION_KEYS = ("qx_run", "qx_row")
+
+
+def workflow_body(row: Mapping[str, Any], run_id: str | None = None) -> dict[str, Any]:
+    """The JSON body posted to the workflow URL: the row's ``event_payload`` object; with
+    ``run_id`` (``correlate=True``), ``qx_run`` and ``qx_row`` last, replacing any keys of
+    those names, so a person finds the push in the workflow's run history.
+
+    >>> workflow_body({"row": 3, "event_payload": '{"a":1}'}, run_id="R1")
+    {'a': 1, 'qx_run': 'R1', 'qx_row': 3}
+    """
     payload = row.get("event_payload")
-    return _loads(payload) if payload is not None else {}
+    body = _loads(payload) if payload is not None else {}
+    if run_id is None:
+        return body
+    kept = {k: v for k, v in body.items() if k not in CORRELATION_KEYS}
+    return kept | dict(zip(CORRELATION_KEYS, (run_id, row["row"]), strict=True))
 
 
 # --- column builders: the same bodies as compact JSON text, one per row -------------------
@@ -168,8 +182,12 @@ def transaction_entries(frame: pl.DataFrame, *, default_date: str) -> pl.Series:
     return _select(frame, json_object(members))
 
 
-def workflow_bodies(frame: pl.DataFrame) -> pl.Series:
-    """``compact_json(workflow_body(row))`` for every row of a ``valid`` frame."""
+def workflow_bodies(frame: pl.DataFrame, run_id: str | None = None) -> pl.Series:
+    """``compact_json(workflow_body(row, run_id))`` for every row of a ``valid`` frame."""
+    if run_id is not None:  # row by row: a correlated event's keys are replaced, not repeated
+        rows = frame.iter_rows(named=True)
+        bodies = [compact_json(workflow_body(row, run_id)) for row in rows]
+        return pl.Series("payload", bodies, dtype=pl.String)
     if "event_payload" not in frame.columns:
         return pl.Series("payload", ["{}"] * frame.height, dtype=pl.String)
     return _select(frame, pl.col("event_payload").fill_null("{}"))

@@ -8,14 +8,14 @@ failed (in the order of ``_validation.RULES``), naming any others in its message
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict, Unpack
 
 import polars as pl
 
 from qxframe._fields import field, fields_for, identity_fields
-from qxframe._mapping import check_constants_shape, resolve
+from qxframe._mapping import check_constants_shape, missing_column, resolve
 from qxframe._normalize import normalize
 from qxframe._validation import RULES, message, schema_for
 from qxframe.delivery._urls import is_allowed_workflow_url
@@ -56,17 +56,19 @@ def check_constants(
 
 class Options(TypedDict):
     """How a chunk is read and checked: the push's ``mapping``, destination ``constants``
-    and ``allowed_origin`` (for workflow URLs), and the input position of its first row."""
+    and ``allowed_origin`` (for workflow URLs), the input position of its first row, and
+    ``json_columns``: columns whose JSON text a workflow's event sends as JSON."""
 
     mapping: Mapping[str, Any] | None
     constants: Mapping[str, str | None]
     allowed_origin: str | None
     row_offset: NotRequired[int]
+    json_columns: NotRequired[Collection[str]]
 
 
 def prepare(chunk: pl.DataFrame, action: str, **options: Unpack[Options]) -> Prepared:
     """Map, normalise and validate ``chunk``; rows are numbered from ``row_offset`` (0)."""
-    normal = _normalized(chunk, action, options["mapping"], options["constants"])
+    normal = _normalized(chunk, action, options)
     row_offset = options.get("row_offset", 0)
     invalid = _first_per_row(_failures(normal, action, options["allowed_origin"], row_offset))
     fields = [f.name for f in fields_for(action) if f.name in normal.columns]
@@ -93,24 +95,23 @@ CARRIED = ("ext_ref", "email", "phone")
 
 def problems(chunk: pl.DataFrame, action: str, **options: Unpack[Options]) -> pl.DataFrame:
     """Every rule every row of ``chunk`` fails (``row``, ``error_code``, ``error_message``)."""
-    normal = _normalized(chunk, action, options["mapping"], options["constants"])
+    normal = _normalized(chunk, action, options)
     return _failures(normal, action, options["allowed_origin"], options.get("row_offset", 0))
 
 
-def _normalized(
-    chunk: pl.DataFrame,
-    action: str,
-    mapping: Mapping[str, Any] | None,
-    constants: Mapping[str, str | None],
-) -> pl.DataFrame:
-    resolved = resolve(chunk, action, mapping, constants)
+def _normalized(chunk: pl.DataFrame, action: str, options: Options) -> pl.DataFrame:
+    json_columns = options.get("json_columns", ())
+    for column in json_columns:
+        if column not in chunk.columns:
+            raise missing_column("json_columns", column, chunk.columns)
+    resolved = resolve(chunk, action, options["mapping"], options["constants"])
     for f in fields_for(action):
         if f.destination and f.required and f.name not in resolved.columns:
             raise ConfigError(
                 f"{action} need {f.name}: pass {f.name}=... or give the frame a "
                 f"{f.name!r} column (or map one)"
             )
-    return normalize(resolved, action)
+    return normalize(resolved, action, frozenset(json_columns))
 
 
 def _failures(

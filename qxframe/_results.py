@@ -240,8 +240,9 @@ def rows_to_retry(
     or they will be invalid again).
 
     The rows come back as the same kind of frame as ``source``: a pandas frame gives a
-    pandas frame (its index kept), a LazyFrame a LazyFrame, a polars DataFrame or a path
-    a polars DataFrame.
+    pandas frame (its index kept), a LazyFrame a LazyFrame, JSON records (a dict, a list
+    of dicts) a list of those records, a polars DataFrame or a path a polars DataFrame (a
+    JSON Lines file's nested values as JSON text: push it with ``json_columns=``).
     """
     wanted = pl.col("status") == Status.FAILED
     if not include_unknown:
@@ -266,5 +267,8 @@ def _pick_rows(source: object, positions: pl.Series) -> Any:
     keep = pl.col(index).cast(pl.Int64).is_in(positions.implode())
     if isinstance(source, pl.DataFrame | pl.LazyFrame):
         return source.with_row_index(index).filter(keep).drop(index)
+    if isinstance(source, dict | list | tuple):  # JSON records: the records themselves
+        records = [source] if isinstance(source, dict) else source
+        return [records[i] for i in sorted(positions.to_list())]
     frame = pl.concat(list(iter_chunks(source)), how="vertical")
     return frame.with_row_index(index).filter(keep).drop(index)

@@ -13,7 +13,11 @@ schema.
   ends with no rows writes the header only; one that fails before its first part
   leaves no file.
 - CSV: the header and each part are appended as they come, so an interrupted push
-  leaves the parts done so far.
+  leaves the parts done so far. A part is written whole or not at all: when the disk
+  fills (or the file system turns read-only) part-way, the file is cut back to its last
+  whole row and :class:`~qxframe.exceptions.StorageError` names the file; the part that
+  could not be written is kept (:meth:`ResultsWriter.so_far` reads the file and it), so
+  the push's exception still carries every row's outcome.
 - Parquet cannot be appended to: each part goes to its own file in a hidden folder next
   to the output, and :meth:`ResultsWriter.close` streams the parts into the output with
   ``pl.scan_parquet(parts).sink_parquet(out)`` (never all in memory), then removes them.
@@ -22,11 +26,12 @@ schema.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,7 +39,7 @@ import polars as pl
 
 from qxframe import _results
 from qxframe._results import OUTCOME_UNKNOWN, Status
-from qxframe.exceptions import ConfigError
+from qxframe.exceptions import ConfigError, StorageError, first_line
 
 KINDS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -55,15 +60,24 @@ class ResultsWriter:
     Call the writer with each part (a results frame); parts must come in input order.
     ``close`` finishes the file (always called by ``with``, also after an error, so the
     rows done so far are kept). ``keep``: files the output must not be (the push's
-    input and journal; anything that is not a path is ignored).
+    input and journal; anything that is not a path is ignored). ``schema``: the columns of
+    the file when it holds something other than results (contacts read back, ``_read``).
     """
 
-    def __init__(self, path: str | Path, *, keep: Iterable[Any] = ()) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        keep: Iterable[Any] = (),
+        schema: Mapping[str, pl.DataType] | None = None,
+    ) -> None:
         self.path = Path(path)
+        self._schema = schema
         self.kind = results_kind(self.path)
         self.rows = 0
         self._keep = [k for k in keep if isinstance(k, str | Path)]
-        self._handle: IO[bytes] | None = None
+        self._handle: IO[bytes] | None = None  # unbuffered: a failed write leaves no tail
+        self.unwritten: list[pl.DataFrame] = []  # parts a storage error kept out of the file
         self._parts: Path | None = None
         self._count = 0
         self._started = False
@@ -83,8 +97,8 @@ class ResultsWriter:
         self._started = True
         try:
             if self.kind == "csv":
-                self._handle = self.path.open("wb")
-                _results.empty().write_csv(self._handle)
+                self._handle = self.path.open("wb", buffering=0)
+                self._append(_csv_text(self._empty()))
             else:
                 self._parts = Path(
                     tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent)
@@ -97,14 +111,57 @@ class ResultsWriter:
             return
         if not self._started:
             self._start()
-        part = _results.conform(part)
-        if self._handle is not None:
-            part.write_csv(self._handle, include_header=False)
-            self._handle.flush()
-        elif self._parts is not None:
-            part.write_parquet(self._parts / f"part-{self._count:08d}.parquet")
-            self._count += 1
+        if self._schema is None:
+            part = _results.conform(part)
+        else:
+            part = part.select(pl.col(n).cast(t) for n, t in self._schema.items())
+        if self.unwritten:  # the file stopped at an earlier part: keep order, keep these
+            self.unwritten.append(part)
+            return
+        try:
+            if self._handle is not None:
+                self._append(_csv_text(part, header=False))
+            elif self._parts is not None:
+                target = self._parts / f"part-{self._count:08d}.parquet"
+                try:
+                    part.write_parquet(target)
+                except BaseException:
+                    target.unlink(missing_ok=True)
+                    raise
+                self._count += 1
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            self.unwritten.append(part)
+            raise storage_error(self.path, "the results file", exc) from None
         self.rows += part.height
+
+    def _append(self, data: bytes) -> None:
+        """Append ``data`` whole, or cut the file back to where it was and raise."""
+        assert self._handle is not None
+        start = self._handle.tell()
+        try:
+            view = memoryview(data)
+            while view:
+                written = self._handle.write(view)
+                view = view[written or 0 :]
+        except OSError:
+            with contextlib.suppress(OSError):
+                self._handle.truncate(start)
+                self._handle.seek(start)
+            raise
+
+    def so_far(self) -> pl.LazyFrame:
+        """Every result handed over so far: the file's rows, then those a storage error
+        kept out of it (parquet: the parts written, as the file is made on close)."""
+        written: list[pl.LazyFrame] = []
+        if self.kind == "csv" and self.path.exists():
+            written.append(scan_results(self.path))
+        elif self._parts is not None and self._count:
+            written.append(pl.scan_parquet(sorted(self._parts.glob("part-*.parquet"))))
+        elif self.path.exists():
+            written.append(scan_results(self.path))
+        rest = [part.lazy() for part in self.unwritten]
+        frames = [*written, *rest]
+        return pl.concat(frames) if frames else _results.empty().lazy()
 
     def close(self, *, failed: bool = False) -> None:
         """Finish the file (idempotent); ``failed`` with no part written: leave no file."""
@@ -127,14 +184,43 @@ class ResultsWriter:
         if files:
             pl.scan_parquet(files).sink_parquet(staged)
         else:
-            _results.empty().write_parquet(staged)
+            self._empty().write_parquet(staged)
         os.replace(staged, self.path)
+
+    def _empty(self) -> pl.DataFrame:
+        return _results.empty() if self._schema is None else pl.DataFrame(schema=self._schema)
 
     def __enter__(self) -> ResultsWriter:
         return self.open()
 
-    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: Any) -> None:
-        self.close(failed=exc_type is not None)
+    def __exit__(self, exc_type: type[BaseException] | None, exc: Any, tb: Any) -> None:
+        if exc is None:
+            try:
+                self.close()
+            except (OSError, pl.exceptions.PolarsError) as error:
+                raise storage_error(self.path, "the results file", error) from None
+            return
+        try:  # already failing: a close that fails too must not hide that error
+            self.close(failed=True)
+        except (OSError, pl.exceptions.PolarsError) as error:
+            exc.add_note(f"Finishing the results file {str(self.path)!r} failed too: {error}")
+
+
+def storage_error(path: Path, what: str, exc: BaseException, todo: str = "") -> StorageError:
+    """The error for a file a push keeps that could not be written (``what``: "the results
+    file", "the journal"): it names the file, the system's reason and what to do."""
+    reason = getattr(exc, "strerror", None) or first_line(exc)
+    todo = todo or (
+        "free space on its disk, or give a results file on another disk (a read-only file "
+        "system cannot be written)"
+    )
+    return StorageError(f"could not write {what} {str(path)!r} ({reason}): {todo}", path=path)
+
+
+def _csv_text(part: pl.DataFrame, *, header: bool = True) -> bytes:
+    buffer = io.BytesIO()
+    part.write_csv(buffer, include_header=header)
+    return buffer.getvalue()
 
 
 def same_file(path: str | Path, other: str | Path) -> bool:

@@ -20,9 +20,16 @@ from __future__ import annotations
 
 from qxframe import _fields
 from qxframe._fields import Field, destinations, field, fields_for, options_for
-from qxframe._inputs import CsvSource, count_rows, file_source, iter_chunks
+from qxframe._inputs import (
+    CsvSource,
+    count_rows,
+    file_source,
+    iter_chunks,
+    json_columns_of,
+)
 from qxframe._inputs import _is_pandas as is_pandas
 from qxframe._journal import peek
+from qxframe._jsonrows import JsonRows
 from qxframe._mapping import resolve
 from qxframe._results import (
     OPERATIONS,
@@ -56,6 +63,7 @@ __all__ = [
     "STATUSES",
     "CsvSource",
     "Field",
+    "JsonRows",
     "PushHandle",
     "ResultsWriter",
     "Status",
@@ -74,6 +82,7 @@ __all__ = [
     "file_source",
     "is_pandas",
     "iter_chunks",
+    "json_columns_of",
     "options_for",
     "peek",
     "positive",

@@ -38,7 +38,8 @@ if TYPE_CHECKING:  # pandera (and the pandas it pulls in) loads on first use, no
 _OBJECT_HINT = 'give {"key": value} JSON text, a struct column, or a list of columns'
 _UNSUPPORTED = (
     " key {value} has no faithful JSON form; convert that column first (a duration: "
-    "pl.col(…).dt.total_seconds(); binary: pl.col(…).bin.encode('base64')) or leave it out"
+    "pl.col(…).dt.total_seconds(); binary: pl.col(…).bin.encode('base64'); NaN or an "
+    "infinity: pl.col(…).fill_nan(None) leaves the value out) or leave it out"
 )
 
 #: Rule code -> message; ``{value}`` is replaced by the quoted offending value.
@@ -77,6 +78,9 @@ RULES: dict[str, str] = {
     "1024 characters; shorten it or leave it out",
     "transaction_data_unsupported_type": "transaction_data" + _UNSUPPORTED,
     "event_payload_not_object": "event_payload {value} is not a JSON object; " + _OBJECT_HINT,
+    "event_payload_not_json": "event_payload: the cell of json column {value} is not JSON "
+    "text (an object, an array, a number, true, false or a quoted string); fix it, or leave "
+    "the column out of json_columns to send its text as a string",
     "event_payload_unsupported_type": "event_payload" + _UNSUPPORTED,
     "payload_too_large": "the workflow body is {value} bytes of JSON, over the 102,400-byte "
     "limit; send fewer or smaller fields",

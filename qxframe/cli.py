@@ -19,6 +19,10 @@ Subcommands:
   the whole push's results with the retried rows' new outcomes;
 - ``summary RESULTS``: the summary of a past results file;
 - ``whoami``, ``directories``, ``lists --directory-id``: find the ids a push needs;
+- ``read contacts --directory-id … [--mailing-list-id …] --out FILE``: a directory's
+  contacts or a list's members to a .parquet/.csv file (the push's columns);
+- ``plan contacts FILE``: what ``push contacts`` with the same options would do, read
+  from Qualtrics and never written, as a results file (``--out``);
 - ``sandbox``: run the embedded Qualtrics-compatible server until Ctrl-C (``--log``).
 """
 
@@ -37,12 +41,20 @@ from typing import Any
 
 from qxframe import _cli_inputs, _cli_output
 from qxframe._cli_output import LISTED_ROWS, in_cli_words, listed, summarize
-from qxframe._skins import OUTCOME_UNKNOWN, action_names, destinations, options_for, positive
+from qxframe._skins import (
+    OUTCOME_UNKNOWN,
+    action_names,
+    destinations,
+    field,
+    options_for,
+    positive,
+)
 from qxframe.exceptions import ConfigError
 
 ENVIRONMENT = (
-    "The token and datacenter (or base URL) come from QUALTRICS_API_TOKEN and "
-    "QUALTRICS_DATACENTER (or QUALTRICS_BASE_URL)."
+    "The token and datacenter (or base URL) come from QUALTRICS_API_TOKEN (or an OAuth "
+    "client: QUALTRICS_CLIENT_ID and QUALTRICS_CLIENT_SECRET) and QUALTRICS_DATACENTER (or "
+    "QUALTRICS_BASE_URL)."
 )
 
 
@@ -130,6 +142,9 @@ def _sandbox_banner(sb: Any) -> str:
             "Use it from another shell:",
             f"  export QUALTRICS_BASE_URL={sb.base_url}",
             f"  export QUALTRICS_API_TOKEN={sb.api_token}",
+            "or, as an OAuth client (no workflow triggers: they take only the token):",
+            f"  export QUALTRICS_CLIENT_ID={sb.oauth_client_id}",
+            f"  export QUALTRICS_CLIENT_SECRET={sb.oauth_client_secret}",
             "What it received (JSON):",
             f'  curl -s -H "X-API-TOKEN: $QUALTRICS_API_TOKEN" {sb.base_url}/_sandbox/requests',
             f'  curl -s -H "X-API-TOKEN: $QUALTRICS_API_TOKEN" '
@@ -460,15 +475,21 @@ def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: boo
         help="at most N requests in flight (default: what the rate limit needs, up to 64)",
     )
     for option in options_for(action):  # the action's own, from the catalogue
-        kind: dict[str, Any] = (
-            {"choices": option.choices}
-            if option.choices
-            else {"type": option.parse or _count, "metavar": "N"}
+        kinds: dict[str, dict[str, Any]] = {
+            "count": {"type": _count, "metavar": "N"},
+            "choice": {"choices": option.choices},
+            "flag": {"action": "store_true"},
+            "columns": {"type": _columns, "metavar": "COL,COL"},
+            "share": {"type": _share, "metavar": "SHARE|N"},
+        }
+        kind = kinds[option.kind]
+        shown = (
+            f" (default {option.default})" if option.kind in ("count", "choice", "share") else ""
         )
         parser.add_argument(
             "--" + option.name.replace("_", "-"),
             default=option.default,
-            help=f"{option.help} (default {option.default})",
+            help=option.help + shown,
             **kind,
         )
     parser.add_argument(
@@ -490,6 +511,24 @@ def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: boo
             help="with --journal: send every row, even those Qualtrics already holds",
         )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _columns(text: str) -> list[str]:
+    """The value of a COL,COL option: column names, comma-separated (``--json-columns a,b``)."""
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"give column names separated by commas, not {text!r}")
+    return names
+
+
+def _share(text: str) -> float | int:
+    """``--max-leave``: a share below 1 (``0.2``) or a count of people (``500``)."""
+    try:
+        return int(text) if text.strip().isdigit() else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"give a share below 1 (0.2) or a count of people (500), not {text!r}"
+        ) from None
 
 
 def _count(text: str) -> int:
@@ -631,7 +670,7 @@ def _retry(args: argparse.Namespace) -> int:
     import polars as pl
 
     from qxframe import rows_to_retry
-    from qxframe._skins import ResultsWriter, iter_chunks, read_results
+    from qxframe._skins import ResultsWriter, iter_chunks, json_columns_of, read_results
 
     if args.merge and args.out is None:
         raise _config_error("--merge writes the whole push's results to --out; give --out PATH")
@@ -639,8 +678,10 @@ def _retry(args: argparse.Namespace) -> int:
         ResultsWriter(args.out, keep=(args.file, args.results)).open()
     results = read_results(args.results)
     index = "__qxframe_source_row__"
-    chunks = iter_chunks(_cli_inputs.source(args, args.file))
-    source = pl.concat(list(chunks), how="vertical").with_row_index(index)
+    read = _cli_inputs.source(args, args.file)
+    if getattr(args, "json_columns", None) is not None or json_columns_of(read):
+        args.json_columns = sorted({*(args.json_columns or ()), *json_columns_of(read)})
+    source = pl.concat(list(iter_chunks(read)), how="vertical").with_row_index(index)
     pushed = results.filter(pl.col("row").is_not_null())  # a sync's removals have no row
     if source.height != pushed.height:
         raise _config_error(
@@ -660,7 +701,8 @@ def _retry(args: argparse.Namespace) -> int:
 
 
 def _client(dry_run: bool) -> Any:
-    """A client from the QUALTRICS_* variables; a dry run without a token needs none.
+    """A client from the QUALTRICS_* variables (an API token and/or an OAuth client); a dry
+    run without credentials needs none.
 
     Their values are stripped: one read from a file often ends with a newline, which no
     token, datacenter or URL has (and which an error message would not show).
@@ -670,7 +712,8 @@ def _client(dry_run: bool) -> Any:
     from qxframe import Client
 
     env = {k: v.strip() for k, v in os.environ.items() if k.startswith("QUALTRICS_")}
-    if dry_run and not env.get("QUALTRICS_API_TOKEN"):
+    credentials = ("QUALTRICS_API_TOKEN", "QUALTRICS_CLIENT_ID", "QUALTRICS_CLIENT_SECRET")
+    if dry_run and not any(env.get(name) for name in credentials):
         return None
     return Client.from_env(env)
 
@@ -698,6 +741,143 @@ def _config_error(message: str) -> Exception:
     from qxframe.exceptions import ConfigError
 
     return ConfigError(message)
+
+
+# -- read and plan (reads only) ------------------------------------------------------------
+
+
+def _add_read(subparsers: Any) -> None:
+    parser = _command(
+        subparsers,
+        "read",
+        help="read contacts back from Qualtrics into a file",
+        description="Read Qualtrics back into a file whose columns are the push's fields.",
+        examples=["qxframe read contacts --directory-id POOL_… --out contacts.parquet"],
+    )
+    what = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
+    sub = _command(
+        what,
+        "contacts",
+        help="a directory's contacts, or a mailing list's members",
+        description="Write a directory's contacts, or a mailing list's members, to a .parquet "
+        "or .csv file (written part by part) with the columns contact_id, ext_ref, email, "
+        "phone, first_name, last_name, language, unsubscribed (the list's flag for a list), "
+        "embedded_data (JSON text): a file `push contacts` and `plan contacts` accept as it "
+        "is. A list is read 50 members a page; a directory 100 a page, and each contact once "
+        "more for its embedded data. " + ENVIRONMENT + "\n\nExit status: 0 read, 1 an "
+        "error after the read began, 2 usage, configuration or authentication error.",
+        examples=[
+            "qxframe read contacts --directory-id POOL_… --mailing-list-id CG_… "
+            "--out members.parquet",
+            "qxframe read contacts --directory-id POOL_… --out contacts.csv",
+            "qxframe plan contacts members.parquet --directory-id POOL_… --mailing-list-id CG_…",
+        ],
+    )
+    helps = {
+        "directory_id": "the directory (POOL_…) to read",
+        "mailing_list_id": "read this mailing list's members (CG_…) instead of the directory",
+    }
+    for name, text in helps.items():
+        sub.add_argument(
+            "--" + name.replace("_", "-"),
+            metavar=field("contacts", name).metavar,
+            required=name == "directory_id",
+            help=text,
+        )
+    sub.add_argument("--out", metavar="PATH", required=True, help="the .parquet or .csv file")
+    sub.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    sub.set_defaults(handler=_run_read)
+
+
+def _run_read(args: argparse.Namespace) -> int:
+    def work() -> int:
+        import polars as pl
+
+        import qxframe as qx
+
+        with _client(dry_run=False) as client:
+            contacts = qx.read_contacts(
+                client=client,
+                directory_id=args.directory_id,
+                mailing_list_id=args.mailing_list_id,
+                out=args.out,
+                progress=False if args.no_progress else None,
+            )
+            count = contacts.lazy().select(pl.len()).collect().item()
+        where = args.mailing_list_id or args.directory_id
+        print(f"qxframe read contacts: {count} contact(s) of {where} written to {args.out}")
+        return 0
+
+    return _at_edge(work)
+
+
+def _add_plan(subparsers: Any) -> None:
+    parser = _command(
+        subparsers,
+        "plan",
+        help="what a push would do, read from Qualtrics (nothing is written)",
+        description="Plan a push: read what Qualtrics holds and say, per row, what `push` with "
+        "the same options would do. Nothing is written to Qualtrics.",
+        examples=["qxframe plan contacts segment.csv --directory-id POOL_… --out plan.csv"],
+    )
+    what = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sub = _command(
+        what,
+        "contacts",
+        help="plan `push contacts` of FILE",
+        description="Per row of FILE: create, update (naming the fields that would change) or "
+        "unchanged, or failed ambiguous_identity when several contacts match; invalid rows "
+        "as a push would find them. With --mailing-list-id the list is read once; without, "
+        "each identity is searched. Options as for `push contacts` (--dry-run is implied). "
+        + ENVIRONMENT
+        + "\n\nExit status: 0 every row planned, 1 some rows invalid or failed, 2 usage, "
+        "configuration or authentication error.",
+        examples=[
+            "qxframe plan contacts segment.csv --directory-id POOL_… --mailing-list-id CG_… "
+            "--out plan.csv",
+            "qxframe plan contacts people.parquet --directory-id POOL_… "
+            "--map embedded_data=plan,region --out plan.parquet",
+        ],
+    )
+    sub.add_argument("file", metavar="FILE", help="the input rows, as for push")
+    _add_push_options(sub, "contacts")
+    sub.set_defaults(handler=_run_plan)
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    def work() -> int:
+        import polars as pl
+
+        import qxframe as qx
+        from qxframe._skins import Status, collect
+
+        options = {o.name: getattr(args, o.name) for o in options_for("contacts")}
+        with _client(dry_run=False) as client:
+            planned = collect(
+                qx.plan_contacts(
+                    _cli_inputs.source(args, args.file),
+                    client=client,
+                    directory_id=args.directory_id,
+                    mailing_list_id=args.mailing_list_id,
+                    mapping=_mapping("contacts", args.map),
+                    concurrency=args.concurrency,
+                    progress=False if args.no_progress else None,
+                    journal=args.journal,
+                    out=args.out,
+                    **options,
+                )
+            )
+        counts = planned.group_by(
+            pl.coalesce("operation", "error_code", "status").alias("what")
+        ).len()
+        detail = ", ".join(f"{w} {n}" for w, n in sorted(counts.iter_rows()))
+        print(f"qxframe plan contacts: {planned.height} row(s): {detail}")
+        if args.out is not None:
+            print(f"Plan: {args.out}")
+        bad = planned.filter(pl.col("status").is_in([Status.FAILED, Status.INVALID]))
+        return 1 if bad.height else 0
+
+    return _at_edge(work)
 
 
 def _version() -> str:
@@ -734,6 +914,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_whoami,
         _add_directories,
         _add_lists,
+        _add_read,
+        _add_plan,
         _add_sandbox,
     ):
         add(subparsers)

@@ -13,7 +13,8 @@
     │   ├── RateLimitedError             429 after every retry was spent
     │   └── ServerError                  5xx after every retry was spent
     ├── TransportError                   the request could not be delivered (refused, timed out)
-    └── OutcomeUnknownError              a write may have landed; it was not re-sent
+    ├── OutcomeUnknownError              a write may have landed; it was not re-sent
+    └── StorageError                     the journal or results file could not be written
 
     KeyboardInterrupt
     └── PushInterrupted                  Ctrl-C, "interrupt kernel" or a handle's cancel()
@@ -62,6 +63,7 @@ __all__ = [
     "QxError",
     "RateLimitedError",
     "ServerError",
+    "StorageError",
     "TransportError",
 ]
 
@@ -160,6 +162,19 @@ class TransportError(QxError):
     """The request could not be delivered: connection refused, DNS, timeout."""
 
     default_code = "transport_error"
+
+
+class StorageError(QxError):
+    """A file a push keeps could not be written or read: its journal or its results file
+    (a full disk, a read-only file system, a damaged file). The message names the file
+    and what to do; ``path`` is the file. Raised after rows were sent, it carries
+    ``.results`` and ``.sent`` like any error of a push."""
+
+    default_code = "storage_error"
+
+    def __init__(self, message: str, *, path: object = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class OutcomeUnknownError(QxError):

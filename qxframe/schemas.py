@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from qxframe._fields import EMAIL_PATTERN, MAX_WORKFLOW_BYTES
-from qxframe._inputs import iter_chunks
+from qxframe._inputs import iter_chunks, json_columns_of
 from qxframe._prepare import check_constants, problems
 from qxframe._validation import RULES, message, schema_for
 
@@ -74,6 +74,7 @@ def validate(
     """
     check_constants(action, constants or {}, allowed_origin)
     parts, offset = [], 0
+    json_columns = json_columns_of(frame)  # JSON records' nested values, as a push reads them
     for chunk in iter_chunks(frame):
         parts.append(
             problems(
@@ -83,6 +84,7 @@ def validate(
                 constants=constants or {},
                 allowed_origin=allowed_origin,
                 row_offset=offset,
+                json_columns=json_columns,
             )
         )
         offset += chunk.height

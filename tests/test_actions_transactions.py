@@ -24,7 +24,7 @@ def test_ten_transactions_for_one_new_person_create_one_contact(sb):
     assert res["status"].to_list() == ["success"] * 10
     assert res["contact_id"].n_unique() == 1 and sb.contacts().height == 1
     assert (bodies(sb, "search"), bodies(sb, "contacts"), bodies(sb, "transactions")) == (1, 1, 1)
-    assert bodies(sb, "reads") == 0  # no directory read unless a create's outcome is unknown
+    assert bodies(sb, "reads") == 2  # the destination check: the directories, their lists
     held = sb.transactions()
     assert held.height == 10 and set(held["contact_id"]) == {res["contact_id"][0]}
     assert res["qualtrics_id"].is_not_null().all() and res["qualtrics_id"].n_unique() == 10
@@ -166,7 +166,7 @@ def test_lookup_create_answered_500_is_resent_only_when_a_copy_would_merge(sb, f
     res = push(sb, pl.DataFrame({"email": ["merge@example.com"]}), client=client)
     assert res["status"].to_list() == ["success"]
     assert res["attempts"].to_list() == [4]  # search, the create answered 500, its resend, batch
-    assert sb.contacts().height == 1 and bodies(sb, "reads") == 1
+    assert sb.contacts().height == 1 and bodies(sb, "reads") == 2  # directories (once), lists
 
     sb.fail_next("contacts", status=500, after_commit=True)
     plain = qx.upsert_transactions(

@@ -106,7 +106,7 @@ LIBRARY_WORDS = re.compile(
     [
         (["lists", "--directory-id", "oops"], "--directory-id must look like 'POOL_…'"),
         (["lists", "--directory-id", "oops"], "or qxframe directories"),
-        (["whoami"], "QUALTRICS_API_TOKEN is not set: export it"),
+        (["whoami"], "QUALTRICS_API_TOKEN is not set (nor QUALTRICS_CLIENT_ID and QUALTRICS_"),
         (["push", "contacts", "IN"], "pass --directory-id … or give FILE a directory_id column"),
         (["push", "contacts", "IN", "--directory-id", "POOL_a", "--mailing-list-id", "x"],
          "--mailing-list-id"),

@@ -184,6 +184,20 @@ def test_the_token_comes_from_the_environment(sb, tmp_path, monkeypatch, capsys)
     assert sb.contacts()["email"].to_list() == ["a@example.com"]
 
 
+def test_an_oauth_client_comes_from_the_environment(sb, tmp_path, monkeypatch, capsys):
+    monkeypatch.undo()  # the real _client: Client.from_env()
+    monkeypatch.delenv("QUALTRICS_API_TOKEN", raising=False)
+    monkeypatch.setenv("QUALTRICS_BASE_URL", sb.base_url)
+    monkeypatch.setenv("QUALTRICS_CLIENT_ID", sb.oauth_client_id)
+    monkeypatch.setenv("QUALTRICS_CLIENT_SECRET", sb.oauth_client_secret + "\n")
+    argv = ["push", "contacts", write_csv(tmp_path, PEOPLE.head(1)), "--directory-id"]
+    assert cli.main([*argv, sb.directory_id, "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert sb.oauth_client_secret not in captured.out + captured.err
+    assert sb.contacts()["email"].to_list() == ["a@example.com"]
+    assert sb.requests()["path"].to_list()[0] == "/oauth2/token"
+
+
 # -- pushes ------------------------------------------------------------------------------------
 
 

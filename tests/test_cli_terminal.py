@@ -172,7 +172,14 @@ def test_a_push_that_raised_after_sending_exits_1_with_its_summary(
         _partial.attach(error, None, 2, journal)
         raise error
 
-    monkeypatch.setattr("qxframe.actions._public.run_push", raises_after_sending)
+    class Started:  # what start_push hands back: a push that raises when waited for
+        def __init__(self, *args, **options):
+            self.args, self.options = args, options
+
+        def result(self):
+            return raises_after_sending(*self.args, **self.options)
+
+    monkeypatch.setattr("qxframe._skins.start_push", Started)
     out = tmp_path / "r.csv"
     argv = ["push", "contacts", write_csv(tmp_path, PEOPLE), "--directory-id", sb.directory_id]
     assert cli.main([*argv, "--out", str(out)]) == 1

@@ -120,7 +120,7 @@ def test_bad_paths(tmp_path: Path, name: str, content: bytes | None, pattern: st
 
 def test_unsupported_sources_and_chunk_sizes() -> None:
     with pytest.raises(ConfigError, match="pass a polars DataFrame"):
-        iter_chunks([{"a": 1}])
+        iter_chunks({1, 2})  # a list of dicts is rows now (tests/test_workflow_exploring.py)
     with pytest.raises(ConfigError, match="chunk_size"):
         iter_chunks(FRAME, chunk_size=0)
 

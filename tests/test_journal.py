@@ -411,6 +411,8 @@ def test_pending_is_committed_before_transactions_go_out_not_before_lookups(sb, 
     )
     assert res["status"].to_list() == ["success"] * 3
     assert observer.seen == [
+        ("directories", 0),  # the destination check: the directory exists,
+        ("mailinglists", 0),  # and the list is one of its
         ("search", 0),
         ("contacts", 0),  # a contact create of a transaction row: safe to redo, not marked
         ("search", 0),

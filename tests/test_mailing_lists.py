@@ -69,15 +69,21 @@ def test_a_bad_list_in_a_column_makes_its_row_invalid(sb):
     assert res["error_code"][1] == "mailing_list_id_format"
 
 
-def test_a_list_of_another_directory_fails_its_rows(sb):
-    res = qx.upsert_contacts(
-        PEOPLE.head(1),
-        client=sb.client(),
-        directory_id=sb.directory_id,
-        mailing_list_id=sb.plain_mailing_list_id,
-    )
-    assert res["status"][0] == "failed" and res["http_status"][0] == 404
+def test_a_list_of_another_directory_is_refused_before_anything_is_sent(sb):
+    """DESIGN §3: the destination is checked before the first write: one ConfigError naming
+    the list and how to find the right one, not a 404 on every row."""
+    with pytest.raises(qx.ConfigError) as caught:
+        qx.upsert_contacts(
+            PEOPLE.head(1),
+            client=sb.client(),
+            directory_id=sb.directory_id,
+            mailing_list_id=sb.plain_mailing_list_id,
+        )
+    message = str(caught.value)
+    assert sb.plain_mailing_list_id in message and sb.directory_id in message
+    assert f"client.mailing_lists('{sb.directory_id}')" in message
     assert sb.contacts().height == 0
+    assert sb.requests()["method"].to_list() == ["GET", "GET"]  # directories, their lists
 
 
 def test_a_list_create_that_may_have_landed_is_repeated_only_if_it_would_merge(sb):

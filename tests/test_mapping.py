@@ -82,7 +82,7 @@ def test_a_mapping_naming_a_missing_column_is_a_mapping_error() -> None:
         resolve(ROWS, "contacts", {"email": "e_mail"}, {"directory_id": "POOL_1"})
     text = str(info.value)
     assert "'e_mail'" in text and "'email'" in text and "'mail'" in text  # column, field, columns
-    assert text.endswith("fix the name in mapping or rename the column")
+    assert text.endswith("fix the name there or rename the column")
     assert isinstance(info.value, KeyError) and isinstance(info.value, ConfigError)
 
 

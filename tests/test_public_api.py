@@ -29,18 +29,24 @@ PUBLIC = {
     "RetryPolicy",
     "Sandbox",
     "ServerError",
+    "StorageError",
     "TransportError",
     "adelete_contacts",
+    "aplan_contacts",
+    "aread_contacts",
     "aremove_from_list",
     "atrigger_workflow",
     "aunsubscribe",
     "aupsert_contacts",
     "aupsert_transactions",
+    "plan_contacts",
+    "read_contacts",
     "rows_to_retry",
     "sandbox",
     "delete_contacts",
     "remove_from_list",
     "schemas",
+    "settle_unknown",
     "summary",
     "trigger_workflow",
     "unsubscribe",
@@ -56,8 +62,9 @@ def test_all_is_the_public_surface():
     # (schemas is a public module and listed)
     exported = {
         name
-        for name, value in vars(qx).items()
-        if not name.startswith("_") and (not inspect.ismodule(value) or name == "schemas")
+        for name in dir(qx)  # the lazy names (the sandbox) included
+        if not name.startswith("_")
+        and (not inspect.ismodule(getattr(qx, name)) or name == "schemas")
     }
     assert qx.__all__ == sorted(qx.__all__)
     assert set(qx.__all__) == exported == PUBLIC
@@ -105,11 +112,37 @@ def test_error_tree():
         assert name in doc, f"{name} is missing from the tree drawn in exceptions.py"
 
 
-def test_importing_qxframe_loads_nothing_optional():
-    optional = ("pandas", "ipywidgets", "pandera", "IPython")
-    code = f"import sys, qxframe; print(sorted(m for m in {optional!r} if m in sys.modules))"
+#: What no import of qxframe may load: the sandbox's web server, pandas (and the pandera
+#: that pulls it in: validation imports pandera.polars when it validates), test tools and
+#: the notebook stack. As narwhals' tests/no_imports_test.py does, in a fresh interpreter.
+NOT_ON_IMPORT = (
+    "starlette",
+    "uvicorn",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "pandera",
+    "hypothesis",
+    "ipywidgets",
+    "IPython",
+    "tqdm",
+)
+
+
+@pytest.mark.parametrize("module", ["qxframe", "qxframe.cli"])
+def test_importing_qxframe_loads_only_what_a_call_needs(module):
+    code = f"import sys, {module}; print(sorted(m for m in {NOT_ON_IMPORT!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_sandbox_loads_on_first_use_and_stays():
+    code = (
+        "import sys, qxframe as qx; before = 'starlette' in sys.modules; s = qx.sandbox; "
+        "print(before, 'starlette' in sys.modules, qx.sandbox is s, 'Sandbox' in dir(qx))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True", "True", "True"]
 
 
 @pytest.mark.parametrize(

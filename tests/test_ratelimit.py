@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from qxframe.delivery._ratelimit import MIN_RATE, RateLimiter, TokenBucket
+from qxframe.delivery._ratelimit import MIN_RATE, RateLimiter, TokenBucket, bucket_for
 
 
 def test_bucket_spaces_requests_at_the_rate(fake_time):
@@ -64,15 +64,68 @@ def test_successes_recover_the_configured_rate(fake_time):
 
 
 def test_limiter_waits_with_the_injected_sleep(fake_time):
-    limiter = RateLimiter({"contacts": 120}, clock=fake_time.clock, sleep=fake_time.sleep)
+    limiter = RateLimiter({"contacts": 30}, clock=fake_time.clock, sleep=fake_time.sleep)
 
     async def go():
         for _ in range(3):
             await limiter.acquire("contacts")
 
     asyncio.run(go())
-    assert fake_time.sleeps == pytest.approx([0.5, 0.5])  # 2/s, clock advanced by the sleeps
-    assert limiter.rate("contacts") * 60 == 120
+    assert fake_time.sleeps == pytest.approx([60 / 29, 60 / 29])  # below 60/min, no burst
+    assert limiter.rate("contacts") * 60 == 29  # and 30 in any minute, ends included
+
+
+def acquire_all(limiter: RateLimiter, family: str, n: int, fake_time) -> float:
+    """Acquire ``n`` slots one after another; the seconds the last one waited until."""
+    start = fake_time.now
+
+    async def go():
+        for _ in range(n):
+            await limiter.acquire(family)
+
+    asyncio.run(go())
+    return fake_time.now - start
+
+
+def test_a_short_push_goes_at_once_within_the_limit(fake_time):
+    """Issue 22: ten requests were spaced 0.12 s apart at 500/min (1.08 s for ten)."""
+    limiter = RateLimiter(
+        {"contacts": 500, "workflows": 3000}, clock=fake_time.clock, sleep=fake_time.sleep
+    )
+    assert acquire_all(limiter, "workflows", 10, fake_time) == 0.0
+    assert acquire_all(limiter, "contacts", 10, fake_time) == 0.0
+    # the eleventh waits: the burst (10) is spent, then one every 60 / 490 s
+    assert acquire_all(limiter, "contacts", 1, fake_time) == pytest.approx(60 / 490)
+
+
+@pytest.mark.parametrize("limit", [30, 61, 100, 500, 601, 3000])
+def test_no_minute_window_holds_more_than_the_limit(fake_time, limit):
+    """Requests as fast as the bucket admits, in runs after idle spells of many lengths
+    (each spell refills the burst): any 60 s window [t, t + 60] holds at most ``limit``."""
+    bucket = bucket_for(limit, clock=fake_time.clock)
+    sent: list[float] = []
+    gaps = [0.0, 0.05, 0.5, 1.0, 3.0, 7.0, 20.0, 59.0]
+    for round_ in range(3 * limit // 10 + 30):
+        fake_time.now += gaps[round_ % len(gaps)] if round_ % 3 == 0 else 0.0
+        for _ in range(1 + round_ % 13):
+            fake_time.now += bucket.reserve()
+            sent.append(fake_time.now)
+    most, first = 0, 0
+    for last, t in enumerate(sent):
+        while sent[first] < t - 60.0:
+            first += 1
+        most = max(most, last - first + 1)
+    assert most <= limit
+
+
+@pytest.mark.parametrize("limit", [30, 500, 3000])
+def test_a_busy_minute_uses_the_whole_limit(fake_time, limit):
+    bucket = bucket_for(limit, clock=fake_time.clock)
+    admitted = 0
+    while fake_time.now + (wait := bucket.reserve()) <= 1060.0:
+        fake_time.now += wait
+        admitted += 1
+    assert limit - 1 <= admitted <= limit  # the last one may sit on the window's end
 
 
 def test_sustained_rate_matches_the_limit(fake_time):

@@ -23,17 +23,19 @@ import pytest
 
 import qxframe as qx
 import qxframe.widgets as qxw
-from qxframe._fields import field
+from qxframe._fields import MAX_WORKFLOW_BYTES, field
 from qxframe.exceptions import AuthError, ConfigError, NotFoundError, TransportError
 from qxframe.widgets import (
     _connect,
     _errors,
+    _events,
     _html,
     _journals,
     _labels,
     _picks,
     _preview,
     _problems,
+    _push,
     _results_view,
 )
 
@@ -856,6 +858,31 @@ def test_an_error_after_sending_shows_its_results(contacts, panel, monkeypatch):
     assert view.results.equals(partial)
 
 
+class EndedHandle:
+    """A push that already ended with ``results`` (what start_push's handle says then)."""
+
+    def __init__(self, results: pl.DataFrame) -> None:
+        self.results = results
+
+    def done(self) -> bool:
+        return True
+
+    def result(self, timeout: float | None = None) -> pl.DataFrame:
+        return self.results
+
+    def add_done_callback(self, callback: object) -> None:
+        callback(self)  # type: ignore[operator]
+
+
+def test_the_pushed_sentence_names_the_outcome_unknown_rows(contacts, panel, monkeypatch, mixed):
+    monkeypatch.setattr(_preview, "start_push", lambda *_a, **_k: EndedHandle(mixed))
+    pv = qxw.preview(contacts.head(5), action="contacts", client=panel)
+    pv.push()
+    said = html.unescape(pv.push_status.value)
+    assert "Pushed. 5 rows: success 2, invalid 1, failed 2 (1 outcome_unknown)." in said
+    assert "1 rows ended outcome_unknown: they may have landed; check in Qualtrics" in said
+
+
 def test_an_unexpected_error_is_a_sentence_and_the_bar_ends(contacts, panel, monkeypatch, ipython):
     def breaks(*_args: object, **options: object) -> pl.DataFrame:
         options["progress"].update(2)  # type: ignore[attr-defined]
@@ -866,6 +893,43 @@ def test_an_unexpected_error_is_a_sentence_and_the_bar_ends(contacts, panel, mon
     run_in(ipython, "pv.push_button.click()\npv.wait()", pv=pv)
     assert "failed unexpectedly (RuntimeError: boom)" in pv.push_status.value
     assert "2 of 4 rows — failed" in pv.progress.label.value
+
+
+def test_a_workflow_push_shows_each_event_s_body_beside_its_response(sb):
+    events = pl.read_csv(SAMPLES / "workflow_events.csv", infer_schema=False).head(4)
+    too_big = "x" * (MAX_WORKFLOW_BYTES + 1)  # row 2 cannot be sent
+    events = events.with_columns(
+        properties=pl.when(pl.int_range(pl.len()) == 2)
+        .then(pl.lit(too_big))
+        .otherwise("properties")
+    )
+    panel = qxw.connect(sandbox=sb)
+    try:
+        pv = qxw.preview(events, action="workflow", client=panel, workflow_url=sb.workflow_url)
+        res = pv.push()
+        received = sb.workflow_events()["payload"].to_list()
+        assert received and len(received) == qx.summary(res)["success"]
+        (view,) = [c for c in pv.results_area.children if isinstance(c, _events.EventsView)]
+        assert view.pick.options[0][0] == "row 0 · success 202"
+        view.pick.value = 1
+        assert json.loads(html.unescape(re.sub(r"<[^>]+>", "", view.body.value)[9:])) == (
+            json.loads(received[1])
+        )
+        assert "202" in view.response.value and "request_id" in view.response.value
+        assert res.filter(pl.col("status") == "invalid")["row"].to_list() == [2]
+        view.pick.value = 2
+        assert "not sent: the row is invalid" in view.body.value
+        assert "payload_too_large" in view.response.value
+        view.pick.value = 1
+        again = view.send_again()  # one row, on purpose: the journal does not stop it
+        assert again is not None and again["row"].to_list() == [1]
+        after = sb.workflow_events()["payload"].to_list()
+        assert len(after) == len(received) + 1 and after[-1] == received[1]
+        assert "Row 1 sent again: row 1 · success 202." in view.note.value
+        assert "sent again" in view.response.value
+        assert pv.push()["status"].to_list().count("skipped") == len(received)  # still one click
+    finally:
+        panel.disconnect()
 
 
 def test_workflow_preview_shows_the_body(sb):
@@ -904,7 +968,16 @@ def mixed() -> pl.DataFrame:
 
 
 def test_results_pure_functions(mixed):
-    assert _results_view.summary_text(mixed) == "5 rows: success 2, invalid 1, failed 2."
+    assert _results_view.summary_text(mixed) == (
+        "5 rows: success 2, invalid 1, failed 2 (1 outcome_unknown)."
+    )
+    assert _results_view.unknown_text(mixed) == (
+        "1 rows ended outcome_unknown: they may have landed; check in Qualtrics before "
+        "sending them again."
+    )
+    known = mixed.filter(pl.col("error_code").ne_missing("outcome_unknown"))
+    assert _results_view.summary_text(known) == "4 rows: success 2, invalid 1, failed 1."
+    assert _results_view.unknown_text(known) is None
     assert _results_view.retry_counts(mixed) == {"retry": 1, "unknown": 1, "invalid": 1}
     assert _problems.problem_rows(mixed)["row"].to_list() == [1, 2, 3]
     shown = _results_view.summary_html(mixed)
@@ -956,7 +1029,8 @@ def test_every_problem_row_is_reachable_by_paging(many):
     pages = 0
     while True:
         pages += 1
-        seen += [int(r) for r in re.findall(r"<tr><td[^>]*>(\d+)</td>", view.page_view.value)]
+        first_cells = r"<tr><td[^>]*><span[^>]*>(\d+)</span></td>"
+        seen += [int(r) for r in re.findall(first_cells, view.page_view.value)]
         if view.next_button.disabled:
             break
         view.next_button.click()
@@ -967,6 +1041,8 @@ def test_every_problem_row_is_reachable_by_paging(many):
     view.code.value = "email_format"
     assert "rows 1–7 of 7 (page 1 of 1)" in view.page_label.value
     assert view.prev_button.disabled and view.next_button.disabled
+    view.code.value = _results_view.ALL_PROBLEMS
+    assert "rows 1–20 of 97 (page 1 of 5)" in view.page_label.value
     labels = [label for label, _ in view.code.options]
     assert labels == ["all problems (97)", "QVAL_1 · failed (90)", "email_format · invalid (7)"]
 
@@ -991,14 +1067,59 @@ def test_identifiers_from_a_file_are_read_by_row_position(many, tmp_path):
     assert ids.rows() == [(3, "X003", "p3@x.org"), (95, "X095", "p95@x.org")]
 
 
+def downloads(view: qxw.ResultsView) -> dict[str, bytes]:
+    """Each download link's file name and contents."""
+    links = re.findall(
+        r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"', view.download.value
+    )
+    return {name: base64.b64decode(encoded) for name, encoded in links}
+
+
 def test_results_download_is_the_results_as_csv(many):
     res, _frame = many
     view = qxw.results(res)
-    link = view.download.value
-    assert 'download="qxframe-results.csv"' in link and view.download in view.children
-    encoded = re.search(r"base64,([^\"]+)\"", link).group(1)
-    back = pl.read_csv(base64.b64decode(encoded), schema=res.schema)
+    files = downloads(view)
+    assert list(files) == ["qxframe-results.csv", "qxframe-problems.csv"]
+    assert view.download in view.children
+    back = pl.read_csv(files["qxframe-results.csv"], schema=res.schema)
     assert back.equals(res)
+    problems = pl.read_csv(files["qxframe-problems.csv"], schema=res.schema)
+    assert problems.equals(res.filter(pl.col("status").is_in(["failed", "invalid"])))
+    assert problems.height == 97
+    clean = qxw.results(res.filter(pl.col("status") == "success"))
+    assert list(downloads(clean)) == ["qxframe-results.csv"]  # no empty problems file
+
+
+def test_the_show_dropdown_starts_at_a_value_the_browser_can_show(many):
+    res, _frame = many
+    view = qxw.results(res)
+    # a None value is no selection to the browser: the dropdown rendered blank until used
+    assert view.code.value is not None and view.code.index == 0
+    assert view.code.label == "all problems (97)"
+
+
+def test_the_bar_says_rate_elapsed_and_time_left():
+    now = [100.0]
+    bar = _push.ProgressBar(clock=lambda: now[0])
+    bar.start(200, "Pushing")
+    assert bar.label.value == "Pushing: 0 of 200 rows · 0:00 elapsed"
+    now[0] += 10
+    bar.update(50)
+    assert bar.label.value == (
+        "Pushing: 50 of 200 rows · 5.0 rows/s · 0:10 elapsed · about 0:30 left"
+    )
+    bar.set_postfix_str("waiting on the contacts rate limit")
+    assert "rows — waiting on the contacts rate limit · 5.0 rows/s" in bar.label.value
+    now[0] += 3590
+    bar.update(150)
+    bar.finish("done")
+    assert bar.label.value == "Pushing: 200 of 200 rows — done · 0.1 rows/s · 1:00:00 elapsed"
+    unknown = _push.ProgressBar(clock=lambda: now[0])
+    unknown.start(None, "Pushing")
+    now[0] += 2
+    unknown.update(50)
+    assert unknown.label.value == "Pushing: 50 of ? rows · 25 rows/s · 0:02 elapsed"
+    assert _push.clock_text(59.6) == "1:00" and _push.clock_text(6000) == "1:40:00"
 
 
 def test_results_save_writes_the_csv(many, tmp_path):
@@ -1032,7 +1153,8 @@ def test_results_view_shows_counts_problems_and_rows_to_retry(mixed):
     bundle = view._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert view.summary.value in bundle["text/html"] and "&lt;x&gt;" in bundle["text/html"]
-    assert repr(view) == "<ResultsView 5 rows: success 2, invalid 1, failed 2.>"
+    shown = "<ResultsView 5 rows: success 2, invalid 1, failed 2 (1 outcome_unknown).>"
+    assert repr(view) == shown
 
 
 def test_results_view_without_frame(mixed):

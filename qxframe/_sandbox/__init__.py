@@ -33,19 +33,22 @@ A ``Sandbox`` that is never started still works in-process through ``sb.app``
 from __future__ import annotations
 
 import secrets
+import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Literal
 
 import polars as pl
 
 from qxframe._sandbox._app import QualtricsPaths, SandboxApp
+from qxframe._sandbox._credentials import Credentials
 from qxframe._sandbox._faults import FAMILIES, Faults, check_family, scripted
 from qxframe._sandbox._imports import Imports
 from qxframe._sandbox._server import HOST, ServerThread
 from qxframe._sandbox._store import Store
 from qxframe._sandbox._wire import Settings
+from qxframe.delivery._config import BRAND
 
 __all__ = ["Sandbox", "sandbox"]
 
@@ -150,12 +153,24 @@ class Sandbox:
             brand with more than 5 directories, paged, can be tried).
         import_rate: contacts an import job processes a second (``None``: at once), so a
             job takes time as a real one does (docs/qualtrics-api.md §9).
+        import_stall_at: every import job stops moving at this share of its contacts (0 to
+            1) and never ends, still ``in progress``.
+        import_fail_at: every import job ends at this share with status ``failed``: the
+            contacts before it landed (and are in its report), the rest did not.
         on_request: called with each request's row of :meth:`requests` (a dict) once it
             is answered, from the server's thread (``qxframe sandbox --log``).
+        oauth_token_ttl: seconds an OAuth bearer token from ``POST /oauth2/token`` lives.
+        oauth_scopes: the scopes its OAuth client may be granted (``None``: every scope
+            the sandbox knows, ``_credentials.ALL_SCOPES``).
+        clock: the sandbox's monotonic clock (bearer-token lifetimes, import progress);
+            tests inject one to let time pass without waiting.
 
     What it received can also be read over HTTP, from another process:
     ``GET /_sandbox/workflow-events`` and ``GET /_sandbox/requests`` (its own token in
     ``X-API-TOKEN``) answer the rows of :meth:`workflow_events` and :meth:`requests` as JSON.
+
+    Its OAuth client is ``oauth_client_id`` / ``oauth_client_secret``; ``client(oauth=True)``
+    hands out a client that authenticates with it instead of the API token.
     """
 
     def __init__(
@@ -169,18 +184,39 @@ class Sandbox:
         max_transactions_per_request: int | None = None,
         extra_directories: int = 0,
         import_rate: float | None = None,
+        import_stall_at: float | None = None,
+        import_fail_at: float | None = None,
         on_request: Callable[[dict[str, Any]], None] | None = None,
+        oauth_token_ttl: float = 3600.0,
+        oauth_scopes: Iterable[str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         _check_knobs(latency, page_size, next_page, max_transactions_per_request)
         self._store = Store(seed, extra_directories=max(0, extra_directories))
         self._faults = Faults(rate_limit=rate_limit, error_rate=error_rate, seed=seed)
         self.api_token = "sbx_" + secrets.token_hex(18)  # 40 characters, as Qualtrics' are
-        self._imports = Imports(self._store, import_rate=import_rate)
+        self.oauth_client_id = "sbx_client_" + secrets.token_hex(8)
+        self.oauth_client_secret = secrets.token_urlsafe(30)
+        self.credentials = Credentials(
+            self.api_token,
+            client_id=self.oauth_client_id,
+            client_secret=self.oauth_client_secret,
+            token_ttl=oauth_token_ttl,
+            scopes=oauth_scopes,
+            clock=clock,
+        )
+        self._imports = Imports(
+            self._store,
+            import_rate=import_rate,
+            clock=clock,
+            stall_at=import_stall_at,
+            fail_at=import_fail_at,
+        )
         settings = Settings(page_size, next_page, max_transactions_per_request, self._imports)
         self._app = SandboxApp(
             self._store,
             self._faults,
-            api_token=self.api_token,
+            credentials=self.credentials,
             latency=latency,
             settings=settings,
             reads={"workflow-events": self.workflow_events, "requests": self.requests},
@@ -221,11 +257,16 @@ class Sandbox:
     @property
     def client_rate_limits(self) -> dict[str, int]:
         """The requests a minute per family that :meth:`client` tells a client: the
-        sandbox's own limits, and :data:`UNLIMITED` for each family it does not limit."""
-        return {family: UNLIMITED for family in FAMILIES} | self._faults.rate_limits
+        sandbox's own limits, and :data:`UNLIMITED` for each family it does not limit and
+        for the brand-wide budget (the sandbox has none)."""
+        lifted = {family: UNLIMITED for family in (*FAMILIES, BRAND)}
+        return lifted | self._faults.rate_limits
 
-    def client(self, **kwargs: Any) -> Any:
+    def client(self, *, oauth: bool = False, **kwargs: Any) -> Any:
         """A ``qxframe.Client`` for this sandbox, told the sandbox's own rate limits.
+
+        With ``oauth=True`` it authenticates with the sandbox's OAuth client (and no API
+        token, so it cannot trigger workflows, as with Qualtrics).
 
         Families the sandbox does not limit get :data:`UNLIMITED` requests a minute, so
         pushes run as fast as the sandbox answers; pass ``rate_limits=`` to choose others
@@ -240,7 +281,12 @@ class Sandbox:
 
             kwargs["transport"] = httpx.ASGITransport(app=self._app)
         kwargs.setdefault("rate_limits", self.client_rate_limits)
-        client = Client(api_token=self.api_token, base_url=self.base_url, **kwargs)
+        if oauth:
+            kwargs.setdefault("client_id", self.oauth_client_id)
+            kwargs.setdefault("client_secret", self.oauth_client_secret)
+        else:
+            kwargs.setdefault("api_token", self.api_token)
+        client = Client(base_url=self.base_url, **kwargs)
         self._clients.add(client)
         return client
 
@@ -340,7 +386,8 @@ def sandbox(
 
     ``knobs``: the other keywords of :class:`Sandbox` (``next_page``,
     ``max_transactions_per_request``, ``extra_directories``, ``import_rate``,
-    ``on_request``).
+    ``import_stall_at``, ``import_fail_at``, ``on_request``, ``oauth_token_ttl``,
+    ``oauth_scopes``, ``clock``).
     """
     sb = Sandbox(
         latency=latency,

@@ -10,8 +10,11 @@ family, status, size: never headers), and told to ``on_request`` when one is giv
 ``qxframe sandbox --log`` prints). The sandbox's own reads (``/_sandbox/…``, :mod:`._reads`)
 are routed before the catch-all and bypass the pipeline.
 
-Order of checks for every request: latency, token (401), scripted ``fail_next``,
-rate limit (429), random ``error_rate`` (500/503), then the endpoint itself.
+Order of checks for every request: latency, credentials (401, or 403 for a bearer
+token without the route's scope: :mod:`._credentials`), scripted ``fail_next``, rate
+limit (429), random ``error_rate`` (500/503), then the endpoint itself.
+``POST /oauth2/token`` takes the OAuth client's Basic credentials instead and answers
+OAuth's own JSON (no envelope), as Qualtrics' token endpoint does.
 The ``errorCode`` values are plausible stand-ins, not confirmed Qualtrics codes.
 """
 
@@ -19,15 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hmac
 import re
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from types import ModuleType
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from qxframe._sandbox import (
@@ -38,6 +41,7 @@ from qxframe._sandbox import (
     _ep_workflows,
     _reads,
 )
+from qxframe._sandbox._credentials import Credentials
 from qxframe._sandbox._faults import Fault, Faults
 from qxframe._sandbox._rules import StoreError
 from qxframe._sandbox._store import Store
@@ -99,7 +103,7 @@ class SandboxApp:
         store: Store,
         faults: Faults,
         *,
-        api_token: str,
+        credentials: Credentials,
         latency: float = 0.0,
         settings: Settings | None = None,
         reads: Mapping[str, Callable[[], Any]] | None = None,
@@ -107,7 +111,7 @@ class SandboxApp:
     ) -> None:
         self.store = store
         self.faults = faults
-        self._token = api_token
+        self.credentials = credentials
         self.latency = latency
         self.settings = settings or Settings()
         self.reads = reads or {}  # name → frame: GET /_sandbox/{name} (._reads)
@@ -116,8 +120,9 @@ class SandboxApp:
     def build(self) -> QualtricsPaths:
         routes = [self._route(e) for module in ROUTE_MODULES for e in module.ROUTES]
         retired = Endpoint("GET", "", None, _retired)
-        routes += _reads.routes(self._token, self.reads)
+        routes += _reads.routes(self.credentials.api_token, self.reads)
         routes += [
+            Route("/oauth2/token", self._token_endpoint, methods=["POST"]),
             Route(API + "/mailinglists", self._endpoint(retired), methods=_METHODS),
             Route(API + "/mailinglists/{rest:path}", self._endpoint(retired), methods=_METHODS),
             Route(
@@ -160,25 +165,48 @@ class SandboxApp:
         if self.latency > 0:
             await asyncio.sleep(self.latency)
         response = self._answer(Call(request, body, self.store, self.settings), family, handler)
+        self._record(request, seq, received_at, family, response.status_code, len(body))
+        return response
+
+    def _record(
+        self,
+        request: Request,
+        seq: int,
+        received_at: dt.datetime,
+        family: str | None,
+        status: int,
+        body_bytes: int,
+    ) -> None:
         row = {
             "seq": seq,
             "method": request.method,
             "path": request.scope.get("qx_sent_path", request.url.path),
             "query": request.url.query or None,
             "family": family,
-            "status": response.status_code,
+            "status": status,
             "received_at": received_at,
-            "body_bytes": len(body),
+            "body_bytes": body_bytes,
         }
         self.store.record_request(**row)
         if self.on_request is not None:
             self.on_request(row)
-        return response
+
+    async def _token_endpoint(self, request: Request) -> Response:
+        """``POST /oauth2/token``: a bearer token for the sandbox's OAuth client."""
+        seq, received_at = self.store.arrive(), dt.datetime.now(dt.UTC)
+        body = await request.body()
+        form = dict(parse_qsl(body.decode("utf-8", "replace")))
+        status, answer = self.credentials.issue(request.headers.get("authorization", ""), form)
+        self._record(request, seq, received_at, None, status, len(body))
+        return JSONResponse(answer, status_code=status, headers={"Cache-Control": "no-store"})
 
     def _answer(self, call: Call, family: str | None, handler: Handler) -> Response:
-        given = call.request.headers.get("x-api-token", "")
-        if not given or not hmac.compare_digest(given.encode(), self._token.encode()):
-            return error(401, "Invalid or missing API token (X-API-TOKEN header).")
+        request = call.request
+        refused = self.credentials.refusal(
+            request.headers, family=family, method=request.method, path=request.url.path
+        )
+        if refused is not None:
+            return error(*refused)
         fault = self.faults.decide(family)
         if fault is not None and not fault.after_commit:
             return _fault_response(fault)

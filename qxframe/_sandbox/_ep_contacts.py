@@ -10,8 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from qxframe._sandbox._rules import decode_skip, encode_skip
-from qxframe._sandbox._views import contact_detail, list_element, member_detail, search_element
-from qxframe._sandbox._wire import DIRS, Call, Endpoint, page_size, paged
+from qxframe._sandbox._views import (
+    contact_detail,
+    list_element,
+    member_detail,
+    member_element,
+    search_element,
+)
+from qxframe._sandbox._wire import DIRS, Call, Endpoint, cursor_paged, page_size
 
 SEARCH_PAGE_SIZE = 100
 MEMBER_PAGE = 50  # "The maximum value for pageSize is 50" (docs/qualtrics-api.md §3)
@@ -25,15 +31,20 @@ def search(call: Call) -> tuple[int, Any]:
     size = page_size(call, SEARCH_PAGE_SIZE, SEARCH_PAGE_SIZE)
     offset = decode_skip(call.query("skipToken"))
     found, next_offset = call.store.search(call.param("dir"), call.json(), offset, size)
-    result: dict[str, Any] = {"elements": [search_element(c) for c in found]}
+    embedded = call.flag("includeEmbedded")  # embedded data only when asked (§5)
+    result: dict[str, Any] = {"elements": [search_element(c, embedded=embedded) for c in found]}
     if next_offset is not None:
         result["skipToken"] = encode_skip(next_offset)
     return 200, result
 
 
 def list_contacts(call: Call) -> tuple[int, Any]:
-    elements = [list_element(c) for c in call.store.contacts_in(call.param("dir"))]
-    return 200, paged(call, elements, maximum=call.settings.page_size)
+    directory_id = call.param("dir")
+
+    def page_of(after: int | None, count: int) -> list[tuple[int, Any]]:
+        return call.store.contacts_page(directory_id, after, count)
+
+    return 200, cursor_paged(call, page_of, list_element, maximum=call.settings.page_size)
 
 
 def get_contact(call: Call) -> tuple[int, Any]:
@@ -50,9 +61,15 @@ def delete_contact(call: Call) -> None:
 
 
 def list_members(call: Call) -> tuple[int, Any]:
-    members = call.store.members(call.param("dir"), call.param("ml"))
-    elements = [list_element(c, embedded=True) for c in members]
-    return 200, paged(call, elements, maximum=min(MEMBER_PAGE, call.settings.page_size))
+    directory_id, mailing_list_id = call.param("dir"), call.param("ml")
+
+    def page_of(after: int | None, count: int) -> list[tuple[int, Any]]:
+        return call.store.members_page(directory_id, mailing_list_id, after, count)
+
+    def view(contact: Any) -> dict[str, Any]:
+        return member_element(contact, mailing_list_id)
+
+    return 200, cursor_paged(call, page_of, view, maximum=min(MEMBER_PAGE, call.settings.page_size))
 
 
 def get_member(call: Call) -> tuple[int, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from qxframe._sandbox._credentials import USER_NAME
 from qxframe._sandbox._views import mailing_list_view
 from qxframe._sandbox._wire import API, DIRS, Call, Endpoint, paged
 
@@ -18,7 +19,7 @@ def whoami(call: Call) -> tuple[int, Any]:
     return 200, {
         "brandId": call.store.brand_id,
         "userId": call.store.user_id,
-        "userName": "sandbox-user",
+        "userName": USER_NAME,
         "accountType": "UT_SANDBOX",
         "firstName": "Sandbox",
         "lastName": "User",

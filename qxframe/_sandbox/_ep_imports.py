@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qxframe._sandbox._imports import MAX_IMPORT_BYTES, Imports, Job
+from qxframe._sandbox._imports import MAX_IMPORT_BYTES, Imports, Job, bad_email
 from qxframe._sandbox._rules import StoreError, decode_skip, encode_skip
 from qxframe._sandbox._wire import DIRS, Call, Endpoint, TopLevel
 
@@ -57,7 +57,7 @@ def status(call: Call) -> tuple[int, Any]:
         "percentComplete": percent,
         "status": state,
         "contacts": {"count": counts},
-        "transactions": {"count": {"created": 0}},
+        "transactions": {"count": {"created": job.transactions_created}},
     }
 
 
@@ -65,8 +65,8 @@ def summary(call: Call) -> tuple[int, Any]:
     _, result = status(call)
     job = _job(call)
     contacts = [job.contacts[i] for i in job.unprocessed]
-    invalid = [c.get("email") for c in contacts if isinstance(c, dict)]
-    return 200, result | {"invalidEmails": [e for e in invalid if e is not None]}
+    invalid = [c["email"] for c in contacts if bad_email(c)]  # malformed addresses only
+    return 200, result | {"invalidEmails": invalid}
 
 
 def report(call: Call) -> tuple[int, Any]:

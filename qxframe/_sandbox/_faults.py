@@ -32,14 +32,16 @@ class Fault:
 
 
 class TokenBucket(ratelimit.TokenBucket):
-    """``rate_per_min`` requests a minute, bursting to one second's worth (at least 1):
-    the client's bucket, used through ``take()``, which never waits."""
+    """``rate_per_min`` requests a minute, bursting to one second's worth or to the burst
+    a client told that limit takes (``ratelimit.burst_for``), whichever is more: the
+    client's bucket, used through ``take()``, which never waits."""
 
     def __init__(self, rate_per_min: float, clock: Callable[[], float]) -> None:
         if rate_per_min <= 0:
             raise ValueError(f"rate_limit must be positive, got {rate_per_min!r}.")
         rate = rate_per_min / 60.0
-        super().__init__(rate, burst=rate, clock=clock)
+        burst = max(rate, ratelimit.burst_for(rate_per_min))
+        super().__init__(rate, burst=burst, clock=clock)
 
 
 def scripted(status: int, after_commit: bool, retry_after: float | None) -> Fault:

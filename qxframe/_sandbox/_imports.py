@@ -4,7 +4,10 @@ This module owns who is a member of which mailing list, and the life of an impor
 (docs/qualtrics-api.md §7, §9): a job is checked when it is created (at most 10,000
 contacts; the 5 MB body limit is the app's), queued behind the 25 jobs that may run at
 once (a 126th unfinished job — 25 running, 100 queued — is refused with a 429), and
-processed at ``import_rate`` contacts a second (``None``: at once). When a job finishes
+processed at ``import_rate`` contacts a second (``None``: at once); the knobs
+``import_stall_at`` (a job stops moving at that share and never ends) and ``import_fail_at``
+(a job ends there with status ``failed``, the contacts before it landed and reported)
+exercise a client's patience. When a job finishes
 its contacts land in the directory (deduplicated as any create) and in the list, and its
 report is written: one entry per processed contact, keyed by ``sourceIndexId`` (the
 contact's index in the request, as a string). Contacts with an invalid e-mail, or with
@@ -12,7 +15,14 @@ contact's index in the request, as a string). Contacts with an invalid e-mail, o
 ``contacts.unprocessed`` at creation and never reach the report; a contact with a key
 the import does not document (``phone`` among them) or a value of the wrong type gets a
 report entry without a ``contactId`` and ``importStatusCode`` ``invalid_contact``.
-Transactions inside an import are not stored (a reading taken: docs/qualtrics-api.md §12).
+A contact carrying a ``null`` value (Qualtrics: "Do Not Use Null") is unprocessed too.
+
+A job into a directory or mailing list that does not exist is accepted all the same and
+completes with every count at 0 and an empty report, as Qualtrics' FAQ describes ("usually
+indicates a directoryId, mailingListId or transactionBatchId that does not exist"). With a
+``transactionMeta.batchId`` of an existing batch, each landed contact's
+``transactionData`` becomes a transaction (dated when the job was created, in the job's
+list) added to that batch; with an unknown batch no transaction is created.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from typing import Any
 
 from qxframe._sandbox._rules import StoreError, check_contact_body
 from qxframe._sandbox._store import Store
+from qxframe._sandbox._txstore import Transactions
 
 MAX_IMPORT_CONTACTS = 10_000
 MAX_IMPORT_BYTES = 5_000_000
@@ -47,12 +58,17 @@ class Job:
     created: float  # the sandbox clock
     created_at: dt.datetime
     body_bytes: int
+    exists: bool = True  # False: its directory or list does not exist (it lands nothing)
+    batch_id: str | None = None  # transactionMeta.batchId
     started: float | None = None
     finished: float | None = None
     report: list[dict[str, Any]] = field(default_factory=list)
     added: int = 0
     updated: int = 0
     failed: int = 0
+    transactions_created: int = 0
+    ends_at: float = 1.0  # the share of its contacts processed when it ends (< 1: it fails)
+    stalls: bool = False  # it stops moving at ``ends_at`` and never ends
 
     @property
     def to_process(self) -> int:
@@ -68,14 +84,20 @@ class Imports:
         *,
         import_rate: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        stall_at: float | None = None,
+        fail_at: float | None = None,
     ) -> None:
         if import_rate is not None and import_rate <= 0:
             raise ValueError(
                 f"import_rate must be positive (contacts a second), not {import_rate!r}."
             )
+        for name, share in (("import_stall_at", stall_at), ("import_fail_at", fail_at)):
+            if share is not None and not 0 <= share < 1:
+                raise ValueError(f"{name} must be a share of a job in [0, 1), not {share!r}.")
         self.store = store
         self.import_rate = import_rate
         self.clock = clock
+        self.stall_at, self.fail_at = stall_at, fail_at
         self.reset()
 
     def reset(self) -> None:
@@ -107,8 +129,14 @@ class Imports:
     def create_job(
         self, directory_id: str, mailing_list_id: str, body: Any, body_bytes: int
     ) -> Job:
-        self.mailing_list(directory_id, mailing_list_id)
+        try:
+            self.mailing_list(directory_id, mailing_list_id)
+            exists = True
+        except StoreError:
+            exists = False  # accepted, and completes with nothing done
         contacts, unprocessed = _check_import(body)
+        meta = body.get("transactionMeta")
+        batch_id = meta.get("batchId") if isinstance(meta, dict) else None
         with self.store.lock:
             now = self.clock()
             self._advance(now)
@@ -128,7 +156,13 @@ class Imports:
                 now,
                 dt.datetime.now(dt.UTC),
                 body_bytes,
+                exists=exists,
+                batch_id=batch_id if isinstance(batch_id, str) else None,
             )
+            if self.stall_at is not None:
+                job.ends_at, job.stalls = self.stall_at, True
+            elif self.fail_at is not None:
+                job.ends_at = self.fail_at
             self.jobs[job.import_id] = job
             self._advance(now)
             return job
@@ -147,13 +181,15 @@ class Imports:
 
     def progress(self, job: Job) -> tuple[int, str]:
         """(percentComplete, status) of ``job`` now."""
+        if job.finished is not None and job.ends_at < 1:
+            return int(100 * job.ends_at), "failed"
         if job.finished is not None:
             return 100, "complete"
         if job.started is None:
             return 0, "queued"
         duration = self._duration(job)
         done = (self.clock() - job.started) / duration if duration else 1.0
-        return min(99, int(100 * done)), "in progress"
+        return min(99, int(100 * min(done, job.ends_at))), "in progress"
 
     def _duration(self, job: Job) -> float:
         return job.to_process / self.import_rate if self.import_rate else 0.0
@@ -165,7 +201,11 @@ class Imports:
             running = [
                 j for j in self.jobs.values() if j.started is not None and j.finished is None
             ]
-            due = [(j.started + self._duration(j), j) for j in running if j.started is not None]
+            due = [
+                (j.started + self._duration(j) * j.ends_at, j)
+                for j in running
+                if j.started is not None and not j.stalls
+            ]
             due = [(at, j) for at, j in due if at <= now]
             if not due:
                 return
@@ -184,10 +224,35 @@ class Imports:
 
     def _finish(self, job: Job, at: float) -> None:
         skip = set(job.unprocessed)
-        for index, contact in enumerate(job.contacts):
-            if index not in skip:
-                job.report.append(self._land(job, index, contact))
+        todo = [(i, c) for i, c in enumerate(job.contacts) if i not in skip and job.exists]
+        for index, contact in todo[: int(len(todo) * job.ends_at)] if job.ends_at < 1 else todo:
+            job.report.append(self._land(job, index, contact))
         job.finished = at
+
+    def _batch_of(self, job: Job) -> dict[str, Any] | None:
+        batch = self.store.state.batches.get(job.batch_id or "")
+        return batch if batch is not None and batch["directory_id"] == job.directory_id else None
+
+    def _transaction(self, job: Job, index: int, contact_id: str, data: Any) -> dict[str, Any]:
+        """The transaction an imported contact's ``transactionData`` makes (report fields)."""
+        batch = self._batch_of(job)
+        if batch is None or not isinstance(data, dict):
+            return {}
+        tx = {
+            "contactId": contact_id,
+            "mailingListId": job.mailing_list_id,
+            "transactionDate": job.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "data": data,
+        }
+        key = f"{job.import_id}:{index}"
+        tx_id = Transactions(self.store).store_one(job.directory_id, key, tx)
+        batch["transaction_ids"].append(tx_id)
+        job.transactions_created += 1
+        return {
+            "transactionId": tx_id,
+            "transactionStatus": "Transaction created",
+            "transactionStatusCode": "created",
+        }
 
     def _land(self, job: Job, index: int, contact: dict[str, Any]) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -215,6 +280,7 @@ class Imports:
         added = self.store.state.serials > before
         job.added, job.updated = job.added + added, job.updated + (not added)
         word = "added" if added else "updated"
+        entry |= self._transaction(job, index, contact_id, contact.get("transactionData"))
         return entry | {
             "contactId": contact_id,
             "importStatus": f"Contact {word}",
@@ -283,11 +349,22 @@ def _transaction_fields(meta: Any, contacts: list[Any]) -> set[str]:
     return set(fields)
 
 
+def bad_email(contact: Any) -> bool:
+    """True when ``contact`` carries an e-mail that is not a well-formed address."""
+    email = contact.get("email") if isinstance(contact, dict) else None
+    return email is not None and not (isinstance(email, str) and _EMAIL.fullmatch(email.strip()))
+
+
+def _has_null(contact: dict[str, Any]) -> bool:
+    """A ``null`` anywhere in the contact or its objects ("Do Not Use Null")."""
+    objects = [v for v in contact.values() if isinstance(v, dict)]
+    return any(v is None for v in contact.values()) or any(
+        v is None for inner in objects for v in inner.values()
+    )
+
+
 def _unprocessed(contact: Any, fields: set[str]) -> bool:
-    if not isinstance(contact, dict):
-        return True
-    email = contact.get("email")
-    if email is not None and not (isinstance(email, str) and _EMAIL.fullmatch(email.strip())):
+    if not isinstance(contact, dict) or bad_email(contact) or _has_null(contact):
         return True
     data = contact.get("transactionData")
     embedded = contact.get("embeddedData")

@@ -25,7 +25,6 @@ CONTACT_FIELDS: dict[str, tuple[str, str | None, str]] = {
     "extRef": ("externalDataReference", "externalDataReference", "ext_ref"),
     "language": ("language", None, "language"),
 }
-SEARCH_FILTER_TYPES = ("email", "firstName", "lastName", "language", "phone", "extRef")
 SEARCH_MAX_DEPTH = 10_000
 _TX_DATE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 _BATCH_DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
@@ -60,6 +59,25 @@ def decode_skip(token: str | None) -> int:
     if offset < 0:
         raise StoreError(400, "QVAL_1", f"Invalid skipToken: {token!r}.")
     return offset
+
+
+def encode_cursor(key: int) -> str:
+    """A ``skipToken`` that resumes after the element whose ordering key is ``key``."""
+    return base64.urlsafe_b64encode(f"after:{key}".encode()).decode()
+
+
+def decode_cursor(token: str | None) -> int | None:
+    """The ordering key a cursor ``skipToken`` resumes after (None: from the start)."""
+    if token is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(token.encode()).decode()
+        prefix, _, key = text.partition(":")
+        if prefix != "after":
+            raise ValueError(text)
+        return int(key)
+    except (ValueError, binascii.Error, UnicodeError):
+        raise StoreError(400, "QVAL_1", f"Invalid skipToken: {token!r}.") from None
 
 
 def check_contact_body(body: Any) -> dict[str, Any]:
@@ -100,36 +118,6 @@ def check_list_body(body: Any, *, require_name: bool) -> tuple[str | None, str |
 
 def _scalar(value: Any) -> bool:
     return isinstance(value, str | int | float | bool)
-
-
-def _check_filter(flt: Any) -> tuple[str, str, str]:
-    if not isinstance(flt, dict) or set(flt) != {"filterType", "comparison", "value"}:
-        raise StoreError(400, "QVAL_1", "A filter needs exactly filterType, comparison, value.")
-    ftype, comp, value = flt["filterType"], flt["comparison"], flt["value"]
-    if ftype not in SEARCH_FILTER_TYPES:
-        raise StoreError(400, "QVAL_1", f"Invalid filterType: {ftype!r}.")
-    if comp not in ("eq", "neq"):
-        raise StoreError(400, "QVAL_1", f"Invalid comparison for {ftype}: {comp!r}.")
-    if not isinstance(value, str):
-        raise StoreError(400, "QVAL_1", f"Invalid value for filter {ftype}: expected a string.")
-    return ftype, comp, value
-
-
-def parse_search(body: Any) -> list[tuple[str, str, str]]:
-    """The list of (filterType, comparison, value) a search body asks for, AND-ed."""
-    if not isinstance(body, dict) or set(body) != {"filter"}:
-        raise StoreError(400, "QVAL_1", 'The search body must be {"filter": {...}}.')
-    flt = body["filter"]
-    if not isinstance(flt, dict) or "conjunction" not in flt:
-        return [_check_filter(flt)]
-    if flt.get("conjunction") != "and" or set(flt) != {"conjunction", "filters"}:
-        raise StoreError(
-            400, "QVAL_1", 'A conjunction must be {"conjunction": "and", "filters": [...]}.'
-        )
-    filters = flt["filters"]
-    if not isinstance(filters, list) or not 2 <= len(filters) <= 5:
-        raise StoreError(400, "QVAL_1", "A conjunction takes between 2 and 5 filters.")
-    return [_check_filter(f) for f in filters]
 
 
 def transaction_problem(

@@ -20,7 +20,6 @@ import random
 import string
 import threading
 import uuid
-from collections import Counter
 from dataclasses import replace
 from typing import Any
 
@@ -32,8 +31,8 @@ from qxframe._sandbox._rules import (
     check_contact_body,
     check_list_body,
     norm,
-    parse_search,
 )
+from qxframe._sandbox._search import parse_search
 
 __all__ = ["Store", "StoreError"]
 
@@ -97,12 +96,15 @@ class Store:
 
     def directory_elements(self) -> list[dict[str, Any]]:
         with self.lock:
-            counts = Counter(c.directory_id for c in self.state.contacts.all)
+            contacts = self.state.contacts
+            counts = {
+                d.directory_id: len(contacts.of_directory(d.directory_id)) for d in self.directories
+            }
         return [
             {
                 "directoryId": d.directory_id,
                 "name": d.name,
-                "contactCount": counts.get(d.directory_id, 0),
+                "contactCount": counts[d.directory_id],
                 "isDefault": d.is_default,
                 "deduplicationCriteria": {
                     crit: wf in d.dedup
@@ -129,7 +131,7 @@ class Store:
 
     def list_size(self, mailing_list_id: str) -> int:
         with self.lock:
-            return sum(mailing_list_id in c.lists for c in self.state.contacts.all)
+            return len(self.state.contacts.of_list(mailing_list_id))
 
     def create_list(self, directory_id: str, body: dict[str, Any]) -> str:
         self.directory(directory_id)
@@ -154,10 +156,7 @@ class Store:
         self.mailing_list(directory_id, mailing_list_id)
         with self.lock:
             del self.state.lists[mailing_list_id]
-            for contact in self.state.contacts.all:
-                membership = contact.lists.pop(mailing_list_id, None)
-                if membership is not None:
-                    self.state.contacts.by_lookup.pop(membership.lookup_id, None)
+            self.state.contacts.drop_list(mailing_list_id)
 
     # -- contacts ----------------------------------------------------------------
 
@@ -195,9 +194,8 @@ class Store:
             membership = contact.lists.get(mailing_list_id)
             if membership is None:
                 membership = Membership(self.new_id("CGC_"), self.state.joins, now())
-                contact.lists[mailing_list_id] = membership
                 self.state.joins += 1
-                self.state.contacts.by_lookup[membership.lookup_id] = contact
+                self.state.contacts.join(contact, mailing_list_id, membership)
             return membership
 
     def member_rows(self) -> list[dict[str, Any]]:
@@ -262,15 +260,22 @@ class Store:
         with self.lock:
             self.state.contacts.remove(contact)
 
-    def contacts_in(self, directory_id: str) -> list[Contact]:
+    def contacts_page(
+        self, directory_id: str, after: int | None, count: int
+    ) -> list[tuple[int, Contact]]:
+        """Up to ``count`` of a directory's contacts after the cursor ``after`` (a creation
+        serial), each with its cursor: a bisection and a slice, at any directory size."""
         self.directory(directory_id)
         with self.lock:
-            return [c for c in self.state.contacts.all if c.directory_id == directory_id]
+            return self.state.contacts.of_directory(directory_id).after(after, count)
 
-    def members(self, directory_id: str, mailing_list_id: str) -> list[Contact]:
+    def members_page(
+        self, directory_id: str, mailing_list_id: str, after: int | None, count: int
+    ) -> list[tuple[int, Contact]]:
+        """Up to ``count`` members of a list after the cursor ``after`` (a join number)."""
         self.mailing_list(directory_id, mailing_list_id)
         with self.lock:
-            return [c for c in self.state.contacts.all if mailing_list_id in c.lists]
+            return self.state.contacts.of_list(mailing_list_id).after(after, count)
 
     def member(self, directory_id: str, mailing_list_id: str, ref: str) -> Contact:
         contact = self.contact(directory_id, ref)
@@ -298,8 +303,7 @@ class Store:
         """DELETE on a list member: out of the list, still in the directory."""
         contact = self.member(directory_id, mailing_list_id, ref)
         with self.lock:
-            membership = contact.lists.pop(mailing_list_id)
-            self.state.contacts.by_lookup.pop(membership.lookup_id, None)
+            self.state.contacts.leave(contact, mailing_list_id)
 
     def search(
         self, directory_id: str, body: Any, offset: int, page_size: int
@@ -313,21 +317,18 @@ class Store:
                 "QVAL_1",
                 "Cannot page past the first 10,000 results; use a contact export instead.",
             )
-        eqs = [(ftype, value) for ftype, comp, value in filters if comp == "eq" and norm(value)]
+        eqs = [f.eq_text for f in filters if f.eq_text is not None]
         with self.lock:
             contacts = self.state.contacts
             pool = contacts.matching(directory_id, *eqs[0]) if eqs else contacts.all
             found = [
                 c
                 for c in pool
-                if c.directory_id == directory_id
-                and all(
-                    (norm(c.fields.get(ftype)) == norm(value)) == (comp == "eq")
-                    for ftype, comp, value in filters
-                )
+                if c.directory_id == directory_id and all(f.matches(c) for f in filters)
             ]
-        more = offset + page_size < len(found)
-        return found[offset : offset + page_size], (offset + page_size if more else None)
+        # a full page carries a skipToken even when nothing follows (docs/qualtrics-api.md §5)
+        page = found[offset : offset + page_size]
+        return page, (offset + page_size if len(page) == page_size else None)
 
     # -- workflows and the request log -------------------------------------------
 

@@ -45,10 +45,10 @@ class Transactions:
                 if problem:
                     unprocessed[key] = {"error": problem[0], "errorMessage": problem[1]}
                     continue
-                created[key] = {"id": self._store_one(directory_id, key, tx)}
+                created[key] = {"id": self.store_one(directory_id, key, tx)}
         return created, unprocessed
 
-    def _store_one(self, directory_id: str, key: str, tx: dict[str, Any]) -> str:
+    def store_one(self, directory_id: str, key: str, tx: dict[str, Any]) -> str:
         tx_id = self.store.new_id("TR_")
         row = {
             "transaction_id": tx_id,

@@ -38,25 +38,34 @@ def _qdate(when: dt.datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def search_element(contact: Contact) -> dict[str, Any]:
-    """A search result (docs/qualtrics-api.md §5): read names, date strings."""
+def search_element(contact: Contact, *, embedded: bool) -> dict[str, Any]:
+    """A search result (docs/qualtrics-api.md §5): read names, date strings; embedded data
+    only when the search asked for it (``includeEmbedded=true``)."""
     view: dict[str, Any] = {"id": contact.contact_id}
     for wf, (rf, _, _) in CONTACT_FIELDS.items():
         view[rf] = contact.fields.get(wf)
     view["unsubscribed"] = bool(contact.unsubscribed)
-    view["embeddedData"] = texts(contact.embedded)
+    if embedded:
+        view["embeddedData"] = texts(contact.embedded)
     view["creationDate"] = _qdate(contact.created_at)
     view["lastModified"] = _qdate(contact.modified_at)
     return view
 
 
-def list_element(contact: Contact, *, embedded: bool = False) -> dict[str, Any]:
-    """A directory (or, with ``embedded``, mailing-list) contact list element."""
+def list_element(contact: Contact) -> dict[str, Any]:
+    """A directory contact list element (docs/qualtrics-api.md §5): no embedded data."""
     view: dict[str, Any] = {"contactId": contact.contact_id}
     view.update({name: contact.fields.get(name) for name in _WRITE_NAMES})
     view["unsubscribed"] = bool(contact.unsubscribed)
-    if embedded:
-        view["embeddedData"] = texts(contact.embedded)
+    return view
+
+
+def member_element(contact: Contact, mailing_list_id: str) -> dict[str, Any]:
+    """A mailing-list member list element (docs/qualtrics-api.md §7): the write names,
+    embedded data, and ``unsubscribed`` the list's flag (§12)."""
+    view = list_element(contact)
+    view["unsubscribed"] = contact.lists[mailing_list_id].unsubscribed
+    view["embeddedData"] = texts(contact.embedded)
     return view
 
 

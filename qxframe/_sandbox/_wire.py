@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from qxframe._sandbox._rules import StoreError, decode_skip, encode_skip
+from qxframe._sandbox._rules import (
+    StoreError,
+    decode_cursor,
+    decode_skip,
+    encode_cursor,
+    encode_skip,
+)
 
 if TYPE_CHECKING:
     from qxframe._sandbox._store import Store
@@ -155,12 +161,28 @@ def paged(call: Call, elements: list[Any], *, maximum: int) -> dict[str, Any]:
     """One page of ``elements`` with ``nextPage`` (a URL or a bare token, per the knob)."""
     size = page_size(call, call.settings.page_size, maximum)
     offset = decode_skip(call.query("skipToken"))
-    next_page: str | None = None
-    if offset + size < len(elements):
-        token = encode_skip(offset + size)
-        next_page = (
-            token
-            if call.settings.next_page == "token"
-            else str(call.request.url.include_query_params(pageSize=size, skipToken=token))
-        )
-    return {"elements": elements[offset : offset + size], "nextPage": next_page}
+    token = encode_skip(offset + size) if offset + size < len(elements) else None
+    return {"elements": elements[offset : offset + size], "nextPage": _link(call, size, token)}
+
+
+#: One page from an ordered index: (after this cursor, at most this many) → (key, item) pairs.
+PageOf = Callable[[int | None, int], list[tuple[int, Any]]]
+
+
+def cursor_paged(
+    call: Call, page_of: PageOf, view: Callable[[Any], Any], *, maximum: int
+) -> dict[str, Any]:
+    """One page read from an ordered index with a cursor ``skipToken``: only the page
+    (and one look-ahead item) is read and shaped, so a page costs the same at any size."""
+    size = page_size(call, call.settings.page_size, maximum)
+    found = page_of(decode_cursor(call.query("skipToken")), size + 1)
+    page = found[:size]
+    token = encode_cursor(page[-1][0]) if len(found) > size else None
+    return {"elements": [view(item) for _, item in page], "nextPage": _link(call, size, token)}
+
+
+def _link(call: Call, size: int, token: str | None) -> str | None:
+    """``nextPage``: null on the last page, else a bare token or a URL, per the knob."""
+    if token is None or call.settings.next_page == "token":
+        return token
+    return str(call.request.url.include_query_params(pageSize=size, skipToken=token))

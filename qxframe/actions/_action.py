@@ -36,6 +36,7 @@ import polars as pl
 from qxframe import _results
 from qxframe._fields import destinations
 from qxframe._journal import ImportRow
+from qxframe.delivery._envelope import unreadable
 from qxframe.exceptions import QxError
 
 if TYPE_CHECKING:
@@ -140,8 +141,23 @@ def outcome_of(row: int, answer: Answer, *, id_member: str | None = None) -> _re
     the member of a success's ``result`` that is the row's ``qualtrics_id``."""
     if isinstance(answer, QxError):
         return _results.failed(row, answer)
-    found = (answer.result or {}).get(id_member) if id_member is not None else None
+    if id_member is None:
+        return _results.succeeded(row, answer)
+    found = member_id(answer.result, id_member)
+    if found is None:  # a 2xx without the id it promises: the write may have landed
+        return _results.failed(row, unreadable(answer, f"the {id_member!r}", may_have_landed=True))
     return _results.succeeded(row, answer, qualtrics_id=found)
+
+
+def member_id(result: object, member: str) -> str | None:
+    """``result[member]`` when ``result`` is an object and that member a non-empty string
+    (an id as Qualtrics gives it); None for anything else (HTML, a list, a number).
+
+    >>> member_id({"id": "CID_1"}, "id"), member_id(["CID_1"], "id"), member_id({"id": 7}, "id")
+    ('CID_1', None, None)
+    """
+    found = result.get(member) if isinstance(result, dict) else None
+    return found if isinstance(found, str) and found else None
 
 
 def rows_of(frame: pl.DataFrame) -> Iterable[dict[str, Any]]:

@@ -50,7 +50,9 @@ def prepared_chunks(
 
 
 def _in_memory(source: Any) -> bool:
-    return isinstance(source, pl.DataFrame) or type(source).__module__.startswith("pandas")
+    """A frame, or JSON records (a dict, a list of dicts), as opposed to a file or a lazy scan."""
+    in_memory = (pl.DataFrame, dict, list, tuple)
+    return isinstance(source, in_memory) or type(source).__module__.startswith("pandas")
 
 
 def _cut(prepared: Prepared, height: int, size: int) -> Iterator[Prepared]:

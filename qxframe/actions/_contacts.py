@@ -96,7 +96,7 @@ async def send(valid: pl.DataFrame, ctx: Context) -> None:
         )
     if JOB_COLUMN in valid.columns:
         earlier = pl.col(JOB_COLUMN).is_not_null()
-        await _import_job.resume(ctx, valid.filter(earlier))
+        await _import_job.resume(ctx, valid.filter(earlier), timeout=imports.import_timeout)
         valid = valid.filter(~earlier).drop(JOB_COLUMN)
     if ctx.client is None or not _imports.use_import(ctx, imports, valid):
         return await send_rows(valid, ctx)

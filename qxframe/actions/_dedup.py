@@ -4,7 +4,8 @@ Qualtrics merges a new contact into an existing one only when the directory dedu
 and *all* its selected fields match (case-insensitively). Whether a create may be sent
 twice (after a 500, a timeout, or a resumed push) depends on it: :func:`merges` says, for
 one row. The settings are read once per push, from the directory list, and kept in a
-:class:`Directories` the action's state holds.
+:class:`Directories` the action's state holds (as its ``directories``); the same read tells
+the destination check (:mod:`qxframe.actions._preflight`) which directories exist.
 """
 
 from __future__ import annotations
@@ -21,30 +22,35 @@ from qxframe.exceptions import AuthError, QxError
 class Directories:
     """Each directory's deduplication fields, read once per push (one shared request)."""
 
-    read: asyncio.Future[dict[str, tuple[str, ...]]] | None = None
+    read: asyncio.Future[dict[str, tuple[str, ...]] | None] | None = None
 
 
-async def dedup_fields(ctx: Context, known: Directories, directory_id: str) -> tuple[str, ...]:
-    """The directory's deduplication fields (qxframe names), read once per push.
+async def listed(ctx: Context, known: Directories) -> dict[str, tuple[str, ...]] | None:
+    """Every directory the token can list, with its deduplication fields (qxframe names),
+    read once per push; ``None`` when the token may not list them.
 
-    Concurrent callers share the one request. A directory the token may not list counts
-    as not deduplicating: nothing is retried that could duplicate. A refused token raises
-    (before the push's first success).
+    Concurrent callers share the one request. A refused token raises (before the push's
+    first success).
     """
     if known.read is None:
         known.read = asyncio.ensure_future(_read_dedup_fields(ctx))
         ctx.keep(known.read)
-    fields = await known.read
-    return fields.get(directory_id, ())
+    return await known.read
 
 
-async def _read_dedup_fields(ctx: Context) -> dict[str, tuple[str, ...]]:
+async def dedup_fields(ctx: Context, known: Directories, directory_id: str) -> tuple[str, ...]:
+    """The directory's deduplication fields, read once per push. A directory the token may
+    not list counts as not deduplicating: nothing is retried that could duplicate."""
+    return (await listed(ctx, known) or {}).get(directory_id, ())
+
+
+async def _read_dedup_fields(ctx: Context) -> dict[str, tuple[str, ...]] | None:
     try:
         frame = await ctx.api.adirectories()
     except QxError as error:
         if isinstance(error, AuthError) and error.http_status == 401:
             raise
-        return {}
+        return None
     return {
         row["directory_id"]: tuple(row["deduplication_criteria"] or ())
         for row in frame.iter_rows(named=True)

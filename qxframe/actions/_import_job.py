@@ -10,7 +10,12 @@ simple-salesforce's ``bulk2``: an :class:`ImportJob` carries its :class:`JobStat
    if sent twice marks them ``pending`` first, and the journal records the job's id as
    soon as Qualtrics answers (``ctx.remember``).
 2. **follow** (→ ``COMPLETE``, or ``LOST``): poll its status with backoff until
-   ``percentComplete`` reaches 100, moving the progress bar with it.
+   ``percentComplete`` reaches 100, moving the progress bar with it. A job whose
+   ``percentComplete`` does not move for ``import_timeout`` seconds (the client's clock),
+   or that answers a status qxframe does not know as running before it is complete
+   (``failed``, or any other word), is not waited for: its rows end ``outcome_unknown``
+   naming the job, and stay pending in the journal with it, so a resumed push follows
+   the job again.
 3. **report** (→ ``REPORTED``, or ``LOST``): read the report to its last page.
 4. **outcomes**: one result row per job row, mapped by ``sourceIndexId``, column-wise.
 
@@ -22,12 +27,16 @@ on from step 2 exactly as a job this push created.
 A row's result: a report entry with a ``contactId`` → ``success``; an entry without one →
 ``import_<importStatusCode>``; an index in ``contacts.unprocessed`` →
 ``import_unprocessed``; a row the report never mentions → ``import_report_missing``; a
-job created but not followed to its report → ``outcome_unknown``.
+job created but not followed to its report → ``outcome_unknown``. A job that completes
+with nothing added, updated or failed although it had contacts to process — what
+Qualtrics documents for a directory, list or batch id that does not exist — fails its rows
+with ``import_nothing_done``, one reason naming the ids to check.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
@@ -37,7 +46,8 @@ import polars as pl
 from qxframe import _results
 from qxframe._journal import ImportRow
 from qxframe._results import OUTCOME_UNKNOWN, Status
-from qxframe.actions._action import JOB_COLUMN, Context
+from qxframe.actions._action import JOB_COLUMN, Context, member_id
+from qxframe.delivery._envelope import Reply, unreadable
 from qxframe.exceptions import (
     ApiError,
     BadRequestError,
@@ -48,6 +58,10 @@ from qxframe.exceptions import (
 
 QUEUE_WAIT = 5.0  # seconds between tries while Qualtrics' import queue is full
 POLL_FIRST, POLL_MAX = 0.25, 5.0  # status polling backoff (seconds), doubling
+NOTHING_DONE = "import_nothing_done"  # completed, every count 0: a wrong directory or list?
+IMPORT_TIMEOUT = 1800.0  # seconds without progress before a job is given up on (default)
+#: Statuses of a job still running (compared lower-cased, without spaces, "-" or "_").
+RUNNING = frozenset({"", "queued", "inprogress", "running", "pending", "processing", "started"})
 _UNPROCESSED = (
     "Qualtrics did not process this contact in the import, most often for an invalid "
     "e-mail; fix the row and push it again."
@@ -86,6 +100,8 @@ class ImportJob:
     attempts: int = 0  # every HTTP attempt its rows depended on (splits included)
     unprocessed: list[object] = field(default_factory=list)  # indexes Qualtrics skipped
     entries: list[dict[str, object]] = field(default_factory=list)  # the report
+    counted: int | None = None  # added + updated + failed, as its last status said
+    gave_up: str | None = None  # why it was not followed to the end (a stall, a status)
     error: QxError | None = None  # why it was refused, or lost
 
     @classmethod
@@ -124,22 +140,29 @@ class ImportJob:
 
 
 async def run(
-    ctx: Context, job: ImportJob, slots: asyncio.Semaphore, *, report: bool
+    ctx: Context,
+    job: ImportJob,
+    slots: asyncio.Semaphore,
+    *,
+    report: bool,
+    timeout: float = IMPORT_TIMEOUT,
 ) -> pl.DataFrame:
     """Take ``job`` through its life; its rows' results (``report``: and report them).
 
     ``slots`` is held from the create until the report is read: at most that many jobs
-    unfinished at once.
+    unfinished at once. ``timeout``: seconds without progress before it is given up on.
     """
     async with slots:
         if job.state is JobState.PLANNED:
             await create(ctx, job)
         if job.state is JobState.CREATED:
-            await follow(ctx, job, show=report)
+            await follow(ctx, job, show=report, timeout=timeout)
         if job.state is JobState.COMPLETE:
             await read_report(ctx, job)
     if job.state is JobState.REFUSED and _splittable(job):
-        halves = [await run(ctx, half, slots, report=report) for half in job.halves()]
+        halves = [
+            await run(ctx, half, slots, report=report, timeout=timeout) for half in job.halves()
+        ]
         return pl.concat(halves)
     results = outcomes(job)
     if report:
@@ -147,13 +170,15 @@ async def run(
     return results
 
 
-async def resume(ctx: Context, rows: pl.DataFrame) -> None:
+async def resume(ctx: Context, rows: pl.DataFrame, *, timeout: float = IMPORT_TIMEOUT) -> None:
     """Follow the jobs recorded for ``rows`` (``JOB_COLUMN`` set) to their reports, and
     report their rows; nothing is created again."""
     by_id = rows.with_columns(_id=pl.col(JOB_COLUMN).struct.field("import_id"))
     jobs = [j.drop("_id") for j in by_id.partition_by("_id", maintain_order=True)]
     slots = asyncio.Semaphore(len(jobs))  # already created: no new job waits for these
-    await asyncio.gather(*(run(ctx, ImportJob.recorded(j), slots, report=True) for j in jobs))
+    await asyncio.gather(
+        *(run(ctx, ImportJob.recorded(j), slots, report=True, timeout=timeout) for j in jobs)
+    )
 
 
 # -- 1. create -------------------------------------------------------------------------
@@ -179,10 +204,17 @@ async def create(ctx: Context, job: ImportJob) -> None:
     if isinstance(answer, QxError):
         job.state, job.error = JobState.REFUSED, answer
         return
-    result = answer.result or {}
-    job.state, job.import_id = JobState.CREATED, str(result.get("id") or "")
+    import_id = member_id(answer.result, "id")
+    if import_id is None:  # a 2xx without the job's id: the job may exist, unfollowable
+        job.state = JobState.REFUSED
+        job.error = unreadable(answer, "the import job's id", may_have_landed=True)
+        return
+    result = answer.result
+    job.state, job.import_id = JobState.CREATED, import_id
     job.http_status, job.request_id = answer.status, answer.request_id
-    job.unprocessed = unprocessed = (result.get("contacts") or {}).get("unprocessed") or []
+    contacts = result.get("contacts")
+    unprocessed = contacts.get("unprocessed") if isinstance(contacts, dict) else None
+    job.unprocessed = unprocessed = unprocessed if isinstance(unprocessed, list) else []
     job.contacts = job.contacts.clear()  # sent: not kept while the job runs
     if risky:  # a resumed push follows it instead of sending its rows again
         where = ImportRow(job.import_id, job.directory_id, job.mailing_list_id, 0, False)
@@ -205,9 +237,15 @@ def _splittable(job: ImportJob) -> bool:
 # -- 2. follow -------------------------------------------------------------------------
 
 
-async def follow(ctx: Context, job: ImportJob, *, show: bool) -> None:
-    """Poll the job's status until it is complete (→ COMPLETE, or LOST)."""
+async def follow(
+    ctx: Context, job: ImportJob, *, show: bool, timeout: float = IMPORT_TIMEOUT
+) -> None:
+    """Poll the job's status until it is complete (→ COMPLETE), or until it cannot be
+    read, stops moving for ``timeout`` seconds, or answers a status that is not running
+    (→ LOST)."""
     wait = POLL_FIRST
+    clock = ctx.api.clock
+    best, moved = -1.0, clock()  # the highest percentComplete seen, and when it was reached
     while True:
         try:
             status = await ctx.api.aimport_status(
@@ -216,14 +254,48 @@ async def follow(ctx: Context, job: ImportJob, *, show: bool) -> None:
         except QxError as error:
             job.state, job.error = JobState.LOST, error
             return
-        percent = min(float((status.result or {}).get("percentComplete") or 0), 100.0)
+        result = status.result if isinstance(status.result, dict) else {}
+        percent = percent_complete(result)
+        if percent is None:  # never polled on: the job's rows end outcome_unknown, named
+            job.state = JobState.LOST
+            job.error = unreadable(status, "a readable percentComplete", may_have_landed=False)
+            return
         if show:  # the bar counts the rest when the rows are reported
             ctx.show(job, int(job.rows.len() * percent / 100))
         if percent >= 100:
-            job.state = JobState.COMPLETE
+            job.state, job.counted = JobState.COMPLETE, _counted(result)
+            return
+        word = str(result.get("status") or "")
+        if _squeezed(word) not in RUNNING:
+            job.state, job.gave_up = JobState.LOST, f"it answered the status {word!r}"
+            return
+        if percent > best:
+            best, moved = percent, clock()
+        elif clock() - moved >= timeout:
+            job.state = JobState.LOST
+            job.gave_up = f"it made no progress for {_duration(timeout)} (at {percent:.0f} %)"
             return
         await ctx.api.apause(wait)
         wait = min(POLL_MAX, wait * 2)
+
+
+def _squeezed(word: str) -> str:
+    return "".join(c for c in word.lower() if c not in " -_")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:g} minutes" if seconds >= 120 else f"{seconds:g} seconds"
+
+
+def _counted(result: dict[str, object]) -> int | None:
+    """The sum of a status answer's contact counts (added, updated and the ones that
+    could not be imported); None when it gives no counts."""
+    contacts = result.get("contacts")
+    counts = contacts.get("count") if isinstance(contacts, dict) else None
+    if not isinstance(counts, dict):
+        return None
+    numbers = [v for v in counts.values() if isinstance(v, int | float) and not isinstance(v, bool)]
+    return sum(int(v) for v in numbers if math.isfinite(v))  # the 3 counts; NaN is no count
 
 
 # -- 3. report -------------------------------------------------------------------------
@@ -232,18 +304,36 @@ async def follow(ctx: Context, job: ImportJob, *, show: bool) -> None:
 async def read_report(ctx: Context, job: ImportJob) -> None:
     """Read the job's report to its last page (→ REPORTED, or LOST)."""
     token: str | None = None
+    seen: set[str] = set()
     try:
         while True:
-            _, page, token = await ctx.api.aimport_report_page(
+            reply, page, token = await ctx.api.aimport_report_page(
                 job.directory_id, job.import_id, token
             )
             job.entries.extend(page)
             if token is None:
                 break
+            if token in seen or len(job.entries) > job.rows.len():
+                # a report that repeats a page, or holds more entries than the job has
+                # rows, is looping: stop reading it, and say so
+                job.state, job.error = JobState.LOST, _looping(reply, job, token in seen)
+                return
+            seen.add(token)
     except QxError as error:
         job.state, job.error = JobState.LOST, error
         return
     job.state = JobState.REPORTED
+
+
+def _looping(reply: Reply, job: ImportJob, repeated: bool) -> QxError:
+    why = "repeated a page token" if repeated else f"ran past the job's {job.rows.len()} rows"
+    return ApiError(
+        f"Qualtrics' report {why}, so reading it was stopped",
+        http_status=reply.status,
+        error_code="import_report_looping",
+        request_id=reply.request_id,
+        attempts=reply.attempts,
+    )
 
 
 # -- 4. outcomes -----------------------------------------------------------------------
@@ -251,8 +341,17 @@ async def read_report(ctx: Context, job: ImportJob) -> None:
 
 def outcomes(job: ImportJob) -> pl.DataFrame:
     """The results of the job's rows, from the state it ended in."""
+    if job.state is JobState.REPORTED and _nothing_done(job):
+        return _all_rows(job, NOTHING_DONE, _nothing_message(job), job.http_status, job.request_id)
     if job.state is JobState.REPORTED:
         return map_report(job)
+    if job.state is JobState.LOST and job.gave_up is not None:
+        message = (
+            f"Import job {job.import_id} was not followed to its end: {job.gave_up}. Its "
+            "contacts may still be imported: check the mailing list in Qualtrics, or run the "
+            "same push again with its journal= to follow the job again."
+        )
+        return _all_rows(job, OUTCOME_UNKNOWN, message, job.http_status, job.request_id)
     if job.state is JobState.LOST:
         message = (
             f"Import job {job.import_id} was created, but its status or report could not be "
@@ -263,6 +362,41 @@ def outcomes(job: ImportJob) -> pl.DataFrame:
     assert job.state is JobState.REFUSED and job.error is not None, job.state
     error = job.error
     return _all_rows(job, error.error_code, error.message, error.http_status, error.request_id)
+
+
+def percent_complete(result: object) -> float | None:
+    """The job status' ``percentComplete`` as a number from 0 to 100 (a numeric string
+    too), or None when it cannot be read (missing, ``"NaN"``, out of range, not a number).
+
+    >>> percent_complete({"percentComplete": "37.5"}), percent_complete({"percentComplete": 100})
+    (37.5, 100.0)
+    >>> percent_complete({"percentComplete": "NaN"}), percent_complete({"status": "done"})
+    (None, None)
+    """
+    value = result.get("percentComplete") if isinstance(result, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        percent = float(value)
+    except ValueError:
+        return None
+    return percent if 0.0 <= percent <= 100.0 else None
+
+
+def _nothing_done(job: ImportJob) -> bool:
+    """Completed with every count 0 and an empty report, although it had contacts to
+    process (not all of them unprocessed at once)."""
+    return job.counted == 0 and not job.entries and job.rows.len() > len(job.unprocessed)
+
+
+def _nothing_message(job: ImportJob) -> str:
+    return (
+        f"Qualtrics completed import job {job.import_id} with nothing added, updated or "
+        f"failed, which it documents as the sign of a directory ({job.directory_id}) or "
+        f"mailing list ({job.mailing_list_id}) that does not exist; check both with "
+        f"client.directories() and client.mailing_lists({job.directory_id!r}) before "
+        "pushing these rows again."
+    )
 
 
 def _message(job: ImportJob) -> str:
@@ -292,12 +426,25 @@ _REPORT_SCHEMA = {
 }
 
 
+_ENTRY_FIELDS = ("sourceIndexId", "contactId", "importStatusCode", "importStatus")
+
+
+def _plain(value: object) -> str | None:
+    """A report entry's field as text: a string, or an integer's digits; None for any other
+    type (an entry of the wrong shape then reads as missing, never as a raw exception)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
 def _report_frame(entries: list[dict[str, object]]) -> pl.DataFrame:
     """Report entries as a frame; ``sourceIndexId`` read from a string or an integer."""
     if not entries:
         return pl.DataFrame(schema=_REPORT_SCHEMA)
     raw = pl.from_dicts(
-        entries,
+        [{name: _plain(entry.get(name)) for name in _ENTRY_FIELDS} for entry in entries],
         schema={
             "sourceIndexId": pl.String,
             "contactId": pl.String,

@@ -23,7 +23,7 @@ from qxframe._fields import METHODS
 from qxframe._payloads import contact_bodies
 from qxframe.actions._action import Context
 from qxframe.actions._dedup import Directories, dedup_fields
-from qxframe.actions._import_job import ImportJob, run
+from qxframe.actions._import_job import IMPORT_TIMEOUT, ImportJob, run
 from qxframe.delivery._config import positive
 from qxframe.exceptions import ConfigError
 
@@ -35,11 +35,13 @@ _WRAP = len('{"contacts":[]}')
 
 @dataclass
 class Imports:
-    """A push's import settings (``method``, ``import_jobs``) and what it learns once:
+    """A push's import settings (``method``, ``import_jobs``, ``import_timeout``) and what
+    it learns once:
     each directory's deduplication fields, the slots of unfinished jobs."""
 
     method: str = "auto"  # api | import | auto
     import_jobs: int = 25  # import jobs created and unfinished at once, at most
+    import_timeout: float = IMPORT_TIMEOUT  # seconds a job may go without progress
     directories: Directories = field(default_factory=Directories)
     _slots: asyncio.Semaphore | None = None
 
@@ -49,7 +51,8 @@ class Imports:
         if method not in METHODS:
             *some, last = (f'"{m}"' for m in METHODS)
             raise ConfigError(f"method must be {', '.join(some)} or {last}, not {method!r}.")
-        return cls(method, positive("import_jobs", options["import_jobs"]))
+        jobs = positive("import_jobs", options["import_jobs"])
+        return cls(method, jobs, positive("import_timeout", options["import_timeout"]))
 
     @property
     def slots(self) -> asyncio.Semaphore:
@@ -138,7 +141,10 @@ async def send_imports(
     """
     parts: list[pl.DataFrame] = []
     for wave in waves(await with_merges(ctx, imports.directories, frame)):
-        jobs = [run(ctx, job, imports.slots, report=report) for job in plan_jobs(wave)]
+        jobs = [
+            run(ctx, job, imports.slots, report=report, timeout=imports.import_timeout)
+            for job in plan_jobs(wave)
+        ]
         parts.extend(await asyncio.gather(*jobs))
     return pl.concat(parts) if parts else _results.empty()
 

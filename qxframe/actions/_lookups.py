@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from qxframe import _results
 from qxframe._payloads import lookup_key, search_body
-from qxframe.actions._action import Context
+from qxframe.actions._action import Context, member_id
 from qxframe.actions._contacts import create_contact
 from qxframe.actions._dedup import Directories
+from qxframe.delivery._envelope import unreadable
 from qxframe.exceptions import OutcomeUnknownError, QxError
 
 if TYPE_CHECKING:
@@ -123,16 +124,24 @@ async def _lookup(ctx: Context, known: Lookups, row: dict[str, Any]) -> Resoluti
     found = await ctx.call(partial(ctx.api.asearch_contacts, directory_id, search_body(key)))
     if isinstance(found, QxError):
         return Resolution(None, found.attempts, found)
-    elements = (found.result or {}).get("elements") or []
+    elements = found.result.get("elements") if isinstance(found.result, dict) else None
+    if not isinstance(elements, list) or any(member_id(e, "id") is None for e in elements):
+        # an answer that cannot be read is never "no match": that would create the contact again
+        unread = unreadable(found, "the search's matches", may_have_landed=False)
+        return Resolution(None, found.attempts, unread)
     if len(elements) == 1:
-        return Resolution(elements[0].get("id"), found.attempts)
+        return Resolution(member_id(elements[0], "id"), found.attempts)
     if len(elements) > 1:
         return Resolution(None, found.attempts, _ambiguous(found, len(elements)))
     created = await create_contact(ctx, known.directories, row, lands_row=False)
     spent = found.attempts + created.attempts
     if isinstance(created, QxError):
         return Resolution(None, spent, created, step="create")
-    return Resolution((created.result or {}).get("id"), spent)
+    contact_id = member_id(created.result, "id")
+    if contact_id is None:  # the create may have made it: its outcome is unknown
+        unread = unreadable(created, "the contact id", may_have_landed=True)
+        return Resolution(None, spent, unread, step="create")
+    return Resolution(contact_id, spent)
 
 
 def lookup_failed(row: int, resolution: Resolution) -> _results.Outcome:

@@ -40,7 +40,7 @@ equal to the signature.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import (
     TYPE_CHECKING,
@@ -98,6 +98,7 @@ class _ListOpts(SharedOpts, total=False):
     mailing_list_id: str | None
     method: Method
     import_jobs: int
+    import_timeout: int
 
 
 class ContactOpts(_ListOpts, total=False):
@@ -111,6 +112,8 @@ class TxOpts(_ListOpts, total=False):
 
 class WorkflowOpts(SharedOpts, total=False):
     workflow_url: str | None
+    json_columns: Sequence[str] | None
+    correlate: bool
 
 
 class RemoveOpts(SharedOpts, total=False):
@@ -215,6 +218,9 @@ def upsert_contacts(frame: Any, *, out: _Path | None = None, **options: Any) -> 
             push holds at least 1,000 rows (an in-memory frame counts whole, a streamed
             input per chunk).
         import_jobs: import jobs created and unfinished at once, at most (Qualtrics runs 25).
+        import_timeout: seconds an import job may go without progress (default 1800)
+            before it is given up on: its rows end ``outcome_unknown`` naming the job, and
+            a resumed push (``journal=``) follows it again.
 
     Returns:
         The results frame: one row per input row, in input order (a LazyFrame with ``out``).
@@ -251,6 +257,16 @@ def trigger_workflow(frame: Any, *, out: None = None, **o: Unpack[WorkflowOpts])
 def trigger_workflow(frame: Any, *, out: _Path, **o: Unpack[WorkflowOpts]) -> _LF: ...
 def trigger_workflow(frame: Any, *, out: _Path | None = None, **options: Any) -> Results:
     """Start a workflow once per row through its JSON-event trigger URL.
+
+    Args:
+        frame: as :func:`upsert_contacts`, or JSON records: a dict (one event), a list of
+            dicts, or a ``.jsonl``/``.ndjson`` file (nested values are sent as they are).
+        workflow_url: the workflow's JSON-event trigger URL; leave it out to read a column.
+        json_columns: columns holding JSON text (``'{"score": 5}'`` read from a CSV) to
+            send as JSON, not as strings; a cell that is not JSON makes its row
+            ``invalid`` (``event_payload_not_json``, naming the column).
+        correlate: add ``qx_run`` (one id for this push) and ``qx_row`` (the input row)
+            to each event, to find the push in the workflow's run history.
 
     The event body is ``event_payload`` (default: the whole row, less the column that gave
     ``workflow_url``). The URL must be https on ``*.qualtrics.com`` or the client's own

@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from qxframe import _fields, _results
+from qxframe import _fields
 from qxframe._sinks import ResultsWriter, scan_results
 from qxframe.actions._action import Action
 from qxframe.actions._contacts import CONTACTS
@@ -105,16 +105,13 @@ async def _run(
 ) -> Results:
     if out is None:
         return await apush(action, frame, sink=sink, **given)
+    writer = ResultsWriter(out, keep=(frame, given.get("journal")))
     try:
-        with ResultsWriter(out, keep=(frame, given.get("journal"))) as writer:
+        with writer:
             await apush(action, frame, sink=writer, **given)
     except BaseException as exc:
         if isinstance(exc, PushInterrupted) or "sent" in getattr(exc, "__dict__", {}):
-            exc.results = _scan_or_empty(out)  # type: ignore[attr-defined]
+            # the file's rows, and any a storage error kept out of it
+            exc.results = writer.so_far()  # type: ignore[attr-defined]
         raise
     return scan_results(out)
-
-
-def _scan_or_empty(out: str | Path) -> pl.LazyFrame:
-    """The results written to ``out`` so far (none yet: no file, an empty frame)."""
-    return scan_results(out) if Path(out).exists() else _results.empty().lazy()

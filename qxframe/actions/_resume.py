@@ -27,7 +27,10 @@ A row left ``pending`` inside a remote job whose creation the journal recorded i
 reported ``outcome_unknown``: :meth:`Resume.split` hands it to be sent with that job in
 :data:`~qxframe.actions._action.JOB_COLUMN`, and the action follows the job instead of
 sending the row again (import jobs: :mod:`qxframe.actions._import_job`), so a push killed
-while jobs run neither creates a job twice for the same rows nor loses their outcomes.
+while jobs run neither creates a job twice for the same rows nor loses their outcomes. Such
+a row that ends ``outcome_unknown`` (its job stalled, or answered a status qxframe does not
+know) keeps its ``pending`` mark and its job: the next push with the journal follows the
+job again.
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ class Resume:
         self.key_fields: tuple[str, ...] = ()
         self.lists = False  # the journal read a list's members: successes may be members
         self.sent: dict[int, _Sent] = {}  # row → what it carries, for this chunk's rows sent
+        self.in_jobs: set[int] = set()  # rows of this chunk pending in a recorded job
 
     def claim(self, constants: Mapping[str, Any]) -> None:
         """Refuse the journal of another destination (``ConfigError``); else claim it."""
@@ -139,7 +143,7 @@ class Resume:
         earlier = self.journal.seen(keys) if self.people else {}
         pending = [k for k in keys if k in found and found[k].status == PENDING]
         jobs = self.journal.import_rows(pending) if pending and self.journal.writable else {}
-        self.sent = {}
+        self.sent, self.in_jobs = {}, set()
         done: list[_results.Outcome] = []
         same: list[tuple[int, Entry]] = []  # unchanged: the common case, kept lean
         send: list[bool] = []
@@ -163,6 +167,7 @@ class Resume:
             job = jobs.get(key) if entry is not None and entry.status == PENDING else None
             if job is not None:  # followed in its job, not sent again
                 verdict: Any = _op(entry, texts[i])
+                self.in_jobs.add(row)
             else:
                 verdict = self._decide(entry, decided.get(key), bodies[i], texts[i], merges[i])
             if isinstance(verdict, _results.Outcome):
@@ -271,6 +276,7 @@ class Resume:
             for i, r in enumerate(rows)
         ]
         self.journal.record_jobs(items)
+        self.in_jobs.update(rows)
 
     def forget(self, rows: Sequence[int]) -> None:
         """Nothing of ``rows``' write landed: undo their ``pending`` marks."""
@@ -283,6 +289,11 @@ class Resume:
             if isinstance(reported, pl.DataFrame)
             else reported
         )
+        if self.in_jobs:  # an unknown outcome in a recorded job stays pending: followed again
+            outcomes = [
+                o for o in outcomes
+                if not (o.row in self.in_jobs and o.error_code == OUTCOME_UNKNOWN)
+            ]  # fmt: skip
         accepted: list[tuple[Key, Accepted]] = []
         failed: list[tuple[Key, Refused]] = []
         drop: list[Key] = []

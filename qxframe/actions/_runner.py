@@ -3,6 +3,8 @@
 :func:`apush` is the one runner behind every action (docs/architecture.md, "The path of a
 row"): it reads the input in chunks, prepares each chunk (mapping + validation), reports
 invalid rows, skips what the journal says is done (:mod:`qxframe.actions._resume`), and
+checks before the first write that the push can succeed as set up (the credentials, the
+destination: :mod:`qxframe.actions._preflight`), and
 hands the valid rows to the action's ``send`` (or ``dry_run``) with a :class:`_Push`, the
 :class:`~qxframe.actions._action.Context` of this push. Each chunk's results go to a
 ``sink`` when one is given (memory stays bounded), else into the one results frame
@@ -36,11 +38,11 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from qxframe import _fields, _partial, _results
-from qxframe._inputs import count_rows
+from qxframe._inputs import count_rows, json_columns_of
 from qxframe._journal import ImportRow, Journal
 from qxframe._prepare import Prepared, check_constants, prepare
 from qxframe._results import Status
-from qxframe.actions import _leavers
+from qxframe.actions import _leavers, _preflight
 from qxframe.actions._action import JOB_COLUMN, Action, Answer, LostRows, Outcomes
 from qxframe.actions._chunks import prepared_chunks
 from qxframe.actions._resume import Resume, default_operation
@@ -88,6 +90,7 @@ class _Push:
         self.any_success = False
         self.sent = 0  # rows whose request went out (reported with attempts, or unanswered)
         self.tasks: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()  # see end()
+        self.checked = _preflight.Checked()  # what was checked before the first write
         self._slots = asyncio.Semaphore(concurrency)
         self._rate_note = ""
         self.begin_chunk()
@@ -263,6 +266,9 @@ class _Plan:
     constants: Mapping[str, Any]
     allowed_origin: str | None
     dry_run: bool
+    #: columns whose JSON text a workflow's event sends as JSON (``json_columns=`` and
+    #: JSON records' nested values)
+    json_columns: frozenset[str] = frozenset()
 
 
 async def apush(
@@ -298,14 +304,15 @@ async def apush(
     )
     allowed_origin = client.allowed_origin if client is not None else None
     check_constants(action.name, constants, allowed_origin)
-    options = _options(action, options)
-    on_leave, max_leave = options.get("on_leave"), options.get("max_leave", 0.2)
+    given = _options(action, options)
+    on_leave, max_leave = given.get("on_leave"), given.get("max_leave", 0.2)
     _leavers.check(action.name, on_leave, max_leave, journal, constants)
-    plan = _Plan(action, mapping, constants, allowed_origin, dry_run)
+    json_columns = _json_columns(given.get("json_columns"), source)
+    plan = _Plan(action, mapping, constants, allowed_origin, dry_run, json_columns)
     in_memory = not isinstance(source, str | Path | pl.LazyFrame)
     push = _Push(
         client,
-        action.start(options),
+        action.start(given),
         concurrency=concurrency,
         input_rows=count_rows(source) if in_memory else None,
         stop=stop or current_stop() or Stop(),
@@ -338,7 +345,7 @@ async def apush(
             results = None if sink is not None else _results.assemble(kept)
             if push.stop.requested and isinstance(exc, Stopped | asyncio.CancelledError):
                 raise _partial.interrupted(results, push.sent, out.rows, journal) from None
-            if out.rows:
+            if out.rows or push.sent:
                 _partial.attach(exc, results, push.sent, journal)
             raise
     return _results.assemble(kept)
@@ -373,6 +380,18 @@ def _options(action: Action, given: Mapping[str, Any]) -> dict[str, Any]:
     return known | dict(given)
 
 
+def _json_columns(given: Sequence[str] | None, source: Any) -> frozenset[str]:
+    """The columns given as ``json_columns``, checked, and those of JSON records."""
+    if given is None:
+        given = ()
+    if isinstance(given, str) or not all(isinstance(c, str) for c in given):
+        raise ConfigError(
+            f"json_columns must be a list of column names, not {given!r}; "
+            "e.g. json_columns=['properties']"
+        )
+    return frozenset(given) | json_columns_of(source)
+
+
 class _Out:
     """Where the results of each chunk go, counting the rows handed over."""
 
@@ -392,13 +411,14 @@ def preview(
     mapping: Mapping[str, Any] | None,
     constants: Mapping[str, Any],
     allowed_origin: str | None,
+    json_columns: Sequence[str] = (),
 ) -> pl.DataFrame:
     """The results a dry run of ``head`` gives, with no client: each row prepared as a push
     prepares it, the invalid with their reasons, the valid with their exact bodies in
     ``payload`` (the widgets' live preview). ``before_dry_run`` is not awaited: it reads
     from Qualtrics. Bad settings raise ``ConfigError`` as a push would."""
     check_constants(action.name, constants, allowed_origin)
-    plan = _Plan(action, mapping, constants, allowed_origin, dry_run=True)
+    plan = _Plan(action, mapping, constants, allowed_origin, True, frozenset(json_columns))
     prepared = _prepare(plan, head, 0)
     parts = [_results.from_invalid(prepared.invalid)]
     if prepared.valid.height:
@@ -415,6 +435,7 @@ def _prepare(plan: _Plan, chunk: pl.DataFrame, offset: int) -> Prepared:
         constants=plan.constants,
         allowed_origin=plan.allowed_origin,
         row_offset=offset,
+        json_columns=plan.json_columns,
     )
 
 
@@ -435,11 +456,11 @@ async def _push_chunk(plan: _Plan, prepared: Prepared, push: _Push, out: _Out) -
     push.begin_chunk()
     try:
         parts.append(await _send(plan, valid, push))
-    except BaseException:
+    except BaseException as exc:
         parts.append(push.unreported(valid))
+        _after(exc, out, _operations(_results.assemble(parts), plan.action.name, push.journal))
         raise
-    finally:
-        out(_operations(_results.assemble(parts), plan.action.name, push.journal))
+    out(_operations(_results.assemble(parts), plan.action.name, push.journal))
 
 
 def _operations(part: pl.DataFrame, action: str, resume: Resume | None) -> pl.DataFrame:
@@ -456,6 +477,16 @@ def _operations(part: pl.DataFrame, action: str, resume: Resume | None) -> pl.Da
     )
 
 
+def _after(error: BaseException, step: Callable[..., object], *args: Any) -> None:
+    """Run ``step`` while ``error`` is on its way out: an exception ``step`` raises too is
+    noted on ``error`` instead of replacing it (a full disk failing the journal first and
+    the results file next reports the journal)."""
+    try:
+        step(*args)
+    except Exception as also:
+        error.add_note(f"Then, also: {also}")
+
+
 async def _send(plan: _Plan, valid: pl.DataFrame, push: _Push) -> pl.DataFrame:
     """The results of ``valid``: dry-run, or sent by the action and checked."""
     action = plan.action
@@ -469,16 +500,20 @@ async def _send(plan: _Plan, valid: pl.DataFrame, push: _Push) -> pl.DataFrame:
         return part
     if push.stop.requested:
         raise Stopped
+    await _preflight.check(action.name, valid, push, push.checked)
     work = asyncio.ensure_future(action.send(valid, push))
     try:
         await finish(work, push.stop)
         work.result()
-    except _Aborted:
-        assert push.fatal is not None
-        raise push.fatal from None
-    finally:
+    except BaseException as exc:
         if push.journal is not None:
-            push.journal.flush()
+            _after(exc, push.journal.flush)
+        if isinstance(exc, _Aborted):
+            assert push.fatal is not None
+            raise push.fatal from None
+        raise
+    if push.journal is not None:
+        push.journal.flush()
     return push.results(valid)
 
 
@@ -492,7 +527,7 @@ def _journal_for(
     if not isinstance(journal, str | Path) or not str(journal):
         raise ConfigError(f"journal must be the path of a file, not {journal!r}")
     opened = Journal.for_lookups(journal) if plan.dry_run else Journal(journal)
-    stack.callback(opened.close)
+    stack.push(opened)  # closed at the end; a failing close does not hide an earlier error
     resume = Resume(opened, plan.action, full_resync=full_resync)
     resume.claim(plan.constants)  # ConfigError for another destination's journal
     return resume

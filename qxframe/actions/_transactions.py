@@ -3,9 +3,13 @@
 1. Rows without ``contact_id`` are resolved by lookup key first: by search
    (:mod:`qxframe.actions._lookups`) or, where the directory deduplicates on an identity's
    fields, by import jobs (:mod:`qxframe.actions._import_lookups`).
-2. Resolved rows go out ``batch_size`` per request, under keys ``r<row>`` that map back to
-   rows, in input order. A batch waits for the earlier batches that hold one of its
-   contacts, so one contact's transactions land in input order. A 413, or a 400 refusing
+2. Resolved rows go out many per request, under keys ``r<row>`` that map back to rows, in
+   input order: :data:`FIRST_SIZE` per request at first, doubling while every key of an
+   answer is accounted for, up to ``batch_size`` (:class:`Growth`; the limit is
+   undocumented, so a 500 or a timeout costs a few rows' certainty, not a hundred: it also
+   halves the size and caps it there for the rest of the push). A batch waits for the
+   earlier batches that hold one of its contacts, so one contact's transactions land in
+   input order. A 413, or a 400 refusing
    a many-row batch whole, splits the batch in halves down to single rows.
 """
 
@@ -23,7 +27,8 @@ from qxframe import _results
 from qxframe._payloads import lookup_key, transaction_entries, transaction_entry
 from qxframe._results import Status
 from qxframe.actions import _import_lookups
-from qxframe.actions._action import Action, Answer, Context, rows_of, run_groups
+from qxframe.actions._action import Action, Answer, Context, member_id, rows_of, run_groups
+from qxframe.actions._dedup import Directories
 from qxframe.actions._imports import Imports
 from qxframe.actions._lookups import Lookups, lookup_failed, overlapping, resolve, resolve_in_turn
 from qxframe.delivery._config import positive
@@ -34,6 +39,30 @@ from qxframe.exceptions import (
     QxError,
 )
 
+FIRST_SIZE = 10  # transactions in the first requests of a push (then doubling)
+
+
+@dataclass
+class Growth:
+    """How many transactions a request carries now: doubled after each fully answered
+    request of that size, up to ``ceiling`` (``batch_size``, lowered to half a size whose
+    outcome was unknown)."""
+
+    size: int
+    ceiling: int
+
+    @classmethod
+    def up_to(cls, batch_size: int) -> Growth:
+        return cls(min(FIRST_SIZE, batch_size), batch_size)
+
+    def answered(self, sent: int) -> None:
+        if sent >= self.size:
+            self.size = min(self.ceiling, self.size * 2)
+
+    def unknown(self, sent: int) -> None:
+        self.ceiling = max(1, min(self.ceiling, sent // 2))
+        self.size = min(self.size, self.ceiling)
+
 
 @dataclass
 class Transactions:
@@ -42,14 +71,20 @@ class Transactions:
     imports: Imports  # method, import_jobs, the directories' settings
     lookups: Lookups  # each identity's contact
     batch_size: int = 100
+    growth: Growth = field(default_factory=lambda: Growth.up_to(100))  # size per request now
     refused_size: int | None = None  # the batch size that worked after a larger was refused
     dry_run_via_import: pl.Series | None = None  # a dry run's rows an import would resolve
+
+    @property
+    def directories(self) -> Directories:
+        """The directories' settings, read once per push (shared with the destination check)."""
+        return self.imports.directories
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Transactions:
         imports = Imports.from_options(options)
         batch_size = positive("batch_size", options["batch_size"])
-        return cls(imports, Lookups(imports.directories), batch_size)
+        return cls(imports, Lookups(imports.directories), batch_size, Growth.up_to(batch_size))
 
 
 @dataclass
@@ -98,6 +133,11 @@ async def send_batch(
     refused = state.refused_size
     if refused is not None and len(batch.items) >= refused > 1:
         return await _halves(ctx, batch, default_date, spent)
+    if len(batch.items) > state.growth.size:  # not that large yet: its head first, in order
+        head = Batch(batch.directory_id, batch.items[: state.growth.size])
+        first = await send_batch(ctx, head, default_date, spent)
+        rest = Batch(batch.directory_id, batch.items[len(head.items) :])
+        return first + await send_batch(ctx, rest, default_date, spent)
     body = {
         f"r{row['row']}": transaction_entry(row, contact_id=contact_id, default_date=default_date)
         for row, contact_id, _ in batch.items
@@ -105,6 +145,7 @@ async def send_batch(
     rows = [row["row"] for row, _, _ in batch.items]
     post = partial(ctx.api.acreate_transactions, batch.directory_id, body)
     answer = await ctx.call(post, risky_rows=rows)
+    _grow(state.growth, answer, body)
     if isinstance(answer, PayloadTooLargeError | BadRequestError) and len(batch.items) > 1:
         outcomes = await _halves(ctx, batch, default_date, spent + answer.attempts)
         if isinstance(answer, BadRequestError) and all(o.http_status != 400 for o in outcomes):
@@ -114,6 +155,19 @@ async def send_batch(
         _outcome(row, contact_id, attempts + spent, answer)
         for row, contact_id, attempts in batch.items
     ]
+
+
+def _grow(growth: Growth, answer: Answer, body: Mapping[str, Any]) -> None:
+    """Double the size after an answer accounting for every key; halve it after a request
+    whose outcome is unknown (a 500, a timeout: perhaps a limit on the size)."""
+    if isinstance(answer, OutcomeUnknownError):
+        growth.unknown(len(body))
+    elif not isinstance(answer, QxError):
+        result = answer.result or {}
+        keys = set(result.get("createdTransactions") or {})
+        keys |= set(result.get("unprocessedTransactions") or {})
+        if keys >= set(body):
+            growth.answered(len(body))
 
 
 async def _halves(
@@ -133,31 +187,32 @@ def _outcome(
             row["row"], answer, contact_id=contact_id, attempts=attempts + answer.attempts
         )
     key = f"r{row['row']}"
-    result = answer.result or {}
+    result = answer.result if isinstance(answer.result, dict) else {}
     common: dict[str, Any] = {
         "http_status": answer.status,
         "contact_id": contact_id,
         "request_id": answer.request_id,
         "attempts": attempts + answer.attempts,
     }
-    created = (result.get("createdTransactions") or {}).get(key)
-    if created is not None:
-        return _results.Outcome(
-            row["row"], Status.SUCCESS, qualtrics_id=created.get("id"), **common
-        )
-    refused = (result.get("unprocessedTransactions") or {}).get(key)
-    if refused is not None:
-        reason = refused.get("errorMessage") or refused.get("error") or "no reason given"
+    created = _member(result, "createdTransactions", key)
+    transaction_id = member_id(created, "id")
+    if transaction_id is not None:
+        return _results.Outcome(row["row"], Status.SUCCESS, qualtrics_id=transaction_id, **common)
+    refused = _member(result, "unprocessedTransactions", key)
+    if created is None and isinstance(refused, dict):
+        code, text = member_id(refused, "error"), member_id(refused, "errorMessage")
+        reason = text or code or "no reason given"
         return _results.Outcome(
             row["row"],
             Status.FAILED,
-            error_code=refused.get("error") or "unprocessed_transaction",
+            error_code=code or "unprocessed_transaction",
             error_message=f"Qualtrics did not add this transaction: {reason}",
             **common,
         )
     unknown = OutcomeUnknownError(
-        "Qualtrics' answer does not mention this transaction, so it may or may not have been "
-        "added; check the contact's transactions in Qualtrics before sending it again."
+        "Qualtrics' answer does not say whether this transaction was added (it is not "
+        "among the answer's created or unprocessed transactions, or the answer cannot be "
+        "read); check the contact's transactions in Qualtrics before sending it again."
     )
     return _results.Outcome(
         row["row"],
@@ -166,6 +221,13 @@ def _outcome(
         error_message=unknown.message,
         **common,
     )
+
+
+def _member(result: dict[str, Any], part: str, key: str) -> Any:
+    """``result[part][key]``, or None when either is missing or ``result[part]`` is not an
+    object (an answer of the wrong shape is read as not mentioning the row)."""
+    within = result.get(part)
+    return within.get(key) if isinstance(within, dict) else None
 
 
 # -- the action ------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import os
 import ssl
 import time
 import weakref
-from collections.abc import Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from typing import Any, TypedDict, TypeVar, Unpack
 from urllib.parse import urljoin
 
@@ -29,6 +29,7 @@ import polars as pl
 
 from qxframe._fields import id_pattern
 from qxframe._jsontext import compact_json
+from qxframe.delivery._bounds import ACCEPT_ENCODING, MAX_RESPONSE_BYTES
 from qxframe.delivery._config import (
     DEFAULT_DATACENTER,
     RetryPolicy,
@@ -36,17 +37,25 @@ from qxframe.delivery._config import (
     check_datacenter,
     check_token,
     endpoint_base,
+    positive,
     resolve_rate_limits,
 )
-from qxframe.delivery._envelope import Reply, read_reply
+from qxframe.delivery._envelope import Reply, json_body, read_reply, unreadable
 from qxframe.delivery._loop import LoopThread
+from qxframe.delivery._oauth import (
+    TOKEN_PATH,
+    BearerAuth,
+    OAuthClient,
+    TokenSource,
+    missing_scopes,
+)
 from qxframe.delivery._paging import PageRequest, frame_of, next_page
 from qxframe.delivery._pools import Pools
 from qxframe.delivery._ratelimit import Clock, RateLimiter, Sleep
 from qxframe.delivery._stop import StopGate, stoppable
 from qxframe.delivery._transport import READ, DeliveryTransport, Route
 from qxframe.delivery._urls import is_allowed_workflow_url, origin_of
-from qxframe.exceptions import ConfigError, QxError
+from qxframe.exceptions import AuthError, ConfigError, QxError
 
 
 class Body(TypedDict, total=False):
@@ -74,40 +83,81 @@ def check_id(value: object, prefix: str, name: str) -> str:
     return value
 
 
+NO_OAUTH_FOR_EVENTS = (
+    "JSON-event workflow triggers do not accept OAuth (Qualtrics takes only an API token "
+    "there); give the client an api_token= (or QUALTRICS_API_TOKEN) as well as the OAuth client."
+)
+TOKEN_ROUTE = Route("reads", repeatable=True)  # asking twice for a token creates nothing
+
+
+def oauth_client(
+    client_id: str | None, client_secret: str | None, scopes: Iterable[str] | None
+) -> OAuthClient | None:
+    """The OAuth client of these settings, ``None`` when none is given; ``ConfigError`` for
+    half of one."""
+    if not client_id and not client_secret:
+        return None
+    if not isinstance(client_id, str) or not client_id.strip():
+        raise ConfigError("client_secret was given without client_id: pass both, or neither.")
+    if not isinstance(client_secret, str) or not client_secret.strip():
+        raise ConfigError(
+            "client_id was given without client_secret: pass both (Account settings → "
+            "Qualtrics IDs → OAuth clients), or neither."
+        )
+    wanted = None if scopes is None else tuple(str(scope) for scope in scopes)
+    secret = Secret(check_token(client_secret.strip(), "client_secret"))
+    return OAuthClient(check_token(client_id.strip(), "client_id"), secret, wanted)
+
+
 class Client:
     """A connection to Qualtrics (or any Qualtrics-compatible server, such as the sandbox).
 
     Args:
         api_token: the Qualtrics API token. It is never shown in a repr, log or error.
         datacenter: the datacenter id, e.g. ``"iad1"`` → ``https://iad1.qualtrics.com``.
+        client_id, client_secret: an OAuth client instead of (or beside) the API token:
+            v3 calls then carry a bearer token fetched from ``/oauth2/token``
+            (:mod:`qxframe.delivery._oauth`); JSON-event triggers still need ``api_token``.
+        scopes: the OAuth scopes to ask for (``None``: whatever the client is allowed).
         base_url: an origin that overrides the datacenter (a vanity host, the sandbox).
         rate_limits: per-minute limits per endpoint family (``contacts``, ``search``,
             ``transactions``, ``workflows``, ``reads``) replacing the defaults.
         timeout: seconds (or an ``httpx.Timeout``) per HTTP attempt.
         retry: a :class:`~qxframe.delivery._config.RetryPolicy`.
         transport: an httpx async transport to send through (tests, the in-process sandbox).
+        max_response_bytes: the most an answer may hold, decompressed (default 32 MiB, far
+            above Qualtrics' largest answers: :mod:`qxframe.delivery._bounds`); a larger one
+            fails its request instead of filling memory.
         sleep, clock: injectable waits and monotonic clock (tests record instead of waiting).
     """
 
     def __init__(
         self,
-        api_token: str,
+        api_token: str | None = None,
         datacenter: str = DEFAULT_DATACENTER,
         base_url: str | None = None,
         *,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        scopes: Iterable[str] | None = None,
         rate_limits: Mapping[str, float] | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
     ) -> None:
-        if not isinstance(api_token, str) or not api_token.strip():
+        oauth = oauth_client(client_id, client_secret, scopes)
+        if oauth is None and (not isinstance(api_token, str) or not api_token.strip()):
             raise ConfigError(
                 "api_token is empty: pass the token from Qualtrics (Account settings → "
-                "Qualtrics IDs) or set QUALTRICS_API_TOKEN and use Client.from_env()."
+                "Qualtrics IDs), or an OAuth client (client_id= and client_secret=), or set "
+                "QUALTRICS_API_TOKEN (or QUALTRICS_CLIENT_ID and QUALTRICS_CLIENT_SECRET) "
+                "and use Client.from_env()."
             )
-        self._token = Secret(check_token(api_token.strip()))
+        self._token = Secret(check_token(api_token.strip())) if api_token else None
+        self._oauth = TokenSource(oauth, clock=clock) if oauth is not None else None
         self.datacenter = check_datacenter(datacenter)
         self.base_url = endpoint_base(datacenter, base_url)
         self.rate_limits = resolve_rate_limits(rate_limits)
@@ -115,12 +165,20 @@ class Client:
         self._timeout = timeout
         self._transport = transport
         self._sleep = sleep
+        self.clock = clock  # monotonic seconds: deadlines of what the client follows
         sleep = stoppable(sleep)  # waits end when the push they serve is told to stop
         self.limiter = RateLimiter(self.rate_limits, clock=clock, sleep=sleep)
         self._explicit_origin = base_url is not None
         self._pools = Pools(
             functools.partial(
-                _make_pool, transport, self.limiter, self.retry, sleep, clock, timeout
+                _make_pool,
+                transport,
+                self.limiter,
+                self.retry,
+                sleep,
+                clock,
+                timeout,
+                positive("max_response_bytes", max_response_bytes),
             )
         )
         self._loop_thread = LoopThread()
@@ -128,23 +186,68 @@ class Client:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **kwargs: Any) -> Client:
-        """A client from the ``QUALTRICS_*`` environment variables (token, datacenter, base URL).
+        """A client from the ``QUALTRICS_*`` environment variables: ``QUALTRICS_API_TOKEN``
+        and/or an OAuth client (``QUALTRICS_CLIENT_ID``, ``QUALTRICS_CLIENT_SECRET``), and
+        ``QUALTRICS_DATACENTER`` or ``QUALTRICS_BASE_URL``.
 
         ``env`` defaults to ``os.environ``; other keyword arguments go to :class:`Client`.
         """
         env = os.environ if env is None else env
-        token = env.get("QUALTRICS_API_TOKEN", "")
-        if not token:
+        token = env.get("QUALTRICS_API_TOKEN", "") or None
+        client_id = env.get("QUALTRICS_CLIENT_ID", "") or None
+        client_secret = env.get("QUALTRICS_CLIENT_SECRET", "") or None
+        if not token and not (client_id or client_secret):
             raise ConfigError(
-                "QUALTRICS_API_TOKEN is not set: export it (and QUALTRICS_DATACENTER or "
-                "QUALTRICS_BASE_URL), or pass api_token= to qxframe.Client."
+                "QUALTRICS_API_TOKEN is not set (nor QUALTRICS_CLIENT_ID and "
+                "QUALTRICS_CLIENT_SECRET): export the token or the OAuth client (and "
+                "QUALTRICS_DATACENTER or QUALTRICS_BASE_URL), or pass api_token= to "
+                "qxframe.Client."
             )
         datacenter = env.get("QUALTRICS_DATACENTER") or DEFAULT_DATACENTER
         base_url = env.get("QUALTRICS_BASE_URL") or None
+        kwargs.setdefault("client_id", client_id)
+        kwargs.setdefault("client_secret", client_secret)
         return cls(token, datacenter, base_url, **kwargs)
 
     def __repr__(self) -> str:
-        return f"Client(base_url={self.base_url!r})"
+        auth = "" if self._oauth is None else ", auth='oauth client'"
+        return f"Client(base_url={self.base_url!r}{auth})"
+
+    @property
+    def uses_oauth(self) -> bool:
+        """True when v3 calls carry an OAuth bearer token rather than the API token."""
+        return self._oauth is not None
+
+    @property
+    def can_trigger_workflows(self) -> bool:
+        """True when the client has an API token: JSON-event triggers take nothing else."""
+        return self._token is not None
+
+    async def agranted_scopes(self) -> frozenset[str] | None:
+        """The scopes the OAuth client was granted (fetching its token if need be);
+        ``None`` for an API token, which carries its user's permissions."""
+        if self._oauth is None:
+            return None
+        pool = await self._pools.get()
+        return (await self._oauth.grant(functools.partial(self._fetch_token, pool))).scopes
+
+    async def acheck_scopes(self, needed: Iterable[str], what: str = "this push") -> None:
+        """Raise ``AuthError`` naming each scope of ``needed`` the OAuth client lacks
+        (nothing for an API token). Called before anything is written."""
+        granted = await self.agranted_scopes()
+        if granted is None:
+            return
+        missing = missing_scopes(granted, needed)
+        if missing:
+            names = ", ".join(missing)
+            raise AuthError(
+                f"The OAuth client lacks the scope{'s' if len(missing) > 1 else ''} {names} "
+                f"that {what} needs; nothing was sent. What to do: allow "
+                f"{'them' if len(missing) > 1 else 'it'} for the client in Qualtrics "
+                "(Account settings → Qualtrics IDs → OAuth clients), or use an API token.",
+                http_status=403,
+                error_code="missing_scope",
+            )
 
     @property
     def allowed_origin(self) -> str | None:
@@ -159,7 +262,9 @@ class Client:
 
     async def awhoami(self) -> dict[str, Any]:
         reply = await self.asend("GET", "/API/v3/whoami", route=READ)
-        return dict(reply.result or {})
+        if not isinstance(reply.result, dict):
+            raise unreadable(reply, "who the token belongs to", may_have_landed=False)
+        return dict(reply.result)
 
     def directories(self) -> pl.DataFrame:
         """One row per directory, with ``deduplication_criteria`` (a list of field names)."""
@@ -233,11 +338,22 @@ class Client:
         params = None if skip_token is None else {"skipToken": skip_token}
         response = await self._send("GET", path, route=READ, params=params)
         reply = read_reply(response)
-        body = response.json()
-        results = body.get("results") or body.get("result") or {}
-        entries = results.get("importReportEntries") or []
-        token = body.get("skipToken") or results.get("skipToken")
-        return reply, list(entries), (str(token) if token and entries else None)
+        body = json_body(response)
+        body = body if isinstance(body, dict) else {}
+        results = body.get("results") or body.get("result")
+        entries = token = None
+        if isinstance(results, dict):
+            entries = results.get("importReportEntries")
+            token = body.get("skipToken") or results.get("skipToken")
+        if (
+            not isinstance(results, dict)
+            or not isinstance(entries, list | None)
+            or not all(isinstance(entry, dict) for entry in entries or [])
+            or not isinstance(token, str | None)
+        ):
+            raise unreadable(reply, "an import report page", may_have_landed=False)
+        entries = entries or []
+        return reply, list(entries), (token if token and entries else None)
 
     async def alist_member_ids(self, directory_id: str, mailing_list_id: str) -> list[str]:
         """The contact ids of every member of a mailing list (``GET …/mailinglists/{ml}/
@@ -300,12 +416,28 @@ class Client:
         group = check_id(mailing_list_id, "CG_", "mailing_list_id")
         return f"/API/v3/directories/{pool}/mailinglists/{group}"
 
-    async def asearch_contacts(self, directory_id: str, body: Mapping[str, Any]) -> Reply:
-        """``POST /directories/{id}/contacts/search`` (first page: up to 100 matches)."""
+    async def asearch_contacts(
+        self, directory_id: str, body: Mapping[str, Any], *, include_embedded: bool = False
+    ) -> Reply:
+        """``POST /directories/{id}/contacts/search`` (first page: up to 100 matches); with
+        ``include_embedded`` the elements carry ``embeddedData`` (docs/qualtrics-api.md §5)."""
         pool = check_id(directory_id, "POOL_", "directory_id")
         route = Route("search", repeatable=True)
         path = f"/API/v3/directories/{pool}/contacts/search"
-        return await self.asend("POST", path, route=route, json=body)
+        params = {"includeEmbedded": "true"} if include_embedded else None
+        return await self.asend("POST", path, route=route, json=body, params=params)
+
+    def contacts_path(self, directory_id: str, mailing_list_id: str | None = None) -> str:
+        """The list of a directory's contacts, or of a mailing list's members."""
+        if mailing_list_id is not None:
+            return self._list_path(directory_id, mailing_list_id) + "/contacts"
+        return f"/API/v3/directories/{check_id(directory_id, 'POOL_', 'directory_id')}/contacts"
+
+    async def aget_contact(self, directory_id: str, contact_id: str) -> Reply:
+        """``GET /directories/{id}/contacts/{contactId}``: every field, ``embeddedData``
+        included (docs/qualtrics-api.md §5)."""
+        contact = check_id(contact_id, "CID_", "contact_id")
+        return await self.asend("GET", f"{self.contacts_path(directory_id)}/{contact}", route=READ)
 
     async def acreate_transactions(self, directory_id: str, body: Mapping[str, Any]) -> Reply:
         """``POST /directories/{id}/transactions``, many transactions keyed by the caller."""
@@ -348,13 +480,35 @@ class Client:
         if json is not None:
             content = compact_json(json).encode()
         pool = await self._pools.get()
+        bearer = self._oauth is not None and route.family != "workflows"
         request = pool.build_request(
             method,
             absolute,
             content=content,
             params=body.get("params"),
-            headers={"X-API-TOKEN": self._token.reveal()},
+            headers={} if bearer else {"X-API-TOKEN": self._api_token().reveal()},
             extensions={"qx_route": route},
+        )
+        if self._oauth is not None and bearer:
+            fetch = functools.partial(self._fetch_token, pool)
+            return await pool.send(request, auth=BearerAuth(self._oauth, fetch))
+        return await pool.send(request)
+
+    def _api_token(self) -> Secret:
+        if self._token is None:
+            raise ConfigError(NO_OAUTH_FOR_EVENTS)
+        return self._token
+
+    async def _fetch_token(self, pool: httpx.AsyncClient) -> httpx.Response:
+        """``POST /oauth2/token`` for the OAuth client (through the delivery rules)."""
+        assert self._oauth is not None
+        headers, form = self._oauth.credentials.token_request_parts()
+        request = pool.build_request(
+            "POST",
+            self.base_url + TOKEN_PATH,
+            content=form,
+            headers=headers,
+            extensions={"qx_route": TOKEN_ROUTE},
         )
         return await pool.send(request)
 
@@ -362,8 +516,17 @@ class Client:
         self, path: str, params: dict[str, str] | None = None
     ) -> list[dict[str, Any]]:
         """Every element of a list, following ``nextPage`` as a URL or a bare token."""
-        first = PageRequest(path, params or {})
         elements: list[dict[str, Any]] = []
+        async for page in self.apages(path, params):
+            elements.extend(page)
+        return elements
+
+    async def apages(
+        self, path: str, params: dict[str, str] | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The elements of a list, a page at a time, following ``nextPage`` as a URL or a
+        bare token (a ``nextPage`` seen twice stops the paging with an error)."""
+        first = PageRequest(path, params or {})
         page: PageRequest | None = first
         seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
         while page is not None:
@@ -375,10 +538,12 @@ class Client:
                 )
             seen.add(key)
             reply = await self.asend("GET", page.url, route=READ, params=page.params or None)
-            result = reply.result or {}
-            elements.extend(result.get("elements") or [])
+            result = reply.result
+            found = result.get("elements") if isinstance(result, dict) else None
+            if not isinstance(found, list) or not all(isinstance(e, dict) for e in found):
+                raise unreadable(reply, f"a page of {path}", may_have_landed=False)
+            yield found
             page = next_page(result, self.base_url, first)
-        return elements
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine to completion on the client's own loop (works inside Jupyter)."""
@@ -415,13 +580,21 @@ def _make_pool(
     sleep: Sleep,
     clock: Clock,
     timeout: float | httpx.Timeout,
+    max_body: int,
 ) -> httpx.AsyncClient:
     """A connection pool: delivery rules around the stop gate around the wire."""
     inner = StopGate(transport or httpx.AsyncHTTPTransport(verify=_tls(), retries=0))
+    delivery = DeliveryTransport(
+        inner, limiter=limiter, policy=retry, sleep=sleep, clock=clock, max_body=max_body
+    )
     return httpx.AsyncClient(
-        transport=DeliveryTransport(inner, limiter=limiter, policy=retry, sleep=sleep, clock=clock),
+        transport=delivery,
         timeout=timeout,
-        headers={"Content-Type": "application/json", "User-Agent": "qxframe"},
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "qxframe",
+            "Accept-Encoding": ACCEPT_ENCODING,
+        },
         follow_redirects=False,
     )
 

@@ -19,6 +19,8 @@ from qxframe.exceptions import ConfigError
 
 #: Endpoint families, each under its own rate limit.
 FAMILIES: Final = ("contacts", "search", "transactions", "workflows", "reads", "imports")
+#: The brand-wide budget every request also spends, whatever its family.
+BRAND: Final = "brand"
 
 #: Requests per minute per family (docs/qualtrics-api.md §11: writes and search 500/min, JSON-event
 #: triggers 3,000/min, reads 3,000/min, import-job creates 100/min; all but the trigger
@@ -30,13 +32,16 @@ DEFAULT_RATE_LIMITS: Final[Mapping[str, float]] = {
     "workflows": 3000,
     "reads": 3000,
     "imports": 100,
+    # about 3,000 requests a minute across all calls of a brand (a vendor's connector
+    # documentation, not first-party; docs/qualtrics-api.md §11)
+    BRAND: 3000,
 }
 
 DEFAULT_DATACENTER: Final = "iad1"
 _DATACENTER = re.compile(r"[A-Za-z0-9-]+")
 
 
-def check_token(token: str) -> str:
+def check_token(token: str, name: str = "api_token") -> str:
     """``token`` if it can go in an HTTP header as is (printable ASCII, no space); else
     ``ConfigError`` saying where the first bad character is, never what the token is.
 
@@ -53,7 +58,7 @@ def check_token(token: str) -> str:
                 else ("a character a token cannot have")
             )
             raise ConfigError(
-                f"api_token has {what} at character {position}; copy the token again from "
+                f"{name} has {what} at character {position}; copy it again from "
                 "Qualtrics (Account settings → Qualtrics IDs), as one line."
             )
     return token
@@ -156,7 +161,8 @@ def resolve_rate_limits(overrides: Mapping[str, float] | None) -> dict[str, floa
     for family, per_minute in (overrides or {}).items():
         if family not in DEFAULT_RATE_LIMITS:
             raise ConfigError(
-                f"Unknown rate-limit family {family!r}; use one of {', '.join(FAMILIES)}."
+                f"Unknown rate-limit family {family!r}; use one of {', '.join(FAMILIES)}, "
+                f"or {BRAND!r} for the budget of all of them together."
             )
         if (
             isinstance(per_minute, bool)

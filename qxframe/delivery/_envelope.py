@@ -35,7 +35,7 @@ from qxframe.exceptions import (
 
 _BY_STATUS: dict[int, tuple[type[ApiError], str]] = {
     400: (BadRequestError, "fix the request as the message says"),
-    401: (AuthError, "check the API token (Account settings → Qualtrics IDs)"),
+    401: (AuthError, "check the API token or OAuth client (Account settings → Qualtrics IDs)"),
     403: (AuthError, "the token lacks a permission this call needs; ask your brand administrator"),
     404: (NotFoundError, "check the directory, mailing list or contact id, and the datacenter"),
     413: (PayloadTooLargeError, "send smaller requests"),
@@ -65,10 +65,10 @@ class Reply:
 
 def read_reply(response: httpx.Response) -> Reply:
     """Turn an answer into a :class:`Reply`, or raise the error its envelope describes."""
-    body = _json_or_none(response)
+    body = json_body(response)
     meta = body.get("meta") if isinstance(body, dict) else None
     meta = meta if isinstance(meta, dict) else {}
-    request_id = meta.get("requestId")
+    request_id = _text(meta.get("requestId"))
     attempts = int(response.extensions.get("qx_attempts", 1))
     if response.is_success:
         result = body.get("result") if isinstance(body, dict) else None
@@ -83,8 +83,8 @@ def _error_for(
     status = response.status_code
     if 300 <= status < 400:
         return _redirect_error(response, request_id, attempts)
-    code = error.get("errorCode") or None
-    text = error.get("errorMessage") or response.reason_phrase or "no message"
+    code = _text(error.get("errorCode"))
+    text = _text(error.get("errorMessage")) or response.reason_phrase or "no message"
     if response.extensions.get("qx_outcome_unknown"):
         return OutcomeUnknownError(
             f"Qualtrics answered {status} ({text}) to a write that may have been processed; "
@@ -108,6 +108,40 @@ def _error_for(
         error_message=text,
         request_id=request_id,
         attempts=attempts,
+    )
+
+
+def _text(value: Any) -> str | None:
+    """A string the envelope gave, or None for anything else (a number, a list, an object:
+    a lie about shapes is not passed on into a results frame's string column).
+
+    >>> _text("ERR_1"), _text(["ERR_1"]), _text("")
+    ('ERR_1', None, None)
+    """
+    return value if isinstance(value, str) and value else None
+
+
+def unreadable(reply: Reply, what: str, *, may_have_landed: bool) -> QxError:
+    """The error for a 2xx answer that does not say what its endpoint promises (``what``:
+    "the contact id"): an HTML page from a gateway, truncated JSON, a wrong type. For a
+    write that may have landed its outcome is unknown; otherwise the answer failed."""
+    said = f"Qualtrics answered {reply.status} without {what} (an unreadable answer: "
+    said += "a gateway's page, truncated or malformed JSON)"
+    if may_have_landed:
+        return OutcomeUnknownError(
+            f"{said}; the write may have been processed, so it was not sent again. Check in "
+            "Qualtrics before re-sending.",
+            http_status=reply.status,
+            request_id=reply.request_id,
+            attempts=reply.attempts,
+        )
+    return ApiError(
+        f"{said}. What to do: try again later; if it persists, check base_url or the proxy "
+        "in front of Qualtrics.",
+        http_status=reply.status,
+        error_code="unreadable_answer",
+        request_id=reply.request_id,
+        attempts=reply.attempts,
     )
 
 
@@ -159,7 +193,8 @@ def _location_origin(response: httpx.Response) -> str:
         return f"an unreadable Location ({redact(location)[:80]!r})"
 
 
-def _json_or_none(response: httpx.Response) -> Any:
+def json_body(response: httpx.Response) -> Any:
+    """The answer's JSON, or None when it has none (empty, HTML, truncated)."""
     if not response.content:
         return None
     try:

@@ -105,7 +105,27 @@ def _row(element: dict[str, Any], schema: dict[str, pl.DataType]) -> list[Any]:
         values["deduplication_criteria"] = [
             DEDUP_FIELDS.get(name, snake_case(name)) for name, on in criteria.items() if on
         ]
-    return [values.get(column) for column in schema]
+    return [_typed(values.get(column), dtype) for column, dtype in schema.items()]
+
+
+def _typed(value: Any, dtype: pl.DataType) -> Any:
+    """``value`` when it has the column's type, else None: an element of the wrong shape
+    leaves that cell empty instead of failing the whole list.
+
+    >>> _typed("a", pl.String()), _typed({"a": 1}, pl.String()), _typed(True, pl.Int64())
+    ('a', None, None)
+    """
+    if isinstance(dtype, pl.String):
+        return value if isinstance(value, str) else None
+    if isinstance(dtype, pl.Int64):
+        ok = isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
+        return value if ok else None
+    if isinstance(dtype, pl.Boolean):
+        return value if isinstance(value, bool) else None
+    if isinstance(dtype, pl.List):
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return value if ok else None
+    return value
 
 
 def as_datetime(value: Any) -> dt.datetime | None:
@@ -113,7 +133,10 @@ def as_datetime(value: Any) -> dt.datetime | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
-        return dt.datetime.fromtimestamp(value / 1000, dt.UTC)
+        try:
+            return dt.datetime.fromtimestamp(value / 1000, dt.UTC)
+        except (OverflowError, OSError, ValueError):  # out of range, nan
+            return None
     if isinstance(value, str):
         try:
             parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -14,6 +14,7 @@ Pure decisions, no I/O. The rules (docs/architecture.md, "Delivery"):
 from __future__ import annotations
 
 import enum
+import math
 import random
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -47,19 +48,24 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     6.0
     >>> parse_retry_after("soon", now=0.0) is None
     True
+
+    ``nan`` is unreadable; a far-off value (``99999999999``, ``1e400``, a date in 2100) is
+    returned as it is: every caller caps it (``RetryPolicy.max_retry_after``).
     """
     if value is None:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return None if math.isnan(seconds) else max(0.0, seconds)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        return max(0.0, when.timestamp() - now)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return max(0.0, when.timestamp() - now)
 
 
 def backoff(policy: RetryPolicy, attempt: int, rng: random.Random) -> float:

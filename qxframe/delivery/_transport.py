@@ -29,6 +29,12 @@ from dataclasses import dataclass
 
 import httpx
 
+from qxframe.delivery._bounds import (
+    MAX_RESPONSE_BYTES,
+    UnreadableAnswer,
+    attempt_deadline,
+    read_bounded,
+)
 from qxframe.delivery._config import RetryPolicy
 from qxframe.delivery._inflight import FlightLimit
 from qxframe.delivery._ratelimit import Clock, RateLimiter, Sleep
@@ -80,6 +86,21 @@ def translate_transport_error(
     return error, sent
 
 
+#: Request headers that carry a secret (the API token, a bearer token, OAuth's Basic pair).
+SECRET_HEADERS = ("x-api-token", "authorization")
+
+
+def hide_secrets(exc: httpx.TransportError) -> httpx.TransportError:
+    """``exc`` with the secret headers of its request replaced by asterisks: it becomes
+    the ``__cause__`` of the error qxframe raises, where anyone may print its request."""
+    if _has_request(exc):
+        headers = exc.request.headers
+        for name in SECRET_HEADERS:
+            if name in headers:
+                headers[name] = "********"
+    return exc
+
+
 def _has_request(exc: httpx.TransportError) -> bool:
     try:
         exc.request  # noqa: B018 - the property raises when no request is attached
@@ -129,8 +150,10 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
         wall_clock: Callable[[], float] = time.time,
         clock: Clock = time.monotonic,
         rng: random.Random | None = None,
+        max_body: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self._inner = inner
+        self._max_body = max_body
         self._limiter = limiter
         self._policy = policy
         self._sleep = sleep
@@ -147,13 +170,24 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
         return limit
 
     async def _attempt(self, request: httpx.Request, family: str) -> httpx.Response:
-        """One attempt: a slot, the bucket's go-ahead, the request and its whole answer."""
+        """One attempt: a slot, the bucket's go-ahead, the request and its whole answer,
+        within the attempt's size and time bounds (:mod:`qxframe.delivery._bounds`)."""
         flight = self.flight_limit(family)
         async with flight.slot():
             await self._limiter.acquire(family)
+            refresh = request.extensions.get("qx_credentials")  # a token renewed meanwhile
+            if refresh is not None:
+                refresh(request)
             started = self._clock()
-            response = await self._inner.handle_async_request(request)
-            await response.aread()
+            deadline = attempt_deadline(request.extensions.get("timeout"))
+            try:
+                async with asyncio.timeout(deadline):
+                    response = await self._inner.handle_async_request(request)
+                    response = await read_bounded(response, request, self._max_body)
+            except TimeoutError as exc:
+                raise httpx.ReadTimeout(
+                    f"no whole answer within {deadline:g} s", request=request
+                ) from exc
             if response.status_code < 400:
                 flight.observe(self._clock() - started)
             return response
@@ -165,10 +199,18 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
             attempt += 1
             try:
                 response = await self._attempt(request, route.family)
+            except UnreadableAnswer as exc:  # the same server would answer the same again
+                if route.repeatable:
+                    raise TransportError(str(exc), attempts=attempt) from None
+                raise OutcomeUnknownError(
+                    f"{exc} The request was a write that may have been processed, so it was "
+                    "not sent again. Check in Qualtrics before re-sending.",
+                    attempts=attempt,
+                ) from None
             except httpx.TransportError as exc:
                 error, sent = translate_transport_error(exc, attempt)
                 if isinstance(exc, _UNWRITABLE):  # the same request fails the same way
-                    raise error from exc
+                    raise error from hide_secrets(exc)
                 decision = decide_error(
                     self._policy,
                     sent=sent,
@@ -185,8 +227,8 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
                         "it may have been processed, so it was not sent again. Check in Qualtrics "
                         "before re-sending.",
                         attempts=attempt,
-                    ) from exc
-                raise error from exc
+                    ) from hide_secrets(exc)
+                raise error from hide_secrets(exc)
             decision = self._judge(response, route, attempt)
             if decision.verdict is Verdict.RETRY:
                 await response.aclose()
@@ -199,6 +241,8 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
     def _judge(self, response: httpx.Response, route: Route, attempt: int) -> Decision:
         status = response.status_code
         retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._wall_clock())
+        if retry_after is not None:  # capped wherever it is read: this wait and the bucket's
+            retry_after = min(retry_after, self._policy.max_retry_after)
         if status == 429:
             self._limiter.on_rate_limited(route.family, retry_after)
         elif status < 400:

@@ -27,6 +27,13 @@ _TABLE_STYLE = (
     "border-collapse:collapse;font-size:12px;line-height:1.35;width:100%;table-layout:auto"
 )
 _CELL_STYLE = "border-bottom:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top"
+# A table never runs past its output area (at 1366 px, long codes, e-mails and reasons did):
+# a value's over-long word may break anywhere, so the table can shrink to the width it has;
+# the headers, row numbers and status badges never break.
+_HEAD_STYLE = _CELL_STYLE + ";white-space:nowrap"
+_VALUE_STYLE = _CELL_STYLE + ";overflow-wrap:anywhere"
+NOWRAP = '<span style="white-space:nowrap">{}</span>'
+
 # Wrap only where json_breaks put a break (after a comma or an opening bracket between
 # values), or between words of a string; a single over-long token still breaks rather than
 # overflowing (break-word, which unlike `anywhere` keeps the column's minimum width sane).
@@ -44,7 +51,9 @@ def esc(value: Any) -> str:
 def badge(status: str) -> str:
     """A coloured label for a row status (``success``, ``invalid``, …)."""
     background, colour = STATUS_COLOURS.get(status, ("#eeeeee", "#333333"))
-    style = f"background:{background};color:{colour};border-radius:3px;padding:0 5px"
+    style = (
+        f"background:{background};color:{colour};border-radius:3px;padding:0 5px;white-space:nowrap"
+    )
     return f'<span class="qx-status qx-status-{esc(status)}" style="{style}">{esc(status)}</span>'
 
 
@@ -81,9 +90,9 @@ def table(
     header: Sequence[str], rows: Iterable[Sequence[str]], *, css_class: str = "qx-table"
 ) -> str:
     """A table of already-escaped cell HTML under an escaped header."""
-    head = "".join(f'<th style="{_CELL_STYLE}">{esc(name)}</th>' for name in header)
+    head = "".join(f'<th style="{_HEAD_STYLE}">{esc(name)}</th>' for name in header)
     body = "".join(
-        "<tr>" + "".join(f'<td style="{_CELL_STYLE}">{cell}</td>' for cell in row) + "</tr>"
+        "<tr>" + "".join(f'<td style="{_VALUE_STYLE}">{cell}</td>' for cell in row) + "</tr>"
         for row in rows
     )
     return (

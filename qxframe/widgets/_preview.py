@@ -29,8 +29,9 @@ from qxframe._skins import PushHandle, Status, iter_chunks, start_push
 from qxframe.exceptions import QxError, first_line
 from qxframe.widgets import _html, _picks, _push
 from qxframe.widgets._connect import ConnectPanel
+from qxframe.widgets._events import EventsView
 from qxframe.widgets._journals import PanelJournals
-from qxframe.widgets._results_view import ResultsView, summary_text
+from qxframe.widgets._results_view import ResultsView, summary_text, unknown_text
 from qxframe.widgets._table import ACTIONS, action_name, preview_table, table_html
 
 __all__ = ["PreviewPanel", "preview", "preview_table", "table_html"]
@@ -218,9 +219,16 @@ class PreviewPanel(w.VBox):
         return self.runs.wait(timeout)
 
     def _pushed(self, res: pl.DataFrame) -> None:
+        if self.action == "workflow" and self.client is not None:
+            events = EventsView(
+                res, body=self.body_of, send=self.send_one, where=self.client.base_url
+            )
+            self.results_area.children = (*self.results_area.children, events)
         skipped = summary(res)[Status.SKIPPED]
         failures = _push.failures_text(res)
+        unknown = unknown_text(res)
         text = f"Pushed. {summary_text(res)}" + (f" {failures}" if failures else "")
+        text += f" {unknown}" if unknown else ""
         if skipped:
             text += (
                 f" {skipped:,} rows had already been sent to this destination from this panel"
@@ -267,6 +275,43 @@ class PreviewPanel(w.VBox):
             **self.constants,
             **options,
         )
+
+    def input_row(self, row: int) -> pl.DataFrame:
+        """Input row ``row`` (its position in the frame or file), as a one-row frame."""
+        seen = 0
+        for chunk in iter_chunks(self._frame):
+            if row < seen + chunk.height:
+                return chunk.slice(row - seen, 1)
+            seen += chunk.height
+        raise IndexError(f"the input has no row {row}")
+
+    def body_of(self, row: int) -> str | None:
+        """The JSON body a push builds for input row ``row`` now (``None`` if invalid)."""
+        client = self.client
+        table = preview_table(
+            self.input_row(row),
+            self.action,
+            mapping=self.mapping,
+            constants=self.constants,
+            allowed_origin=client.allowed_origin if client is not None else None,
+        )
+        return table["payload"][0]
+
+    def send_one(self, row: int) -> pl.DataFrame:
+        """Send input row ``row`` once more, on purpose (no journal: it is sent even if it
+        was sent before); its results (one row, ``row`` as in the input)."""
+        options = dict(self._push_options)
+        options.pop("concurrency", None)
+        handle = start_push(
+            self.action,
+            self.input_row(row),
+            client=self.client,
+            mapping=self.mapping,
+            progress=False,
+            **self.constants,
+            **options,
+        )
+        return handle.result().with_columns(row=pl.lit(row, dtype=pl.Int64))
 
     def _show_results(self, res: Any) -> None:
         if isinstance(res, pl.DataFrame) and res.height:

@@ -18,6 +18,7 @@ background with its bar, its journal and how it ended, apart from the panel's la
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -38,21 +39,30 @@ FINAL = {
 
 
 class ProgressBar(w.HBox):
-    """A progress bar widget a push can drive (``update``/``close``, a context manager)."""
+    """A progress bar widget a push can drive (``update``/``close``, a context manager).
 
-    def __init__(self) -> None:
+    Its label says the rows settled of the total, the rate, the time elapsed and, while it
+    runs with a known total, about how long is left (:func:`timing_text`); ``clock`` is
+    injectable for tests.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.bar = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="24em"))
         self.label = w.HTML()
         self.state = "idle"
+        self._clock = clock
+        self._started = clock()
         self._done = 0
         self._note = ""  # what holds the push back (a rate limit), while something does
         super().__init__(children=[self.bar, self.label])
+        self.layout.flex_flow = "row wrap"  # a long label goes under the bar, never cut off
         self.add_class("qx-progress")
         self.layout.display = "none"
 
     def start(self, total: int | None, what: str) -> None:
         """Show the bar at zero for a push of ``total`` rows (``None``: not known)."""
         self._done, self._total, self._what = 0, total, what
+        self._started = self._clock()
         self.bar.max = max(1, total or 1)
         self.bar.value, self.bar.bar_style = 0, "info"
         self.state = "running"
@@ -97,10 +107,34 @@ class ProgressBar(w.HBox):
 
     def _show(self) -> None:
         total = "?" if self._total is None else f"{self._total:,}"
+        running = self.state == "running"
         word = f" — {self._note}" if self._note else ""
-        if self.state != "running":
+        if not running:
             word = f" — {FINAL[self.state][1]}"
-        self.label.value = f"{self._what}: {self._done:,} of {total} rows{word}"
+        left = (self._total or 0) - self._done if running and self._total is not None else None
+        timing = timing_text(self._done, self._clock() - self._started, left)
+        self.label.value = f"{self._what}: {self._done:,} of {total} rows{word}{timing}"
+
+
+def timing_text(done: int, elapsed: float, left: int | None = None) -> str:
+    """`` · 12.5 rows/s · 1:04 elapsed · about 3:10 left`` (the rate once rows settled; the
+    time left when ``left`` rows remain and the rate is known)."""
+    parts = []
+    rate = done / elapsed if done and elapsed > 0 else None
+    if rate is not None:
+        parts.append(f"{rate:,.0f} rows/s" if rate >= 10 else f"{rate:.1f} rows/s")
+    parts.append(f"{clock_text(elapsed)} elapsed")
+    if rate is not None and left:
+        parts.append(f"about {clock_text(left / rate)} left")
+    return " · " + " · ".join(parts)
+
+
+def clock_text(seconds: float) -> str:
+    """``0:07``, ``12:34``, ``1:40:00``."""
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
 
 
 def total_rows(frame: Any) -> int | None:

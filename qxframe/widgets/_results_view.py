@@ -29,16 +29,39 @@ from qxframe.widgets._problems import PAGE_SIZE, problem_rows
 #: Up to this many result rows, the CSV download is a link holding the file; above, a
 #: button saves it next to the notebook (a link would put the whole file in the page).
 INLINE_DOWNLOAD_ROWS = 100_000
+#: The "Show" dropdown's value for every problem row (a real ``None`` value renders the
+#: dropdown blank in the browser until it is used; ``""`` is the code of rows with none).
+ALL_PROBLEMS = "*"
 
 
 def summary_text(results: Any) -> str:
-    """``"300 rows: success 286, invalid 14."`` (statuses with no rows are left out)."""
-    counts = summary(results)
-    statuses = {s: counts[s] for s in STATUSES}
-    shown = [f"{status} {n:,}" for status, n in statuses.items() if n]
-    text = f"{sum(statuses.values()):,} rows: {', '.join(shown) or 'nothing to report'}."
-    done = [f"{op} {counts[op]:,}" for op in OPERATIONS if counts.get(op)]
+    """``"300 rows: success 286, invalid 14."`` (statuses with no rows are left out); the
+    failed rows whose outcome is unknown are named, as they need a person: ``"failed 4
+    (3 outcome_unknown)"`` (:func:`unknown_text` says what to do about them); then what
+    was done, when operations are known (``" Operations: create 2, unchanged 284."``)."""
+    frame = collect(results)
+    everything = summary(frame)
+    counts = {s: everything[s] for s in STATUSES}
+    total = sum(counts.values())
+    shown = [f"{status} {n:,}" for status, n in counts.items() if n]
+    unknown = retry_counts(frame)["unknown"] if counts[Status.FAILED] else 0
+    if unknown:
+        index = [status for status, n in counts.items() if n].index(Status.FAILED)
+        shown[index] += f" ({unknown:,} {OUTCOME_UNKNOWN})"
+    done = [f"{op} {everything[op]:,}" for op in OPERATIONS if everything.get(op)]
+    text = f"{total:,} rows: {', '.join(shown) or 'nothing to report'}."
     return text + (f" Operations: {', '.join(done)}." if done else "")
+
+
+def unknown_text(results: pl.DataFrame) -> str | None:
+    """What to do about the rows that ended ``outcome_unknown`` (``None`` when none did)."""
+    unknown = retry_counts(results)["unknown"]
+    if not unknown:
+        return None
+    return (
+        f"{unknown:,} rows ended {OUTCOME_UNKNOWN}: they may have landed; check in Qualtrics "
+        "before sending them again."
+    )
 
 
 def retry_counts(results: pl.DataFrame) -> dict[str, int]:
@@ -89,7 +112,7 @@ def groups_html(results: pl.DataFrame) -> str:
             _html.esc(g["error_code"] or "—"),
             _html.badge(g["status"]),
             _html.esc(f"{g['rows']:,}"),
-            _html.esc(g["example_row"]),
+            _html.NOWRAP.format(_html.esc(g["example_row"])),
             _html.esc(g["example_message"]),
         )
         for g in groups.iter_rows(named=True)
@@ -103,7 +126,7 @@ def page_html(page: pl.DataFrame) -> str:
     idents = [c for c in page.columns if c not in ("row", *_PROBLEM_COLUMNS)]
     rows = [
         (
-            _html.esc(r["row"]),
+            _html.NOWRAP.format(_html.esc(r["row"])),
             *(_html.esc(r[c]) for c in idents),
             _html.badge(r["status"]),
             _html.esc(r["error_code"]),
@@ -116,6 +139,16 @@ def page_html(page: pl.DataFrame) -> str:
 
 
 _PROBLEM_COLUMNS = ("status", "error_code", "error_message")
+
+
+def download_links(results: pl.DataFrame) -> str:
+    """The every-row CSV download and, beside it when some rows failed or were invalid,
+    one of those rows only (every column of the results frame)."""
+    links = [_html.download_link(csv_bytes(results), "qxframe-results.csv")]
+    problems = results.filter(pl.col("status").is_in(_problems.PROBLEM_STATUSES))
+    if problems.height:
+        links.append(_html.download_link(csv_bytes(problems), "qxframe-problems.csv"))
+    return '<div class="qx-downloads">' + " ".join(links) + "</div>"
 
 
 def csv_bytes(results: pl.DataFrame) -> bytes:
@@ -174,9 +207,7 @@ class ResultsView(w.VBox):
         self.retry_button.on_click(lambda _button: self.show_retry())
         self.save_button.on_click(lambda _button: self.save_csv())
         if self.results.height <= INLINE_DOWNLOAD_ROWS:
-            self.download.value = _html.download_link(
-                csv_bytes(self.results), "qxframe-results.csv"
-            )
+            self.download.value = download_links(self.results)
 
     def _children(self) -> list[w.Widget]:
         children: list[w.Widget] = [self.summary, self.groups]
@@ -193,7 +224,7 @@ class ResultsView(w.VBox):
     def _code_options(self) -> list[tuple[str, str | None]]:
         groups = _problems.problem_groups(self.results)
         total = int(groups["rows"].sum()) if groups.height else 0
-        options: list[tuple[str, str | None]] = [(f"all problems ({total:,})", None)]
+        options: list[tuple[str, str | None]] = [(f"all problems ({total:,})", ALL_PROBLEMS)]
         for g in groups.iter_rows(named=True):
             label = f"{g['error_code'] or '—'} · {g['status']} ({g['rows']:,})"
             options.append((label, g["error_code"]))
@@ -203,7 +234,8 @@ class ResultsView(w.VBox):
 
     def show_page(self, page: int) -> None:
         """Show page ``page`` (0-based, clamped) of the problem rows of the chosen code."""
-        problems = problem_rows(self.results, self.code.value)
+        code = self.code.value
+        problems = problem_rows(self.results, None if code == ALL_PROBLEMS else code)
         pages = _problems.page_count(problems.height, self.page_size)
         self.page = min(max(0, page), pages - 1)
         shown = _problems.problem_page(problems, self._identifiers(), self.page, self.page_size)

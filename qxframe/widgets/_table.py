@@ -59,7 +59,7 @@ def table_html(table: pl.DataFrame) -> str:
     """The preview table as HTML: row, status, problem, JSON body."""
     rows = [
         (
-            _html.esc(r["row"]),
+            _html.NOWRAP.format(_html.esc(r["row"])),
             _html.badge(r["status"]),
             _html.esc(r["error_message"]) + _warning(r.get("warning")),
             _html.code(r["payload"]),

@@ -164,6 +164,7 @@ class SandboxProcess:
     mailing_list_id: str
     plain_directory_id: str
     plain_mailing_list_id: str
+    workflow_url: str
 
 
 @contextmanager
@@ -205,6 +206,7 @@ def _read_banner(proc: subprocess.Popen[str]) -> SandboxProcess:
         mailing_list_id=find(r"^  mailing_list_id\s+(\S+)"),
         plain_directory_id=find(r"^  plain_directory_id\s+(\S+)"),
         plain_mailing_list_id=find(r"^  plain_mailing_list_id\s+(\S+)"),
+        workflow_url=find(r"^  workflow_url\s+(\S+)"),
     )
 
 

@@ -23,8 +23,14 @@ VISIBLE on the page (playwright's visibility: laid out, not hidden), not only pr
    nothing either; then, in another preview, Push, Cancel
    while it runs (the bar ends "stopped", the results show ``not_sent`` rows), and Push
    again: the rest is sent, what was sent is ``skipped``;
-8. a results view of 300 problems: the status bar, paging (Next/Previous), the CSV
-   download (saved and read back);
+7c. a workflow preview's Push: the per-event view shows the body sent beside the
+   response (202), and "Send this one again" sends row 1 once more and says so;
+8. a results view of 300 problems: the status bar, the "Show" dropdown reading "all
+   problems" before it is used, paging (Next/Previous), both CSV downloads (every row,
+   and the problem rows only; saved and read back); the bar's rate and elapsed time, and
+   while a push runs, the time left;
+8b. at 1366 px wide, no part of the connect panel, the preview or the results view
+   reaches past its output area (screenshots of both);
 9. notebooks 01 (with its Push button), 02 and 03 run in the browser without an error,
    a widget failing to render, or a traceback; 02 shows its progress bar;
 
@@ -79,6 +85,10 @@ def scratch_cells(sb: SandboxProcess) -> list[str]:
         'slow.add_class("e2e-cancel")\nslow',
         'people = qxw.preview(contacts.head(40), action="contacts", client=panel, rows=2)\n'
         'people.add_class("e2e-people")\npeople',
+        'events = pl.read_csv("../data/samples/workflow_events.csv", infer_schema=False).head(3)\n'
+        'flow = qxw.preview(events, action="workflow", client=panel, rows=2,\n'
+        f'                   workflow_url="{sb.workflow_url}")\n'
+        'flow.add_class("e2e-flow")\nflow',
     ]
 
 
@@ -271,6 +281,9 @@ def drive_pushes(c: Checks) -> None:
         expect(status).to_contain_text("Pushed. 300 rows: success", timeout=WAIT * 3)
         c.visible(status, f"pushed: {status.inner_text()[:80]!r}")
         expect(main.locator(".qx-progress")).to_contain_text("— done")
+        timing = re.compile(r"rows/s · \d+:\d\d elapsed")
+        expect(main.locator(".qx-progress")).to_contain_text(timing)
+        c.check(True, f"the bar: {main.locator('.qx-progress').inner_text()!r}")
         c.visible(main.locator(".qx-results-view .qx-bar"), "the results view shows")
         shoot(main, "07_pushed_once.png")
         button(main, "Push").click()
@@ -313,6 +326,8 @@ def drive_cancel(c: Checks) -> None:
         c.visible(cancel, "Cancel shows while the push runs")
         settled = re.compile(r"Pushing: ([2-9][0-9]|[0-9]{3}) of 300")  # some rows were sent
         expect(bar).to_contain_text(settled, timeout=WAIT)
+        expect(bar).to_contain_text(re.compile(r"rows/s · .* elapsed · about \d+:\d\d left"))
+        c.check(True, f"while it runs, the bar: {bar.inner_text()!r}")
         cancel.click()
         expect(status).to_contain_text("it was cancelled", timeout=WAIT)
         c.visible(status, f"cancelled: {status.inner_text()[:90]!r}")
@@ -332,6 +347,30 @@ def drive_cancel(c: Checks) -> None:
         shoot(slow, "08c_pushed_again.png")
 
 
+def drive_events(c: Checks) -> None:
+    page = c.page
+    flow = page.locator(".qx-preview.e2e-flow")
+    with c.step("7c a workflow push: each event's body beside its response, one sent again"):
+        run(page, 7)
+        button(flow, "Push").click()
+        status = flow.locator(".qx-message").nth(1)
+        expect(status).to_contain_text("Pushed. 3 rows: success 3", timeout=WAIT * 2)
+        events = flow.locator(".qx-events")
+        c.visible(events.locator(".qx-json").first, "the body sent shows")
+        response = events.locator(".qx-response")
+        expect(response).to_contain_text("202", timeout=WAIT)
+        c.visible(response, f"beside the response: {response.inner_text()[:60]!r}…")
+        choose(field(events, "dropdown", "Event"), "row 1")
+        wait_idle(page)
+        button(events, "Send this one again").click()
+        wait_idle(page)
+        note = events.locator(".qx-message")
+        expect(note).to_contain_text("Row 1 sent again: row 1 · success 202", timeout=WAIT)
+        c.visible(note, f"sent again: {note.inner_text()!r}")
+        expect(response).to_contain_text("sent again", timeout=WAIT)
+        shoot(events, "08d_workflow_events.png")
+
+
 def drive_results(c: Checks, tmp: Path) -> None:
     page = c.page
     view = page.locator(".qx-results-view.e2e-view")
@@ -339,6 +378,8 @@ def drive_results(c: Checks, tmp: Path) -> None:
     with c.step("8 results view: bar, paging, download"):
         run(page, 4)
         c.visible(view.locator(".qx-bar"), "the status bar shows")
+        shown = selected_label(field(view, "dropdown", "Show"))
+        c.check(shown.startswith("all problems (300)"), f"'Show' reads before use: {shown!r}")
         c.visible(view.locator(".qx-groups"), "the problems per error code show")
         expect(label).to_contain_text("rows 1–20 of 300", timeout=WAIT)
         button(view, "Next ▶").click()
@@ -351,15 +392,47 @@ def drive_results(c: Checks, tmp: Path) -> None:
         shoot(view, "09_results_page_2.png")
         button(view, "◀ Previous").click()
         expect(label).to_contain_text("rows 1–20 of 300", timeout=WAIT)
-        with page.expect_download(timeout=WAIT) as info:
-            view.locator("a.qx-download").click()
-        saved = tmp / "downloaded.csv"
-        info.value.save_as(saved)
-        lines = saved.read_text(encoding="utf-8").splitlines()
-        c.check(
-            lines[0].startswith("row,status,") and len(lines) == 301,
-            f"the download is the results as CSV ({len(lines) - 1} rows)",
-        )
+        for name, rows in (("qxframe-results.csv", 300), ("qxframe-problems.csv", 300)):
+            with page.expect_download(timeout=WAIT) as info:
+                view.locator("a.qx-download").filter(has_text=name).click()
+            saved = tmp / name
+            info.value.save_as(saved)
+            lines = saved.read_text(encoding="utf-8").splitlines()
+            c.check(
+                lines[0].startswith("row,status,") and len(lines) == rows + 1,
+                f"{name} is the results as CSV ({len(lines) - 1} rows)",
+            )
+
+
+def drive_narrow(c: Checks) -> None:
+    """At 1366 px wide (a common laptop), no widget reaches past its output area."""
+    page = c.page
+    with c.step("8b at 1366 px wide, nothing is cut off"):
+        page.set_viewport_size({"width": 1366, "height": 2400})
+        page.wait_for_timeout(1000)
+        for css in (".qx-connect", ".qx-preview.e2e-main", ".qx-results-view.e2e-view"):
+            widget = page.locator(css).first
+            widget.scroll_into_view_if_needed()
+            cut = widget.evaluate(JS_CUT_OFF)
+            c.check(not cut, f"{css}: nothing past the right edge {cut}")
+        shoot(page.locator(".qx-preview.e2e-main"), "09b_preview_1366.png")
+        shoot(page.locator(".qx-results-view.e2e-view"), "09c_results_1366.png")
+        page.set_viewport_size({"width": 1400, "height": 2400})
+
+
+# the elements of a widget that reach past the right edge of its cell's output area
+JS_CUT_OFF = """(root) => {
+  const area = (root.closest('.jp-OutputArea-output') || root).getBoundingClientRect();
+  const cut = [];
+  for (const el of root.querySelectorAll('*')) {
+    const box = el.getBoundingClientRect();
+    if (box.width > 0 && box.right > area.right + 1) {
+      const past = Math.round(box.right - area.right);
+      cut.push(`${el.tagName.toLowerCase()}.${el.className} +${past}px`);
+    }
+  }
+  return cut.slice(0, 5);
+}"""
 
 
 def drive_notebook(c: Checks, base: str, token: str, name: str, extra: Callable[[], None]):
@@ -464,7 +537,9 @@ def run_all(tmp: Path) -> list[str]:
             drive_preview(c)
             drive_pushes(c)
             drive_results(c, tmp)
+            drive_narrow(c)
             drive_cancel(c)
+            drive_events(c)
             check_secrets(c)
             lab.shoot(page, "00_scratch_notebook.png")
             drive_notebook(c, base, token, "01_quickstart.ipynb", notebook_01(c))

@@ -77,7 +77,7 @@ def test_every_read_gives_embedded_values_as_strings(api, ok):
     contact_id = api.sb.contacts()["contact_id"][0]
     flt = {"filter": {"filterType": "extRef", "comparison": "eq", "value": "u1"}}
     reads = [
-        ok(api.post(api.search(), json=flt))["elements"][0],
+        ok(api.post(api.search(), json=flt, params={"includeEmbedded": "true"}))["elements"][0],
         ok(api.get(f"{api.contacts()}/{contact_id}")),
         ok(api.get(api.members()))["elements"][0],
         ok(api.get(f"{api.members()}/{contact_id}")),

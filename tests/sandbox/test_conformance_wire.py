@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 
 from qxframe._sandbox import Sandbox
 from qxframe._sandbox._app import ROUTE_MODULES, QualtricsPaths, SandboxApp
+from qxframe._sandbox._credentials import Credentials
 from qxframe._sandbox._faults import Faults
 from qxframe._sandbox._store import Store
 from qxframe._sandbox._wire import TopLevel, success
@@ -158,7 +159,8 @@ def test_an_answer_can_sit_at_the_envelope_top_level():
 def test_a_request_and_body_handler_is_served_through_the_same_pipeline():
     """§1: a route made with ``SandboxApp.route`` checks the token and logs like the rest."""
     store = Store()
-    app = SandboxApp(store, Faults(), api_token="t" * 40)
+    credentials = Credentials("t" * 40, client_id="client", client_secret="secret")
+    app = SandboxApp(store, Faults(), credentials=credentials)
     echo = app.route("/API/v3/echo", "reads", lambda request, body: (200, {"n": len(body)}), "POST")
     served = QualtricsPaths(Starlette(routes=[echo]))
 

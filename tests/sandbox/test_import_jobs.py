@@ -230,3 +230,83 @@ def test_import_creates_are_their_own_rate_limit_family(make_api, err):
     api = make_api(rate_limit={"imports": 1})
     api.post(jobs(api), json={"contacts": [{"extRef": "a"}]})
     err(api.post(jobs(api), json={"contacts": [{"extRef": "b"}]}), 429)
+
+
+def test_an_import_into_a_list_or_directory_that_does_not_exist_completes_with_zeros(api, ok):
+    """docs/qualtrics-api.md §9 (FAQ): "all counts at 0 … usually indicates a directoryId,
+    mailingListId or transactionBatchId that does not exist": accepted, nothing done."""
+    for where in ({"ml": "CG_doesNotExist"}, {"directory_id": "POOL_doesNotExist"}):
+        result = create(api, ok, [{"email": "a@example.com"}, {"extRef": "b"}], **where)
+        status = ok(api.get(result["tracking"]["url"]))
+        assert status["percentComplete"] == 100
+        assert status["contacts"]["count"] == {"added": 0, "updated": 0, "failed": 0}
+        directory = where.get("directory_id", api.sb.directory_id)
+        path = report(api, result["id"]).replace(api.sb.directory_id, directory)
+        assert ok_top(api.get(path))["results"]["importReportEntries"] == []
+    assert api.sb.contacts().height == 0
+
+
+def ok_top(response):
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_null_values_leave_a_contact_unprocessed(api, ok, clock):
+    """docs/qualtrics-api.md §9: "Do Not Use Null": a contact with a null is unprocessed."""
+    contacts = [
+        {"email": "a@example.com", "firstName": None},
+        {"email": "b@example.com", "embeddedData": {"k": None}},
+        {"email": "c@example.com"},
+    ]
+    result = create(api, ok, contacts)
+    assert result["contacts"]["unprocessed"] == [0, 1]
+    assert api.sb.contacts()["email"].to_list() == ["c@example.com"]
+    summary = ok(api.get(result["tracking"]["url"] + "/summary"))
+    assert summary["invalidEmails"] == []  # well-formed addresses are not listed there
+
+
+def test_an_import_creates_its_transactions_in_its_batch(api, ok, clock):
+    """docs/qualtrics-api.md §9: with transactionMeta.batchId of an existing batch, each
+    contact's transactionData becomes a transaction in that batch; an unknown batch creates
+    none."""
+    batches = f"/API/v3/directories/{api.sb.directory_id}/transactionbatches"
+    batch = ok(api.post(batches, json={"transactionIds": []}))["id"]
+    body = {
+        "transactionMeta": {"batchId": batch, "fields": ["order"]},
+        "contacts": [
+            {"email": "a@example.com", "transactionData": {"order": "o-1"}},
+            {"email": "b@example.com", "transactionData": {"order": "o-2"}},
+            {"email": "c@example.com"},
+        ],
+    }
+    result = ok(api.post(jobs(api), json=body), 202)
+    status = ok(api.get(result["tracking"]["url"]))
+    assert status["transactions"]["count"] == {"created": 2}
+    entries = api.get(report(api, result["id"])).json()["results"]["importReportEntries"]
+    held = api.sb.transactions()
+    assert [e["transactionId"] for e in entries[:2]] == held["transaction_id"].to_list()
+    assert entries[2]["transactionId"] is None
+    assert held["mailing_list_id"].unique().to_list() == [api.sb.mailing_list_id]
+    assert held["data"].to_list() == ['{"order": "o-1"}', '{"order": "o-2"}']
+    in_batch = ok(api.get(f"{batches}/{batch}/transactions"))["elements"]
+    assert len(in_batch) == 2
+    unknown = {**body, "transactionMeta": {"batchId": "BT_doesNotExist", "fields": ["order"]}}
+    again = ok(api.post(jobs(api), json=unknown), 202)
+    assert ok(api.get(again["tracking"]["url"]))["transactions"]["count"] == {"created": 0}
+    assert api.sb.transactions().height == 2
+
+
+def test_invalid_emails_lists_only_malformed_addresses(api, ok, clock):
+    """docs/qualtrics-api.md §9: ``invalidEmails`` names malformed addresses, not contacts
+    left unprocessed for another reason."""
+    body = {
+        "transactionMeta": {"batchId": "BT_1", "fields": ["a"]},
+        "contacts": [
+            {"email": "good@example.com", "transactionData": {"b": 1}},
+            {"email": "bad@@example"},
+        ],
+    }
+    result = ok(api.post(jobs(api), json=body), 202)
+    assert result["contacts"]["unprocessed"] == [0, 1]
+    summary = ok(api.get(result["tracking"]["url"] + "/summary"))
+    assert summary["invalidEmails"] == ["bad@@example"]
