@@ -32,10 +32,11 @@ demo: $(DEMO_STAMP)
 	@echo "== Running the demo against the embedded sandbox (python -m qxframe.demo)"
 	$(PY) -m qxframe.demo
 
+# -n auto: one pytest worker per core; a notebook's cells stay on one worker (loadfile).
 test: lint typecheck
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests -n auto
 	$(PY) -m pytest --doctest-modules --ignore=qxframe/__main__.py qxframe
-	$(PY) -m pytest --nbval-lax -p no:randomly notebooks/
+	$(PY) -m pytest --nbval-lax -p no:randomly -n auto --dist loadfile notebooks/
 
 # The test suite with every dependency at the lowest version pyproject.toml declares
 # (.ci/min_constraints.py pins each floor; --check proves they are what got installed).
@@ -53,7 +54,7 @@ $(MIN_STAMP): pyproject.toml .ci/min_constraints.py
 
 test-min: $(MIN_STAMP)
 	$(MIN_PY) .ci/min_constraints.py --check
-	$(MIN_PY) -m pytest tests -W error::polars.exceptions.PerformanceWarning \
+	$(MIN_PY) -m pytest tests -n auto -W error::polars.exceptions.PerformanceWarning \
 		-W "error:pandera requires:UserWarning"
 
 lint: $(STAMP)

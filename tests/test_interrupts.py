@@ -398,13 +398,13 @@ def test_a_push_s_caches_leave_no_task_running_and_no_error_unread():
     # "exception was never retrieved")
     import gc
 
-    from qxframe.actions._runner import _Push
+    from qxframe.actions._context import PushContext
 
     async def main() -> list[dict]:
         loop = asyncio.get_running_loop()
         logged: list[dict] = []
         loop.set_exception_handler(lambda _loop, context: logged.append(context))
-        push = _Push(None)
+        push = PushContext(None)
         push.keep(running := loop.create_future())
         failed = loop.create_future()
         failed.set_exception(RuntimeError("lookup failed"))

@@ -132,7 +132,7 @@ def test_one_renewal_on_401_serves_every_request_in_flight():
 
 def test_a_push_that_outlives_its_token_sends_every_row_once():
     """Transactions for new people (search, create, transactions) against a sandbox whose
-    tokens live 20 requests (8 in flight at most): every row succeeds, the token is renewed
+    tokens live 40 requests (8 in flight at most): every row succeeds, the token is renewed
     on the 401s, nothing is created twice."""
     ticks = Ticks(step=1.0)
     frame = pl.DataFrame(
@@ -142,7 +142,7 @@ def test_a_push_that_outlives_its_token_sends_every_row_once():
             "transaction_data": [f'{{"n": {i}}}' for i in range(120)],
         }
     )
-    with qx.sandbox(oauth_token_ttl=20, clock=ticks.tick) as sb:
+    with qx.sandbox(oauth_token_ttl=40, clock=ticks.tick) as sb:
         client = sb.client(oauth=True)
         res = qx.upsert_transactions(
             frame,

@@ -290,3 +290,18 @@ def test_settle_unknown_without_unknown_rows_reads_nothing(sb):
     with sb.client() as client:
         same = qx.settle_unknown(MIX.head(1), res, client=client, directory_id=sb.directory_id)
     assert same.equals(res) and sb.requests().is_empty()
+
+
+def test_a_push_into_a_list_then_its_plan_is_unchanged_unsubscribed_included(sb):
+    """The push's unsubscribed goes to the list (its members' flag, §12), which is what a
+    list read gives back: pushing and then planning the same rows changes nothing."""
+    frame = pl.DataFrame(
+        {"email": ["in@example.com", "out@example.com"], "unsubscribed": [False, True]}
+    )
+    where = {"directory_id": sb.directory_id, "mailing_list_id": sb.mailing_list_id}
+    with sb.client() as client:
+        qx.upsert_contacts(frame, client=client, **where)
+        members = qx.read_contacts(client=client, **where)
+        plan = qx.plan_contacts(frame, client=client, **where)
+    assert members["unsubscribed"].to_list() == [False, True]
+    assert _ops(plan) == [("dry_run", "unchanged")] * 2

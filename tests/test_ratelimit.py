@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from qxframe.delivery._config import resolve_rate_limits
 from qxframe.delivery._ratelimit import MIN_RATE, RateLimiter, TokenBucket, bucket_for
 
 
@@ -96,6 +97,12 @@ def test_a_short_push_goes_at_once_within_the_limit(fake_time):
     assert acquire_all(limiter, "contacts", 10, fake_time) == 0.0
     # the eleventh waits: the burst (10) is spent, then one every 60 / 490 s
     assert acquire_all(limiter, "contacts", 1, fake_time) == pytest.approx(60 / 490)
+
+
+def test_a_short_push_goes_at_once_with_the_default_limits_brand_included(fake_time):
+    limits = resolve_rate_limits(None)  # Qualtrics' limits, the brand's budget among them
+    limiter = RateLimiter(limits, clock=fake_time.clock, sleep=fake_time.sleep)
+    assert acquire_all(limiter, "contacts", 10, fake_time) == 0.0
 
 
 @pytest.mark.parametrize("limit", [30, 61, 100, 500, 601, 3000])

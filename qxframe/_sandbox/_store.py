@@ -166,7 +166,8 @@ class Store:
         """Create a contact, or merge into the one its directory's dedup fields match.
 
         With ``mailing_list_id`` the contact (new or merged) is also a member of that list
-        (docs/qualtrics-api.md §7); its ``contactLookupId`` is then in ``contact.lists``.
+        (docs/qualtrics-api.md §7); its ``contactLookupId`` is then in ``contact.lists``, and
+        the body's ``unsubscribed`` is the list's flag, as on a member's PUT (§12).
         """
         directory = self.directory(directory_id)
         if mailing_list_id is not None:
@@ -174,9 +175,14 @@ class Store:
         body = check_contact_body(body)
         with self.lock:
             contact = self._dedup_match(directory, body) or self._new_contact(directory_id)
-            self._apply(contact, body)
-            if mailing_list_id is not None:
-                self.join_list(contact, mailing_list_id)
+            if mailing_list_id is None:
+                self._apply(contact, body)
+                return contact.contact_id
+            flag = body.get("unsubscribed")  # the list's flag, not the directory's
+            self._apply(contact, {k: v for k, v in body.items() if k != "unsubscribed"})
+            membership = self.join_list(contact, mailing_list_id)
+            if flag is not None:
+                _unsubscribe(membership, flag)
             return contact.contact_id
 
     def _new_contact(self, directory_id: str) -> Contact:
@@ -291,12 +297,8 @@ class Store:
         contact = self.member(directory_id, mailing_list_id, ref)
         body = check_contact_body(body)
         with self.lock:
-            membership = contact.lists[mailing_list_id]
             if "unsubscribed" in body:
-                flag = body.pop("unsubscribed")
-                if flag and not membership.unsubscribed:
-                    membership.unsubscribe_date = now()
-                membership.unsubscribed = flag
+                _unsubscribe(contact.lists[mailing_list_id], body.pop("unsubscribed"))
             self._apply(contact, body)
 
     def remove_member(self, directory_id: str, mailing_list_id: str, ref: str) -> None:
@@ -371,3 +373,10 @@ class Store:
                 }
                 for c in self.state.contacts.all
             ]
+
+
+def _unsubscribe(membership: Membership, flag: bool) -> None:
+    """Set a list membership's own ``unsubscribed`` flag (dated when it turns on)."""
+    if flag and not membership.unsubscribed:
+        membership.unsubscribe_date = now()
+    membership.unsubscribed = flag

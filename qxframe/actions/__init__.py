@@ -8,8 +8,9 @@ Everything here knows what a push is; nothing below it does (docs/architecture.m
 - ``_handle``: a push running on the client's loop, waited for or cancelled;
 - ``_action``: the contract: :class:`~qxframe.actions._action.Action` (what an action
   provides) and :class:`~qxframe.actions._action.Context` (what it is given for a push);
-- ``_runner``: the runner every push takes: chunks, journal, concurrency, progress, each
-  outcome reported once; ``_chunks`` and ``_resume`` are its steps;
+- ``_runner``: the runner every push takes: chunks, journal, concurrency, progress;
+  ``_context`` (each outcome reported once, and checked), ``_chunks`` and ``_resume``
+  are its parts;
 - one module per action: ``_contacts``, ``_transactions``, ``_workflows``;
 - what those share: ``_lookups`` and ``_import_lookups`` (a transaction's contact),
   ``_imports`` and ``_import_job`` (import jobs, one job's life), ``_dedup`` (whether a directory

@@ -1,9 +1,9 @@
 """What an action is: the contract between an action module and the runner that pushes it.
 
 This module is the whole contract (docs/architecture.md, "The path of a row"), in the
-manner of httpx's ``_transports/base.py``: the runner (:mod:`qxframe.actions._runner`)
-implements :class:`Context`, the action modules implement :class:`Action`, and neither
-imports the other.
+manner of httpx's ``_transports/base.py``: the runner implements :class:`Context`
+(:mod:`qxframe.actions._context`, used by :mod:`qxframe.actions._runner`), the action
+modules implement :class:`Action`, and neither imports the other.
 
 An action is given the valid rows of one chunk and a :class:`Context`. It sends them and
 **reports each row's outcome once** through :meth:`Context.report`, as soon as it is

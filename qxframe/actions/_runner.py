@@ -5,15 +5,12 @@ row"): it reads the input in chunks, prepares each chunk (mapping + validation),
 invalid rows, skips what the journal says is done (:mod:`qxframe.actions._resume`), and
 checks before the first write that the push can succeed as set up (the credentials, the
 destination: :mod:`qxframe.actions._preflight`), and
-hands the valid rows to the action's ``send`` (or ``dry_run``) with a :class:`_Push`, the
-:class:`~qxframe.actions._action.Context` of this push. Each chunk's results go to a
-``sink`` when one is given (memory stays bounded), else into the one results frame
-returned.
-
-What an action reports comes to one place, :meth:`_Push.report`, and from there alone to
-the journal, the progress bar, the count of rows sent and the chunk's results; when
-``send`` returns, :meth:`_Push.results` checks that every row handed over was reported
-exactly once (else :class:`~qxframe.actions._action.LostRows`).
+hands the valid rows to the action's ``send`` (or ``dry_run``) with this push's
+:class:`~qxframe.actions._context.PushContext`. What the action reports reaches the
+journal, the progress bar and the results through that context alone; when ``send``
+returns, the chunk's results are taken from it, every row handed over checked reported
+once. Each chunk's results go to a ``sink`` when one is given (memory stays bounded),
+else into the one results frame returned.
 
 An in-memory frame (polars or pandas) is mapped and validated whole before its first
 request; a streamed input (a file, a LazyFrame) chunk by chunk (:mod:`qxframe.actions._chunks`).
@@ -26,11 +23,9 @@ itself.
 from __future__ import annotations
 
 import asyncio
-import weakref
-from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,221 +34,22 @@ import polars as pl
 
 from qxframe import _fields, _partial, _results
 from qxframe._inputs import count_rows, json_columns_of
-from qxframe._journal import ImportRow, Journal
+from qxframe._journal import Journal
 from qxframe._prepare import Prepared, check_constants, prepare
 from qxframe._results import Status
 from qxframe.actions import _leavers, _preflight
-from qxframe.actions._action import JOB_COLUMN, Action, Answer, LostRows, Outcomes
+from qxframe.actions._action import Action
 from qxframe.actions._chunks import prepared_chunks
+from qxframe.actions._context import DEFAULT_CONCURRENCY, Aborted, PushContext
 from qxframe.actions._resume import Resume, default_operation
 from qxframe.delivery._config import positive
-from qxframe.delivery._inflight import MAX_IN_FLIGHT
-from qxframe.delivery._stop import Stop, Stopped, current, current_stop, finish, watch_wire
-from qxframe.exceptions import AuthError, ConfigError, QxError
+from qxframe.delivery._stop import Stop, Stopped, current, current_stop, finish
+from qxframe.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from qxframe.delivery._client import Client
-    from qxframe.delivery._envelope import Reply
 
-#: Without ``concurrency=``, this many groups of rows may be in progress at once; how many
-#: requests are really in flight is then decided per endpoint family by the delivery
-#: layer, from its rate limit and the latency it observes (qxframe.delivery._inflight).
-DEFAULT_CONCURRENCY = MAX_IN_FLIGHT
 PROGRESS_THRESHOLD = 300  # rows: smaller pushes show no progress bar unless asked
-
-
-class _Aborted(Exception):
-    """Internal: the push was stopped by a fatal error (see ``_Push.fatal``)."""
-
-
-class _Push:
-    """The :class:`~qxframe.actions._action.Context` of one push, and its bookkeeping."""
-
-    def __init__(
-        self,
-        client: Client | None,
-        state: Any = None,
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        input_rows: int | None = None,
-        stop: Stop | None = None,
-        progress: Any = None,
-        journal: Resume | None = None,
-    ) -> None:
-        self.client, self.state = client, state
-        self.concurrency, self.input_rows = concurrency, input_rows
-        self.started = datetime.now(UTC)
-        self.stop = stop or Stop()
-        self.progress = progress
-        self.journal = journal  # written here alone: call, report, remember, forget
-        self.fatal: QxError | None = None  # a token refused before the first success
-        self.any_success = False
-        self.sent = 0  # rows whose request went out (reported with attempts, or unanswered)
-        self.tasks: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()  # see end()
-        self.checked = _preflight.Checked()  # what was checked before the first write
-        self._slots = asyncio.Semaphore(concurrency)
-        self._rate_note = ""
-        self.begin_chunk()
-
-    # -- the context an action is given ---------------------------------------------
-
-    @property
-    def api(self) -> Client:
-        assert self.client is not None, "a push that sends needs a client"
-        return self.client
-
-    async def call(
-        self, make: Callable[[], Awaitable[Reply]], *, risky_rows: Sequence[int] = ()
-    ) -> Answer:
-        """One request under the concurrency limit; a refusal comes back as its error.
-
-        This is the one place a request's ``QxError`` is caught. A 401/403 before any
-        success in this push stops the whole push (it raises ``AuthError`` to the caller);
-        after a success it only fails its rows. Once the push is told to stop, no request
-        starts (``Stopped``); a risky write cancelled on the wire is remembered as
-        unanswered (its ``pending`` mark stays in the journal).
-        """
-        async with self._slots:
-            if self.fatal is not None:
-                raise _Aborted
-            if self.stop.requested:
-                raise Stopped
-            if risky_rows and self.journal is not None:
-                self.journal.sending(risky_rows)
-            with watch_wire() as wire:
-                try:
-                    reply = await make()
-                except AuthError as error:
-                    if not self.any_success:
-                        self.fatal = error
-                        self.forget(risky_rows)
-                        raise _Aborted from error
-                    return error
-                except QxError as error:
-                    return error
-                except Stopped:  # gated before the wire: nothing of it landed
-                    self.forget(risky_rows)
-                    raise
-                except asyncio.CancelledError:
-                    if wire.reached:
-                        self.unanswered.extend(risky_rows)
-                    else:
-                        self.forget(risky_rows)
-                    raise
-            self.any_success = True
-            return reply
-
-    def report(self, outcomes: Outcomes, *, shown: object = None) -> None:
-        """Rows whose outcome is known: the journal, the bar, the count sent, the results."""
-        if isinstance(outcomes, pl.DataFrame):
-            count = outcomes.height
-            self.frames.append(outcomes)
-            self.sent += int((outcomes["attempts"].fill_null(0) > 0).sum())
-        else:
-            count = len(outcomes)
-            self.outcomes.extend(outcomes)
-            self.sent += sum(1 for outcome in outcomes if outcome.attempts)
-        if self.journal is not None and count:
-            self.journal.record(outcomes)
-        self.advance(count - self._shown.pop(shown, 0))
-        self._show_rate_limit()
-
-    def show(self, key: object, rows: int) -> None:
-        before = self._shown.get(key, 0)
-        if rows > before:
-            self._shown[key] = rows
-            self.advance(rows - before)
-
-    def remember(self, rows: Sequence[int], job: ImportRow, unprocessed: Collection[int]) -> None:
-        if self.journal is not None:
-            self.journal.remember(rows, job, unprocessed)
-
-    def forget(self, rows: Sequence[int]) -> None:
-        if rows and self.journal is not None:
-            self.journal.forget(rows)
-
-    def keep(self, task: asyncio.Future[Any]) -> None:
-        self.tasks.add(task)  # while the action's state holds it (a cache may drop it)
-
-    # -- the runner's bookkeeping ---------------------------------------------------
-
-    def begin_chunk(self) -> None:
-        self.outcomes: list[_results.Outcome] = []  # reported, as objects
-        self.frames: list[pl.DataFrame] = []  # reported, as frames
-        self.unanswered: list[int] = []  # rows of a write cancelled on the wire (stopping)
-        self._shown: dict[object, int] = {}  # rows the bar counts ahead of their report
-
-    def results(self, handed: pl.DataFrame) -> pl.DataFrame:
-        """The chunk's results from what was reported; every row of ``handed`` exactly once.
-
-        A row handed back with its recorded job (``JOB_COLUMN``) that landed is
-        ``skipped``: it landed in the earlier run.
-        """
-        reported = _results.assemble([_results.from_outcomes(self.outcomes), *self.frames])
-        rows = reported["row"]
-        if rows.len() != handed.height or not rows.equals(handed["row"].sort(), check_names=False):
-            raise LostRows(_lost(handed["row"], rows))
-        if JOB_COLUMN not in handed.columns:
-            return reported
-        earlier = handed.filter(pl.col(JOB_COLUMN).is_not_null())["row"].implode()
-        landed = pl.col("row").is_in(earlier) & (pl.col("status") == Status.SUCCESS)
-        return reported.with_columns(
-            status=pl.when(landed).then(pl.lit(Status.SKIPPED)).otherwise(pl.col("status")),
-            http_status=pl.when(landed).then(None).otherwise(pl.col("http_status")),
-        )
-
-    def unreported(self, handed: pl.DataFrame) -> pl.DataFrame:
-        """Results of ``handed`` (rows being sent) when sending stopped part-way: what was
-        reported, and the rest unanswered (on the wire, or in a recorded job) or not sent."""
-        self.sent += len(self.unanswered)
-        out = list(self.unanswered)
-        if JOB_COLUMN in handed.columns:  # still pending in their jobs: followed next time
-            out += handed.filter(pl.col(JOB_COLUMN).is_not_null())["row"].to_list()
-        parts = [_results.from_outcomes(self.outcomes), *self.frames]
-        done = pl.concat([p["row"] for p in parts])
-        rest = _partial.unsettled(handed.select("row"), done.to_list(), out)
-        self.advance(int(rest["attempts"].sum()))  # the bar never counts a row not sent
-        return _results.assemble([*parts, rest])
-
-    def advance(self, rows: int) -> None:
-        if self.progress is not None and rows:
-            self.progress.update(rows)
-
-    def _show_rate_limit(self) -> None:
-        """Say on the bar which rate limit holds the push back, while one does."""
-        if self.client is None or self.progress is None:
-            return
-        held = self.client.limiter.holding()  # the family that waited last: short on the bar
-        text = next((f"held to {rate:.0f}/min ({f})" for f, rate in held.items()), "")
-        show = getattr(self.progress, "set_postfix_str", None)  # tqdm's; a bar may lack it
-        if text != self._rate_note and show is not None:
-            self._rate_note = text
-            show(text, refresh=False)
-
-    def end(self) -> None:
-        """Cancel the shared tasks still pending (a stopped push's lookups); read the rest."""
-        drop_pending(list(self.tasks))
-
-
-def drop_pending(tasks: Iterable[asyncio.Future[Any]]) -> None:
-    for task in tasks:
-        if not task.done():
-            task.cancel()
-        elif not task.cancelled():
-            task.exception()  # retrieved: no "exception was never retrieved" log
-
-
-def _lost(handed: pl.Series, reported: pl.Series) -> str:
-    missing = handed.filter(~handed.is_in(reported.implode())).head(5).to_list()
-    extra = reported.filter(~reported.is_in(handed.implode())).head(5).to_list()
-    twice = reported.filter(reported.is_duplicated()).unique().head(5).to_list()
-    return (
-        f"the action's send returned with rows it was handed not reported {missing}, rows "
-        f"reported twice {twice}, or rows reported it was not handed {extra} (at most five of "
-        "each): an action reports each row's outcome once, through ctx.report."
-    )
-
-
 Sink = Callable[[pl.DataFrame], object]
 
 
@@ -310,7 +106,7 @@ async def apush(
     json_columns = _json_columns(given.get("json_columns"), source)
     plan = _Plan(action, mapping, constants, allowed_origin, dry_run, json_columns)
     in_memory = not isinstance(source, str | Path | pl.LazyFrame)
-    push = _Push(
+    push = PushContext(
         client,
         action.start(given),
         concurrency=concurrency,
@@ -422,7 +218,7 @@ def preview(
     prepared = _prepare(plan, head, 0)
     parts = [_results.from_invalid(prepared.invalid)]
     if prepared.valid.height:
-        push = _Push(None, action.start(_options(action, {})))
+        push = PushContext(None, action.start(_options(action, {})))
         parts.append(action.dry_run(prepared.valid, push))
     return _results.assemble(parts)
 
@@ -439,7 +235,7 @@ def _prepare(plan: _Plan, chunk: pl.DataFrame, offset: int) -> Prepared:
     )
 
 
-async def _push_chunk(plan: _Plan, prepared: Prepared, push: _Push, out: _Out) -> None:
+async def _push_chunk(plan: _Plan, prepared: Prepared, push: PushContext, out: _Out) -> None:
     """Push one prepared chunk; hand its results (sorted by input position) to ``out``.
 
     Stopped or failing part-way, the chunk's unreported rows are handed over too.
@@ -487,7 +283,7 @@ def _after(error: BaseException, step: Callable[..., object], *args: Any) -> Non
         error.add_note(f"Then, also: {also}")
 
 
-async def _send(plan: _Plan, valid: pl.DataFrame, push: _Push) -> pl.DataFrame:
+async def _send(plan: _Plan, valid: pl.DataFrame, push: PushContext) -> pl.DataFrame:
     """The results of ``valid``: dry-run, or sent by the action and checked."""
     action = plan.action
     if valid.height == 0:
@@ -508,7 +304,7 @@ async def _send(plan: _Plan, valid: pl.DataFrame, push: _Push) -> pl.DataFrame:
     except BaseException as exc:
         if push.journal is not None:
             _after(exc, push.journal.flush)
-        if isinstance(exc, _Aborted):
+        if isinstance(exc, Aborted):
             assert push.fatal is not None
             raise push.fatal from None
         raise

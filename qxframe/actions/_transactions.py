@@ -128,6 +128,12 @@ async def send_batch(
     "What is sent"). When both halves of a refused batch go through, its size is remembered
     for the push and later batches that large are split before they are sent. ``spent``:
     attempts already spent on these rows.
+
+    Each request's outcomes are reported as soon as it is answered (``ctx.report``), not
+    when the whole batch is done: a push stopped while the rest of a batch (its tail, or a
+    second half) is still to go reports the rows that landed, so a resumed push skips them
+    instead of sending them twice. The outcomes are also returned, for the caller's split
+    bookkeeping.
     """
     state: Transactions = ctx.state
     refused = state.refused_size
@@ -151,10 +157,12 @@ async def send_batch(
         if isinstance(answer, BadRequestError) and all(o.http_status != 400 for o in outcomes):
             state.refused_size = min(refused or len(rows), len(rows))
         return outcomes
-    return [
+    outcomes = [
         _outcome(row, contact_id, attempts + spent, answer)
         for row, contact_id, attempts in batch.items
     ]
+    ctx.report(outcomes)
+    return outcomes
 
 
 def _grow(growth: Growth, answer: Answer, body: Mapping[str, Any]) -> None:
@@ -271,7 +279,7 @@ async def _send_all(ctx: Context, batches: list[Batch], default_date: str) -> No
         try:
             for earlier in batches[index].after:
                 await answered[earlier].wait()
-            ctx.report(await send_batch(ctx, batches[index], default_date))
+            await send_batch(ctx, batches[index], default_date)  # reports as answered
         finally:
             answered[index].set()
 

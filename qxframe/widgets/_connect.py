@@ -1,4 +1,5 @@
-"""The connect panel: token, datacenter, a whoami check, directory and mailing-list pickers.
+"""The connect panel: token or OAuth client, datacenter, a whoami check, directory and
+mailing-list pickers.
 
 The mailing-list picker starts at "none" (:data:`NO_LIST`): a push from a preview adds
 people to a list only when the person picked one. The panel keeps the journals of every
@@ -14,7 +15,10 @@ Connect is pressed, handed to :class:`qxframe.Client` (which keeps it in a ``Sec
 and cleared at once, whatever happens next. A token from ``QUALTRICS_API_TOKEN`` is never
 copied into a widget: the field only says, as a placeholder, that it will be used.
 Messages are built from qxframe's errors (which never carry the token) and are scrubbed
-of it anyway.
+of it anyway. The same holds for an OAuth client's secret: the panel offers a choice
+(:attr:`ConnectPanel.auth`) between an API token and an OAuth client (client ID and
+secret, or ``QUALTRICS_CLIENT_ID`` / ``QUALTRICS_CLIENT_SECRET``); its secret field is read
+once and cleared, and the secret from the environment is never copied into a widget.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ ENV_PLACEHOLDER = "using QUALTRICS_API_TOKEN from the environment"
 NO_LIST = ""
 NO_LIST_LABEL = "— none: add no one to a mailing list —"
 EMPTY_PLACEHOLDER = "paste your Qualtrics API token"
+SECRET_ENV_PLACEHOLDER = "using QUALTRICS_CLIENT_SECRET from the environment"
+TOKEN, OAUTH = "token", "oauth"  # the two ways in (the auth choice's values)
 
 
 def _wide(width: str = "32em") -> w.Layout:
@@ -85,6 +91,7 @@ class ConnectPanel(w.VBox):
         self.journals = PanelJournals()
         self.whoami: dict[str, Any] = {}
         self.token, self.datacenter, self.base_url = _credentials(self._env)
+        self.auth, self.client_id, self.client_secret = _oauth_fields(self._env)
         self.use_sandbox = w.Checkbox(description="try it in the sandbox", indent=False)
         self.connect_button = w.Button(description="Connect", button_style="primary")
         self.status = w.HTML()
@@ -95,12 +102,16 @@ class ConnectPanel(w.VBox):
         self.datacenter.observe(self._on_settings, names="value")
         self.base_url.observe(self._on_settings, names="value")
         self.use_sandbox.observe(self._on_sandbox, names="value")
+        self.auth.observe(lambda _change: self._show_auth(), names="value")
         self.connect_button.on_click(lambda _button: self.connect())
         self.directory.observe(self._on_directory, names="value")
         super().__init__(
             children=[
                 w.HTML("<b>Connect to Qualtrics</b>"),
+                self.auth,
                 self.token,
+                self.client_id,
+                self.client_secret,
                 self.datacenter,
                 self.base_url,
                 w.HBox([self.connect_button, self.use_sandbox]),
@@ -111,6 +122,7 @@ class ConnectPanel(w.VBox):
             ]
         )
         self.add_class("qx-connect")
+        self._show_auth()
         self._show_lists(False)
         self._say("Paste a token and press Connect, or try it in the sandbox.")
         if _settings_problem(self.datacenter.value, self.base_url.value.strip()):
@@ -149,8 +161,8 @@ class ConnectPanel(w.VBox):
 
     def connect(self) -> bool:
         """Check the settings with whoami and list the directories (what Connect does)."""
-        typed = self.token.value
-        self.token.value = ""  # never keep the token in synced widget state
+        typed, typed_secret = self.token.value, self.client_secret.value
+        self.token.value = self.client_secret.value = ""  # never kept in synced widget state
         self._close_clients()
         if self.use_sandbox.value:
             try:
@@ -160,17 +172,36 @@ class ConnectPanel(w.VBox):
                     f"The sandbox could not start ({type(exc).__name__}: {exc}); untick the "
                     "switch and try again, or run `qxframe sandbox` in a terminal."
                 )
-            token, datacenter, base_url = sb.api_token, DEFAULT_DATACENTER, sb.base_url
+            given: dict[str, str] = {"api_token": sb.api_token}
+            datacenter, base_url = DEFAULT_DATACENTER, sb.base_url
             # the sandbox's own limits, as sb.client() is told them: Qualtrics' defaults
             # (500 writes a minute) would make a sandbox push of a few hundred rows crawl
             options = {"rate_limits": sb.client_rate_limits, **self._options}
         else:
-            token = typed.strip() or self._env.get("QUALTRICS_API_TOKEN", "").strip()
             datacenter, base_url = self.datacenter.value, self.base_url.value.strip()
             options = self._options
-            if not token:
-                return self._fail("Paste your API token (or set QUALTRICS_API_TOKEN) first.")
-        return self._open(token, datacenter, base_url or None, options)
+            found = self._given(typed, typed_secret)
+            if isinstance(found, str):
+                return self._fail(found)
+            given = found
+        return self._open(given, datacenter, base_url or None, options)
+
+    def _given(self, typed: str, typed_secret: str) -> dict[str, str] | str:
+        """The credentials to connect with (typed, else from the environment), or why not."""
+        env = self._env
+        if self.auth.value == OAUTH:
+            client_id = self.client_id.value.strip() or env.get("QUALTRICS_CLIENT_ID", "").strip()
+            secret = typed_secret.strip() or env.get("QUALTRICS_CLIENT_SECRET", "").strip()
+            if not client_id or not secret:
+                return (
+                    "Give the OAuth client's ID and secret (or set QUALTRICS_CLIENT_ID and "
+                    "QUALTRICS_CLIENT_SECRET) first."
+                )
+            return {"client_id": client_id, "client_secret": secret}
+        token = typed.strip() or env.get("QUALTRICS_API_TOKEN", "").strip()
+        if not token:
+            return "Paste your API token (or set QUALTRICS_API_TOKEN) first."
+        return {"api_token": token}
 
     def disconnect(self) -> None:
         """Close the clients, stop a sandbox the panel started, and clear the pickers."""
@@ -190,23 +221,29 @@ class ConnectPanel(w.VBox):
     # -- internals -------------------------------------------------------------------
 
     def _open(
-        self, token: str, datacenter: str, base_url: str | None, options: Mapping[str, Any]
+        self,
+        given: Mapping[str, str],
+        datacenter: str,
+        base_url: str | None,
+        options: Mapping[str, Any],
     ) -> bool:
         reader: Client | None = None
+        secret = given.get("api_token") or given.get("client_secret")
         try:
             where = endpoint_base(datacenter, base_url)
         except ConfigError as exc:
             return self._fail(exc.message)
+        place: dict[str, Any] = {"datacenter": datacenter, "base_url": base_url, **given}
         try:
-            reader = Client(token, datacenter, base_url, **{**options, "retry": CHECK_RETRY})
+            reader = Client(**place, **{**options, "retry": CHECK_RETRY})
             self._say(f"Connecting to {reader.base_url}…")
             me = reader.whoami()
             directories = reader.directories()
-            client = Client(token, datacenter, base_url, **options)
+            client = Client(**place, **options)
         except Exception as exc:  # shown as a sentence, never as a traceback
             if reader is not None:
                 reader.close()
-            return self._fail(describe_error(exc, where, token))
+            return self._fail(describe_error(exc, where, secret))
         self._reader, self._client, self.whoami = reader, client, me
         preferred = self._sandbox.directory_id if self.use_sandbox.value and self._sandbox else None
         self._directories = directories
@@ -287,8 +324,16 @@ class ConnectPanel(w.VBox):
             widget.layout.display = display
 
     def _set_fields_disabled(self, disabled: bool) -> None:
-        for widget in (self.token, self.datacenter, self.base_url):
+        fields = (self.auth, self.token, self.client_id, self.client_secret)
+        for widget in (*fields, self.datacenter, self.base_url):
             widget.disabled = disabled
+
+    def _show_auth(self) -> None:
+        """The token field, or the OAuth client's two fields, as the auth choice says."""
+        oauth = self.auth.value == OAUTH
+        self.token.layout.display = "none" if oauth else None
+        for widget in (self.client_id, self.client_secret):
+            widget.layout.display = None if oauth else "none"
 
     def _reset_token_placeholder(self, connected: bool = False) -> None:
         if connected:
@@ -318,6 +363,30 @@ def _credentials(env: Mapping[str, str]) -> tuple[w.Password, w.Text, w.Text]:
     for widget in fields:
         widget.style.description_width = "7em"
     return fields
+
+
+def _oauth_fields(env: Mapping[str, str]) -> tuple[w.ToggleButtons, w.Text, w.Password]:
+    """The choice between an API token and an OAuth client, and the client's ID and secret
+    fields (the ID from ``QUALTRICS_CLIENT_ID``; the secret never copied from the env)."""
+    only_oauth = bool(env.get("QUALTRICS_CLIENT_ID")) and not env.get("QUALTRICS_API_TOKEN")
+    choice = w.ToggleButtons(
+        options=[("API token", TOKEN), ("OAuth client", OAUTH)],
+        value=OAUTH if only_oauth else TOKEN,
+        description="Sign in with",
+        style={"description_width": "7em"},
+    )
+    client_id = w.Text(
+        description="Client ID", value=env.get("QUALTRICS_CLIENT_ID") or "", layout=_wide()
+    )
+    secret = w.Password(description="Client secret", layout=_wide())
+    secret.placeholder = (
+        SECRET_ENV_PLACEHOLDER
+        if env.get("QUALTRICS_CLIENT_SECRET")
+        else "paste the OAuth client's secret"
+    )
+    for widget in (client_id, secret):
+        widget.style.description_width = "7em"
+    return choice, client_id, secret
 
 
 def _picker(description: str) -> w.Dropdown:
