@@ -143,9 +143,9 @@ async def send_batch(
         return await _halves(ctx, batch, default_date, spent)
     if len(batch.items) > state.growth.size:  # not that large yet: its head first, in order
         head = Batch(batch.directory_id, batch.items[: state.growth.size])
-        ctx.report(await send_batch(ctx, head, default_date, spent))  # known before the rest
+        first = await send_batch(ctx, head, default_date, spent)  # reported as answered
         rest = Batch(batch.directory_id, batch.items[len(head.items) :])
-        return await send_batch(ctx, rest, default_date, spent)
+        return first + await send_batch(ctx, rest, default_date, spent)
     body = {
         f"r{row['row']}": transaction_entry(row, contact_id=contact_id, default_date=default_date)
         for row, contact_id, _ in batch.items
