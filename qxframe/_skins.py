@@ -24,16 +24,22 @@ from qxframe._inputs import (
     CsvSource,
     count_rows,
     file_source,
-    identity,
     iter_chunks,
     json_columns_of,
-    stamp,
 )
 from qxframe._inputs import _is_pandas as is_pandas
 from qxframe._journal import peek
 from qxframe._jsonrows import JsonRows
 from qxframe._mapping import resolve
-from qxframe._results import OUTCOME_UNKNOWN, STATUSES, Status, assemble, collect, empty
+from qxframe._results import (
+    OPERATIONS,
+    OUTCOME_UNKNOWN,
+    STATUSES,
+    Status,
+    assemble,
+    collect,
+    empty,
+)
 from qxframe._sinks import ResultsWriter, Tally, read_results
 from qxframe.actions._handle import PushHandle, start_push
 from qxframe.actions._public import FUNCTIONS
@@ -52,6 +58,7 @@ __all__ = [
     "ACTIONS",
     "DEFAULT_DATACENTER",
     "FUNCTIONS",
+    "OPERATIONS",
     "OUTCOME_UNKNOWN",
     "STATUSES",
     "CsvSource",
@@ -73,7 +80,6 @@ __all__ = [
     "field",
     "fields_for",
     "file_source",
-    "identity",
     "is_pandas",
     "iter_chunks",
     "json_columns_of",
@@ -83,7 +89,6 @@ __all__ = [
     "preview",
     "read_results",
     "resolve",
-    "stamp",
     "start_push",
     "wait_interruptibly",
 ]
