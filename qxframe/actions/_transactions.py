@@ -122,7 +122,9 @@ def plan(ready: list[tuple[dict[str, Any], str, int]], batch_size: int) -> list[
 async def send_batch(
     ctx: Context, batch: Batch, default_date: str, spent: int = 0
 ) -> list[_results.Outcome]:
-    """Send one batch; split it in halves on 413, or on a 400 refusing it whole.
+    """Send one batch; split it in halves on 413, or on a 400 refusing it whole. Its
+    outcomes are returned, but those of a head sent first while batches are still growing
+    are reported at once (a push stopped before the rest goes keeps them).
 
     A 400 means nothing was processed, so the halves cannot duplicate (docs/architecture.md,
     "What is sent"). When both halves of a refused batch go through, its size is remembered
@@ -141,9 +143,9 @@ async def send_batch(
         return await _halves(ctx, batch, default_date, spent)
     if len(batch.items) > state.growth.size:  # not that large yet: its head first, in order
         head = Batch(batch.directory_id, batch.items[: state.growth.size])
-        first = await send_batch(ctx, head, default_date, spent)
+        ctx.report(await send_batch(ctx, head, default_date, spent))  # known before the rest
         rest = Batch(batch.directory_id, batch.items[len(head.items) :])
-        return first + await send_batch(ctx, rest, default_date, spent)
+        return await send_batch(ctx, rest, default_date, spent)
     body = {
         f"r{row['row']}": transaction_entry(row, contact_id=contact_id, default_date=default_date)
         for row, contact_id, _ in batch.items
@@ -168,14 +170,21 @@ async def send_batch(
 def _grow(growth: Growth, answer: Answer, body: Mapping[str, Any]) -> None:
     """Double the size after an answer accounting for every key; halve it after a request
     whose outcome is unknown (a 500, a timeout: perhaps a limit on the size)."""
-    if isinstance(answer, OutcomeUnknownError):
+    if isinstance(answer, QxError):
+        if isinstance(answer, OutcomeUnknownError):
+            growth.unknown(len(body))
+        return
+    result = answer.result
+    if not isinstance(result, dict):  # an answer that cannot be read: its rows are unknown
         growth.unknown(len(body))
-    elif not isinstance(answer, QxError):
-        result = answer.result or {}
-        keys = set(result.get("createdTransactions") or {})
-        keys |= set(result.get("unprocessedTransactions") or {})
-        if keys >= set(body):
-            growth.answered(len(body))
+        return
+    keys: set[str] = set()
+    for part in ("createdTransactions", "unprocessedTransactions"):
+        members = result.get(part)
+        if isinstance(members, dict):
+            keys |= set(members)
+    if keys >= set(body):
+        growth.answered(len(body))
 
 
 async def _halves(
