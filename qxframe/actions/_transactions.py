@@ -122,9 +122,7 @@ def plan(ready: list[tuple[dict[str, Any], str, int]], batch_size: int) -> list[
 async def send_batch(
     ctx: Context, batch: Batch, default_date: str, spent: int = 0
 ) -> list[_results.Outcome]:
-    """Send one batch; split it in halves on 413, or on a 400 refusing it whole. Its
-    outcomes are returned, but those of a head sent first while batches are still growing
-    are reported at once (a push stopped before the rest goes keeps them).
+    """Send one batch; split it in halves on 413, or on a 400 refusing it whole.
 
     A 400 means nothing was processed, so the halves cannot duplicate (docs/architecture.md,
     "What is sent"). When both halves of a refused batch go through, its size is remembered
@@ -143,9 +141,9 @@ async def send_batch(
         return await _halves(ctx, batch, default_date, spent)
     if len(batch.items) > state.growth.size:  # not that large yet: its head first, in order
         head = Batch(batch.directory_id, batch.items[: state.growth.size])
-        ctx.report(await send_batch(ctx, head, default_date, spent))  # known before the rest
+        first = await send_batch(ctx, head, default_date, spent)  # reported as answered
         rest = Batch(batch.directory_id, batch.items[len(head.items) :])
-        return await send_batch(ctx, rest, default_date, spent)
+        return first + await send_batch(ctx, rest, default_date, spent)
     body = {
         f"r{row['row']}": transaction_entry(row, contact_id=contact_id, default_date=default_date)
         for row, contact_id, _ in batch.items
