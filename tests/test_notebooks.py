@@ -50,11 +50,14 @@ def number(text: str) -> int:
     return int(text.replace(",", ""))
 
 
-def test_the_notebooks_are_the_five_the_readme_names():
-    assert len(NOTEBOOKS) == 5
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "the five example\nnotebooks" in readme or "the five example notebooks" in readme
-    assert "four example" not in readme
+def test_the_readme_and_docs_count_and_name_every_notebook():
+    words = {3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
+    count = words[len(NOTEBOOKS)]
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert f"the {count} example notebooks" in readme
+    assert f"{count} stories against the sandbox" in readme
+    docs = (ROOT / "docs" / "notebooks.md").read_text(encoding="utf-8")
+    assert [p.name for p in NOTEBOOKS if p.name not in docs] == []
 
 
 def test_no_notebook_lowers_the_sandbox_client_s_limits():
