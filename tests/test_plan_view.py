@@ -8,6 +8,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import ipywidgets as w
 import polars as pl
@@ -15,6 +16,9 @@ import pytest
 
 import qxframe as qx
 import qxframe.widgets as qxw
+from qxframe._skins import OPERATIONS, Status
+
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 
 MIX = pl.DataFrame(
     {
@@ -146,3 +150,38 @@ def test_cancel_stops_the_plan_and_it_wrote_nothing():
         assert _writes(slow, since).is_empty() and slow.contacts().is_empty()
         assert not pv.plan.plan_button.disabled
         client.close()
+
+
+def test_the_next_push_counts_are_a_dry_run_with_the_destination_s_journal(panel, sb):
+    contacts = pl.read_csv(SAMPLES / "contacts.csv", infer_schema=False)
+    pv = qxw.preview(contacts.head(20), client=panel)
+    assert pv.plan.next_push.value == ""  # no journal for this destination yet
+    pv.push()
+    after = pv.plan.wait_forecast(timeout=60)  # counted again once the push ended
+    assert after is not None, pv.plan.next_push.value
+    assert "The next push, by this destination" in pv.plan.next_push.value
+    assert Status.DRY_RUN not in after["status"].to_list()  # every valid row was sent
+    held = sb.contacts().height
+    changed = contacts.head(30)  # ten more people
+    pv2 = qxw.preview(changed, client=panel)  # the connect panel's journal for the session
+    since = sb.requests().height
+    shown = pv2.plan.forecast(wait=True)
+    assert _writes(sb, since).is_empty() and sb.contacts().height == held
+    journal = pv2._plan_inputs().journal
+    with sb.client() as client:
+        expected = qx.upsert_contacts(
+            changed, client=client, dry_run=True, journal=journal, progress=False, **pv2.constants
+        )
+    assert shown is not None
+    assert shown.select("row", "status", "operation").equals(
+        expected.select("row", "status", "operation")
+    )
+    counts, text = qx.summary(expected), pv2.plan.next_push.value
+    said = [f"{op} {counts[op]:,}" for op in OPERATIONS if counts.get(op)]
+    if not said:  # a journal that does not know operations: said by status
+        said = [f"to send {counts['dry_run']}", f"already sent {counts['skipped']}"]
+    said.append(f"invalid {counts['invalid']}")
+    assert counts["dry_run"] > 0 and counts["skipped"] > 0 and counts["invalid"] > 0
+    for part in said:
+        assert part in text
+    assert "nothing was sent" in text

@@ -56,10 +56,15 @@ class PlanInputs:
 
 def operations_text(results: pl.DataFrame) -> str:
     """``"create 2, update 1, unchanged 27"`` (operations that occur, in summary order),
-    then ``"; invalid 3"`` and ``"; failed 1"`` when rows are; ``"nothing"`` for none."""
+    then ``"; invalid 3"`` and ``"; failed 1"`` when rows are; ``"nothing"`` for none.
+    Results whose rows carry no operation (a journal that does not know them) are said by
+    status: ``"to send 3, already sent 27"``."""
     counts = summary(results)
     ops = dict(results.get_column("operation").value_counts().iter_rows())
     done = [f"{op} {ops[op]:,}" for op in OPERATIONS if ops.get(op)]
+    if not done:
+        said = {Status.DRY_RUN: "to send", Status.SKIPPED: "already sent"}
+        done = [f"{words} {counts[status]:,}" for status, words in said.items() if counts[status]]
     text = ", ".join(done) or "nothing"
     for status in (Status.INVALID, Status.FAILED):
         if counts[status]:
@@ -124,15 +129,21 @@ class PlanView(w.VBox):
         generation = self._generation
         if self._forecast is not None:
             self._forecast.cancel(hard=True)
-        ask = self._inputs()
         self.forecast_results = None
-        if ask.journal is None or not ask.journal.exists():
-            self.next_push.value = ""
-            return None
-        self.next_push.value = _html.message("Counting what the next push would do…")
-        options = {k: v for k, v in ask.options.items() if k != "concurrency"}
         self._forecast_ended.clear()
+        # started from a thread of its own: a push's end calls this on the client's loop,
+        # where a push cannot be started synchronously
+        threading.Thread(target=self._start_forecast, args=(generation,), daemon=True).start()
+        return self.wait_forecast() if wait else None
+
+    def _start_forecast(self, generation: int) -> None:
         try:
+            ask = self._inputs()
+            if ask.journal is None or not ask.journal.exists():
+                self._forecast_done(generation, None, None)
+                return
+            self.next_push.value = _html.message("Counting what the next push would do…")
+            options = {k: v for k, v in ask.options.items() if k != "concurrency"}
             handle = start_push(
                 ask.action,
                 ask.frame,
@@ -146,11 +157,22 @@ class PlanView(w.VBox):
             )
         except Exception as exc:  # a mapping or destination error: a sentence
             self._forecast_done(generation, None, exc)
-            return None
+            return
         self._forecast = handle
         handle.add_done_callback(lambda done: self._settle_forecast(generation, done))
-        if wait:
-            self._forecast_ended.wait()
+
+    def stop_forecast(self) -> None:
+        """Stop counting and clear the line (a push is about to use the journal)."""
+        self._generation += 1
+        if self._forecast is not None:
+            self._forecast.cancel(hard=True)
+        self.forecast_results, self.next_push.value = None, ""
+        self._forecast_ended.set()
+
+    def wait_forecast(self, timeout: float | None = None) -> pl.DataFrame | None:
+        """Wait until the running count has ended and shows; its results (``None`` without
+        a journal, or if it failed)."""
+        self._forecast_ended.wait(timeout)
         return self.forecast_results
 
     def _settle_forecast(self, generation: int, handle: PushHandle) -> None:
@@ -165,7 +187,7 @@ class PlanView(w.VBox):
         self, generation: int, res: pl.DataFrame | None, exc: BaseException | None
     ) -> None:
         if generation != self._generation:
-            return  # superseded: the newer forecast shows its own
+            return  # superseded: the newer forecast shows its own (and ends the wait)
         try:
             if res is not None:
                 self.forecast_results = res
@@ -173,6 +195,8 @@ class PlanView(w.VBox):
                     f"The next push, by this destination's journal: {operations_text(res)} "
                     "(a dry run: nothing was sent)."
                 )
+            elif exc is None:  # no journal for this destination: nothing to count
+                self.next_push.value = ""
             elif not isinstance(exc, KeyboardInterrupt | PushInterrupted):
                 where = self._where()
                 text = _sentence(exc, where, "Counting the next push")

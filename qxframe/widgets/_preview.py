@@ -353,6 +353,7 @@ class PreviewPanel(w.VBox):
     def _busy(self, busy: bool) -> None:
         if busy:
             self.results_area.children = []
+            self.plan.stop_forecast()  # the push uses the journal the count reads
         for button in (self.push_button, self.validate_button, self.again_button):
             button.disabled = busy
         self.cancel_button.disabled = not busy
