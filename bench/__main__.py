@@ -32,6 +32,7 @@ from bench import (
     report,
     sandbox_alone,
     small_push,
+    sync,
     transactions,
 )
 from bench._common import FULL, OUT, QUICK, ROOT, Figure, Row, Sizes, machine
@@ -48,6 +49,7 @@ BENCHMARKS: dict[str, Callable[[Sizes], Figure]] = {
     "g": imports.run_g,
     "r": reads.run,
     "i": small_push.run,
+    "w": sync.run,
 }
 
 

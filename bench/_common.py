@@ -58,6 +58,7 @@ class Sizes:
     r_latency: float = 0.3  # seconds the sandbox takes per answer
     i_rows: int = 10
     i_repeats: int = 15
+    w_people: int = 20_000  # the weekly re-push (figure w)
     time_limit: float = 420.0  # seconds any one measurement may run before it is cut short
 
 
@@ -80,6 +81,7 @@ QUICK = replace(
     e_rows=(250_000, 1_000_000),
     r_members=2_000,
     i_repeats=5,
+    w_people=5_000,
 )
 SMOKE = replace(
     FULL,
@@ -105,6 +107,7 @@ SMOKE = replace(
     r_members=120,
     r_latency=0.01,
     i_repeats=1,
+    w_people=200,
     time_limit=60.0,
 )
 

@@ -2,8 +2,8 @@
 
 This module owns turning FILE into an input (``-`` for standard input, ``--delimiter``,
 or a file by its extension) and the lines a resumed push prints after its summary: how
-many rows the journal had done, and whether the file changed since (read from the
-journal before the push, without locking or writing it).
+many rows the journal says Qualtrics already held (read from the journal before the push,
+without locking or writing it).
 """
 
 from __future__ import annotations
@@ -41,21 +41,11 @@ def journal_before(journal: str | None, frame: Any) -> Any:
 
 
 def say_resumed(tally: Any, before: Any, frame: Any) -> None:
-    """After a resumed push: how many rows were done before, and whether FILE changed."""
-    from qxframe._skins import stamp
-
+    """After a push with a journal that held rows: how many were not sent, and why."""
     if before is None or not before.rows:
         return
     skipped = tally.counts[Status.SKIPPED]
-    print(f"Resumed from the journal: {skipped} row(s) skipped as done by an earlier push.")
-    now = stamp(path_of(frame))
-    if before.stamp is not None and now is not None and before.stamp != now:
-        print(
-            "The file changed since that push: rows that are new or changed were sent, "
-            "rows unchanged were not."
-        )
-    if before.identity is None:
-        print(
-            "That journal was made by an older qxframe that did not record its input; it "
-            "now belongs to this push (another file, action or destination is refused)."
-        )
+    print(
+        f"From the journal: {skipped} row(s) skipped, Qualtrics already holding them (an "
+        "earlier push, or last week's sync, sent them); only what changed was sent."
+    )

@@ -87,7 +87,7 @@ def summarize(what: str, tally: Any, out: str | None = None, *, kept: bool = Tru
     ``out``: the results file written; ``kept``: say nothing of ``--out`` (a past results
     file is being read).
     """
-    from qxframe._skins import STATUSES
+    from qxframe._skins import OPERATIONS, STATUSES
 
     print(f"qxframe {what}: {sum(tally.counts.values())} row(s)")
     for status in STATUSES:
@@ -97,6 +97,9 @@ def summarize(what: str, tally: Any, out: str | None = None, *, kept: bool = Tru
         )
         detail = ", ".join(f"{code} {n}" for n, code in reasons)
         print(f"  {status:<8} {tally.counts[status]:>9}" + (f"   ({detail})" if detail else ""))
+    done = [f"{op} {tally.operations[op]}" for op in OPERATIONS if tally.operations[op]]
+    if done:  # what the push did to people and events
+        print("  operations: " + ", ".join(done))
     if tally.unknown:
         rows = listed(tally.unknown_rows, tally.unknown)
         print(

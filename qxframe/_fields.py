@@ -104,6 +104,30 @@ def _contact_fields() -> tuple[Field, ...]:
     )
 
 
+def _removal_fields(list_role: str | None) -> tuple[Field, ...]:
+    """A removal action's fields (DESIGN §7): its destination, and who (a contact id, or
+    identity fields looked up as a transaction's are). ``list_role``: ``"required"``,
+    ``"optional"`` (unsubscribe: list level with one, else directory level) or ``None``."""
+    where = [
+        Field("directory_id", "directoryId", "identifier", None, "POOL_", destination=True,
+              help="the XM Directory (POOL_…) of every contact (else a directory_id column)"),
+    ]  # fmt: skip
+    if list_role is not None:
+        where.append(
+            Field("mailing_list_id", "mailingListId", "identifier", None, "CG_",
+                  destination=True, required=list_role == "required",
+                  help="the mailing list (CG_…) of every row (else a mailing_list_id column)"
+                  + ("" if list_role == "required" else "; without one, the directory's")),
+        )  # fmt: skip
+    return (
+        *where,
+        Field("contact_id", "contactId", "identifier", None, "CID_"),
+        Field("ext_ref", "extRef", "string", None),
+        Field("email", "email", "string", None, format=EMAIL_PATTERN),
+        Field("phone", "phone", "string", None),
+    )
+
+
 _CATALOGUE: Final[dict[str, tuple[Field, ...]]] = {
     "contacts": (
         *_contact_fields(),
@@ -154,6 +178,10 @@ _CATALOGUE: Final[dict[str, tuple[Field, ...]]] = {
             whole_row=True,
         ),
     ),
+    # removal as frame operations (DESIGN §7; actions/_removals)
+    "remove": _removal_fields("required"),
+    "unsubscribe": _removal_fields("optional"),
+    "delete": _removal_fields(None),
 }
 
 #: The actions, in the order people are shown them (the CLI's subcommands, the pickers).
@@ -169,13 +197,14 @@ class Option:
     """
 
     name: str
-    default: int | str | bool | None
+    default: int | float | str | bool | None
     help: str
     #: the values a text option takes (``method``)
     choices: tuple[str, ...] = ()
     #: what it holds: a positive int (``count``), one of ``choices``, a switch (``flag``),
-    #: or a list of column names (``columns``: ``--json-columns a,b`` on the command line)
-    kind: Literal["count", "choice", "flag", "columns"] = "count"
+    #: a list of column names (``columns``: ``--json-columns a,b`` on the command line), or
+    #: a share below 1 or a count of people (``share``: ``--max-leave 0.2``)
+    kind: Literal["count", "choice", "flag", "columns", "share"] = "count"
 
 
 #: How contacts are sent (docs/architecture.md, "Mailing lists and import jobs").
@@ -198,8 +227,27 @@ _IMPORT_OPTIONS: Final = (
     ),
 )
 
+
+#: A sync's members who left the segment (DESIGN §7; ``actions/_leavers``).
+_SYNC_OPTIONS: Final = (
+    Option(
+        "on_leave",
+        None,
+        'members this sync put in the mailing list who left the segment: "remove" (out of '
+        'the list, still in the directory) or "unsubscribe" (from the list); needs a journal',
+        choices=("remove", "unsubscribe"),
+        kind="choice",
+    ),
+    Option(
+        "max_leave",
+        0.2,
+        "refuse when more members would leave: a share (0.2) or a count of people (500)",
+        kind="share",
+    ),
+)
+
 _OPTIONS: Final[dict[str, tuple[Option, ...]]] = {
-    "contacts": _IMPORT_OPTIONS,
+    "contacts": (*_IMPORT_OPTIONS, *_SYNC_OPTIONS),
     "transactions": (Option("batch_size", 100, "transactions per request"), *_IMPORT_OPTIONS),
     "workflow": (
         Option(
@@ -217,6 +265,9 @@ _OPTIONS: Final[dict[str, tuple[Option, ...]]] = {
             kind="flag",
         ),
     ),
+    "remove": (),
+    "unsubscribe": (),
+    "delete": (),
 }
 
 
@@ -242,6 +293,9 @@ _IDENTITY: Final[dict[str, tuple[str, ...]]] = {
     "contacts": ("ext_ref", "email", "phone"),
     "transactions": ("contact_id", "ext_ref", "email", "phone"),
     "workflow": (),
+    "remove": ("contact_id", "ext_ref", "email", "phone"),
+    "unsubscribe": ("contact_id", "ext_ref", "email", "phone"),
+    "delete": ("contact_id", "ext_ref", "email", "phone"),
 }
 
 

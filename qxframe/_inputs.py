@@ -25,9 +25,6 @@ naming the line; an input that cannot be read at all is a ``ConfigError`` too.
 
 Every source yields at least one chunk (an empty one, with the columns, for an empty
 input), so callers can always resolve a mapping against the columns.
-
-:func:`identity` is what a journal records of its input (docs/architecture.md,
-"Journal and resume"): a file's resolved path, else the column names.
 """
 
 from __future__ import annotations
@@ -237,34 +234,6 @@ def count_rows(source: Any) -> int | None:
         except pl.exceptions.PolarsError:
             return None
     return None
-
-
-def identity(source: Any) -> dict[str, Any]:
-    """What a journal records of an input: ``{"file": resolved path}`` or ``{"columns": …}``."""
-    source = _opened(source)
-    if isinstance(source, CsvSource | JsonRows) and source.path is not None:
-        source = source.path
-    if isinstance(source, Path):
-        return {"file": str(source.resolve())}
-    if isinstance(source, CsvSource | JsonRows):
-        return {"columns": source.columns()}
-    if isinstance(source, pl.LazyFrame):
-        return {"columns": source.collect_schema().names()}
-    if _is_pandas(source):
-        return {"columns": [str(c) for c in source.columns]}
-    return {"columns": list(getattr(source, "columns", []))}
-
-
-def stamp(source: Any) -> list[int] | None:
-    """``[size, mtime_ns]`` of a file input (to tell that it changed); ``None`` otherwise."""
-    path = source.path if isinstance(source, CsvSource | JsonRows) else source
-    if not isinstance(path, str | Path):
-        return None
-    try:
-        info = Path(path).stat()
-    except OSError:
-        return None
-    return [info.st_size, info.st_mtime_ns]
 
 
 def _separator(given: str | None, path: Path | None) -> str:

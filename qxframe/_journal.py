@@ -1,41 +1,38 @@
-"""The journal: a local SQLite file recording what happened to each row a push sent.
+"""The journal: a local SQLite file remembering what Qualtrics accepted at one destination.
 
-This module owns the file format, the row keys and the queries; :mod:`qxframe.actions._resume`
-decides what a push does with them. One table (format 1)::
+This module owns the file format and its queries; the row keys and body digests are
+:mod:`qxframe._digests`' and what a push does with them is :mod:`qxframe.actions._resume`'s
+(docs/architecture.md, "Journal and resume"). Format 2, one row per key::
 
-    CREATE TABLE outcomes (
-        action       TEXT    NOT NULL,  -- contacts | transactions | workflow
-        destination  BLOB    NOT NULL,  -- sha256[:16] of the row's destination values
-        fingerprint  BLOB    NOT NULL,  -- sha256[:16] of the row's other field values
-        occurrence   INTEGER NOT NULL,  -- 0 for the first row of a push with this key, 1 …
-        status       TEXT    NOT NULL,  -- pending | success | failed
-        http_status INTEGER, qualtrics_id TEXT, contact_id TEXT, error_code TEXT,
-        error_message TEXT, request_id TEXT,
-        row          INTEGER,           -- input position when last written (for people)
-        updated_at   TEXT    NOT NULL,  -- UTC, ISO 8601
-        PRIMARY KEY (action, destination, fingerprint, occurrence)
+    CREATE TABLE entries (
+        key          BLOB PRIMARY KEY,  -- contacts: the person's identity; events: content
+        status       TEXT NOT NULL,     -- success | failed | pending (a write on its way)
+        body         BLOB,              -- digest of the last body Qualtrics accepted, or NULL
+        fields       BLOB,              -- that body's per-field digests (to name changes)
+        qualtrics_id TEXT, contact_id TEXT,
+        member       INTEGER NOT NULL,  -- 1: this sync put the person in the mailing list
+        who          TEXT,              -- contacts: ext_ref, email, phone (unit-separated)
+        http_status INTEGER, error_code TEXT, error_message TEXT  -- the last failure
     ) WITHOUT ROWID
 
-A ``meta`` table (key, value) holds the format and what the journal belongs to:
-``identity`` (JSON: the action, the destination constants — a workflow URL shown with
-its ``urlTokenId`` hidden, compared by digest — and the input: a file's resolved path, or
-a frame's column names) and ``input_stamp`` (the file's size and mtime when a push last
-used it). :meth:`Journal.claim` refuses another push's journal, and tells whether the
-file changed since. A journal made before identities were recorded is adopted by the
-first push that uses it (refused only if it holds rows of another action).
+``body`` is kept when a later write fails or is pending: it is still what Qualtrics last
+accepted. ``preexisting`` holds the contact ids that were already members of the list when
+this journal first wrote into it (never this sync's to remove); ``import_rows`` the import
+job a ``pending`` row went out in, so a resumed push reads that job's report instead of
+creating it again. ``meta`` holds ``format`` (``"2"``), ``identity`` (the action and its
+destination constants, a workflow URL's ``urlTokenId`` hidden and compared by digest) and
+``key_fields`` (the identity fields contacts are keyed by, fixed at the first push so
+next week's keys are this week's).
 
-A row's key is computed from its prepared (canonical) field values: a compact JSON object
-of the non-null values, keys sorted, hashed with SHA-256 — stable across processes and
-library versions, unlike polars' ``hash_rows``. Destination values (directory, mailing
-list, workflow URL) are hashed apart, so the workflow URL's semi-secret ``urlTokenId`` is
-never stored. ``occurrence`` numbers identical rows within one push, so a file holding
-the same row twice sends it twice, once per run.
+A journal belongs to a destination, not to an input: next week's export, or the same
+file edited, is the same sync. :meth:`Journal.claim` refuses another action or
+destination. A format-1 journal (made before syncs; it keyed rows by content and belonged
+to one input file) is refused with a message saying so, never read as format 2.
 
-A second table, ``import_rows``, says which import job a ``pending`` row went out in (its
-``import_id``, directory, list, index in the job and whether Qualtrics listed it as
-unprocessed), written as soon as the job is created: a resumed push follows that job and
-reads its report instead of reporting the row ``outcome_unknown`` (docs/architecture.md,
-"Journal and resume").
+Temporary tables, per push: ``seen`` (each key this push carried, with the body it
+decided: later rows of the key compare with it, and a member never seen leaves),
+``answered`` (contact ids answered in this push) and ``carried`` (identity values of the
+push's invalid rows: such a person stays in the list).
 
 WAL mode with ``synchronous=NORMAL``: a commit is a write to the WAL file, which survives
 the process being killed; a power cut may lose the last commits. One push at a time may
@@ -53,60 +50,61 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import astuple, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
-
-import polars as pl
 
 from qxframe.exceptions import ConfigError, StorageError, first_line
 
 T = TypeVar("T")
 
-FORMAT = "1"
+FORMAT = "2"
 PENDING = "pending"  # a write on its way: its outcome is not known yet
 COMMIT_EVERY_ROWS = 500  # outcomes written without a pending mark are committed in batches
 COMMIT_EVERY_SECONDS = 1.0
+_BATCH = 500  # keys per SELECT … IN (…)
 
-Key = tuple[bytes, bytes, int]  # destination, fingerprint, occurrence
+Key = bytes
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS outcomes (
-    action TEXT NOT NULL, destination BLOB NOT NULL, fingerprint BLOB NOT NULL,
-    occurrence INTEGER NOT NULL, status TEXT NOT NULL,
-    http_status INTEGER, qualtrics_id TEXT, contact_id TEXT, error_code TEXT,
-    error_message TEXT, request_id TEXT, row INTEGER, updated_at TEXT NOT NULL,
-    PRIMARY KEY (action, destination, fingerprint, occurrence)
+CREATE TABLE IF NOT EXISTS entries (
+    key BLOB PRIMARY KEY, status TEXT NOT NULL, body BLOB, fields BLOB,
+    qualtrics_id TEXT, contact_id TEXT, member INTEGER NOT NULL, who TEXT,
+    http_status INTEGER, error_code TEXT, error_message TEXT
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS preexisting (contact_id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS import_rows (
-    action TEXT NOT NULL, destination BLOB NOT NULL, fingerprint BLOB NOT NULL,
-    occurrence INTEGER NOT NULL, import_id TEXT NOT NULL, directory_id TEXT NOT NULL,
-    mailing_list_id TEXT NOT NULL, source_index INTEGER NOT NULL, unprocessed INTEGER NOT NULL,
-    PRIMARY KEY (action, destination, fingerprint, occurrence)
+    key BLOB PRIMARY KEY, import_id TEXT NOT NULL, directory_id TEXT NOT NULL,
+    mailing_list_id TEXT NOT NULL, source_index INTEGER NOT NULL, unprocessed INTEGER NOT NULL
 ) WITHOUT ROWID;
 """
-_SEEN = """
-CREATE TEMP TABLE IF NOT EXISTS seen (
-    destination BLOB NOT NULL, fingerprint BLOB NOT NULL, n INTEGER NOT NULL,
-    PRIMARY KEY (destination, fingerprint)
-) WITHOUT ROWID
+_TEMP = """
+CREATE TEMP TABLE IF NOT EXISTS seen (key BLOB PRIMARY KEY, n INTEGER NOT NULL, body BLOB)
+    WITHOUT ROWID;
+CREATE TEMP TABLE IF NOT EXISTS answered (contact_id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TEMP TABLE IF NOT EXISTS carried (value TEXT PRIMARY KEY) WITHOUT ROWID;
 """
-_UPSERT = """
-INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT DO UPDATE SET status = excluded.status, http_status = excluded.http_status,
+_ENTRY = (
+    "status, body, fields, qualtrics_id, contact_id, member, who, http_status, error_code, "
+    "error_message"
+)
+_ACCEPTED = """
+INSERT INTO entries VALUES (?, 'success', ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)
+ON CONFLICT DO UPDATE SET status = 'success', body = excluded.body, fields = excluded.fields,
     qualtrics_id = excluded.qualtrics_id, contact_id = excluded.contact_id,
-    error_code = excluded.error_code, error_message = excluded.error_message,
-    request_id = excluded.request_id, row = excluded.row, updated_at = excluded.updated_at
+    member = max(member, excluded.member), who = coalesce(excluded.who, who),
+    http_status = NULL, error_code = NULL, error_message = NULL
 """
-#: What :meth:`Journal.record` keeps of an outcome, in this order (results columns).
-OUTCOME_COLUMNS = (
-    "status", "http_status", "qualtrics_id", "contact_id", "error_code", "error_message",
-    "request_id", "row",
-)  # fmt: skip
-_dumps = json.JSONEncoder(
-    separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=str
-).encode
+_FAILED = """
+INSERT INTO entries VALUES (?, 'failed', NULL, NULL, NULL, ?, 0, ?, ?, ?, ?)
+ON CONFLICT DO UPDATE SET status = 'failed', contact_id = coalesce(excluded.contact_id, contact_id),
+    http_status = excluded.http_status, error_code = excluded.error_code,
+    error_message = excluded.error_message
+"""
+_PENDING = """
+INSERT INTO entries VALUES (?, 'pending', NULL, NULL, NULL, NULL, 0, ?, NULL, NULL, NULL)
+ON CONFLICT DO UPDATE SET status = 'pending'
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,92 +120,101 @@ class ImportRow:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """What the journal holds for one row key."""
+    """What the journal holds for one key."""
 
     status: str
-    http_status: int | None
+    body: bytes | None  # digest of the last body Qualtrics accepted
+    fields: bytes | None
     qualtrics_id: str | None
     contact_id: str | None
+    member: bool
+    who: str | None
+    http_status: int | None
     error_code: str | None
     error_message: str | None
-    request_id: str | None
 
 
-def _digest(text: str) -> bytes:
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A body Qualtrics accepted for a key."""
+
+    body: bytes
+    fields: bytes | None
+    qualtrics_id: str | None
+    contact_id: str | None
+    member: bool  # the write put the person in the mailing list (this sync's member)
+    who: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The last write for a key failed (or its outcome is unknown)."""
+
+    contact_id: str | None
+    http_status: int | None
+    error_code: str | None
+    error_message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A member of the list this sync put there, as the journal knows them."""
+
+    key: Key
+    contact_id: str
+    who: str | None
+
+
+def digest(text: str) -> bytes:
+    """16 bytes of SHA-256: stable across processes and library versions."""
     return hashlib.sha256(text.encode()).digest()[:16]
 
 
-def row_digests(
-    valid: pl.DataFrame, destination_fields: Sequence[str]
-) -> list[tuple[bytes, bytes]]:
-    """``(destination, fingerprint)`` for each row of a prepared ``valid`` frame, in order."""
-    dests = sorted(name for name in destination_fields if name in valid.columns)
-    names = sorted(c for c in valid.columns if c != "row" and c not in dests)
-    width = len(dests)
-    memo: dict[tuple[Any, ...], bytes] = {}
-    out: list[tuple[bytes, bytes]] = []
-    for values in valid.select(*dests, *names).iter_rows():
-        where = values[:width]
-        destination = memo.get(where)
-        if destination is None:
-            if len(memo) > 10_000:
-                memo.clear()
-            destination = memo[where] = _digest(_dumps(dict(zip(dests, where, strict=True))))
-        fields = {n: v for n, v in zip(names, values[width:], strict=True) if v is not None}
-        out.append((destination, _digest(_dumps(fields))))
-    return out
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
 @dataclass(frozen=True)
 class Identity:
-    """What a journal belongs to: one action, one destination, one input."""
+    """What a journal belongs to: one action at one destination."""
 
     action: str
     destination: str  # for people: "directory_id POOL_…", a workflow URL's token hidden
     destination_digest: str  # hex digest of every destination value, compared
-    input: dict[str, Any]  # {"file": resolved path} or {"columns": [...]}
 
     @classmethod
-    def of(cls, action: str, constants: dict[str, Any], source: dict[str, Any]) -> Identity:
+    def of(cls, action: str, constants: dict[str, Any]) -> Identity:
         from qxframe.delivery._urls import redact
 
         given = {k: v for k, v in sorted(constants.items()) if v is not None}
         shown = ", ".join(
             f"{k} {redact(v) if k == 'workflow_url' else v}" for k, v in given.items()
         )
-        digest = _digest(_dumps(given)).hex()
-        return cls(action, shown or "the destination columns of each row", digest, source)
+        return cls(
+            action, shown or "the destination columns of each row", digest(_dumps(given)).hex()
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Identity:
-        return cls(**json.loads(text))
+        found = json.loads(text)
+        return cls(found["action"], found["destination"], found["destination_digest"])
 
     def to_json(self) -> str:
         return json.dumps(
-            {
-                "action": self.action,
-                "destination": self.destination,
-                "destination_digest": self.destination_digest,
-                "input": self.input,
-            }
-        )
+            {"action": self.action, "destination": self.destination,
+             "destination_digest": self.destination_digest}
+        )  # fmt: skip
 
     def describe(self) -> str:
-        if "file" in self.input:
-            what = self.input["file"]
-        else:
-            what = "a frame with columns " + ", ".join(map(repr, self.input.get("columns", [])))
-        return f"{self.action} from {what} to {self.destination}"
+        return f"{self.action} to {self.destination}"
 
     def check_same(self, other: Identity, path: Path) -> None:
-        """``ConfigError`` naming both when ``other`` is another push than this one."""
-        mine = (self.action, self.destination_digest, self.input)
-        if mine == (other.action, other.destination_digest, other.input):
+        """``ConfigError`` naming both when ``other`` is another destination than this."""
+        if (self.action, self.destination_digest) == (other.action, other.destination_digest):
             return
         raise ConfigError(
-            f"the journal {path} belongs to another push ({self.describe()}); this push is "
-            f"{other.describe()}. Use a new journal file for this push: a journal resumes "
-            "one push and would skip rows of another"
+            f"the journal {path} belongs to another destination ({self.describe()}); this "
+            f"push is {other.describe()}. Use a new journal file for it: a journal remembers "
+            "what one destination holds and would skip rows another one lacks"
         )
 
 
@@ -253,26 +260,35 @@ class Journal:
                 f"cannot use {self.path} as a journal ({exc}); give a new file name, or the "
                 "journal file of an earlier qxframe push"
             ) from exc
+        except ConfigError:
+            self.close()
+            raise
 
     @classmethod
-    def for_lookups(cls, path: str | Path) -> Journal | None:
-        """The journal at ``path`` opened for lookups only, or ``None`` if there is none."""
-        return cls(path, writable=False) if Path(path).exists() else None
+    def for_lookups(cls, path: str | Path) -> Journal:
+        """The journal at ``path`` opened for lookups only; an empty one in memory when
+        there is no file yet (a dry run of a first push: everything is new)."""
+        return cls(path if Path(path).exists() else ":memory:", writable=False)
 
     def _setup(self) -> None:
         db = self._db
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
         if tables and "meta" not in tables:
             raise sqlite3.DatabaseError("it is an SQLite file that is not a qxframe journal")
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SCHEMA)
-        found = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-        if found is None:
-            db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
-        elif found[0] != FORMAT:
-            raise sqlite3.DatabaseError(f"journal format {found[0]}, this qxframe writes {FORMAT}")
-        db.execute(_SEEN)
+        if "meta" in tables:
+            found = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+            if found is not None and found[0] != FORMAT:
+                raise ConfigError(_old_format(self.path, found[0]))
+        if self.writable:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
+        elif not tables:
+            db.executescript(_SCHEMA)  # an empty file opened for lookups: nothing to find
+        db.execute("PRAGMA temp_store=MEMORY")  # this push's keys: tens of bytes each
+        db.execute("PRAGMA cache_size=-65536")  # 64 MB of pages: lookups of a big sync
+        db.executescript(_TEMP)
 
     def _lock(self) -> None:
         try:
@@ -295,118 +311,178 @@ class Journal:
     # -- what the journal belongs to ------------------------------------------------
 
     @_stored
-    def claim(self, identity: Identity, stamp: list[int] | None) -> bool:
-        """Refuse another push's journal; record ``identity``; whether the input changed.
-
-        ``stamp``: the input file's ``[size, mtime_ns]`` now (``None`` for a frame).
-        Returns whether it differs from the one recorded by the last push.
-        """
-        recorded = self._meta("identity")
-        if recorded is None:
-            self._adopt(identity)
-        else:
+    def claim(self, identity: Identity) -> None:
+        """Refuse another destination's journal (``ConfigError``); else record ``identity``."""
+        recorded = self.meta("identity")
+        if recorded is not None:
             Identity.from_json(recorded).check_same(identity, self.path)
-        before = self._meta("input_stamp")
-        if self.writable and stamp is not None:
-            self._set_meta("input_stamp", json.dumps(stamp))
-        return before is not None and stamp is not None and json.loads(before) != stamp
+        elif self.writable:
+            self.set_meta("identity", identity.to_json())
 
-    def _adopt(self, identity: Identity) -> None:
-        """A journal with no identity yet (new, or made by an older qxframe) takes this one."""
-        found = "SELECT action FROM outcomes WHERE action != ? LIMIT 1"
-        other = self._db.execute(found, (identity.action,)).fetchone()
-        if other is not None:
-            raise ConfigError(
-                f"the journal {self.path} holds rows of a {other[0]} push; this push is "
-                f"{identity.action}: use a new journal file for it"
-            )
-        if self.writable:
-            self._set_meta("identity", identity.to_json())
-
-    def _meta(self, key: str) -> str | None:
+    @_stored
+    def meta(self, key: str) -> str | None:
         found = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if found is None else str(found[0])
 
-    def _set_meta(self, key: str, value: str) -> None:
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+    @_stored
+    def set_meta(self, key: str, value: str) -> None:
+        if self.writable:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
-    # -- keys ------------------------------------------------------------------------
+    # -- lookups ---------------------------------------------------------------------
 
     @_stored
-    def keys(self, digests: Sequence[tuple[bytes, bytes]]) -> list[Key]:
-        """Number identical rows: the n-th row of this push with a digest gets occurrence n-1."""
-        counts: dict[tuple[bytes, bytes], int] = {}
-        local = []
-        for digest in digests:
-            local.append(counts.get(digest, 0))
-            counts[digest] = local[-1] + 1
-        find = "SELECT n FROM seen WHERE destination = ? AND fingerprint = ?"
-        prior = {d: (self._db.execute(find, d).fetchone() or (0,))[0] for d in counts}
-        self._db.executemany(
-            "INSERT OR REPLACE INTO seen VALUES (?, ?, ?)",
-            [(*d, prior[d] + n) for d, n in counts.items()],
-        )
-        return [(*d, prior[d] + i) for d, i in zip(digests, local, strict=True)]
-
-    @_stored
-    def lookup(self, action: str, keys: Iterable[Key]) -> dict[Key, Entry]:
+    def lookup(self, keys: Sequence[Key]) -> dict[Key, Entry]:
         """The entries the journal holds for ``keys``."""
-        columns = (
-            "status, http_status, qualtrics_id, contact_id, error_code, error_message, request_id"
-        )
-        return {key: Entry(*row) for key, row in self._by_key("outcomes", columns, action, keys)}
+        found: dict[Key, Entry] = {}
+        for part in _batches(list(dict.fromkeys(keys))):
+            marks = ",".join("?" * len(part))
+            query = f"SELECT key, {_ENTRY} FROM entries WHERE key IN ({marks})"
+            for key, *values in self._db.execute(query, part):
+                values[5] = bool(values[5])
+                found[key] = Entry(*values)
+        return found
 
     @_stored
-    def import_rows(self, action: str, keys: Iterable[Key]) -> dict[Key, ImportRow]:
+    def import_rows(self, keys: Iterable[Key]) -> dict[Key, ImportRow]:
         """The import job each of ``keys`` went out in (those :meth:`record_jobs` recorded)."""
-        columns = "import_id, directory_id, mailing_list_id, source_index, unprocessed"
-        rows = self._by_key("import_rows", columns, action, keys)
-        return {key: ImportRow(row[0], row[1], row[2], row[3], bool(row[4])) for key, row in rows}
+        found: dict[Key, ImportRow] = {}
+        for part in _batches(list(keys)):
+            marks = ",".join("?" * len(part))
+            query = f"SELECT * FROM import_rows WHERE key IN ({marks})"
+            for key, job, d, ml, index, unprocessed in self._db.execute(query, part):
+                found[key] = ImportRow(job, d, ml, index, bool(unprocessed))
+        return found
 
-    def _by_key(
-        self, table: str, columns: str, action: str, keys: Iterable[Key]
-    ) -> Iterator[tuple[Key, tuple[Any, ...]]]:
-        """``(key, row)`` for each of ``keys`` that ``table`` holds a row for."""
-        query = (
-            f"SELECT {columns} FROM {table} WHERE action = ? AND destination = ? "
-            "AND fingerprint = ? AND occurrence = ?"
+    # -- what this push carried (temporary) --------------------------------------------
+
+    @_stored
+    def seen(self, keys: Sequence[Key]) -> dict[Key, tuple[int, bytes | None]]:
+        """``(rows so far, body decided)`` of the keys this push already carried."""
+        found: dict[Key, tuple[int, bytes | None]] = {}
+        for part in _batches(list(dict.fromkeys(keys))):
+            marks = ",".join("?" * len(part))
+            for key, n, body in self._db.execute(
+                f"SELECT key, n, body FROM seen WHERE key IN ({marks})", part
+            ):
+                found[key] = (n, body)
+        return found
+
+    @_stored
+    def see(self, items: Iterable[tuple[Key, int, bytes | None]]) -> None:
+        """Record ``(key, rows so far, body decided)`` for keys this push carries."""
+        self._db.executemany("INSERT OR REPLACE INTO seen VALUES (?, ?, ?)", items)
+
+    @_stored
+    def carry(self, values: Iterable[str]) -> None:
+        """Identity values of this push's invalid rows (their people stay in the list)."""
+        self._db.executemany("INSERT OR IGNORE INTO carried VALUES (?)", ((v,) for v in values))
+
+    @_stored
+    def answer(self, contact_ids: Iterable[str]) -> None:
+        """Contact ids Qualtrics answered in this push (their people stay in the list)."""
+        self._db.executemany(
+            "INSERT OR IGNORE INTO answered VALUES (?)", ((c,) for c in contact_ids)
         )
-        for key in keys:
-            row = self._db.execute(query, (action, *key)).fetchone()
-            if row is not None:
-                yield key, row
+
+    @_stored
+    def forget_seen(self) -> None:
+        """Start a new pass over the input (the guard's read-ahead came first)."""
+        self._db.executescript("DELETE FROM seen; DELETE FROM answered; DELETE FROM carried;")
+
+    # -- the mailing list --------------------------------------------------------------
+
+    @_stored
+    def members(self) -> int:
+        """How many members this sync put in the list (and did not take out)."""
+        return int(self._db.execute("SELECT count(*) FROM entries WHERE member = 1").fetchone()[0])
+
+    @_stored
+    def leavers(self) -> list[Member]:
+        """This sync's members no row of this push carried and no answer named."""
+        query = """
+            SELECT key, contact_id, who FROM entries e WHERE member = 1 AND contact_id IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM temp.seen s WHERE s.key = e.key)
+            AND NOT EXISTS (SELECT 1 FROM temp.answered a WHERE a.contact_id = e.contact_id)
+            AND NOT EXISTS (SELECT 1 FROM preexisting p WHERE p.contact_id = e.contact_id)
+        """
+        out = [Member(k, c, w) for k, c, w in self._db.execute(query)]
+        carried = self._db.execute("SELECT count(*) FROM temp.carried").fetchone()[0]
+        if not carried:
+            return out
+        find = "SELECT 1 FROM temp.carried WHERE value = ?"
+        return [
+            m for m in out
+            if not any(self._db.execute(find, (v,)).fetchone() for v in _who_values(m.who))
+        ]  # fmt: skip
+
+    @_stored
+    def preexisting(self, contact_ids: Iterable[str]) -> None:
+        """Record who was a member before this journal first wrote into the list."""
+        self._write("INSERT OR IGNORE INTO preexisting VALUES (?)", [(c,) for c in contact_ids])
+        self.commit()
+
+    @_stored
+    def was_preexisting(self, contact_ids: Iterable[str]) -> set[str]:
+        """Those of ``contact_ids`` that were members before this sync's first write."""
+        found: set[str] = set()
+        for part in _batches(list(contact_ids)):
+            marks = ",".join("?" * len(part))
+            query = f"SELECT contact_id FROM preexisting WHERE contact_id IN ({marks})"
+            found.update(c for (c,) in self._db.execute(query, part))
+        return found
+
+    @_stored
+    def left(self, keys: Iterable[Key]) -> None:
+        """These members left the list (removed or unsubscribed): no longer this sync's,
+        and their body is forgotten, so a person who comes back is sent again. Committed."""
+        sql = "UPDATE entries SET member = 0, body = NULL, fields = NULL WHERE key = ?"
+        self._write(sql, [(k,) for k in keys])
+        self.commit()
 
     # -- writes ----------------------------------------------------------------------
 
     @_stored
-    def record_jobs(self, action: str, items: Iterable[tuple[Key, ImportRow]]) -> None:
+    def record_jobs(self, items: Iterable[tuple[Key, ImportRow]]) -> None:
         """Record the import job of pending rows, and commit (the job exists now)."""
-        sql = "INSERT OR REPLACE INTO import_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        self._write(sql, [(action, *key, *astuple(job)) for key, job in items])
+        sql = "INSERT OR REPLACE INTO import_rows VALUES (?, ?, ?, ?, ?, ?)"
+        self._write(sql, [(key, *astuple(job)) for key, job in items])
         self.commit()
 
     @_stored
-    def mark_pending(self, action: str, items: Iterable[tuple[Key, int]]) -> None:
-        """Record ``(key, row)`` as being sent now, and commit before the request goes out."""
-        now = _now()
-        rows = [(action, *key, PENDING, *([None] * 6), row, now) for key, row in items]
-        self._write(_UPSERT, rows)
+    def mark_pending(self, items: Iterable[tuple[Key, str | None]]) -> None:
+        """Record ``(key, who)`` as being sent now, and commit before the request goes out."""
+        self._write(_PENDING, list(items))
         self.commit()
 
     @_stored
-    def record(self, action: str, items: Iterable[tuple[Key, Sequence[Any]]]) -> None:
-        """Record ``(key, values)`` pairs, the values those of :data:`OUTCOME_COLUMNS`;
-        committed in batches (see :data:`COMMIT_EVERY_ROWS`)."""
-        now = _now()
-        rows = [(action, *key, *values, now) for key, values in items]
-        self._write(_UPSERT, rows)
+    def accepted(self, items: Iterable[tuple[Key, Accepted]]) -> None:
+        """Qualtrics accepted these bodies (committed in batches: :data:`COMMIT_EVERY_ROWS`)."""
+        self._write(
+            _ACCEPTED,
+            [(k, a.body, a.fields, a.qualtrics_id, a.contact_id, int(a.member), a.who)
+             for k, a in items],
+        )  # fmt: skip
         self._maybe_commit()
 
     @_stored
-    def forget(self, action: str, keys: Iterable[Key]) -> None:
-        """Drop the entries of ``keys`` (rows that may be sent again as if never tried)."""
-        where = "action = ? AND destination = ? AND fingerprint = ? AND occurrence = ?"
-        self._write(f"DELETE FROM outcomes WHERE {where}", [(action, *key) for key in keys])
+    def refused(self, items: Iterable[tuple[Key, Refused]]) -> None:
+        """These writes failed (the last accepted body, if any, is kept)."""
+        rows = [
+            (k, r.contact_id, None, r.http_status, r.error_code, r.error_message) for k, r in items
+        ]
+        self._write(_FAILED, rows)
+        self._maybe_commit()
+
+    @_stored
+    def forget(self, keys: Iterable[Key]) -> None:
+        """Nothing of these keys' last write landed: a pending mark is undone (the body last
+        accepted stands again), a key that never had one is dropped."""
+        rows = [(k,) for k in keys]
+        self._write("DELETE FROM entries WHERE key = ? AND body IS NULL", rows)
+        self._write(
+            "UPDATE entries SET status = 'success' WHERE key = ? AND body IS NOT NULL", rows
+        )
         self._maybe_commit()
 
     def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
@@ -458,12 +534,29 @@ class Journal:
                 exc.add_note(f"Then, also: {also}")
 
 
+def _batches(keys: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(keys), _BATCH):
+        yield keys[start : start + _BATCH]
+
+
+def _who_values(who: str | None) -> list[str]:
+    return [v for v in (who or "").split("\x1f") if v]
+
+
+def _old_format(path: Path, found: str) -> str:
+    return (
+        f"the journal {path} is in format {found}, made by an earlier qxframe that kept one "
+        f"input file's rows; this qxframe keeps format {FORMAT} (what each destination holds, "
+        "person by person). Give this push a new journal file: the first push with it sends "
+        "every row once, as the old journal's push did"
+    )
+
+
 @dataclass(frozen=True)
 class Recorded:
     """What a journal file says of itself, read without locking or writing it."""
 
     identity: Identity | None
-    stamp: list[int] | None
     rows: int
 
 
@@ -475,15 +568,12 @@ def peek(path: str | Path) -> Recorded | None:
         db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
         try:
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-            (rows,) = db.execute("SELECT count(*) FROM outcomes").fetchone()
+            if meta.get("format") != FORMAT:
+                return None
+            (rows,) = db.execute("SELECT count(*) FROM entries").fetchone()
         finally:
             db.close()
     except sqlite3.Error:
         return None
     identity = Identity.from_json(meta["identity"]) if "identity" in meta else None
-    stamp = json.loads(meta["input_stamp"]) if "input_stamp" in meta else None
-    return Recorded(identity, stamp, int(rows))
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return Recorded(identity, int(rows))

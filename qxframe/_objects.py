@@ -113,7 +113,9 @@ def _faithful_fields(s: pl.Series) -> tuple[pl.DataFrame, pl.Series | None]:
     if not bad:
         return fields, None
     shown = [pl.when(pl.col(c).is_not_null()).then(pl.lit(f"{c} ({d})")) for c, d in bad.items()]
-    found = fields.select(pl.coalesce(shown).alias("unsupported_type")).to_series()
+    found = (
+        fields.select(pl.coalesce(shown).alias("unsupported_type")).to_series().head(len(fields))
+    )
     return fields.drop(list(bad)), found
 
 
@@ -258,6 +260,7 @@ def _flat_from_struct(s: pl.Series, name: str) -> list[pl.Series]:
         _first(long_keys).alias("key_too_long"),
         _first(long_values).alias("value_too_long"),
     ).with_columns(pl.when(pl.col(name) != "{}").then(pl.col(name)).alias(name))
+    out = out.head(len(s))  # literals alone select one row even from an empty frame
     return [
         out.get_column(name),
         *_object_diagnostics(

@@ -14,7 +14,7 @@ from typing import Any, NotRequired, TypedDict, Unpack
 
 import polars as pl
 
-from qxframe._fields import field, fields_for
+from qxframe._fields import field, fields_for, identity_fields
 from qxframe._mapping import check_constants_shape, missing_column, resolve
 from qxframe._normalize import normalize
 from qxframe._validation import RULES, message, schema_for
@@ -32,7 +32,9 @@ _RANK = {code: i for i, code in enumerate(RULES)}
 @dataclass(frozen=True)
 class Prepared:
     """One chunk, split. ``valid``: ``row`` (Int64, input position) and the canonical field
-    columns; ``invalid``: ``row``, ``error_code``, ``error_message``, one row per input row."""
+    columns; ``invalid``: ``row``, ``error_code``, ``error_message``, one row per input row,
+    and the row's identity values as given (``carried_ext_ref``, ``carried_email``,
+    ``carried_phone``, where mapped: a sync keeps an invalid row's person in its list)."""
 
     valid: pl.DataFrame
     invalid: pl.DataFrame
@@ -74,7 +76,21 @@ def prepare(chunk: pl.DataFrame, action: str, **options: Unpack[Options]) -> Pre
     valid = normal.select(row, *fields)
     if invalid.height:
         valid = valid.filter(~pl.col("row").is_in(invalid.get_column("row").implode()))
+        invalid = _with_carried(invalid, normal.with_columns(row), action)
     return Prepared(valid=valid, invalid=invalid)
+
+
+def _with_carried(invalid: pl.DataFrame, normal: pl.DataFrame, action: str) -> pl.DataFrame:
+    """``invalid`` with the identity values its rows carry (see :class:`Prepared`)."""
+    names = [n for n in CARRIED if n in normal.columns and n in identity_fields(action)]
+    if not names:
+        return invalid
+    values = normal.select("row", *(pl.col(n).cast(pl.String).alias(f"carried_{n}") for n in names))
+    return invalid.join(values, on="row", how="left", maintain_order="left")
+
+
+#: The identity fields an invalid row's results keep aside (as ``carried_<field>``).
+CARRIED = ("ext_ref", "email", "phone")
 
 
 def problems(chunk: pl.DataFrame, action: str, **options: Unpack[Options]) -> pl.DataFrame:

@@ -163,7 +163,10 @@ def assemble(parts: Iterable[pl.DataFrame]) -> pl.DataFrame:
     frames = [part for part in parts if part.height]
     if not frames:
         return empty()
-    return pl.concat(frames, how="vertical").sort("row")
+    # a sync's removal rows (row null) carry identity columns too: they come last
+    wide = any(part.width != len(SCHEMA) for part in frames)
+    joined = pl.concat(frames, how="diagonal" if wide else "vertical")
+    return joined.sort("row", nulls_last=True, maintain_order=True)
 
 
 def as_polars(results: object) -> pl.DataFrame | pl.LazyFrame:
@@ -187,14 +190,20 @@ def collect(results: object) -> pl.DataFrame:
 
 
 def summary(results: object) -> dict[str, int]:
-    """Counts per status, every status present (zero when absent).
+    """Counts per status, every status present (zero when absent), then per operation
+    (``create``, ``update``, ``unchanged``, ``remove``, …: those that occur).
 
     ``results`` may be a polars DataFrame, the LazyFrame a push returns with ``out=``
     (counted without loading it whole), or a pandas DataFrame.
     """
-    counted = as_polars(results).lazy().group_by("status").len().collect()
+    frame = as_polars(results).lazy()
+    counted = frame.group_by("status").len().collect()
     counts = dict(counted.iter_rows())
-    return {status: int(counts.get(status, 0)) for status in STATUSES}
+    out = {status: int(counts.get(status, 0)) for status in STATUSES}
+    if "operation" in frame.collect_schema().names():
+        ops = dict(frame.group_by("operation").len().collect().iter_rows())
+        out |= {op: int(ops[op]) for op in OPERATIONS if ops.get(op)}
+    return out
 
 
 #: Statuses of rows that may be sent again: refused/undelivered, or never sent at all.

@@ -247,10 +247,12 @@ def _check_writable(path: Path) -> None:
 
 
 class Tally:
-    """Counts per status and per failure reason, and the first outcome-unknown rows."""
+    """Counts per status, per operation and per failure reason, and the first
+    outcome-unknown rows."""
 
     def __init__(self, keep_rows: int = 50) -> None:
         self.counts: Counter[str] = Counter({status: 0 for status in _results.STATUSES})
+        self.operations: Counter[str] = Counter()
         self.reasons: Counter[tuple[str, str]] = Counter()  # (status, error_code) → rows
         self.unknown_rows: list[int] = []
         self.unknown = 0
@@ -258,6 +260,8 @@ class Tally:
 
     def __call__(self, part: pl.DataFrame) -> None:
         self.counts.update(dict(part.group_by("status").len().iter_rows()))
+        done = part.filter(pl.col("operation").is_not_null())
+        self.operations.update(dict(done.group_by("operation").len().iter_rows()))
         bad = part.filter(pl.col("status").is_in([Status.FAILED, Status.INVALID]))
         for status, code, n in bad.group_by("status", "error_code").len().iter_rows():
             self.reasons[(status, code or "error")] += n

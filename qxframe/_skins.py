@@ -26,10 +26,8 @@ from qxframe._inputs import (
     CsvSource,
     count_rows,
     file_source,
-    identity,
     iter_chunks,
     json_columns_of,
-    stamp,
 )
 from qxframe._inputs import _is_pandas as is_pandas
 from qxframe._journal import peek
@@ -84,7 +82,6 @@ __all__ = [
     "field",
     "fields_for",
     "file_source",
-    "identity",
     "is_pandas",
     "iter_chunks",
     "json_columns_of",
@@ -95,7 +92,6 @@ __all__ = [
     "preview",
     "read_results",
     "resolve",
-    "stamp",
     "start_push",
     "wait_interruptibly",
 ]

@@ -343,6 +343,11 @@ PUSH_EXAMPLES = [
     "qxframe push workflow events.csv --workflow-url 'https://….qualtrics.com/inbound-event/…' "
     "--dry-run --out preview.csv",
     "zcat export.csv.gz | qxframe push contacts - --directory-id POOL_… --out results.csv",
+    "qxframe push contacts week2.csv --directory-id POOL_… --mailing-list-id CG_… "
+    "--journal segment.qxj --on-leave remove --max-leave 0.2",
+    "qxframe push remove leavers.csv --directory-id POOL_… --mailing-list-id CG_…",
+    "qxframe push unsubscribe optouts.csv --directory-id POOL_…",
+    "qxframe push delete gone.csv --directory-id POOL_… --yes",
 ]
 
 
@@ -368,7 +373,30 @@ def _add_push(subparsers: Any) -> None:
             "CSV on standard input",
         )
         _add_push_options(sub, action)
+        _add_yes(sub, action)
         sub.set_defaults(handler=_run_push)
+
+
+def _add_yes(sub: argparse.ArgumentParser, action: str) -> None:
+    """``delete`` asks for ``--yes``: what it does cannot be undone."""
+    if action == "delete":
+        sub.add_argument(
+            "--yes",
+            action="store_true",
+            help="really delete the contacts (they cannot be restored); without it, only "
+            "--dry-run runs",
+        )
+
+
+def _refused_without_yes(args: argparse.Namespace) -> bool:
+    if args.action != "delete" or args.yes or args.dry_run:
+        return False
+    print(
+        f"qxframe {args.command} delete deletes contacts from the directory, which cannot be "
+        "undone: add --yes to go ahead (or --dry-run to see what it would do).",
+        file=sys.stderr,
+    )
+    return True
 
 
 def _add_retry(subparsers: Any) -> None:
@@ -386,6 +414,11 @@ def _add_retry(subparsers: Any) -> None:
         examples=[
             "qxframe retry contacts results.csv contacts.csv --directory-id POOL_… "
             "--out retried.csv",
+            "qxframe retry remove results.csv leavers.csv --directory-id POOL_… "
+            "--mailing-list-id CG_… --out retried.csv",
+            "qxframe retry unsubscribe results.csv optouts.csv --directory-id POOL_… "
+            "--out retried.csv",
+            "qxframe retry delete results.csv gone.csv --directory-id POOL_… --yes",
             "qxframe retry contacts results.csv contacts.csv --directory-id POOL_… "
             "--out all-results.csv --merge",
             "qxframe retry transactions results.csv tx.csv --directory-id POOL_… "
@@ -407,6 +440,7 @@ def _add_retry(subparsers: Any) -> None:
             help="write to --out every row of RESULTS, the retried ones with their new outcome",
         )
         _add_push_options(sub, action, journal=False)
+        _add_yes(sub, action)
         sub.set_defaults(handler=_run_retry, journal=None)
 
 
@@ -446,9 +480,12 @@ def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: boo
             "choice": {"choices": option.choices},
             "flag": {"action": "store_true"},
             "columns": {"type": _columns, "metavar": "COL,COL"},
+            "share": {"type": _share, "metavar": "SHARE|N"},
         }
         kind = kinds[option.kind]
-        shown = f" (default {option.default})" if option.kind in ("count", "choice") else ""
+        shown = (
+            f" (default {option.default})" if option.kind in ("count", "choice", "share") else ""
+        )
         parser.add_argument(
             "--" + option.name.replace("_", "-"),
             default=option.default,
@@ -465,7 +502,13 @@ def _add_push_options(parser: argparse.ArgumentParser, action: str, journal: boo
         parser.add_argument(
             "--journal",
             metavar="PATH",
-            help="record outcomes in this SQLite file; run again to resume without re-sending",
+            help="remember what Qualtrics accepted here (a SQLite file): run again, next week's "
+            "export included, and only what changed is sent",
+        )
+        parser.add_argument(
+            "--full-resync",
+            action="store_true",
+            help="with --journal: send every row, even those Qualtrics already holds",
         )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
@@ -476,6 +519,16 @@ def _columns(text: str) -> list[str]:
     if not all(names):
         raise argparse.ArgumentTypeError(f"give column names separated by commas, not {text!r}")
     return names
+
+
+def _share(text: str) -> float | int:
+    """``--max-leave``: a share below 1 (``0.2``) or a count of people (``500``)."""
+    try:
+        return int(text) if text.strip().isdigit() else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"give a share below 1 (0.2) or a count of people (500), not {text!r}"
+        ) from None
 
 
 def _count(text: str) -> int:
@@ -492,10 +545,14 @@ def _count(text: str) -> int:
 
 
 def _run_push(args: argparse.Namespace) -> int:
+    if _refused_without_yes(args):
+        return 2
     return _at_edge(lambda: _push(args, _cli_inputs.source(args, args.file)))
 
 
 def _run_retry(args: argparse.Namespace) -> int:
+    if _refused_without_yes(args):
+        return 2
     return _at_edge(lambda: _retry(args))
 
 
@@ -574,6 +631,7 @@ def _push(args: argparse.Namespace, frame: Any, positions: Any = None, merge: An
                 progress=bar,
                 **{o.name: getattr(args, o.name) for o in options_for(args.action)},
                 journal=args.journal,
+                full_resync=getattr(args, "full_resync", False),
                 sink=sink,
             ).result()
     except BaseException as exc:

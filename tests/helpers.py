@@ -32,7 +32,7 @@ def journal_successes(path: Path) -> int:
         return 0
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
-            found = db.execute("SELECT count(*) FROM outcomes WHERE status = 'success'")
+            found = db.execute("SELECT count(*) FROM entries WHERE status = 'success'")
             return int(found.fetchone()[0])
     except sqlite3.Error:
         return 0

@@ -20,11 +20,12 @@ from bench import (
     report,
     sandbox_alone,
     small_push,
+    sync,
     transactions,
 )
 from bench._common import SMOKE, Figure, machine
 
-MODULES = [sandbox_alone, latency, rate, transactions, cpu, memory, batch, small_push, reads]
+MODULES = [sandbox_alone, latency, rate, transactions, cpu, memory, batch, small_push, reads, sync]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def figures() -> list[Figure]:
 
 
 def test_each_benchmark_returns_a_figure_with_checked_rows(figures: list[Figure]) -> None:
-    assert [f.key for f in figures] == ["0", "a", "b", "c", "d", "e", "h", "i", "r"]
+    assert [f.key for f in figures] == ["0", "a", "b", "c", "d", "e", "h", "i", "r", "w"]
     for figure in figures:
         assert figure.title and figure.setup and figure.seconds > 0
         assert any(row.met is not None for row in figure.rows), figure.key
@@ -57,6 +58,10 @@ def test_pushes_did_their_work(figures: list[Figure]) -> None:
     assert by_key["r"]["read_calls"] == pages and by_key["r"]["writes"] == [0, 0]
     assert by_key["r"]["plan_list_calls"] == 1 + pages
     assert by_key["r"]["plan_search_calls"] == 1 + SMOKE.r_members
+    week = by_key["w"]  # the weekly re-push: the journal sent changed + new + left, no more
+    moved = week["changed"] + week["new"] + week["left"]
+    assert week["api"]["writes_sync"] == moved and week["api"]["writes_full"] == SMOKE.w_people
+    assert week["api"]["counts"]["unchanged"] == SMOKE.w_people - week["changed"] - week["left"]
 
 
 def test_the_loop_of_d_matches_qxframe_bodies(figures: list[Figure]) -> None:

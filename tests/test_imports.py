@@ -308,7 +308,7 @@ def test_the_journal_marks_a_jobs_rows_pending_before_its_request(sb, timed, tmp
     async def peek(*args, **kwargs):
         with sqlite3.connect(journal) as db:
             seen.append(
-                db.execute("SELECT count(*) FROM outcomes WHERE status='pending'").fetchone()[0]
+                db.execute("SELECT count(*) FROM entries WHERE status='pending'").fetchone()[0]
             )
         return await create(*args, **kwargs)
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 
 import polars as pl
 import pytest
 
 import qxframe as qx
-from qxframe._journal import OUTCOME_COLUMNS, Journal, row_digests
+from qxframe import _digests
+from qxframe._journal import Accepted, Identity, Journal, peek
 from qxframe._prepare import prepare
-from qxframe._results import Outcome
 from tests.helpers import bodies
 
 ALICE = {"row": 0, "directory_id": "POOL_abc", "email": "ada@example.com", "first_name": "Ada"}
@@ -18,61 +19,105 @@ ALICE = {"row": 0, "directory_id": "POOL_abc", "email": "ada@example.com", "firs
 
 def entries(path) -> list[tuple]:
     with sqlite3.connect(path) as db:
-        return db.execute("SELECT status, row, error_code FROM outcomes ORDER BY row").fetchall()
+        return db.execute("SELECT status, error_code FROM entries ORDER BY status").fetchall()
 
 
 # -- keys -----------------------------------------------------------------------------------
 
 
-def test_fingerprint_is_sha256_of_the_sorted_non_null_values():
+def test_an_events_content_is_sha256_of_its_sorted_non_null_values():
     frame = pl.DataFrame(
         [{**ALICE, "unsubscribed": False, "phone": None}],
         schema_overrides={"phone": pl.String},
     )
-    [(destination, fingerprint)] = row_digests(frame, ("directory_id",))
-    # {"email":"ada@example.com","first_name":"Ada","unsubscribed":false}, sha256, 16 bytes
-    assert fingerprint.hex() == "58ac160ac32ea091058848a0e5e1ad07"
-    assert destination.hex() == "83e8d0aa5300d772f8101c892d1181ff"  # {"directory_id":"POOL_abc"}
+    [content] = _digests.event_contents(frame, ("directory_id",))
+    # [{"directory_id":"POOL_abc"},{"email":…,"first_name":"Ada","unsubscribed":false}]
+    text = (
+        '[{"directory_id":"POOL_abc"},'
+        '{"email":"ada@example.com","first_name":"Ada","unsubscribed":false}]'
+    )
+    assert content == hashlib.sha256(text.encode()).digest()[:16]
 
 
-def test_fingerprint_ignores_column_order_nulls_and_row_position():
+def test_an_events_content_ignores_column_order_nulls_and_row_position():
     one = pl.DataFrame([ALICE])
     other = pl.DataFrame(
         [{"first_name": "Ada", "email": "ada@example.com", "row": 7, "directory_id": "POOL_abc"}]
     ).with_columns(phone=pl.lit(None, pl.String))
-    assert row_digests(one, ("directory_id",)) == row_digests(other, ("directory_id",))
+    assert _digests.event_contents(one, ("directory_id",)) == _digests.event_contents(
+        other, ("directory_id",)
+    )
     moved = pl.DataFrame([{**ALICE, "directory_id": "POOL_xyz"}])
-    assert row_digests(moved, ("directory_id",))[0][1] == row_digests(one, ("directory_id",))[0][1]
-    assert row_digests(moved, ("directory_id",))[0][0] != row_digests(one, ("directory_id",))[0][0]
+    assert _digests.event_contents(moved, ("directory_id",)) != _digests.event_contents(
+        one, ("directory_id",)
+    )
 
 
-def test_identical_rows_get_occurrence_numbers_across_chunks(tmp_path):
-    with Journal(tmp_path / "j.sqlite") as journal:
-        a, b = (b"d" * 16, b"a" * 16), (b"d" * 16, b"b" * 16)
-        assert [k[2] for k in journal.keys([a, b, a])] == [0, 0, 1]
-        assert [k[2] for k in journal.keys([a, b])] == [2, 1]
+def test_a_person_is_keyed_by_the_dedup_fields_when_the_row_carries_them_else_the_lookup_key():
+    people = pl.DataFrame(
+        {
+            "row": [0, 1, 2, 3],
+            "directory_id": ["POOL_abc"] * 4,
+            "ext_ref": ["u1", "u2", " u1 ", None],
+            "email": [" Ada@Example.com", "ada@example.com", "ada@example.com", None],
+            "phone": [None, None, None, "555"],
+            "first_name": ["Ada", "Bea", "Ada", "Cy"],
+        }
+    )
+    by_email = _digests.person_keys(people, ("email",), ("directory_id",))
+    assert by_email[0] == by_email[1] == by_email[2]  # one person to a directory on email
+    by_lookup = _digests.person_keys(people, (), ("directory_id",))
+    assert by_lookup[0] == by_lookup[2] != by_lookup[1]  # ext_ref trimmed, e-mail lower-cased
+    assert by_email[3] == by_lookup[3]  # no e-mail: the lookup key
+    elsewhere = people.with_columns(directory_id=pl.lit("POOL_xyz"))
+    assert _digests.person_keys(elsewhere, ("email",), ("directory_id",))[0] != by_email[0]
+
+
+def test_changes_name_the_fields_whose_value_is_not_the_one_accepted():
+    accepted = _digests.fields_of('{"email":"a@x.org","embeddedData":{"region":"N","tier":"1"}}')
+    body = '{"email":"b@x.org","firstName":"Ada","embeddedData":{"region":"N","tier":"2"}}'
+    assert _digests.changes(accepted, body) == ["email", "embeddedData.tier", "firstName"]
+    assert _digests.changes(accepted, '{"email":"a@x.org"}') == []  # less is not a change
+    assert len(accepted) == 6 * 3  # 6 bytes a field: never the values
 
 
 # -- the file ---------------------------------------------------------------------------------
 
 
-def values(outcome: Outcome) -> tuple:
-    return tuple(getattr(outcome, name) for name in OUTCOME_COLUMNS)
+def accepted(i: int) -> Accepted:
+    return Accepted(i.to_bytes(12, "big"), None, None, f"CID_{i}", False, None)
 
 
 def test_journal_is_wal_and_records_are_committed_in_batches(tmp_path):
     path = tmp_path / "j.sqlite"
+    keys = [i.to_bytes(16, "big") for i in range(600)]
     with Journal(path) as journal:
         assert journal._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        keys = journal.keys([(b"d" * 16, i.to_bytes(16, "big")) for i in range(600)])
-        journal.mark_pending("workflow", [(keys[0], 0)])
-        assert entries(path) == [("pending", 0, None)]  # committed before the request
-        done = [(k, values(Outcome(i, "success"))) for i, k in enumerate(keys[:499])]
-        journal.record("workflow", done)
+        journal.mark_pending([(keys[0], None)])
+        assert entries(path) == [("pending", None)]  # committed before the request
+        journal.accepted([(k, accepted(i)) for i, k in enumerate(keys[:499])])
         assert len(entries(path)) == 1  # not yet: records are committed in batches
-        journal.record("workflow", [(keys[499], values(Outcome(499, "success")))])
+        journal.accepted([(keys[499], accepted(499))])
         assert len(entries(path)) == 500
     assert len(entries(path)) == 500
+
+
+def test_a_failed_or_pending_write_keeps_the_body_last_accepted(tmp_path):
+    key = b"k" * 16
+    with Journal(tmp_path / "j.sqlite") as journal:
+        journal.accepted([(key, accepted(7))])
+        journal.mark_pending([(key, None)])
+        assert journal.lookup([key])[key].status == "pending"
+        assert journal.lookup([key])[key].body == (7).to_bytes(12, "big")
+        journal.forget([key])  # nothing of that write landed: what was accepted stands
+        assert journal.lookup([key])[key].status == "success"
+        from qxframe._journal import Refused
+
+        journal.refused([(key, Refused(None, 400, "bad", "no"))])
+        found = journal.lookup([key])[key]
+        assert (found.status, found.body, found.contact_id) == (
+            "failed", (7).to_bytes(12, "big"), "CID_7",
+        )  # fmt: skip
 
 
 def test_one_push_at_a_time_per_journal(tmp_path):
@@ -91,6 +136,30 @@ def test_a_foreign_file_is_not_a_journal(tmp_path):
     (tmp_path / "text.sqlite").write_text("hello, this is not SQLite at all" * 10)
     with pytest.raises(qx.ConfigError, match="cannot use"):
         Journal(tmp_path / "text.sqlite")
+
+
+def test_a_format_1_journal_is_refused_never_misread(sb, tmp_path):
+    path = tmp_path / "old.qxj"
+    with sqlite3.connect(path) as db:  # as qxframe's format 1 left it
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("INSERT INTO meta VALUES ('format', '1')")
+        db.execute("CREATE TABLE outcomes (action TEXT, destination BLOB, fingerprint BLOB)")
+    for dry_run in (False, True):
+        with pytest.raises(qx.ConfigError, match=r"format 1.*new journal file"):
+            contacts(sb, PEOPLE, path, dry_run=dry_run)
+    assert bodies(sb, "contacts") == 0
+    assert peek(path) is None
+
+
+def test_peek_reads_a_journal_without_locking_it(tmp_path):
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as journal:
+        journal.claim(Identity.of("contacts", {"directory_id": "POOL_abc"}))
+        journal.accepted([(b"k" * 16, accepted(1))])
+        journal.commit()
+        seen = peek(path)
+    assert seen is not None and seen.rows == 1 and seen.identity is not None
+    assert seen.identity.describe() == "contacts to directory_id POOL_abc"
 
 
 # -- resuming pushes -----------------------------------------------------------------------------
@@ -117,22 +186,27 @@ def test_rerun_sends_nothing_that_succeeded(sb, tmp_path):
     again = contacts(sb, PEOPLE, journal)
     assert bodies(sb, "contacts") == sent and sb.contacts().height == 4
     assert again["status"].to_list() == ["skipped"] * 2 + ["invalid"] + ["skipped"] * 2
-    assert again["qualtrics_id"].to_list() == first["qualtrics_id"].to_list()
+    ids, before = again["qualtrics_id"].to_list(), first["qualtrics_id"].to_list()
+    # one person, two rows (a directory that does not deduplicate made two contacts): the
+    # journal knows the person by the contact its last write answered
+    assert ids[1] == before[1] and ids[4] == before[4] and ids[0] == ids[3] == before[3]
+    assert again["operation"].to_list() == ["unchanged"] * 2 + [None] + ["unchanged"] * 2
     assert again["attempts"].to_list() == [0] * 5 and again["http_status"].is_null().all()
     assert qx.summary(again)["skipped"] == 4
 
 
 def test_known_failures_are_sent_again_unknown_ones_are_not(sb, tmp_path):
     journal = tmp_path / "j.sqlite"
+    people = PEOPLE.filter(pl.col("order") != "o4")  # one row a person
     sb.fail_next("contacts", status=400)  # row 0: refused, a known failure
-    first = contacts(sb, PEOPLE, journal, concurrency=1)
+    first = contacts(sb, people, journal, concurrency=1)
     assert first["error_code"][0] != "outcome_unknown" and first["status"][0] == "failed"
     sb.fail_next("contacts", status=500, after_commit=True)  # row 0 lands, answer lost
-    second = contacts(sb, PEOPLE, journal)
-    assert second["status"].to_list() == ["failed", "skipped", "invalid", "skipped", "skipped"]
-    assert second["error_code"][0] == "outcome_unknown"
+    second = contacts(sb, people, journal)
+    assert second["status"].to_list() == ["failed", "skipped", "invalid", "skipped"]
+    assert second["error_code"][0] == "outcome_unknown" and second["operation"][0] == "create"
     sent = bodies(sb, "contacts")
-    third = contacts(sb, PEOPLE, journal)
+    third = contacts(sb, people, journal)
     assert bodies(sb, "contacts") == sent  # the unknown row is not re-sent
     assert third["status"][0] == "failed" and third["error_code"][0] == "outcome_unknown"
     assert "not sent again" in third["error_message"][0]
@@ -150,8 +224,9 @@ def test_rows_left_pending_come_back_outcome_unknown(sb, tmp_path):
         allowed_origin=sb.base_url,
     ).valid
     with Journal(journal) as j:  # as if a push was killed while sending row 1
-        keys = j.keys(row_digests(valid, ("workflow_url",)))
-        j.mark_pending("workflow", [(keys[1], 1)])
+        j.claim(Identity.of("workflow", {"workflow_url": url}))
+        [_, content, _] = _digests.event_contents(valid, ("workflow_url",))
+        j.mark_pending([(_digests.with_occurrence(content, 0), None)])
     res = qx.trigger_workflow(events, client=sb.client(), workflow_url=url, journal=journal)
     assert res["status"].to_list() == ["success", "failed", "success"]
     assert res["error_code"][1] == "outcome_unknown" and "stopped" in res["error_message"][1]
@@ -211,10 +286,13 @@ def test_dry_run_reads_the_journal_and_writes_nothing(sb, tmp_path):
     journal = tmp_path / "j.sqlite"
     preview = contacts(sb, PEOPLE, journal, dry_run=True)
     assert not journal.exists() and preview["status"][0] == "dry_run"
+    assert preview["operation"].to_list() == ["create", "create", None, "create", "create"]
     contacts(sb, PEOPLE.head(2), journal)
     before = entries(journal)
     preview = contacts(sb, PEOPLE, journal, dry_run=True)
-    assert preview["status"].to_list() == ["skipped", "skipped", "invalid", "dry_run", "dry_run"]
+    # row 3 is row 0's person with the same body: what Qualtrics holds
+    assert preview["status"].to_list() == ["skipped", "skipped", "invalid", "skipped", "dry_run"]
+    assert preview["operation"].to_list() == ["unchanged"] * 2 + [None, "unchanged", "create"]
     assert entries(journal) == before
 
 
@@ -235,31 +313,34 @@ def write(tmp_path, name, emails):
     return path
 
 
-def test_another_file_is_refused_naming_both_and_nothing_is_sent(sb, tmp_path):
+def test_next_weeks_file_is_the_same_sync_and_only_what_changed_is_sent(sb, tmp_path):
     journal = tmp_path / "j.sqlite"
-    day1 = write(tmp_path, "day1.csv", ["a@example.com", "b@example.com"])
-    day2 = write(tmp_path, "day2.csv", ["a@example.com", "z@example.com"])
-    assert contacts(sb, day1, journal)["status"].to_list() == ["success"] * 2
+    week1 = write(tmp_path, "week1.csv", ["a@example.com", "b@example.com"])
+    week2 = write(tmp_path, "week2.csv", ["a@example.com", "z@example.com"])
+    assert contacts(sb, week1, journal)["status"].to_list() == ["success"] * 2
     sent = bodies(sb, "contacts")
-    with pytest.raises(qx.ConfigError) as refused:
-        contacts(sb, day2, journal)
-    message = str(refused.value)
-    assert str(day1.resolve()) in message and str(day2.resolve()) in message
-    assert "new journal file" in message
-    assert bodies(sb, "contacts") == sent
+    again = contacts(sb, week2, journal)
+    assert again["status"].to_list() == ["skipped", "success"]
+    assert again["operation"].to_list() == ["unchanged", "create"]
+    assert bodies(sb, "contacts") == sent + 1
+    as_frame = contacts(sb, pl.read_csv(week2).with_columns(extra=pl.lit(1)), journal)
+    assert as_frame["operation"].to_list() == ["unchanged", "unchanged"]  # a frame too
 
 
 def test_another_action_or_destination_is_refused(sb, tmp_path):
     journal = tmp_path / "j.sqlite"
     day1 = write(tmp_path, "day1.csv", ["a@example.com"])
     contacts(sb, day1, journal)
+    sent = bodies(sb, "contacts")
     with pytest.raises(
         qx.ConfigError,
         match=rf"to directory_id {sb.plain_directory_id}\).*"
         rf"to directory_id {sb.directory_id}\. Use a new journal",
     ):
         qx.upsert_contacts(day1, client=sb.client(), directory_id=sb.directory_id, journal=journal)
-    with pytest.raises(qx.ConfigError, match=r"another push \(contacts .*this push is transact"):
+    with pytest.raises(
+        qx.ConfigError, match=r"another destination \(contacts .*this push is transact"
+    ):
         qx.upsert_transactions(
             day1,
             client=sb.client(),
@@ -267,26 +348,11 @@ def test_another_action_or_destination_is_refused(sb, tmp_path):
             mailing_list_id=sb.plain_mailing_list_id,
             journal=journal,
         )
-
-
-def test_a_frame_is_known_by_its_columns(sb, tmp_path):
-    journal = tmp_path / "j.sqlite"
-    contacts(sb, PEOPLE, journal)
-    again = contacts(sb, PEOPLE.to_pandas(), journal)  # same columns: the same push
-    assert again["status"].to_list() == ["skipped"] * 2 + ["invalid"] + ["skipped"] * 2
-    with pytest.raises(qx.ConfigError, match=r"columns 'email', 'order' to .*columns 'email' to "):
-        contacts(sb, PEOPLE.select("email"), journal)
-
-
-def test_the_same_file_by_another_spelling_or_a_symlink_is_the_same_push(sb, tmp_path):
-    journal = tmp_path / "j.sqlite"
-    path = write(tmp_path, "in.csv", ["a@example.com"])
-    (tmp_path / "sub").mkdir()
-    link = tmp_path / "link.csv"
-    link.symlink_to(path)
-    contacts(sb, path, journal)
-    for spelling in (tmp_path / "sub" / ".." / "in.csv", link):
-        assert contacts(sb, spelling, journal)["status"].to_list() == ["skipped"]
+    with pytest.raises(qx.ConfigError, match="another destination"):  # a dry run checks too
+        qx.upsert_contacts(
+            day1, client=sb.client(), directory_id=sb.directory_id, journal=journal, dry_run=True
+        )
+    assert bodies(sb, "contacts") == sent
 
 
 def test_an_edited_file_is_the_same_push(sb, tmp_path):
@@ -297,28 +363,6 @@ def test_an_edited_file_is_the_same_push(sb, tmp_path):
     again = contacts(sb, path, journal)
     assert again["status"].to_list() == ["skipped", "success", "skipped", "success"]
     assert sb.contacts().height == 4
-
-
-def test_a_journal_older_than_identities_is_adopted(sb, tmp_path):
-    journal = tmp_path / "j.sqlite"
-    day1 = write(tmp_path, "day1.csv", ["a@example.com"])
-    contacts(sb, day1, journal)
-    with sqlite3.connect(journal) as db:  # as an older qxframe left it
-        db.execute("DELETE FROM meta WHERE key != 'format'")
-    assert contacts(sb, day1, journal)["status"].to_list() == ["skipped"]
-    with pytest.raises(qx.ConfigError, match="belongs to another push"):  # now it is tied
-        contacts(sb, write(tmp_path, "day2.csv", ["b@example.com"]), journal)
-    with sqlite3.connect(journal) as db:
-        db.execute("DELETE FROM meta WHERE key != 'format'")
-    with pytest.raises(qx.ConfigError, match="holds rows of a contacts push"):
-        qx.trigger_workflow(day1, client=sb.client(), workflow_url=sb.workflow_url, journal=journal)
-
-
-def test_a_dry_run_checks_the_journal_too(sb, tmp_path):
-    journal = tmp_path / "j.sqlite"
-    contacts(sb, write(tmp_path, "day1.csv", ["a@example.com"]), journal)
-    with pytest.raises(qx.ConfigError, match="belongs to another push"):
-        contacts(sb, write(tmp_path, "day2.csv", ["a@example.com"]), journal, dry_run=True)
 
 
 def test_the_workflow_url_is_not_stored(sb, tmp_path):
@@ -344,7 +388,7 @@ class Observer:
         pending = 0
         if self.journal.exists():
             with sqlite3.connect(self.journal) as db:
-                found = db.execute("SELECT count(*) FROM outcomes WHERE status = 'pending'")
+                found = db.execute("SELECT count(*) FROM entries WHERE status = 'pending'")
                 pending = found.fetchone()[0]
         self.seen.append((request.url.path.rsplit("/", 1)[-1], pending))
         return await self.inner.handle_async_request(request)

@@ -40,6 +40,10 @@ NEEDS: dict[str, tuple[str, ...]] = {
         SCOPES["transactions"],
     ),
     "workflow": (),
+    # removals (actions/_removals): contacts are looked up, then changed or deleted
+    "remove": (SCOPES["directories"], SCOPES["search"]),
+    "unsubscribe": (SCOPES["directories"], SCOPES["search"], SCOPES["contacts"]),
+    "delete": (SCOPES["directories"], SCOPES["search"], SCOPES["contacts"]),
 }
 WITH_LIST = (SCOPES["mailing_lists"], SCOPES["lists"])
 

@@ -61,6 +61,7 @@ from qxframe.actions._action import Action
 from qxframe.actions._contacts import CONTACTS
 from qxframe.actions._handle import start_push
 from qxframe.actions._registry import Results, keywords, push
+from qxframe.actions._removals import DELETE, REMOVE, UNSUBSCRIBE
 from qxframe.actions._runner import progress_bar
 from qxframe.actions._transactions import TRANSACTIONS
 from qxframe.actions._workflows import WORKFLOW
@@ -89,9 +90,10 @@ class SharedOpts(TypedDict, total=False):
     concurrency: int | None
     progress: bool | None
     journal: str | Path | None
+    full_resync: bool
 
 
-class ContactOpts(SharedOpts, total=False):
+class _ListOpts(SharedOpts, total=False):
     directory_id: str | None
     mailing_list_id: str | None
     method: Method
@@ -99,7 +101,12 @@ class ContactOpts(SharedOpts, total=False):
     import_timeout: int
 
 
-class TxOpts(ContactOpts, total=False):
+class ContactOpts(_ListOpts, total=False):
+    on_leave: Literal["remove", "unsubscribe"] | None
+    max_leave: float
+
+
+class TxOpts(_ListOpts, total=False):
     batch_size: int
 
 
@@ -107,6 +114,19 @@ class WorkflowOpts(SharedOpts, total=False):
     workflow_url: str | None
     json_columns: Sequence[str] | None
     correlate: bool
+
+
+class RemoveOpts(SharedOpts, total=False):
+    directory_id: str | None
+    mailing_list_id: str | None
+
+
+class UnsubscribeOpts(RemoveOpts, total=False):
+    pass
+
+
+class DeleteOpts(SharedOpts, total=False):
+    directory_id: str | None
 
 
 def _sync_push(
@@ -257,9 +277,57 @@ def trigger_workflow(frame: Any, *, out: _Path | None = None, **options: Any) ->
     return _sync_push(WORKFLOW, frame, out, options)
 
 
+@overload
+def remove_from_list(frame: Any, *, out: None = None, **o: Unpack[RemoveOpts]) -> _DF: ...
+@overload
+def remove_from_list(frame: Any, *, out: _Path, **o: Unpack[RemoveOpts]) -> _LF: ...
+def remove_from_list(frame: Any, *, out: _Path | None = None, **options: Any) -> Results:
+    """Take each row's contact out of a mailing list; it stays in the directory.
+
+    A row carries ``contact_id``, or ``ext_ref``/``email``/``phone`` looked up as a
+    transaction's are. A contact that is not a member, or not in the directory, comes back
+    ``success`` with ``operation`` ``unchanged``: running it twice is safe. Other
+    arguments as :func:`upsert_contacts`.
+    """
+    return _sync_push(REMOVE, frame, out, options)
+
+
+@overload
+def unsubscribe(frame: Any, *, out: None = None, **o: Unpack[UnsubscribeOpts]) -> _DF: ...
+@overload
+def unsubscribe(frame: Any, *, out: _Path, **o: Unpack[UnsubscribeOpts]) -> _LF: ...
+def unsubscribe(frame: Any, *, out: _Path | None = None, **options: Any) -> Results:
+    """Unsubscribe each row's contact: from ``mailing_list_id`` when one is given (the
+    list's flag), else from the directory.
+
+    Rows as :func:`remove_from_list`; one already unsubscribed comes back ``success`` with
+    ``operation`` ``unchanged`` (the member or contact is read first).
+    """
+    return _sync_push(UNSUBSCRIBE, frame, out, options)
+
+
+@overload
+def delete_contacts(frame: Any, *, out: None = None, **o: Unpack[DeleteOpts]) -> _DF: ...
+@overload
+def delete_contacts(frame: Any, *, out: _Path, **o: Unpack[DeleteOpts]) -> _LF: ...
+def delete_contacts(frame: Any, *, out: _Path | None = None, **options: Any) -> Results:
+    """Delete each row's contact from the directory (and so from its lists).
+
+    Rows as :func:`remove_from_list`; a contact already gone comes back ``success`` with
+    ``operation`` ``unchanged``. This cannot be undone: try ``dry_run=True`` first.
+    """
+    return _sync_push(DELETE, frame, out, options)
+
+
 _sign(upsert_contacts, CONTACTS, ContactOpts)
 _sign(upsert_transactions, TRANSACTIONS, TxOpts)
 _sign(trigger_workflow, WORKFLOW, WorkflowOpts)
 aupsert_contacts = _twin(upsert_contacts)
 aupsert_transactions = _twin(upsert_transactions)
 atrigger_workflow = _twin(trigger_workflow)
+_sign(remove_from_list, REMOVE, RemoveOpts)
+_sign(unsubscribe, UNSUBSCRIBE, UnsubscribeOpts)
+_sign(delete_contacts, DELETE, DeleteOpts)
+aremove_from_list = _twin(remove_from_list)
+aunsubscribe = _twin(unsubscribe)
+adelete_contacts = _twin(delete_contacts)

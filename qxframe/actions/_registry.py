@@ -24,6 +24,7 @@ from qxframe import _fields
 from qxframe._sinks import ResultsWriter, scan_results
 from qxframe.actions._action import Action
 from qxframe.actions._contacts import CONTACTS
+from qxframe.actions._removals import DELETE, REMOVE, UNSUBSCRIBE
 from qxframe.actions._runner import Sink, apush
 from qxframe.actions._transactions import TRANSACTIONS
 from qxframe.actions._workflows import WORKFLOW
@@ -39,14 +40,16 @@ SHARED: dict[str, Any] = {
     "concurrency": None,
     "progress": None,
     "journal": None,
+    "full_resync": False,
 }
 
 
 def keywords(action: str) -> dict[str, Any]:
     """Every keyword argument of ``action``'s functions but ``out``, with its default.
 
-    >>> list(keywords("workflow"))
-    ['client', 'workflow_url', 'mapping', 'dry_run', 'concurrency', 'progress', 'journal']
+    >>> list(keywords("workflow"))  # doctest: +NORMALIZE_WHITESPACE
+    ['client', 'workflow_url', 'mapping', 'dry_run', 'concurrency', 'progress', 'journal',
+     'full_resync']
     """
     destinations = {f.name: None for f in _fields.destinations(action)}
     options = {o.name: o.default for o in _fields.options_for(action)}
@@ -71,7 +74,9 @@ def bind(action: Action, options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 #: One line per action; its name is a key of the catalogue (``_fields``).
-ACTIONS: dict[str, Action] = {a.name: a for a in (CONTACTS, TRANSACTIONS, WORKFLOW)}
+ACTIONS: dict[str, Action] = {
+    a.name: a for a in (CONTACTS, TRANSACTIONS, WORKFLOW, REMOVE, UNSUBSCRIBE, DELETE)
+}
 
 
 def push(

@@ -1,178 +1,360 @@
-"""Resumable pushes: skip what the journal says is done, and keep the journal current.
+"""Syncs and resumable pushes: send only what Qualtrics does not hold, keep the journal current.
 
-The runner uses a :class:`Resume` when a push has a journal (:mod:`qxframe._journal`):
+The runner uses a :class:`Resume` when a push has a journal (:mod:`qxframe._journal`;
+docs/architecture.md, "Journal and resume"):
 
-- :meth:`Resume.claim` first: a journal belongs to one push (action, destination,
-  input: docs/architecture.md, "Journal and resume"); another push's journal is refused
-  with a ``ConfigError`` naming both, never used to skip rows of another input.
-- :meth:`Resume.split` looks each valid row up. A row that succeeded before comes back
-  ``skipped`` with its earlier ids; a row whose outcome is unknown (it ended
-  ``outcome_unknown``, or an earlier push was stopped while sending it) comes back
-  ``failed``/``outcome_unknown`` again and is not sent; every other row is sent.
-- The runner tells it of each write that must not be sent twice just before
-  it goes out (:meth:`Resume.sending`: a transaction batch, a workflow trigger, a contact
-  create into a directory that would not merge a second copy) and commits ``pending`` for
-  its rows, so a push killed mid-request leaves them ``pending``, which a resumed push
-  reports as ``outcome_unknown`` instead of sending twice, and of every outcome as it is
-  reported (:meth:`Resume.record`, committed in batches).
+- :meth:`Resume.claim` first: a journal belongs to one destination (the action and its
+  destination constants); another is refused with a ``ConfigError`` naming both.
+- :meth:`Resume.start` (async, before any write): the identity fields contacts are keyed
+  by (the directory's deduplication fields, fixed in the journal at its first push), and,
+  the first time a journal writes into a mailing list, who is already a member (those are
+  never this sync's to remove).
+- :meth:`Resume.split` decides each valid row (DESIGN §7): a body equal to the one
+  Qualtrics last accepted for the row's key is not sent (``skipped``, ``unchanged``); a
+  new key is a ``create``, a changed body an ``update`` (``changes`` names the fields); a
+  key whose last write failed is sent again; one whose outcome is unknown (a pending mark
+  a kill left, or ``outcome_unknown``) is sent again only where a second copy would merge
+  (a contact carrying every deduplication field of a deduplicating directory), else it
+  comes back ``failed``/``outcome_unknown`` unsent. ``full_resync`` sends every row.
+- The runner tells it of each write that must not be sent twice just before it goes out
+  (:meth:`Resume.sending`: ``pending`` committed), of a remote job created
+  (:meth:`Resume.remember`), of a write of which nothing landed (:meth:`Resume.forget`)
+  and of every outcome as it is reported (:meth:`Resume.record`: what Qualtrics accepted,
+  committed in batches). Outcomes an action names not to keep (``Action.not_journaled``:
+  a row whose own write never left) are forgotten, as if never tried.
 
-Which rows are sent again follows :func:`qxframe._results.worth_sending_again`, the rule
-``qx.rows_to_retry`` and ``qxframe retry`` use too: a transaction row that failed while
-its contact was being looked up or created is ``failed`` with that step's reason (never
-``outcome_unknown``), so it is sent again (the lookup then finds the contact); such a
-row is not even journaled, as if never tried.
-
-A row left ``pending`` inside a remote job whose creation the journal recorded
-(:meth:`Resume.remember`) is not reported ``outcome_unknown``: :meth:`Resume.split` hands
-it to be sent with that job in :data:`~qxframe.actions._action.JOB_COLUMN`, and the action
-follows the job instead of sending the row again (for import jobs:
-:mod:`qxframe.actions._import_job`), so a push killed while jobs run neither creates a job
-twice for the same rows nor loses their outcomes. Such a row that ends ``outcome_unknown``
-(its job stalled, or answered a status qxframe does not know) keeps its ``pending`` mark
-and its job: the next push with the journal follows the job again.
-
-Which outcomes are kept is the journal's rule and the action's: an action may name
-outcomes not to keep (``Action.not_journaled``: a row whose own write never left).
+A row left ``pending`` inside a remote job whose creation the journal recorded is not
+reported ``outcome_unknown``: :meth:`Resume.split` hands it to be sent with that job in
+:data:`~qxframe.actions._action.JOB_COLUMN`, and the action follows the job instead of
+sending the row again (import jobs: :mod:`qxframe.actions._import_job`), so a push killed
+while jobs run neither creates a job twice for the same rows nor loses their outcomes. Such
+a row that ends ``outcome_unknown`` (its job stalled, or answered a status qxframe does not
+know) keeps its ``pending`` mark and its job: the next push with the journal follows the
+job again.
 """
 
 from __future__ import annotations
 
-import operator
+import json
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import polars as pl
 
-from qxframe import _inputs, _results
-from qxframe._journal import (
-    OUTCOME_COLUMNS,
-    PENDING,
-    Entry,
-    Identity,
-    ImportRow,
-    Journal,
-    Key,
-    row_digests,
-)
-from qxframe._results import OUTCOME_UNKNOWN, Status
-from qxframe.actions._action import JOB_COLUMN, Action
+from qxframe import _digests, _results
+from qxframe._journal import PENDING, Accepted, Entry, Identity, ImportRow, Journal, Key, Refused
+from qxframe._payloads import contact_bodies
+from qxframe._results import OUTCOME_UNKNOWN, Operation, Status
+from qxframe.actions._action import JOB_COLUMN, Action, Context
 
-_VALUES = operator.attrgetter(*OUTCOME_COLUMNS)
+PEOPLE = ("contacts",)  # actions keyed by the person (the rest: by the event's content)
+
+
+@dataclass(slots=True)
+class _Sent:
+    """What the journal needs of a row being sent, to record its outcome."""
+
+    key: Key
+    body: bytes
+    text: str | None  # the body's JSON text (people: to digest per field once accepted)
+    who: str | None
+    in_list: bool
+    operation: str
+    changes: str | None
 
 
 class Resume:
     """One push's use of a journal (see the module docstring)."""
 
-    def __init__(self, journal: Journal, action: Action) -> None:
+    def __init__(self, journal: Journal, action: Action, *, full_resync: bool = False) -> None:
         self.journal = journal
         self.action = action.name
+        self.people = action.name in PEOPLE
         self.destination_fields = action.constants
         self.not_journaled = action.not_journaled
-        self.keys: dict[int, Key] = {}  # row → key, for the rows of this chunk being sent
+        self.full_resync = full_resync
+        self.key_fields: tuple[str, ...] = ()
+        self.lists = False  # the journal read a list's members: successes may be members
+        self.sent: dict[int, _Sent] = {}  # row → what it carries, for this chunk's rows sent
         self.in_jobs: set[int] = set()  # rows of this chunk pending in a recorded job
-        self.changed = False  # the input file changed since the last push (see claim)
 
-    def claim(self, source: Any, constants: Mapping[str, Any]) -> None:
-        """Refuse the journal of another push (``ConfigError``); else tie it to this one."""
-        identity = Identity.of(self.action, dict(constants), _inputs.identity(source))
-        self.changed = self.journal.claim(identity, _inputs.stamp(source))
+    def claim(self, constants: Mapping[str, Any]) -> None:
+        """Refuse the journal of another destination (``ConfigError``); else claim it."""
+        self.journal.claim(Identity.of(self.action, dict(constants)))
+
+    async def start(self, push: Context, constants: Mapping[str, Any]) -> None:
+        """Before any write: the key fields, and the list's members before this sync's first
+        write into it."""
+        if not self.people:
+            return
+        recorded = self.journal.meta("key_fields")
+        if recorded is None:
+            directory = constants.get("directory_id")
+            fields: tuple[str, ...] = ()
+            if directory is not None and push.client is not None:
+                from qxframe.actions._dedup import Directories, dedup_fields
+
+                known = getattr(push.state, "directories", None) or Directories()
+                fields = await dedup_fields(push, known, directory)
+            self.journal.set_meta("key_fields", json.dumps(list(fields)))
+            self.key_fields = fields
+        else:
+            self.key_fields = tuple(json.loads(recorded))
+        mailing_list = constants.get("mailing_list_id")
+        if mailing_list is None:
+            self.lists = self.journal.meta("members_read") is not None
+            return
+        if self.journal.meta("members_read") != mailing_list and self.journal.writable:
+            members = await push.api.alist_member_ids(constants["directory_id"], mailing_list)
+            self.journal.preexisting(members)
+            self.journal.set_meta("members_read", mailing_list)
+            self.journal.commit()
+        self.lists = True
+
+    def keys_of(self, valid: pl.DataFrame) -> list[Key]:
+        """The journal key of each person of ``valid`` (people only)."""
+        return _digests.person_keys(valid, self.key_fields, self.destination_fields)
+
+    def carry_invalid(self, invalid_frame: pl.DataFrame) -> None:
+        """The people of invalid rows (their identity values): they stay in the list."""
+        names = [c for c in invalid_frame.columns if c.startswith("carried_")]
+        if not (self.people and invalid_frame.height and names):
+            return
+        plain = invalid_frame.select(pl.col(n).alias(n.removeprefix("carried_")) for n in names)
+        values = [v for w in _digests.who(plain) for v in (w or "").split("\x1f")]
+        self.journal.carry(v for v in values if v)
 
     def split(self, valid: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """``(results of rows already done, rows to send)`` for one chunk's valid rows; a
-        row left pending in a recorded job is sent with it in ``JOB_COLUMN``."""
-        keys = self.journal.keys(row_digests(valid, self.destination_fields))
-        found = self.journal.lookup(self.action, keys)
+        """``(results of rows not sent, rows to send)`` for one chunk's valid rows."""
+        rows = valid["row"].to_list()
+        if self.people:
+            keys = self.keys_of(valid)
+            texts: list[str | None] = list(contact_bodies(valid).to_list())
+            bodies = _digests.body_digests(pl.Series(texts, dtype=pl.String))
+            whos = _digests.who(valid)
+            merges = _merges(valid, self.key_fields)
+            in_list = _in_list(valid)
+        else:
+            keys, bodies = self._event_keys(valid)
+            texts = whos = [None] * len(rows)
+            merges = in_list = [False] * len(rows)
+        found = self.journal.lookup(keys)
+        earlier = self.journal.seen(keys) if self.people else {}
         pending = [k for k in keys if k in found and found[k].status == PENDING]
-        jobs = self.journal.import_rows(self.action, pending) if self.journal.writable else {}
-        self.keys, self.in_jobs = {}, set()
+        jobs = self.journal.import_rows(pending) if pending and self.journal.writable else {}
+        self.sent, self.in_jobs = {}, set()
         done: list[_results.Outcome] = []
+        same: list[tuple[int, Entry]] = []  # unchanged: the common case, kept lean
         send: list[bool] = []
         recorded: list[dict[str, Any] | None] = []
-        for row, key in zip(valid["row"].to_list(), keys, strict=True):
+        # a person whose earlier row in this push is sent: later rows are sent too, in order
+        decided = {k: body for k, (_, body) in earlier.items()}
+        fast = not self.full_resync
+        for i, (row, key) in enumerate(zip(rows, keys, strict=True)):
             entry = found.get(key)
-            job = jobs.get(key) if entry is not None and entry.status == PENDING else None
-            if entry is None or job is not None or _worth_sending(entry):
-                self.keys[row] = key
-                if job is not None:
-                    self.in_jobs.add(row)
-                send.append(True)
-                recorded.append(None if job is None else asdict(job))
-            else:
-                done.append(_from_entry(row, entry))
+            if (
+                fast
+                and entry is not None
+                and entry.body == bodies[i]
+                and entry.status == Status.SUCCESS
+                and decided.get(key) is None
+            ):
+                same.append((row, entry))
+                decided[key] = None
                 send.append(False)
+                continue
+            job = jobs.get(key) if entry is not None and entry.status == PENDING else None
+            if job is not None:  # followed in its job, not sent again
+                verdict: Any = _op(entry, texts[i])
+                self.in_jobs.add(row)
+            else:
+                verdict = self._decide(entry, decided.get(key), bodies[i], texts[i], merges[i])
+            if isinstance(verdict, _results.Outcome):
+                verdict.row = row
+                done.append(verdict)
+                decided.setdefault(key, None)
+            else:
+                self.sent[row] = _Sent(key, bodies[i], texts[i], whos[i], in_list[i], *verdict)
+                decided[key] = bodies[i]
+            send.append(not isinstance(verdict, _results.Outcome))
+            if send[-1]:
+                recorded.append(None if job is None else asdict(job))
+        if self.people:
+            self.journal.see((k, 1, b) for k, b in decided.items())
         to_send = valid.filter(pl.Series(send, dtype=pl.Boolean))
         if any(job is not None for job in recorded):
             to_send = to_send.with_columns(pl.Series(JOB_COLUMN, recorded))
-        return _results.from_outcomes(done), to_send
+        return _results.assemble([_results.from_outcomes(done), self._same(same)]), to_send
+
+    def _same(self, same: list[tuple[int, Entry]]) -> pl.DataFrame:
+        """Result rows of unchanged rows, built column-wise (they are most rows of a sync)."""
+        if not same:
+            return _results.empty()
+        ids = [e.contact_id if self.people else e.qualtrics_id for _, e in same]
+        return _results.conform(
+            pl.DataFrame(
+                {
+                    "row": [r for r, _ in same],
+                    "qualtrics_id": ids,
+                    "contact_id": [None if self.people else e.contact_id for _, e in same],
+                },
+                schema={"row": pl.Int64, "qualtrics_id": pl.String, "contact_id": pl.String},
+            ).with_columns(
+                status=pl.lit(Status.SKIPPED),
+                attempts=pl.lit(0, pl.Int64),
+                operation=pl.lit(Operation.UNCHANGED),
+            )
+        )
+
+    def _decide(
+        self, entry: Entry | None, before: bytes | None, body: bytes, text: str | None, merges: bool
+    ) -> _results.Outcome | tuple[str, str | None]:
+        """An outcome for a row not sent, or the ``(operation, changes)`` of one to send."""
+        if self.full_resync or before is not None:  # before: an earlier row of it is sent
+            return _op(entry, text)
+        if entry is None:
+            return Operation.CREATE, None
+        if entry.status == PENDING or entry.error_code == OUTCOME_UNKNOWN:
+            return _op(entry, text) if merges else _unknown(entry)
+        if entry.status != Status.SUCCESS or entry.body is None:
+            return _op(entry, text)
+        if entry.body == body:
+            return self._unchanged(entry)
+        operation, changes = _op(entry, text)
+        if self.people and changes == "[]":  # every field sent is one Qualtrics holds
+            return self._unchanged(entry)
+        return operation, changes
+
+    def _unchanged(self, entry: Entry | None) -> _results.Outcome:
+        """A row not sent: Qualtrics holds its body (a person's id is its ``qualtrics_id``)."""
+        ids = (None, None) if entry is None else (entry.qualtrics_id, entry.contact_id)
+        if self.people:
+            ids = (ids[1], None)
+        return _results.Outcome(
+            -1, Status.SKIPPED, qualtrics_id=ids[0], contact_id=ids[1],
+            operation=Operation.UNCHANGED,
+        )  # fmt: skip
+
+    def _event_keys(self, valid: pl.DataFrame) -> tuple[list[Key], list[bytes]]:
+        """Events: content digests, told apart by their occurrence in this push."""
+        contents = _digests.event_contents(valid, self.destination_fields)
+        counts = {k: n for k, (n, _) in self.journal.seen(contents).items()}
+        keys: list[Key] = []
+        for content in contents:
+            n = counts.get(content, 0)
+            keys.append(_digests.with_occurrence(content, n))
+            counts[content] = n + 1
+        self.journal.see((k, n, None) for k, n in counts.items())
+        return keys, keys
+
+    def annotate(self, part: pl.DataFrame) -> pl.DataFrame:
+        """``operation`` and ``changes`` of the rows sent (or followed) in this chunk."""
+        if not self.sent or part.height == 0:
+            return part
+        ops = pl.DataFrame(
+            {
+                "row": list(self.sent),
+                "_op": [s.operation for s in self.sent.values()],
+                "_ch": [s.changes for s in self.sent.values()],
+            },
+            schema={"row": pl.Int64, "_op": pl.String, "_ch": pl.String},
+        )
+        joined = part.join(ops, on="row", how="left", maintain_order="left")
+        return joined.with_columns(
+            operation=pl.coalesce("operation", "_op"), changes=pl.coalesce("changes", "_ch")
+        ).drop("_op", "_ch")
 
     def sending(self, rows: Sequence[int]) -> None:
         """Commit ``pending`` for ``rows`` before a write that must not be repeated."""
-        self.journal.mark_pending(self.action, [(self.keys[r], r) for r in rows])
+        self.journal.mark_pending([(self.sent[r].key, self.sent[r].who) for r in rows])
 
     def remember(self, rows: Sequence[int], job: ImportRow, unprocessed: Collection[int]) -> None:
         """Record (and commit) the remote job ``rows`` went out in, in their order."""
         items = [
-            (self.keys[r], replace(job, source_index=i, unprocessed=i in unprocessed))
+            (self.sent[r].key, replace(job, source_index=i, unprocessed=i in unprocessed))
             for i, r in enumerate(rows)
         ]
-        self.journal.record_jobs(self.action, items)
+        self.journal.record_jobs(items)
         self.in_jobs.update(rows)
 
     def forget(self, rows: Sequence[int]) -> None:
-        """Nothing of ``rows``' write landed: forget their ``pending`` marks."""
-        self.journal.forget(self.action, [self.keys[r] for r in rows])
+        """Nothing of ``rows``' write landed: undo their ``pending`` marks."""
+        self.journal.forget([self.sent[r].key for r in rows])
 
-    def record(self, outcomes: Sequence[_results.Outcome] | pl.DataFrame) -> None:
-        """Record outcomes (committed in batches; :meth:`flush` commits the rest); an
-        ``outcome_unknown`` of a row pending in a recorded job is not: it stays pending."""
-        outcomes = self._still_in_jobs(outcomes)
-        if isinstance(outcomes, pl.DataFrame):
-            if self.not_journaled is None:
-                values = outcomes.select(OUTCOME_COLUMNS).iter_rows()
-                self.journal.record(self.action, ((self.keys[v[-1]], v) for v in values))
-                return
-            outcomes = [_results.Outcome(**r) for r in outcomes.iter_rows(named=True)]
-        skip = self.not_journaled
-        keep = [o for o in outcomes if skip is None or not skip(o)]
-        self.journal.record(self.action, [(self.keys[o.row], _VALUES(o)) for o in keep])
-        if len(keep) < len(outcomes):
-            drop = [self.keys[o.row] for o in outcomes if skip is not None and skip(o)]
-            self.journal.forget(self.action, drop)
-
-    def _still_in_jobs(
-        self, outcomes: Sequence[_results.Outcome] | pl.DataFrame
-    ) -> Sequence[_results.Outcome] | pl.DataFrame:
-        """``outcomes`` less the ``outcome_unknown`` ones of rows pending in a recorded job."""
-        if not self.in_jobs:
-            return outcomes
-        if isinstance(outcomes, pl.DataFrame):
-            waiting = pl.col("row").is_in(list(self.in_jobs)) & (
-                pl.col("error_code") == OUTCOME_UNKNOWN
-            )
-            return outcomes.filter(~waiting.fill_null(False))
-        return [
-            o for o in outcomes if not (o.row in self.in_jobs and o.error_code == OUTCOME_UNKNOWN)
-        ]
+    def record(self, reported: Sequence[_results.Outcome] | pl.DataFrame) -> None:
+        """Record what Qualtrics accepted or refused (committed in batches)."""
+        outcomes = (
+            [_results.Outcome(**r) for r in reported.iter_rows(named=True)]
+            if isinstance(reported, pl.DataFrame)
+            else reported
+        )
+        if self.in_jobs:  # an unknown outcome in a recorded job stays pending: followed again
+            outcomes = [
+                o for o in outcomes
+                if not (o.row in self.in_jobs and o.error_code == OUTCOME_UNKNOWN)
+            ]  # fmt: skip
+        accepted: list[tuple[Key, Accepted]] = []
+        failed: list[tuple[Key, Refused]] = []
+        drop: list[Key] = []
+        answered = [o.qualtrics_id for o in outcomes if self.people and o.qualtrics_id]
+        old = self.journal.was_preexisting(answered) if self.lists and answered else set()
+        for outcome in outcomes:
+            sent = self.sent[outcome.row]
+            if outcome.status == Status.SUCCESS:
+                member = (
+                    self.people and sent.in_list and self.lists and outcome.qualtrics_id not in old
+                )
+                fields = _digests.fields_of(sent.text) if sent.text is not None else None
+                ids = (
+                    (None, outcome.qualtrics_id)
+                    if self.people
+                    else (outcome.qualtrics_id, outcome.contact_id)
+                )  # a person's id is a contact id
+                accepted.append((sent.key, Accepted(sent.body, fields, *ids, member, sent.who)))
+            elif self.not_journaled is not None and self.not_journaled(outcome):
+                drop.append(sent.key)  # its own write never left: safe to redo
+            else:
+                failed.append(
+                    (sent.key, Refused(outcome.contact_id, outcome.http_status,
+                                       outcome.error_code, outcome.error_message))
+                )  # fmt: skip
+        self.journal.answer(answered)
+        self.journal.accepted(accepted)
+        self.journal.refused(failed)
+        self.journal.forget(drop)
 
     def flush(self) -> None:
         """Commit what is recorded (end of a chunk, or the push stopping)."""
         self.journal.commit()
 
 
-def _worth_sending(entry: Entry) -> bool:
-    return _results.worth_sending_again(entry.status, entry.error_code)
+#: The operation of a row sent without a journal's verdict: contacts are upserts (qxframe
+#: cannot know which Qualtrics did), events creates, a removal action its own.
+_DEFAULT_OPERATIONS = {
+    "contacts": Operation.UPSERT,
+    "remove": Operation.REMOVE,
+    "unsubscribe": Operation.UNSUBSCRIBE,
+    "delete": Operation.DELETE,
+}
 
 
-def _from_entry(row: int, entry: Entry) -> _results.Outcome:
-    if entry.status == Status.SUCCESS:
-        return _results.Outcome(
-            row,
-            Status.SKIPPED,
-            qualtrics_id=entry.qualtrics_id,
-            contact_id=entry.contact_id,
-            request_id=entry.request_id,
-        )
+def default_operation(action: str) -> str:
+    """See :data:`_DEFAULT_OPERATIONS`; any other action's rows are creates."""
+    return _DEFAULT_OPERATIONS.get(action, Operation.CREATE)
+
+
+def _op(entry: Entry | None, text: str | None) -> tuple[str, str | None]:
+    """``(operation, changes)`` of a row sent: ``create`` for a key Qualtrics holds no body
+    of, else ``update`` naming the fields that differ from that body."""
+    if entry is None or entry.body is None:
+        return Operation.CREATE, None
+    if text is None:  # an event already accepted, sent again (full_resync)
+        return Operation.CREATE, None
+    return Operation.UPDATE, json.dumps(_digests.changes(entry.fields, text))
+
+
+def _unknown(entry: Entry) -> _results.Outcome:
     if entry.status == PENDING:
         message = (
             "An earlier push with this journal was stopped while this row was being sent, so "
@@ -185,11 +367,24 @@ def _from_entry(row: int, entry: Entry) -> _results.Outcome:
             "with this journal; not sent again.)"
         )
     return _results.Outcome(
-        row,
+        -1,
         Status.FAILED,
         http_status=entry.http_status,
         contact_id=entry.contact_id,
         error_code=OUTCOME_UNKNOWN,
         error_message=message,
-        request_id=entry.request_id,
     )
+
+
+def _merges(valid: pl.DataFrame, key_fields: Sequence[str]) -> list[bool]:
+    """Whether a second copy of each row's contact would merge (docs: "Delivery")."""
+    if not key_fields or any(f not in valid.columns for f in key_fields):
+        return [False] * valid.height
+    carries = pl.all_horizontal([pl.col(f).is_not_null() for f in key_fields])
+    return valid.select(carries.alias("m")).to_series().to_list()
+
+
+def _in_list(valid: pl.DataFrame) -> list[bool]:
+    if "mailing_list_id" not in valid.columns:
+        return [False] * valid.height
+    return valid["mailing_list_id"].is_not_null().to_list()

@@ -23,7 +23,7 @@ itself.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
@@ -36,11 +36,12 @@ from qxframe import _fields, _partial, _results
 from qxframe._inputs import count_rows, json_columns_of
 from qxframe._journal import Journal
 from qxframe._prepare import Prepared, check_constants, prepare
-from qxframe.actions import _preflight
+from qxframe._results import Status
+from qxframe.actions import _leavers, _preflight
 from qxframe.actions._action import Action
 from qxframe.actions._chunks import prepared_chunks
 from qxframe.actions._context import DEFAULT_CONCURRENCY, Aborted, PushContext
-from qxframe.actions._resume import Resume
+from qxframe.actions._resume import Resume, default_operation
 from qxframe.delivery._config import positive
 from qxframe.delivery._stop import Stop, Stopped, current, current_stop, finish
 from qxframe.exceptions import ConfigError
@@ -79,11 +80,14 @@ async def apush(
     journal: str | Path | None = None,
     sink: Sink | None = None,
     stop: Stop | None = None,
+    full_resync: bool = False,
     **options: Any,
 ) -> pl.DataFrame:
     """Push ``source`` with ``action``; return the results frame.
 
-    ``journal``: a journal file; rows an earlier push recorded are not sent again.
+    ``journal``: a journal file: what Qualtrics already holds is not sent again (DESIGN
+    §7; ``full_resync`` sends every row); the contacts options ``on_leave``/``max_leave``:
+    members who left a synced segment leave its list (:mod:`qxframe.actions._leavers`).
     ``sink``: called with each chunk's results (in input order) instead of keeping them;
     the frame returned is then empty. ``stop``: set from elsewhere to stop the push
     (default: the stop of a handle running it, else a new one); cancelling the task running
@@ -97,6 +101,8 @@ async def apush(
     allowed_origin = client.allowed_origin if client is not None else None
     check_constants(action.name, constants, allowed_origin)
     given = _options(action, options)
+    on_leave, max_leave = given.get("on_leave"), given.get("max_leave", 0.2)
+    _leavers.check(action.name, on_leave, max_leave, journal, constants)
     json_columns = _json_columns(given.get("json_columns"), source)
     plan = _Plan(action, mapping, constants, allowed_origin, dry_run, json_columns)
     in_memory = not isinstance(source, str | Path | pl.LazyFrame)
@@ -112,14 +118,25 @@ async def apush(
     out = _Out(sink if sink is not None else kept.append)
     with ExitStack() as stack:
         push.progress = stack.enter_context(progress_bar(source, progress, action.name))
-        push.journal = _journal_for(journal, plan, stack, source)
+        resume = push.journal = _journal_for(journal, plan, stack, full_resync)
         stack.callback(push.end)
         try:
             with current(push.stop):
-                for prepared in prepared_chunks(source, partial(_prepare, plan), out):
+                if resume is not None:
+                    await resume.start(push, constants)
+                chunks = prepared_chunks(source, partial(_prepare, plan), out)
+                if on_leave is not None and resume is not None:
+                    chunks = _read_ahead(plan, source, chunks, resume, max_leave)
+                valid_rows = 0
+                for prepared in chunks:
+                    valid_rows += prepared.valid.height
                     await _push_chunk(plan, prepared, push, out)
                     if push.stop.requested:
                         raise Stopped
+                if on_leave is not None and resume is not None:
+                    out(await _leavers.leave(
+                        push, resume, on_leave, constants, valid_rows, max_leave, dry_run
+                    ))  # fmt: skip
         except BaseException as exc:
             results = None if sink is not None else _results.assemble(kept)
             if push.stop.requested and isinstance(exc, Stopped | asyncio.CancelledError):
@@ -128,6 +145,26 @@ async def apush(
                 _partial.attach(exc, results, push.sent, journal)
             raise
     return _results.assemble(kept)
+
+
+def _read_ahead(
+    plan: _Plan, source: Any, chunks: Iterator[Prepared], resume: Resume, max_leave: float
+) -> Iterator[Prepared]:
+    """The guard of ``on_leave`` before any request, when the input can be read twice (an
+    in-memory frame's prepared chunks are kept for the push itself)."""
+    if not _leavers.readable_ahead(source):
+        return chunks
+    if isinstance(source, pl.DataFrame) or type(source).__module__.startswith("pandas"):
+        kept = list(chunks)
+        _leavers.read_ahead(resume, kept, max_leave)
+        return iter(kept)
+    again = prepared_chunks(source, partial(_prepare, plan), _ignore)
+    _leavers.read_ahead(resume, again, max_leave)
+    return chunks
+
+
+def _ignore(part: pl.DataFrame) -> None:
+    """Results of the guard's read-ahead: none are kept (the push itself reports them)."""
 
 
 def _options(action: Action, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -206,6 +243,8 @@ async def _push_chunk(plan: _Plan, prepared: Prepared, push: PushContext, out: _
     parts = [_results.from_invalid(prepared.invalid)]
     push.advance(prepared.invalid.height)
     valid = prepared.valid
+    if push.journal is not None:
+        push.journal.carry_invalid(prepared.invalid)
     if push.journal is not None and valid.height:
         done, valid = push.journal.split(valid)
         parts.append(done)
@@ -215,9 +254,23 @@ async def _push_chunk(plan: _Plan, prepared: Prepared, push: PushContext, out: _
         parts.append(await _send(plan, valid, push))
     except BaseException as exc:
         parts.append(push.unreported(valid))
-        _after(exc, out, _results.assemble(parts))  # a sink failing too does not hide exc
+        _after(exc, out, _operations(_results.assemble(parts), plan.action.name, push.journal))
         raise
-    out(_results.assemble(parts))
+    out(_operations(_results.assemble(parts), plan.action.name, push.journal))
+
+
+def _operations(part: pl.DataFrame, action: str, resume: Resume | None) -> pl.DataFrame:
+    """``operation`` (and ``changes``) for every row that was sent, dry-run or skipped: the
+    journal's verdicts when there is one, else an upsert (contacts) or a create (events);
+    null for an invalid or a not-sent row."""
+    if resume is not None:
+        part = resume.annotate(part)
+    unsent = pl.col("status").is_in([Status.INVALID, Status.NOT_SENT])
+    default = pl.coalesce("operation", pl.lit(default_operation(action)))
+    return part.with_columns(
+        operation=pl.when(unsent).then(None).otherwise(default),
+        changes=pl.when(unsent).then(None).otherwise(pl.col("changes")),
+    )
 
 
 def _after(error: BaseException, step: Callable[..., object], *args: Any) -> None:
@@ -261,19 +314,18 @@ async def _send(plan: _Plan, valid: pl.DataFrame, push: PushContext) -> pl.DataF
 
 
 def _journal_for(
-    journal: str | Path | None, plan: _Plan, stack: ExitStack, source: Any
+    journal: str | Path | None, plan: _Plan, stack: ExitStack, full_resync: bool
 ) -> Resume | None:
-    """The push's journal, opened (for lookups only in a dry run, and only if it exists)."""
+    """The push's journal, opened (for lookups only in a dry run: an empty one when there is
+    no file yet, so the dry run shows what a first push would do)."""
     if journal is None:
         return None
     if not isinstance(journal, str | Path) or not str(journal):
         raise ConfigError(f"journal must be the path of a file, not {journal!r}")
     opened = Journal.for_lookups(journal) if plan.dry_run else Journal(journal)
-    if opened is None:
-        return None
     stack.push(opened)  # closed at the end; a failing close does not hide an earlier error
-    resume = Resume(opened, plan.action)
-    resume.claim(source, plan.constants)  # ConfigError for another push's journal
+    resume = Resume(opened, plan.action, full_resync=full_resync)
+    resume.claim(plan.constants)  # ConfigError for another destination's journal
     return resume
 
 

@@ -355,6 +355,58 @@ class Client:
         entries = entries or []
         return reply, list(entries), (token if token and entries else None)
 
+    async def alist_member_ids(self, directory_id: str, mailing_list_id: str) -> list[str]:
+        """The contact ids of every member of a mailing list (``GET …/mailinglists/{ml}/
+        contacts``, followed to the last page; docs/qualtrics-api.md §7)."""
+        path = self._list_path(directory_id, mailing_list_id) + "/contacts"
+        return [str(e["contactId"]) for e in await self._all_pages(path) if e.get("contactId")]
+
+    async def aread_contact(
+        self, directory_id: str, contact_id: str, mailing_list_id: str | None = None
+    ) -> Reply:
+        """``GET`` a directory contact (``directoryUnsubscribed`` …; docs/qualtrics-api.md
+        §5), or a list member (``mailingListUnsubscribed`` …; §7) when a list is given."""
+        cid = check_id(contact_id, "CID_", "contact_id")
+        if mailing_list_id is None:
+            pool = check_id(directory_id, "POOL_", "directory_id")
+            path = f"/API/v3/directories/{pool}/contacts/{cid}"
+        else:
+            path = self._list_path(directory_id, mailing_list_id) + f"/contacts/{cid}"
+        return await self.asend("GET", path, route=READ)
+
+    async def aremove_list_contact(
+        self, directory_id: str, mailing_list_id: str, contact_id: str
+    ) -> Reply:
+        """``DELETE …/mailinglists/{ml}/contacts/{id}``: out of the list, still in the
+        directory (docs/qualtrics-api.md §7). Repeating it cannot do more harm than a 404."""
+        cid = check_id(contact_id, "CID_", "contact_id")
+        path = self._list_path(directory_id, mailing_list_id) + f"/contacts/{cid}"
+        return await self.asend("DELETE", path, route=Route("contacts", repeatable=True))
+
+    async def aupdate_list_contact(
+        self, directory_id: str, mailing_list_id: str, contact_id: str, body: Mapping[str, Any]
+    ) -> Reply:
+        """``PUT …/mailinglists/{ml}/contacts/{id}``: ``unsubscribed`` is the list's (§7)."""
+        cid = check_id(contact_id, "CID_", "contact_id")
+        path = self._list_path(directory_id, mailing_list_id) + f"/contacts/{cid}"
+        return await self.asend("PUT", path, route=Route("contacts", repeatable=True), json=body)
+
+    async def aupdate_contact(
+        self, directory_id: str, contact_id: str, body: Mapping[str, Any]
+    ) -> Reply:
+        """``PUT /directories/{id}/contacts/{cid}`` (docs/qualtrics-api.md §5)."""
+        pool = check_id(directory_id, "POOL_", "directory_id")
+        cid = check_id(contact_id, "CID_", "contact_id")
+        path = f"/API/v3/directories/{pool}/contacts/{cid}"
+        return await self.asend("PUT", path, route=Route("contacts", repeatable=True), json=body)
+
+    async def adelete_contact(self, directory_id: str, contact_id: str) -> Reply:
+        """``DELETE /directories/{id}/contacts/{cid}``: gone from the directory (§5)."""
+        pool = check_id(directory_id, "POOL_", "directory_id")
+        cid = check_id(contact_id, "CID_", "contact_id")
+        path = f"/API/v3/directories/{pool}/contacts/{cid}"
+        return await self.asend("DELETE", path, route=Route("contacts", repeatable=True))
+
     async def apause(self, seconds: float) -> None:
         """Wait ``seconds`` with the client's injectable ``sleep`` (polling, a full queue)."""
         await self._sleep(seconds)

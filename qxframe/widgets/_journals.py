@@ -19,24 +19,16 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from qxframe._skins import identity
 
 
-def destination_key(
-    action: str, constants: Mapping[str, str | None], where: str, source: Any
-) -> str:
+def destination_key(action: str, constants: Mapping[str, str | None], where: str) -> str:
     """Which journal a push from a panel uses: its action, the server (``where``, the
-    client's base URL: a new sandbox is a new server) and the destination constants.
-
-    Until journals belong to their destination alone (issue 18), a journal also binds to
-    its input (a file's path, or a frame's column names: :func:`qxframe._inputs.identity`)
-    and refuses another; so the input is part of the key, and another frame pushed to the
-    same destination gets a journal of its own instead of a ``ConfigError``.
-    """
+    client's base URL: a new sandbox is a new server) and the destination constants. A
+    journal belongs to its destination, whatever frame feeds it (DESIGN §7): another frame
+    pushed to the same destination is the same sync, and what the last push sent there is
+    not sent again."""
     given = sorted((name, value) for name, value in constants.items() if value)
-    return json.dumps([action, where, given, identity(source)], sort_keys=True)
+    return json.dumps([action, where, given], sort_keys=True)
 
 
 class PanelJournals:

@@ -199,7 +199,7 @@ class PushControl:
     ) -> Path:
         """The journal of a push of ``frame`` to this destination; ``again`` forgets what
         it says was sent (the person's "send them again")."""
-        key = destination_key(action, constants, where, frame)
+        key = destination_key(action, constants, where)
         if again:
             self.journals.forget(key)
         return self.journals.path(key)
@@ -208,7 +208,7 @@ class PushControl:
         self, action: str, constants: Mapping[str, str | None], where: str, frame: Any
     ) -> bool:
         """Whether ``frame`` was already pushed to this destination from these journals."""
-        return self.journals.used(destination_key(action, constants, where, frame))
+        return self.journals.used(destination_key(action, constants, where))
 
     @property
     def running(self) -> bool:

@@ -22,7 +22,7 @@ import ipywidgets as w
 import polars as pl
 
 from qxframe import rows_to_retry, summary
-from qxframe._skins import OUTCOME_UNKNOWN, Status, collect
+from qxframe._skins import OPERATIONS, OUTCOME_UNKNOWN, STATUSES, Status, collect
 from qxframe.widgets import _html, _problems
 from qxframe.widgets._problems import PAGE_SIZE, problem_rows
 
@@ -37,16 +37,20 @@ ALL_PROBLEMS = "*"
 def summary_text(results: Any) -> str:
     """``"300 rows: success 286, invalid 14."`` (statuses with no rows are left out); the
     failed rows whose outcome is unknown are named, as they need a person: ``"failed 4
-    (3 outcome_unknown)"`` (:func:`unknown_text` says what to do about them)."""
+    (3 outcome_unknown)"`` (:func:`unknown_text` says what to do about them); then what
+    was done, when operations are known (``" Operations: create 2, unchanged 284."``)."""
     frame = collect(results)
-    counts = summary(frame)
+    everything = summary(frame)
+    counts = {s: everything[s] for s in STATUSES}
     total = sum(counts.values())
     shown = [f"{status} {n:,}" for status, n in counts.items() if n]
     unknown = retry_counts(frame)["unknown"] if counts[Status.FAILED] else 0
     if unknown:
         index = [status for status, n in counts.items() if n].index(Status.FAILED)
         shown[index] += f" ({unknown:,} {OUTCOME_UNKNOWN})"
-    return f"{total:,} rows: {', '.join(shown) or 'nothing to report'}."
+    done = [f"{op} {everything[op]:,}" for op in OPERATIONS if everything.get(op)]
+    text = f"{total:,} rows: {', '.join(shown) or 'nothing to report'}."
+    return text + (f" Operations: {', '.join(done)}." if done else "")
 
 
 def unknown_text(results: pl.DataFrame) -> str | None:
@@ -94,7 +98,8 @@ def retry_advice(results: pl.DataFrame) -> list[str]:
 def summary_html(results: pl.DataFrame) -> str:
     """The row count and the counts per status as a bar."""
     head = f"<div><b>Results</b>: {results.height:,} rows</div>"
-    return head + _html.status_bar(summary(results))
+    counts = summary(results)
+    return head + _html.status_bar({s: counts[s] for s in STATUSES})
 
 
 def groups_html(results: pl.DataFrame) -> str:

@@ -190,6 +190,18 @@ def test_delete_member_removes_from_the_list_only(api, ok, err):
     err(api.get(f"{api.contacts()}/{lookup_id}"), 404)  # the lookup id went with it
 
 
+def test_a_member_removed_or_never_added_is_404_on_member_paths(api, ok, err):
+    """§7: member paths know members only: removing, reading or unsubscribing a contact
+    that is not (or no longer) a member answers 404, so a second removal says so."""
+    contact_id, _ = api.member({"email": "twice@example.com"})
+    assert set(api.delete(f"{api.members()}/{contact_id}").json()) == {"meta"}
+    err(api.delete(f"{api.members()}/{contact_id}"), 404)
+    err(api.put(f"{api.members()}/{contact_id}", json={"unsubscribed": True}), 404)
+    outsider = ok(api.post(api.contacts(), json={"email": "never@example.com"}))["id"]
+    err(api.delete(f"{api.members()}/{outsider}"), 404)
+    assert ok(api.get(f"{api.contacts()}/{outsider}"))["mailingListMembership"] == {}
+
+
 def test_memberships_are_kept_in_order_of_joining(api):
     """§7: each membership has its own contactLookupId; rows come in order of joining."""
     second_list = api.sb._store.directories[0].lists[1].mailing_list_id

@@ -1,0 +1,147 @@
+"""w. The weekly re-push: a journal sends only what changed (DESIGN §7, issue 18 item 8).
+
+Week 1 pushes ``w_people`` contacts into a deduplicating directory and a mailing list;
+week 2's export has 2 % of them changed, 1 % gone and 1 % new. Side by side in one run,
+for ``method="api"`` and ``"import"``: week 2's HTTP writes (POST, PUT, DELETE in the
+sandbox's request log) with the journal (and ``on_leave="remove"``) against a full re-push
+without one. Also: client CPU to decide a row (key, body digest, journal lookup:
+``Resume.split`` on week 2's prepared rows, timed alone), the journal's bytes per person,
+and the client CPU of week 1 with a journal over week 1 without one. Ratios of the same
+run; nothing here is asserted in a test (tests/test_bench_smoke.py runs it at toy size).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+import qxframe as qx
+from bench._common import Figure, Sizes, contacts, cpu_seconds, timed, warm_up
+from bench._remote import RemoteSandbox
+from qxframe._journal import Journal
+from qxframe._prepare import prepare
+from qxframe.actions._registry import ACTIONS
+from qxframe.actions._resume import Resume
+
+MAPPING = {"embedded_data": ["plan", "score", "city"]}
+WRITES_PER_MINUTE = 500  # Qualtrics' per-row contact writes (docs/qualtrics-api.md §11)
+
+
+def weeks(people: int) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
+    """Week 1, and week 2 with 2 % changed, 1 % gone, 1 % new (no phone: import carries all)."""
+    week1 = contacts(people).drop("first_name", "last_name")
+    changed, gone, new = people // 50, people // 100, people // 100
+    i = pl.int_range(pl.len())
+    week2 = week1.with_columns(
+        plan=pl.when(i < changed).then(pl.lit("enterprise")).otherwise(pl.col("plan"))
+    ).slice(0, people - gone)
+    week2 = pl.concat([week2, contacts(new, offset=people).drop("first_name", "last_name")])
+    return week1, week2, {"changed": changed, "left": gone, "new": new}
+
+
+def _writes(sb: RemoteSandbox, before: int) -> int:
+    log = sb.requests().slice(before)
+    return log.filter(pl.col("method").is_in(["POST", "PUT", "DELETE"])).height
+
+
+@timed
+def run(sizes: Sizes) -> Figure:
+    people = sizes.w_people
+    week1, week2, moved = weeks(people)
+    wanted = moved["changed"] + moved["new"] + moved["left"]
+    figure = Figure(
+        "w",
+        "The weekly re-push",
+        f"Week 1: {people:,} contacts into a deduplicating directory and a mailing list; "
+        f"week 2: {moved['changed']:,} changed (2 %), {moved['left']:,} left (1 %), "
+        f"{moved['new']:,} new (1 %). Week 2's HTTP writes with the journal "
+        '(`on_leave="remove"`) against a full re-push without one, for `method="api"` and '
+        '`"import"`; a sandbox in its own process (latency 0, limits lifted).',
+    )
+    warm_up()
+    data: dict[str, object] = {"people": people, **moved}
+    folder = Path(tempfile.mkdtemp(prefix="qxbench-sync-"))
+    with RemoteSandbox(import_rate=1_000_000) as sb, sb.client() as client:
+        client.whoami()
+        where = dict(client=client, directory_id=sb.directory_id, progress=False)
+        where["mailing_list_id"] = sb.mailing_list_id
+        for method in ("api", "import"):
+            journal = folder / f"{method}.qxj"
+            sb.reset()
+            cpu = cpu_seconds()
+            qx.upsert_contacts(week1, **where, mapping=MAPPING, method=method)
+            plain_cpu = cpu_seconds() - cpu
+            sb.reset()
+            cpu = cpu_seconds()
+            qx.upsert_contacts(week1, **where, mapping=MAPPING, method=method, journal=journal)
+            journal_cpu = cpu_seconds() - cpu
+            before = sb.requests().height
+            res = qx.upsert_contacts(
+                week2, **where, mapping=MAPPING, method=method, journal=journal,
+                on_leave="remove",
+            )  # fmt: skip
+            synced = _writes(sb, before)
+            before = sb.requests().height
+            qx.upsert_contacts(week2, **where, mapping=MAPPING, method=method)
+            full = _writes(sb, before)
+            counts = qx.summary(res)
+            data[method] = {
+                "writes_sync": synced, "writes_full": full, "counts": counts,
+                "first_push_cpu_ratio": journal_cpu / plain_cpu,
+            }  # fmt: skip
+            if method == "api":
+                figure.check(
+                    "api: week 2 writes ÷ (changed + new + left)",
+                    synced / wanted, "{:.2f}", 1.05, at_most=True,
+                )  # fmt: skip
+            figure.info(
+                f"{method}: week 2 writes, journal vs full re-push",
+                f"{synced:,} vs {full:,} "
+                f"(create {counts.get('create', 0):,}, update {counts.get('update', 0):,}, "
+                f"unchanged {counts.get('unchanged', 0):,}, remove {counts.get('remove', 0):,})",
+            )
+            figure.check(
+                f"{method}: client CPU of a first push, journal ÷ none",
+                journal_cpu / plain_cpu, "{:.2f}", 1.5, at_most=True,
+            )  # fmt: skip
+        size = _bytes(folder / "api.qxj") / people
+        figure.check("journal bytes per person", size, "{:.0f}", 200, at_most=True)
+        us = _decide_us(week2, sb.directory_id, sb.mailing_list_id, folder / "api.qxj")
+        figure.check("client CPU µs to decide an unchanged row", us, "{:.1f}", 10.0, at_most=True)
+    minutes_full = 1_000_000 / WRITES_PER_MINUTE
+    minutes_sync = 1_000_000 * wanted / people / WRITES_PER_MINUTE
+    figure.notes.append(
+        f"At {WRITES_PER_MINUTE} per-row writes a minute, 1,000,000 people re-pushed whole "
+        f"take {minutes_full:,.0f} minutes every week; with the journal, this week-2 mix "
+        f"({wanted / people:.0%} of them) takes {minutes_sync:,.0f} minutes."
+    )
+    data.update(journal_bytes_per_person=size, decide_us=us)
+    figure.data = data
+    return figure
+
+
+def _bytes(path: Path) -> int:
+    """The journal's size on disk once its WAL is folded in."""
+    with Journal(path) as journal:
+        journal._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path.stat().st_size
+
+
+def _decide_us(week: pl.DataFrame, directory: str, mailing_list: str, path: Path) -> float:
+    """CPU µs a row for :meth:`Resume.split` on a week the journal holds unchanged."""
+    constants = {"directory_id": directory, "mailing_list_id": mailing_list}
+    valid = prepare(
+        week, "contacts", mapping=MAPPING, constants=constants, allowed_origin=None
+    ).valid
+    with Journal(path, writable=False) as journal:
+        resume = Resume(journal, ACTIONS["contacts"])
+        resume.key_fields = tuple(json.loads(journal.meta("key_fields") or "[]"))
+        started = time.process_time()
+        done, sent = resume.split(valid)
+        spent = time.process_time() - started
+    assert sent.height == 0 and done.height == valid.height, "every row should be unchanged"
+    return spent / valid.height * 1e6

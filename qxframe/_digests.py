@@ -1,0 +1,146 @@
+"""What a journal keys and compares: row keys, body digests, per-field digests.
+
+Pure functions over a prepared (canonical) ``valid`` frame, no I/O
+(docs/architecture.md, "Journal and resume"):
+
+- a **person's key** (contacts): the row's destination values and its identity — the
+  directory's deduplication fields when it deduplicates and the row carries them all
+  (trimmed, lower-cased: Qualtrics compares them case-insensitively), else the lookup key
+  (``ext_ref``, ``phone``, ``email`` trimmed, e-mail lower-cased; ``_payloads.lookup_key``);
+- an **event's content** (transactions, workflow events): every non-null field value as the
+  input gives it (a missing ``transaction_date`` is still missing here: the same dateless
+  row is the same event next week), keys sorted, as compact JSON;
+- a **body digest**: of the exact JSON text sent;
+- **per-field digests** of a body (``email``, ``embeddedData.region``, …), packed
+  6 bytes a field (2 of the path, 4 of the value): enough to name the fields that changed,
+  never the values.
+
+Digests are SHA-256 prefixes: stable across processes and library versions, unlike
+polars' ``hash_rows``.
+
+>>> changes(fields_of('{"email":"a@x","embeddedData":{"r":"N"}}'),
+...         '{"email":"a@x","embeddedData":{"r":"S"}}')
+['embeddedData.r']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+from qxframe._journal import digest
+
+_LOOKUP = ("ext_ref", "phone", "email")
+_WHO = ("ext_ref", "email", "phone")  # the order of a removal row's identity columns
+_SEP = "\x1f"
+_dumps = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=str
+).encode
+
+
+def _norm(name: str, schema: pl.Schema, lower: bool) -> pl.Expr:
+    if name not in schema:
+        return pl.lit(None, dtype=pl.String)
+    text = pl.col(name).cast(pl.String).str.strip_chars()
+    if lower:
+        text = text.str.to_lowercase()
+    return pl.when(text != "").then(text)
+
+
+def person_keys(
+    valid: pl.DataFrame, key_fields: Sequence[str], destinations: Sequence[str]
+) -> list[bytes]:
+    """The key of each row's person, in order (see the module docstring)."""
+    schema = valid.schema
+    where = [pl.col(d).cast(pl.String).fill_null("") for d in sorted(destinations) if d in schema]
+    lookup = [_norm(n, schema, n == "email").fill_null("") for n in _LOOKUP]
+    by_lookup = pl.concat_str([pl.lit("l"), *lookup], separator=_SEP)
+    text = by_lookup
+    if key_fields:
+        dedup = [_norm(n, schema, True) for n in key_fields]
+        carries = pl.all_horizontal([d.is_not_null() for d in dedup])
+        by_dedup = pl.concat_str([pl.lit("d"), *[d.fill_null("") for d in dedup]], separator=_SEP)
+        text = pl.when(carries).then(by_dedup).otherwise(by_lookup)
+    full = pl.concat_str([*where, text], separator=_SEP) if where else text
+    keys = valid.select(full.alias("k")).to_series()
+    return [_sha(k) for k in keys]
+
+
+def who(frame: pl.DataFrame) -> list[str | None]:
+    """Each row's ``ext_ref``, ``email``, ``phone`` (trimmed), unit-separated, as a journal
+    keeps them for a removal row (and to know an invalid row's person)."""
+    schema = frame.schema
+    parts = [_norm(n, schema, n == "email").fill_null("") for n in _WHO]
+    text = pl.concat_str(parts, separator=_SEP)
+    return frame.select(pl.when(text != _SEP * 2).then(text).alias("w")).to_series().to_list()
+
+
+def who_columns(who: str | None) -> dict[str, str | None]:
+    """``{"ext_ref": …, "email": …, "phone": …}`` of a journal's ``who``."""
+    values = (who or "").split(_SEP) if who else ["", "", ""]
+    return {name: (v or None) for name, v in zip(_WHO, values, strict=True)}
+
+
+def event_contents(valid: pl.DataFrame, destinations: Sequence[str]) -> list[bytes]:
+    """The content digest of each row (destination values included), in order."""
+    dests = sorted(name for name in destinations if name in valid.columns)
+    names = sorted(c for c in valid.columns if c != "row" and c not in dests)
+    width = len(dests)
+    out: list[bytes] = []
+    for values in valid.select(*dests, *names).iter_rows():
+        where = {d: v for d, v in zip(dests, values[:width], strict=True) if v is not None}
+        fields = {n: v for n, v in zip(names, values[width:], strict=True) if v is not None}
+        out.append(digest(_dumps([where, fields])))
+    return out
+
+
+def with_occurrence(content: bytes, occurrence: int) -> bytes:
+    """An event's key: identical rows of one push are told apart by their occurrence."""
+    return content if occurrence == 0 else content + occurrence.to_bytes(4, "big")
+
+
+def body_digests(bodies: pl.Series) -> list[bytes]:
+    """The digest of each body (compact JSON text), in order."""
+    return [hashlib.sha256(b.encode()).digest()[:12] for b in bodies]
+
+
+def _sha(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()[:16]
+
+
+def _paths(body: dict[str, Any]) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for key, value in body.items():
+        if isinstance(value, dict):
+            out.extend((f"{key}.{k}", v) for k, v in value.items())
+        else:
+            out.append((key, value))
+    return out
+
+
+def fields_of(body: str) -> bytes:
+    """The per-field digests of a body (its JSON text), packed (see the module docstring)."""
+    packed = bytearray()
+    for path, value in sorted(_paths(json.loads(body))):
+        packed += hashlib.sha256(path.encode()).digest()[:2]
+        packed += hashlib.sha256(_dumps(value).encode()).digest()[:4]
+    return bytes(packed)
+
+
+def changes(before: bytes | None, body: str) -> list[str]:
+    """The field paths of ``body`` whose value is not the one ``before`` (per-field digests
+    of the body last accepted) holds: new fields, and fields with another value. A field
+    the body leaves out is not a change: Qualtrics keeps what it holds."""
+    packed = before or b""
+    old = {packed[i : i + 6] for i in range(0, len(packed), 6)}
+    return [
+        path
+        for path, value in sorted(_paths(json.loads(body)))
+        if hashlib.sha256(path.encode()).digest()[:2]
+        + hashlib.sha256(_dumps(value).encode()).digest()[:4]
+        not in old
+    ]
