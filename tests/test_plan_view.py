@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -185,3 +186,23 @@ def test_the_next_push_counts_are_a_dry_run_with_the_destination_s_journal(panel
     for part in said:
         assert part in text
     assert "nothing was sent" in text
+
+
+def test_journals_asked_from_many_threads_at_once_make_one_folder():
+    """The count runs in the background while a push asks for its journal: both must get
+    the same folder (two made at once lost a push's journal)."""
+    from qxframe.widgets._journals import PanelJournals
+
+    journals, start = PanelJournals(), threading.Barrier(16)
+    seen: list[object] = []
+
+    def ask() -> None:
+        start.wait()
+        seen.append(journals.folder)
+
+    threads = [threading.Thread(target=ask) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(seen)) == 1 and journals.folder == seen[0]
