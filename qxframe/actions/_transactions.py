@@ -168,14 +168,21 @@ async def send_batch(
 def _grow(growth: Growth, answer: Answer, body: Mapping[str, Any]) -> None:
     """Double the size after an answer accounting for every key; halve it after a request
     whose outcome is unknown (a 500, a timeout: perhaps a limit on the size)."""
-    if isinstance(answer, OutcomeUnknownError):
+    if isinstance(answer, QxError):
+        if isinstance(answer, OutcomeUnknownError):
+            growth.unknown(len(body))
+        return
+    result = answer.result
+    if not isinstance(result, dict):  # an answer that cannot be read: its rows are unknown
         growth.unknown(len(body))
-    elif not isinstance(answer, QxError):
-        result = answer.result or {}
-        keys = set(result.get("createdTransactions") or {})
-        keys |= set(result.get("unprocessedTransactions") or {})
-        if keys >= set(body):
-            growth.answered(len(body))
+        return
+    keys: set[str] = set()
+    for part in ("createdTransactions", "unprocessedTransactions"):
+        members = result.get(part)
+        if isinstance(members, dict):
+            keys |= set(members)
+    if keys >= set(body):
+        growth.answered(len(body))
 
 
 async def _halves(
