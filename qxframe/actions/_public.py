@@ -206,9 +206,13 @@ def upsert_contacts(frame: Any, *, out: _Path | None = None, **options: Any) -> 
         concurrency: a hard cap on requests in flight (default: per endpoint family, what
             its rate limit needs at the observed latency, up to 64).
         progress: show a progress bar (default: for pushes over a few hundred rows).
-        journal: path of a journal file (SQLite) making the push resumable: rows it
-            records as done are not sent again but come back ``skipped`` with their ids;
-            rows whose outcome is unknown come back ``outcome_unknown`` and are not re-sent.
+        journal: path of a journal file (SQLite) remembering what Qualtrics accepted at
+            this destination, person by person: a row whose body Qualtrics already holds is
+            not sent again (``skipped``, ``operation`` ``unchanged``), a new person is a
+            ``create``, a changed one an ``update`` (``changes`` names the fields); next
+            week's export is the same sync. Rows whose outcome is unknown come back
+            ``outcome_unknown`` and are not re-sent unless a second copy would merge.
+        full_resync: with a journal, send every row anyway.
         out: a ``.csv`` or ``.parquet`` path: results are written there chunk by chunk as
             they come instead of being kept in memory, and a LazyFrame scanning the file is
             returned (for inputs larger than memory).
@@ -218,6 +222,13 @@ def upsert_contacts(frame: Any, *, out: _Path | None = None, **options: Any) -> 
             push holds at least 1,000 rows (an in-memory frame counts whole, a streamed
             input per chunk).
         import_jobs: import jobs created and unfinished at once, at most (Qualtrics runs 25).
+        on_leave: ``"remove"`` or ``"unsubscribe"``: members this sync put in the mailing
+            list whom no row of this push carries leave the list (or are unsubscribed from
+            it) after every row was sent, one result row each with ``row`` null; needs a
+            journal and a ``mailing_list_id`` constant.
+        max_leave: refuse (``ConfigError``, before any request when the input can be read
+            ahead) when more would leave: a share below 1 of the members the journal holds
+            (default ``0.2``), or an integer count of people.
         import_timeout: seconds an import job may go without progress (default 1800)
             before it is given up on: its rows end ``outcome_unknown`` naming the job, and
             a resumed push (``journal=``) follows it again.
