@@ -40,6 +40,7 @@ from qxframe._read import aread_contacts, contact_row
 from qxframe._results import OUTCOME_UNKNOWN, Operation, Status
 from qxframe._sinks import ResultsWriter, scan_results
 from qxframe.actions._public import aupsert_contacts, upsert_contacts
+from qxframe.delivery._envelope import unreadable
 from qxframe.exceptions import ConfigError, QxError
 
 if TYPE_CHECKING:
@@ -185,7 +186,14 @@ async def _search(
             except QxError as exc:
                 held.errors[identity_key] = exc
                 continue
-            elements = (reply.result or {}).get("elements") or []
+            result = reply.result
+            elements = result.get("elements") if isinstance(result, dict) else None
+            if not isinstance(elements, list) or not all(isinstance(e, dict) for e in elements):
+                # an answer that cannot be read is never "not held": that would send it again
+                held.errors[identity_key] = unreadable(
+                    reply, "the search's matches", may_have_landed=False
+                )
+                continue
             held.matches[identity_key] = [contact_row(e) for e in elements]
             held.attempts[identity_key] = reply.attempts
 

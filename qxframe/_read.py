@@ -167,7 +167,7 @@ async def _with_embedded(
         *(client.aget_contact(directory_id, e["contactId"]) for e in elements)
     )
     return [
-        {**e, "embeddedData": (d.result or {}).get("embeddedData")}
+        {**e, "embeddedData": d.result.get("embeddedData") if isinstance(d.result, dict) else None}
         for e, d in zip(elements, details, strict=True)
     ]
 

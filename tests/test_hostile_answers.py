@@ -230,3 +230,22 @@ def test_report_entries_of_the_wrong_types_read_as_missing(sb, proxy, client):
     assert res["status"].to_list() == ["failed", "failed", "success"]
     assert res["error_code"][1] == "import_report_missing"
     assert res["qualtrics_id"][:2].to_list() == [None, None]
+
+
+@pytest.mark.parametrize("answer", [html(), envelope(None), envelope({"elements": "x"})])
+def test_settling_unknown_rows_never_reads_an_unreadable_search_as_not_landed(
+    sb, proxy, client, answer
+):
+    """A row whose create landed but whose answer was lost: settling it searches; a search
+    answer that cannot be read must not say "not landed" (qx.rows_to_retry would send it
+    again: a duplicate)."""
+    frame = pl.DataFrame({"email": ["landed@example.com"]})
+    where = {"directory_id": sb.plain_directory_id}
+    proxy.on("POST", "/contacts", html(), times=1)  # forwarded: the create lands
+    res = qx.upsert_contacts(frame, client=client, **where)
+    assert res["error_code"].to_list() == ["outcome_unknown"]
+    proxy.on("POST", "/contacts/search", answer, forward=False)
+    settled = qx.settle_unknown(frame, res, client=client, **where)
+    assert settled["error_code"].to_list() == ["outcome_unknown"]  # still unknown, honestly
+    assert qx.rows_to_retry(frame, settled).is_empty()
+    assert sb.contacts().height == 1

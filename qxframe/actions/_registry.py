@@ -49,7 +49,7 @@ def keywords(action: str) -> dict[str, Any]:
 
     >>> list(keywords("workflow"))  # doctest: +NORMALIZE_WHITESPACE
     ['client', 'workflow_url', 'mapping', 'dry_run', 'concurrency', 'progress', 'journal',
-     'full_resync']
+     'full_resync', 'json_columns', 'correlate']
     """
     destinations = {f.name: None for f in _fields.destinations(action)}
     options = {o.name: o.default for o in _fields.options_for(action)}

@@ -122,7 +122,9 @@ def plan(ready: list[tuple[dict[str, Any], str, int]], batch_size: int) -> list[
 async def send_batch(
     ctx: Context, batch: Batch, default_date: str, spent: int = 0
 ) -> list[_results.Outcome]:
-    """Send one batch; split it in halves on 413, or on a 400 refusing it whole.
+    """Send one batch; split it in halves on 413, or on a 400 refusing it whole. Its
+    outcomes are returned, but those of a head sent first while batches are still growing
+    are reported at once (a push stopped before the rest goes keeps them).
 
     A 400 means nothing was processed, so the halves cannot duplicate (docs/architecture.md,
     "What is sent"). When both halves of a refused batch go through, its size is remembered
@@ -141,7 +143,7 @@ async def send_batch(
         return await _halves(ctx, batch, default_date, spent)
     if len(batch.items) > state.growth.size:  # not that large yet: its head first, in order
         head = Batch(batch.directory_id, batch.items[: state.growth.size])
-        first = await send_batch(ctx, head, default_date, spent)
+        first = await send_batch(ctx, head, default_date, spent)  # reported as answered
         rest = Batch(batch.directory_id, batch.items[len(head.items) :])
         return first + await send_batch(ctx, rest, default_date, spent)
     body = {

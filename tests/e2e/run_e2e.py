@@ -129,7 +129,9 @@ def button(root: Locator, name: str) -> Locator:
 def drive_panel(c: Checks, sb: SandboxProcess) -> None:
     page = c.page
     connect = page.locator(".qx-connect")
-    token = connect.locator("input[type=password]")
+    # the first password field is the API token's; the OAuth client's secret follows it,
+    # hidden until "OAuth client" is chosen
+    token = connect.locator("input[type=password]").first
     message = connect.locator(".qx-message").first
     with c.step("1 fresh qxw.connect() shows the real-account fields"):
         run(page, 0)
@@ -456,7 +458,7 @@ def notebook_01(c: Checks) -> Callable[[], None]:
 
     def extra() -> None:
         shown = c.page.locator(lab.CURRENT)
-        c.visible(shown.locator(".qx-connect input[type=password]"), "01: the token field")
+        c.visible(shown.locator(".qx-connect input[type=password]").first, "01: the token field")
         c.visible(shown.locator(".qx-results-view .qx-bar").first, "01: a results view")
 
     return extra
