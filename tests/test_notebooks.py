@@ -50,11 +50,11 @@ def number(text: str) -> int:
     return int(text.replace(",", ""))
 
 
-def test_the_notebooks_are_the_four_the_readme_names():
-    assert len(NOTEBOOKS) == 4
+def test_the_notebooks_are_the_five_the_readme_names():
+    assert len(NOTEBOOKS) == 5
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "the four example\nnotebooks" in readme or "the four example notebooks" in readme
-    assert "three example" not in readme
+    assert "the five example\nnotebooks" in readme or "the five example notebooks" in readme
+    assert "four example" not in readme
 
 
 def test_no_notebook_lowers_the_sandbox_client_s_limits():

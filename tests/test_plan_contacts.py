@@ -262,7 +262,7 @@ def test_settle_unknown_tells_rows_to_retry_which_unknown_rows_to_send_again(sb)
     assert _writes(sb, since).is_empty()
     assert settled["status"].to_list() == ["success", "failed", "success"]
     assert settled["error_code"].to_list() == [None, "not_landed", None]
-    assert settled["operation"].to_list() == ["unchanged", "create", None]
+    assert settled["operation"].to_list() == ["unchanged", "create", "upsert"]  # the push's
     landed = sb.contacts().filter(pl.col("email") == "landed@example.com")["contact_id"]
     assert settled["qualtrics_id"].to_list()[:2] == [landed[0], None]
     assert settled["row"].to_list() == [0, 1, 2]

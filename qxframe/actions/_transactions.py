@@ -122,9 +122,7 @@ def plan(ready: list[tuple[dict[str, Any], str, int]], batch_size: int) -> list[
 async def send_batch(
     ctx: Context, batch: Batch, default_date: str, spent: int = 0
 ) -> list[_results.Outcome]:
-    """Send one batch; split it in halves on 413, or on a 400 refusing it whole. Its
-    outcomes are returned, but those of a head sent first while batches are still growing
-    are reported at once (a push stopped before the rest goes keeps them).
+    """Send one batch; split it in halves on 413, or on a 400 refusing it whole.
 
     A 400 means nothing was processed, so the halves cannot duplicate (docs/architecture.md,
     "What is sent"). When both halves of a refused batch go through, its size is remembered
