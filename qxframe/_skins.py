@@ -7,7 +7,9 @@ is here is what a person's view of a push needs and the public API does not offe
 
 - starting a push and stopping it (:func:`start_push`, :class:`PushHandle`: the one way
   into a push, the same one the public functions take), and the live preview
-  (:func:`preview`);
+  (:func:`preview`); :func:`loop_for`, the loop a client's pushes run on, so that a panel
+  runs other async work there the same way (a plan: ``PushHandle(qx.aplan_contacts(…),
+  loop_for(client))``, stopped by ``cancel()`` as a push is);
 - the actions and the catalogue, to build flags, pickers and hints (:data:`ACTIONS`,
   :data:`FUNCTIONS`, :func:`fields_for` …);
 - the results vocabulary (:class:`Status` …) and where results go (:class:`ResultsWriter`,
@@ -41,7 +43,7 @@ from qxframe._results import (
     empty,
 )
 from qxframe._sinks import ResultsWriter, Tally, read_results
-from qxframe.actions._handle import PushHandle, start_push
+from qxframe.actions._handle import PushHandle, loop_for, start_push
 from qxframe.actions._public import FUNCTIONS
 from qxframe.actions._registry import ACTIONS
 from qxframe.actions._runner import preview
@@ -83,6 +85,7 @@ __all__ = [
     "is_pandas",
     "iter_chunks",
     "json_columns_of",
+    "loop_for",
     "options_for",
     "peek",
     "positive",

@@ -17,6 +17,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -36,13 +37,17 @@ class PanelJournals:
 
     def __init__(self) -> None:
         self._folder: Path | None = None
+        self._lock = threading.Lock()
 
     @property
     def folder(self) -> Path:
-        if self._folder is None:
-            self._folder = Path(tempfile.mkdtemp(prefix="qxframe-panel-"))
-            atexit.register(shutil.rmtree, self._folder, ignore_errors=True)
-        return self._folder
+        # under a lock: a preview's background work (its next-push count) asks for paths
+        # while a push does, and two folders made at once lose one push's journal
+        with self._lock:
+            if self._folder is None:
+                self._folder = Path(tempfile.mkdtemp(prefix="qxframe-panel-"))
+                atexit.register(shutil.rmtree, self._folder, ignore_errors=True)
+            return self._folder
 
     def path(self, key: str) -> Path:
         """The journal of pushes to ``key`` (a :func:`destination_key`)."""

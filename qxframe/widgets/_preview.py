@@ -11,7 +11,10 @@ background (a :class:`qxframe.actions._handle.PushHandle`, so the Cancel button 
 Ctrl-C does), with a progress bar, and shows a :class:`~qxframe.widgets.ResultsView`; it
 uses a journal per destination (:mod:`qxframe.widgets._journals`; the connect panel's, kept
 for the session), so pressing it twice, or in a new preview of the same frame, does not
-send a row twice. "Validate all rows" dry-runs the whole frame. Whatever stops a push
+send a row twice. "Validate all rows" dry-runs the whole frame. Before Push, a
+:class:`~qxframe.widgets._plan_view.PlanView` shows what the next push would do (its
+operation counts, when a journal for the destination is in play) and, for contacts,
+plans it against Qualtrics (``qx.plan_contacts``: reads only). Whatever stops a push
 is one sentence in the panel, and the status line and the bar always end.
 """
 
@@ -31,6 +34,7 @@ from qxframe.widgets import _html, _picks, _push
 from qxframe.widgets._connect import ConnectPanel
 from qxframe.widgets._events import EventsView
 from qxframe.widgets._journals import PanelJournals
+from qxframe.widgets._plan_view import PlanInputs, PlanView
 from qxframe.widgets._results_view import ResultsView, summary_text, unknown_text
 from qxframe.widgets._table import ACTIONS, action_name, preview_table, table_html
 
@@ -91,6 +95,8 @@ class PreviewPanel(w.VBox):
         self.push_status = w.HTML()
         self.progress = _push.ProgressBar()
         self.results_area = w.VBox()
+        self.plan = PlanView(self._plan_inputs)
+        self.plan.show_plan_button(self.action == "contacts")
         self.runs = _push.PushControl(
             self.progress,
             # the connect panel's journals (one per destination for the session), else its own
@@ -117,6 +123,7 @@ class PreviewPanel(w.VBox):
                 w.HBox(
                     [self.push_button, self.cancel_button, self.validate_button, self.again_button]
                 ),
+                self.plan,
                 self.push_status,
                 self.progress,
                 self.results_area,
@@ -180,6 +187,7 @@ class PreviewPanel(w.VBox):
         more = f" {warned} of them have a warning: see below." if warned else ""
         self._say(f"{valid} of {self.table.height} previewed rows are valid.{more}")
         self.table_view.value = table_html(self.table)
+        self._forecast()
 
     def push(self, *, again: bool = False, wait: bool = True) -> pl.DataFrame | None:
         """Push the whole frame with the chosen mapping; show (and, with ``wait``, return)
@@ -313,6 +321,30 @@ class PreviewPanel(w.VBox):
         )
         return handle.result().with_columns(row=pl.lit(row, dtype=pl.Int64))
 
+    def _forecast(self) -> None:
+        """Count what the next push would do (not while one runs: it shares the journal)."""
+        if not self.runs.running:
+            self.plan.forecast()
+
+    def _plan_inputs(self) -> PlanInputs:
+        """What the plan view counts: this panel's push, with the destination's journal
+        when one is in play."""
+        client = self.client
+        journal = None
+        if client is not None and self.runs.sent_before(
+            self.action, self.constants, client.base_url, self._frame
+        ):
+            journal = self.runs.journal(self.action, self.constants, client.base_url, self._frame)
+        return PlanInputs(
+            self._frame,
+            self.action,
+            client,
+            self.mapping,
+            self.constants,
+            self._push_options,
+            journal,
+        )
+
     def _show_results(self, res: Any) -> None:
         if isinstance(res, pl.DataFrame) and res.height:
             self.results = res
@@ -321,10 +353,13 @@ class PreviewPanel(w.VBox):
     def _busy(self, busy: bool) -> None:
         if busy:
             self.results_area.children = []
+            self.plan.stop_forecast()  # the push uses the journal the count reads
         for button in (self.push_button, self.validate_button, self.again_button):
             button.disabled = busy
         self.cancel_button.disabled = not busy
         self.cancel_button.layout.display = None if busy else "none"
+        if not busy:
+            self._forecast()  # the journal may have changed: what would the next push do
 
     def _tell(self, text: str, kind: str = "info") -> None:
         self.push_status.value = _html.message(text, kind)
