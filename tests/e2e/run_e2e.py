@@ -129,9 +129,7 @@ def button(root: Locator, name: str) -> Locator:
 def drive_panel(c: Checks, sb: SandboxProcess) -> None:
     page = c.page
     connect = page.locator(".qx-connect")
-    # the first password field is the API token's; the OAuth client's secret follows it,
-    # hidden until "OAuth client" is chosen
-    token = connect.locator("input[type=password]").first
+    token = token_field(connect)
     message = connect.locator(".qx-message").first
     with c.step("1 fresh qxw.connect() shows the real-account fields"):
         run(page, 0)
@@ -223,6 +221,12 @@ def selected_label(select: Locator) -> str:
     """The label a ``<select>`` shows (what a person reads, not the model's value)."""
     shown = select.evaluate("s => s.selectedIndex < 0 ? '' : s.options[s.selectedIndex].text")
     return spaced(str(shown))
+
+
+def token_field(root: Locator) -> Locator:
+    """The API token's password field (the panel also has an OAuth client secret's)."""
+    label = root.page.locator('label.widget-label:text-is("API token")')
+    return root.locator(".widget-inline-hbox").filter(has=label).locator("input[type=password]")
 
 
 def choose(select: Locator, text: str) -> None:
@@ -458,7 +462,7 @@ def notebook_01(c: Checks) -> Callable[[], None]:
 
     def extra() -> None:
         shown = c.page.locator(lab.CURRENT)
-        c.visible(shown.locator(".qx-connect input[type=password]").first, "01: the token field")
+        c.visible(token_field(shown.locator(".qx-connect")), "01: the token field")
         c.visible(shown.locator(".qx-results-view .qx-bar").first, "01: a results view")
 
     return extra
