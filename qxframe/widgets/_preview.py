@@ -93,6 +93,7 @@ class PreviewPanel(w.VBox):
         self.table_view = w.HTML()
         self.push_button, self.cancel_button, self.validate_button, self.again_button = _buttons()
         self.push_status = w.HTML()
+        self.push_status.add_class("qx-push-status")  # what the last push did (the e2e reads it)
         self.progress = _push.ProgressBar()
         self.results_area = w.VBox()
         self.plan = PlanView(self._plan_inputs)

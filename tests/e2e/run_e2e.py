@@ -192,7 +192,7 @@ def drive_no_list(c: Checks, sb: SandboxProcess) -> None:
         run(page, 6)
         c.visible(people.locator(".qx-json").first, "the contacts preview shows")
         button(people, "Push").click()
-        status = people.locator(".qx-message").nth(1)
+        status = people.locator(".qx-push-status .qx-message")
         expect(status).to_contain_text("Pushed. 40 rows: success", timeout=WAIT * 3)
         c.visible(status, f"pushed: {status.inner_text()[:70]!r}")
         members = list_members(sb)
@@ -280,7 +280,7 @@ def drive_pushes(c: Checks) -> None:
         c.check(not lab.cell_failures(page, 4), "no cell output holds an error")
         shoot(bad, "06_push_refused_token.png")
     main = page.locator(".qx-preview.e2e-main")
-    status = main.locator(".qx-message").nth(1)  # the preview's line, then the push's
+    status = main.locator(".qx-push-status .qx-message")  # the push's line
     with c.step("7 Push twice: the second sends nothing already sent"):
         button(main, "Push").click()
         wait_idle(page)
@@ -301,7 +301,7 @@ def drive_pushes(c: Checks) -> None:
         shoot(main, "08_pushed_twice.png")
     with c.step("7a re-run the preview's cell: its Push sends nothing already sent"):
         run(page, 2)  # a new preview of the same frame, through the same connect panel
-        note = main.locator(".qx-message").nth(1)
+        note = main.locator(".qx-push-status .qx-message")
         expect(note).to_contain_text("already pushed to this destination", timeout=WAIT)
         c.visible(note, f"the new preview says so: {note.inner_text()[:70]!r}…")
         c.visible(button(main, "Send the already-sent rows again"), "sending again: one click")
@@ -316,7 +316,7 @@ def drive_pushes(c: Checks) -> None:
 def drive_cancel(c: Checks) -> None:
     page = c.page
     slow = page.locator(".qx-preview.e2e-cancel")
-    status = slow.locator(".qx-message").nth(1)
+    status = slow.locator(".qx-push-status .qx-message")
     bar = slow.locator(".qx-progress")
     with c.step("7b Push, Cancel, Push again"):
         # a directory no earlier step pushed to (the panel's choice is the preview's)
@@ -359,7 +359,7 @@ def drive_events(c: Checks) -> None:
     with c.step("7c a workflow push: each event's body beside its response, one sent again"):
         run(page, 7)
         button(flow, "Push").click()
-        status = flow.locator(".qx-message").nth(1)
+        status = flow.locator(".qx-push-status .qx-message")
         expect(status).to_contain_text("Pushed. 3 rows: success 3", timeout=WAIT * 2)
         events = flow.locator(".qx-events")
         c.visible(events.locator(".qx-json").first, "the body sent shows")
