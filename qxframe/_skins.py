@@ -31,6 +31,7 @@ from qxframe._inputs import (
 )
 from qxframe._inputs import _is_pandas as is_pandas
 from qxframe._journal import peek
+from qxframe._jsonpaths import field_paths
 from qxframe._jsonrows import JsonRows
 from qxframe._mapping import resolve
 from qxframe._results import (
@@ -80,6 +81,7 @@ __all__ = [
     "empty",
     "endpoint_base",
     "field",
+    "field_paths",
     "fields_for",
     "file_source",
     "is_pandas",

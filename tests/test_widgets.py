@@ -949,6 +949,32 @@ def test_workflow_preview_shows_the_body(sb):
     client.close()
 
 
+def test_workflow_preview_lists_the_jsonpath_of_each_field_with_an_example(sb):
+    """DESIGN "Exploring a workflow": the preview lists what a workflow's conditions read."""
+    events = pl.DataFrame(
+        {
+            "event": ["signup", "churn"],
+            "properties": [{"score": 5.0, "tags": ["a"]}, {"score": 4.5, "tags": None}],
+        }
+    )
+    with sb.client() as client:
+        pv = qxw.preview(events, action="workflow", client=client, workflow_url=sb.workflow_url)
+        shown = pv.table_view.value
+        people = qxw.preview(
+            pl.DataFrame({"email": ["a@example.com"]}),
+            action="contacts",
+            client=client,
+            directory_id=sb.directory_id,
+        )
+        assert "JSONPath" not in people.table_view.value  # a contact's body is not an event
+    assert "JSONPath" in shown and "qx-paths-table" in shown
+    cells = re.findall(r'<pre class="qx-json"[^>]*>(.*?)</pre>', shown.split("qx-paths-table")[1])
+    texts = [html.unescape(re.sub(r"<[^>]+>", "", cell)) for cell in cells]
+    assert texts[:2] == ["$.event", '"signup"']  # the path, then its example
+    assert "$.properties.score" in texts and "$.properties.tags[*]" in texts
+    assert sb.workflow_events().is_empty()  # a preview sends nothing
+
+
 # -- results -----------------------------------------------------------------------------
 
 

@@ -36,7 +36,7 @@ from qxframe.widgets._events import EventsView
 from qxframe.widgets._journals import PanelJournals
 from qxframe.widgets._plan_view import PlanInputs, PlanView
 from qxframe.widgets._results_view import ResultsView, summary_text, unknown_text
-from qxframe.widgets._table import ACTIONS, action_name, preview_table, table_html
+from qxframe.widgets._table import ACTIONS, action_name, paths_html, preview_table, table_html
 
 __all__ = ["PreviewPanel", "preview", "preview_table", "table_html"]
 
@@ -188,6 +188,8 @@ class PreviewPanel(w.VBox):
         more = f" {warned} of them have a warning: see below." if warned else ""
         self._say(f"{valid} of {self.table.height} previewed rows are valid.{more}")
         self.table_view.value = table_html(self.table)
+        if self.action == "workflow":
+            self.table_view.value += paths_html(self.table["payload"])
         self._forecast()
 
     def push(self, *, again: bool = False, wait: bool = True) -> pl.DataFrame | None:

@@ -3,7 +3,9 @@
 Pure functions, no widget: :func:`preview_table` (the pipeline's own
 :func:`~qxframe.actions._runner.preview`, plus the warnings of
 :mod:`qxframe.widgets._hints`) and
-:func:`table_html` (that table as HTML). :mod:`qxframe.widgets._preview` is the skin.
+:func:`table_html` (that table as HTML), and for a workflow :func:`paths_html`: the
+JSONPath of every field of the bodies, with an example value — what a workflow's
+conditions and piped text read. :mod:`qxframe.widgets._preview` is the skin.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from qxframe._skins import ACTIONS, FUNCTIONS, Status, empty, fields_for, preview
+from qxframe._skins import ACTIONS, FUNCTIONS, Status, empty, field_paths, fields_for, preview
 from qxframe.widgets import _html
 from qxframe.widgets._hints import row_warnings
 
@@ -68,6 +70,21 @@ def table_html(table: pl.DataFrame) -> str:
     ]
     header = ("row", "status", "problem", "JSON body that would be sent")
     return _html.table(header, rows, css_class="qx-preview-table")
+
+
+def paths_html(payloads: pl.Series) -> str:
+    """The JSONPath of every field in ``payloads`` (the previewed JSON bodies), its JSON
+    type, an example value and how many bodies hold it; empty when there is none."""
+    paths = field_paths(payloads.to_list())
+    if paths.is_empty():
+        return ""
+    rows = [
+        (_html.code(r["path"]), _html.esc(r["type"]), _html.code(r["example"]), str(r["rows"]))
+        for r in paths.iter_rows(named=True)
+    ]
+    header = ("JSONPath", "type", "example", "bodies")
+    title = "<b>Fields of these bodies</b> (what a workflow's conditions read):"
+    return title + _html.table(header, rows, css_class="qx-paths-table")
 
 
 def _warning(text: str | None) -> str:
