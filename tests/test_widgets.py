@@ -975,6 +975,17 @@ def test_workflow_preview_lists_the_jsonpath_of_each_field_with_an_example(sb):
     assert sb.workflow_events().is_empty()  # a preview sends nothing
 
 
+def test_a_workflow_preview_of_records_shows_the_body_the_push_sends(sb):
+    """A list of dicts keeps its nested values as JSON in the preview, as in the push."""
+    events = [{"event": "signup", "properties": {"score": 5, "tags": ["a"]}}]
+    with sb.client() as client:
+        pv = qxw.preview(events, action="workflow", client=client, workflow_url=sb.workflow_url)
+        previewed = json.loads(pv.table["payload"][0])
+        qx.trigger_workflow(events, client=client, workflow_url=sb.workflow_url)
+    sent = json.loads(sb.workflow_events()["payload"][0])
+    assert previewed == sent == {"event": "signup", "properties": {"score": 5, "tags": ["a"]}}
+
+
 # -- results -----------------------------------------------------------------------------
 
 

@@ -28,7 +28,7 @@ import ipywidgets as w
 import polars as pl
 
 from qxframe import Client, summary
-from qxframe._skins import PushHandle, Status, iter_chunks, start_push
+from qxframe._skins import PushHandle, Status, iter_chunks, json_columns_of, start_push
 from qxframe.exceptions import QxError, first_line
 from qxframe.widgets import _html, _picks, _push
 from qxframe.widgets._connect import ConnectPanel
@@ -86,6 +86,9 @@ class PreviewPanel(w.VBox):
         }
         self._push_options = dict(push_options or {})
         self.head = next(iter(iter_chunks(frame, chunk_size=max(1, rows))))
+        # JSON records' nested values, and json_columns=, are previewed as the push sends them
+        given = self._push_options.get("json_columns") or ()
+        self.json_columns = sorted(set(given) | json_columns_of(frame))
         self.results: pl.DataFrame | None = None
         self.table = pl.DataFrame()
         self.pickers = _picks.Pickers(self.action, self.head.columns, mapping, self.constants)
@@ -174,6 +177,7 @@ class PreviewPanel(w.VBox):
                 mapping=self.mapping,
                 constants=self.constants,
                 allowed_origin=origin,
+                json_columns=self.json_columns,
             )
         except Exception as exc:  # a mapping error, or an expression that fails: a sentence
             self.table = pl.DataFrame()

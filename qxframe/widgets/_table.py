@@ -10,7 +10,7 @@ conditions and piped text read. :mod:`qxframe.widgets._preview` is the skin.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -37,6 +37,7 @@ def preview_table(
     mapping: Mapping[str, Any] | None = None,
     constants: Mapping[str, str | None] | None = None,
     allowed_origin: str | None = None,
+    json_columns: Sequence[str] = (),
 ) -> pl.DataFrame:
     """One row per row of ``head``: ``row``, ``status`` (``valid``/``invalid``),
     ``error_code``, ``error_message``, ``payload`` (the exact JSON body a valid row would
@@ -46,7 +47,12 @@ def preview_table(
     name = action_name(action)
     constants = dict(constants or {})
     table = preview(
-        ACTIONS[name], head, mapping=mapping, constants=constants, allowed_origin=allowed_origin
+        ACTIONS[name],
+        head,
+        mapping=mapping,
+        constants=constants,
+        allowed_origin=allowed_origin,
+        json_columns=json_columns,
     )
     if table.height == 0:
         table = empty()
