@@ -332,6 +332,11 @@ class Journal:
     # -- lookups ---------------------------------------------------------------------
 
     @_stored
+    def empty(self) -> bool:
+        """Whether the journal holds no row's entry (a first push)."""
+        return self._db.execute("SELECT 1 FROM entries LIMIT 1").fetchone() is None
+
+    @_stored
     def lookup(self, keys: Sequence[Key]) -> dict[Key, Entry]:
         """The entries the journal holds for ``keys``."""
         found: dict[Key, Entry] = {}

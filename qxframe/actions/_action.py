@@ -18,6 +18,12 @@ the ``Reply``, or the ``QxError`` Qualtrics (or the wire) answered with — a va
 into a row's outcome by :func:`outcome_of`. A write that must not be sent twice names its
 rows (``risky_rows``) so the journal can mark them before it leaves.
 
+An action that asks for it (``Action.looks_ahead``) may read the valid rows of the next
+chunks before they are handed over (:meth:`Context.ahead`, at most :data:`LOOK_AHEAD`
+chunks, so a push holds a bounded number of rows): to prepare work for them — transactions
+fill a chunk's last import job with the new people of the next chunks — never to report
+them; they are handed over, and reported, with their own chunk.
+
 What an action keeps for one push (its options, what it learns once: a directory's
 deduplication fields, resolved contacts) is the value ``Action.start(options)`` returns,
 handed back as :attr:`Context.state`; the push itself shares nothing else.
@@ -51,6 +57,8 @@ Outcomes: TypeAlias = "Sequence[_results.Outcome] | pl.DataFrame"
 #: a remote job it recorded (:meth:`Context.remember`), what it recorded (a struct);
 #: absent when no row is in that case. Such a row is not sent again: its job is followed.
 JOB_COLUMN = "_job"
+#: Chunks after the one being sent that :meth:`Context.ahead` reads, at most.
+LOOK_AHEAD = 2
 
 
 class Context(Protocol):
@@ -106,6 +114,13 @@ class Context(Protocol):
         """A task shared across rows (a lookup): cancelled, or its error read, at the end."""
         ...
 
+    def ahead(self, chunks: int) -> pl.DataFrame | None:
+        """The valid rows of the next ``chunks`` chunks (at most :data:`LOOK_AHEAD`), read
+        now, in input order, less those the journal already holds (they would not be sent);
+        None when fewer chunks follow, or the action does not look ahead. Not this send's
+        rows: they are never reported here."""
+        ...
+
 
 @dataclass(frozen=True)
 class Action:
@@ -124,6 +139,8 @@ class Action:
     #: an outcome the journal does not keep: a row whose own write never left, which may
     #: be sent again as if never tried (a transaction whose contact could not be found)
     not_journaled: Callable[[_results.Outcome], bool] | None = None
+    #: ``send`` may read the next chunks' rows (:meth:`Context.ahead`) in a push that sends
+    looks_ahead: bool = False
 
     @property
     def constants(self) -> tuple[str, ...]:

@@ -8,11 +8,19 @@ on their own). A streamed input (a file, a LazyFrame) is read and prepared chunk
 with bounded memory; a chunk that fails to prepare after earlier chunks were handed on
 is reported as ``not_sent`` rows before its error goes on (docs/architecture.md,
 "Interrupts and partial failures").
+
+The runner reads them through an :class:`Ahead`, which lets an action that looks ahead
+(``Action.looks_ahead``) read the next :data:`~qxframe.actions._action.LOOK_AHEAD` chunks
+early: at most that many prepared chunks are held beyond the one being sent, and only
+while an action asks for them. A chunk read early that fails to prepare fails the push
+where it would have failed without the look-ahead: once the chunks before it were sent.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import Any
 
 import polars as pl
@@ -20,6 +28,7 @@ import polars as pl
 from qxframe import _partial
 from qxframe._inputs import DEFAULT_CHUNK_SIZE, iter_chunks
 from qxframe._prepare import Prepared
+from qxframe.actions._action import LOOK_AHEAD
 
 CHUNK_SIZE = DEFAULT_CHUNK_SIZE  # input rows per chunk (journal flush, results part)
 PrepareChunk = Callable[[pl.DataFrame, int], Prepared]  # (chunk, offset of its first row)
@@ -66,3 +75,53 @@ def _cut(prepared: Prepared, height: int, size: int) -> Iterator[Prepared]:
             valid=prepared.valid.slice(v[0], v[1] - v[0]),
             invalid=prepared.invalid.slice(i[0], i[1] - i[0]),
         )
+
+
+class Ahead:
+    """Prepared chunks in input order (iterate once with :meth:`over`), the next few
+    readable before their turn (:meth:`peek`).
+
+    A chunk that fails to prepare when read early is held back with its error: the chunks
+    before it are handed over first, then its ``not_sent`` rows go to ``out`` (those
+    :func:`prepared_chunks` reports through :meth:`later`) and its error is raised.
+    """
+
+    def __init__(self, out: Callable[[pl.DataFrame], object]) -> None:
+        self._out = out
+        self._later: list[pl.DataFrame] = []
+        self._chunks: Iterator[Prepared] = iter(())
+        self._buffer: deque[Prepared] = deque()
+        self._ended = False
+        self._error: Exception | None = None
+
+    def later(self, part: pl.DataFrame) -> None:
+        """Results :func:`prepared_chunks` hands over for a chunk that failed to prepare:
+        given to ``out`` when that chunk's turn comes."""
+        self._later.append(part)
+
+    def over(self, chunks: Iterator[Prepared]) -> Iterator[Prepared]:
+        """``chunks``, one by one (those :meth:`peek` read already come from memory)."""
+        self._chunks = chunks
+        while self._read(1):
+            yield self._buffer.popleft()
+        if self._error is not None:
+            for part in self._later:
+                self._out(part)
+            raise self._error
+
+    def peek(self, count: int) -> list[Prepared] | None:
+        """The next ``count`` chunks after the one being sent (at most ``LOOK_AHEAD``),
+        read now; None when fewer follow."""
+        if not 1 <= count <= LOOK_AHEAD:
+            raise ValueError(f"an action reads 1 to {LOOK_AHEAD} chunks ahead, not {count}")
+        return list(islice(self._buffer, count)) if self._read(count) else None
+
+    def _read(self, count: int) -> bool:
+        while len(self._buffer) < count and not self._ended:
+            try:
+                self._buffer.append(next(self._chunks))
+            except StopIteration:
+                self._ended = True
+            except Exception as error:  # raised in its turn, after the chunks before it
+                self._ended, self._error = True, error
+        return len(self._buffer) >= count

@@ -31,6 +31,7 @@ from qxframe.delivery._stop import Stop, Stopped, watch_wire
 from qxframe.exceptions import AuthError, QxError
 
 if TYPE_CHECKING:
+    from qxframe._prepare import Prepared
     from qxframe.delivery._client import Client
     from qxframe.delivery._envelope import Reply
 
@@ -71,6 +72,8 @@ class PushContext:
         self.checked = _preflight.Checked()  # what was checked before the first write
         self._slots = asyncio.Semaphore(concurrency)
         self._rate_note = ""
+        #: the next chunks, read early (set by the runner for an action that looks ahead)
+        self.peek: Callable[[int], Sequence[Prepared] | None] | None = None
         self.begin_chunk()
 
     # -- the context an action is given ---------------------------------------------
@@ -152,6 +155,15 @@ class PushContext:
 
     def keep(self, task: asyncio.Future[Any]) -> None:
         self.tasks.add(task)  # while the action's state holds it (a cache may drop it)
+
+    def ahead(self, chunks: int) -> pl.DataFrame | None:
+        if self.peek is None:
+            return None
+        following = self.peek(chunks)
+        if following is None:
+            return None
+        rows = pl.concat([p.valid for p in following], how="diagonal_relaxed")
+        return self.journal.new_rows(rows) if self.journal is not None else rows
 
     # -- the runner's bookkeeping ---------------------------------------------------
 

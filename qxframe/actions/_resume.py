@@ -16,6 +16,9 @@ docs/architecture.md, "Journal and resume"):
   a kill left, or ``outcome_unknown``) is sent again only where a second copy would merge
   (a contact carrying every deduplication field of a deduplicating directory), else it
   comes back ``failed``/``outcome_unknown`` unsent. ``full_resync`` sends every row.
+- :meth:`Resume.new_rows` (read only) leaves out of the rows an action reads ahead
+  (``Context.ahead``) those whose key the journal holds: work prepared early for the
+  next chunks (transactions' import lookups) is not done for rows a push will skip.
 - The runner tells it of each write that must not be sent twice just before it goes out
   (:meth:`Resume.sending`: ``pending`` committed), of a remote job created
   (:meth:`Resume.remember`), of a write of which nothing landed (:meth:`Resume.forget`)
@@ -78,6 +81,7 @@ class Resume:
         self.lists = False  # the journal read a list's members: successes may be members
         self.sent: dict[int, _Sent] = {}  # row → what it carries, for this chunk's rows sent
         self.in_jobs: set[int] = set()  # rows of this chunk pending in a recorded job
+        self.first = journal.empty()  # nothing recorded before this push
 
     def claim(self, constants: Mapping[str, Any]) -> None:
         """Refuse the journal of another destination (``ConfigError``); else claim it."""
@@ -136,7 +140,9 @@ class Resume:
             merges = _merges(valid, self.key_fields)
             in_list = _in_list(valid)
         else:
-            keys, bodies = self._event_keys(valid)
+            keys, counts = self._event_keys(valid)
+            self.journal.see((k, n, None) for k, n in counts.items())
+            bodies = keys
             texts = whos = [None] * len(rows)
             merges = in_list = [False] * len(rows)
         found = self.journal.lookup(keys)
@@ -236,8 +242,9 @@ class Resume:
             operation=Operation.UNCHANGED,
         )  # fmt: skip
 
-    def _event_keys(self, valid: pl.DataFrame) -> tuple[list[Key], list[bytes]]:
-        """Events: content digests, told apart by their occurrence in this push."""
+    def _event_keys(self, valid: pl.DataFrame) -> tuple[list[Key], dict[bytes, int]]:
+        """Events: content digests, told apart by their occurrence in this push; and each
+        content's rows so far, these included (what :meth:`split` records as seen)."""
         contents = _digests.event_contents(valid, self.destination_fields)
         counts = {k: n for k, (n, _) in self.journal.seen(contents).items()}
         keys: list[Key] = []
@@ -245,8 +252,23 @@ class Resume:
             n = counts.get(content, 0)
             keys.append(_digests.with_occurrence(content, n))
             counts[content] = n + 1
-        self.journal.see((k, n, None) for k, n in counts.items())
-        return keys, keys
+        return keys, counts
+
+    def new_rows(self, following: pl.DataFrame) -> pl.DataFrame:
+        """The rows of ``following`` — the valid rows of the chunks after those split so
+        far, in order — whose key the journal holds nothing for (all of them with
+        ``full_resync``): rows a push will send. Nothing is recorded; a row the journal
+        knows is left out even where it would be sent again (a failed write): this is what
+        an action prepares early (``Context.ahead``), and its own chunk still decides.
+
+        Events of a journal's first push are all new: this push's own entries are keyed by
+        their occurrence in it, which a later chunk's rows never share (no digest is made).
+        """
+        if self.full_resync or following.height == 0 or (self.first and not self.people):
+            return following
+        keys = self.keys_of(following) if self.people else self._event_keys(following)[0]
+        found = self.journal.lookup(keys)
+        return following.filter(pl.Series([k not in found for k in keys], dtype=pl.Boolean))
 
     def annotate(self, part: pl.DataFrame) -> pl.DataFrame:
         """``operation`` and ``changes`` of the rows sent (or followed) in this chunk."""

@@ -14,6 +14,9 @@ else into the one results frame returned.
 
 An in-memory frame (polars or pandas) is mapped and validated whole before its first
 request; a streamed input (a file, a LazyFrame) chunk by chunk (:mod:`qxframe.actions._chunks`).
+An action that looks ahead (``Action.looks_ahead``) may read the next chunks' valid rows
+while its chunk is sent (``PushContext.ahead``): at most ``LOOK_AHEAD`` prepared chunks
+are then held beyond the one being sent.
 A push that stops early — told to (:mod:`qxframe.delivery._stop`), or by an error once rows were
 read — still hands every row it read to the sink, reported or not (:mod:`qxframe._partial`),
 and raises an exception carrying them: ``PushCancelled`` when told to stop, else the error
@@ -39,7 +42,7 @@ from qxframe._prepare import Prepared, check_constants, prepare
 from qxframe._results import Status
 from qxframe.actions import _leavers, _preflight
 from qxframe.actions._action import Action
-from qxframe.actions._chunks import prepared_chunks
+from qxframe.actions._chunks import Ahead, prepared_chunks
 from qxframe.actions._context import DEFAULT_CONCURRENCY, Aborted, PushContext
 from qxframe.actions._resume import Resume, default_operation
 from qxframe.delivery._config import positive
@@ -124,11 +127,14 @@ async def apush(
             with current(push.stop):
                 if resume is not None:
                     await resume.start(push, constants)
-                chunks = prepared_chunks(source, partial(_prepare, plan), out)
+                reader = Ahead(out)
+                chunks = prepared_chunks(source, partial(_prepare, plan), reader.later)
                 if on_leave is not None and resume is not None:
                     chunks = _read_ahead(plan, source, chunks, resume, max_leave)
+                if action.looks_ahead and not dry_run:
+                    push.peek = reader.peek
                 valid_rows = 0
-                for prepared in chunks:
+                for prepared in reader.over(chunks):
                     valid_rows += prepared.valid.height
                     await _push_chunk(plan, prepared, push, out)
                     if push.stop.requested:
