@@ -3,10 +3,11 @@
 This module owns the import path of a push (docs/architecture.md, "Mailing lists and
 import jobs"; docs/qualtrics-api.md §9): whether a push takes it (``method=``), which rows
 may (a mailing list, no ``phone``), cutting them into jobs (at most 10,000 contacts and
-5,000,000 bytes of compact JSON each) and sending the jobs, at most ``import_jobs``
-unfinished at once. One job's life — create, follow, report, outcomes — is
-:mod:`qxframe.actions._import_job`. Bodies are built and results mapped column-wise in
-polars: no Python loop runs per row.
+5,000,000 bytes of compact JSON each; :func:`plan_waves` with ``last_own``: rows of later
+chunks only filling the jobs a chunk makes, for transactions' lookups) and sending the
+jobs, at most ``import_jobs`` unfinished at once. One job's life — create, follow,
+report, outcomes — is :mod:`qxframe.actions._import_job`. Bodies are built and results
+mapped column-wise in polars: no Python loop runs per row.
 """
 
 from __future__ import annotations
@@ -139,13 +140,34 @@ async def send_imports(
     ``report``: report each job's rows as it ends (a transaction push's lookups report
     nothing: their transactions do).
     """
+    planned = plan_waves(await with_merges(ctx, imports.directories, frame))
+    return await run_waves(ctx, imports, planned, report=report)
+
+
+def plan_waves(frame: pl.DataFrame, *, last_own: int | None = None) -> list[list[ImportJob]]:
+    """The jobs of ``frame`` (from :func:`with_bodies`, with ``_merges``), wave by wave.
+
+    ``last_own``: rows after it (rows of later chunks, after this chunk's in ``frame``)
+    only fill the jobs this chunk's rows make: a job holding none of this chunk's rows is
+    left out, so its rows are not sent now.
+    """
+    planned = [plan_jobs(wave) for wave in waves(frame)]
+    if last_own is None:
+        return planned
+    return [[job for job in jobs if job.rows[0] <= last_own] for jobs in planned]
+
+
+async def run_waves(
+    ctx: Context, imports: Imports, planned: list[list[ImportJob]], *, report: bool
+) -> pl.DataFrame:
+    """Run the jobs of :func:`plan_waves`, a wave after the other; their results frame."""
     parts: list[pl.DataFrame] = []
-    for wave in waves(await with_merges(ctx, imports.directories, frame)):
-        jobs = [
+    for jobs in planned:
+        runs = [
             run(ctx, job, imports.slots, report=report, timeout=imports.import_timeout)
-            for job in plan_jobs(wave)
+            for job in jobs
         ]
-        parts.extend(await asyncio.gather(*jobs))
+        parts.extend(await asyncio.gather(*runs))
     return pl.concat(parts) if parts else _results.empty()
 
 

@@ -2,7 +2,8 @@
 
 1. Rows without ``contact_id`` are resolved by lookup key first: by search
    (:mod:`qxframe.actions._lookups`) or, where the directory deduplicates on an identity's
-   fields, by import jobs (:mod:`qxframe.actions._import_lookups`).
+   fields, by import jobs (:mod:`qxframe.actions._import_lookups`), a chunk's last job
+   filled with the next chunks' new people (the action looks ahead: ``ctx.ahead``).
 2. Resolved rows go out many per request, under keys ``r<row>`` that map back to rows, in
    input order: :data:`FIRST_SIZE` per request at first, doubling while every key of an
    answer is accounted for, up to ``batch_size`` (:class:`Growth`; the limit is
@@ -332,4 +333,5 @@ TRANSACTIONS = Action(
     before_dry_run=before_dry_run,
     start=Transactions.from_options,
     not_journaled=_not_sent,
+    looks_ahead=True,  # a chunk's last import job is filled with the next chunks' people
 )
