@@ -12,18 +12,22 @@ building the jobs' bodies and mapping reports back (pure functions, no network).
 g: transactions of people nobody has seen, through the deduplicating directory, with
 identity resolution by import (``method="import"``) and by search (``method="api"``):
 HTTP calls counted from the sandbox's log. Limits are lifted here: the count of calls
-does not depend on them (at 500/min the search path alone would take hours).
+does not depend on them (at 500/min the search path alone would take hours). The import
+jobs created are checked against the fewest that hold every person
+(``ceil(people / MAX_CONTACTS)``), and shown beside the count jobs cut per input chunk
+would make (each chunk's new people in jobs of their own, as before issue 21).
 """
 
 from __future__ import annotations
 
+import math
 import time
 
 import polars as pl
 
 import qxframe as qx
 from bench._common import LIFTED, Figure, Sizes, contacts, timed, transactions, warm_up
-from qxframe.actions import _import_job, _imports
+from qxframe.actions import _chunks, _import_job, _imports
 
 IMPORT_RATE = 2000  # contacts a second per job: the stated assumption
 LIMITS = {"contacts": 500, "search": 500, "transactions": 500, "imports": 100, "reads": 3000}
@@ -147,7 +151,23 @@ def _push_transactions(frame: pl.DataFrame, method: str) -> dict[str, object]:
             client.close()
     by_family = dict(log.group_by("family").len().iter_rows())
     ok = res.filter(pl.col("status") == "success").height
-    return {"calls": log.height, "by_family": by_family, "seconds": seconds, "ok": ok, "held": held}
+    jobs = log.filter((pl.col("family") == "imports") & (pl.col("method") == "POST")).height
+    return {
+        "calls": log.height,
+        "by_family": by_family,
+        "seconds": seconds,
+        "ok": ok,
+        "held": held,
+        "jobs": jobs,
+    }
+
+
+def jobs_cut_per_chunk(frame: pl.DataFrame) -> int:
+    """Import jobs if each input chunk's new people went in jobs of their own (before
+    issue 21: the last job of every chunk partial)."""
+    firsts = frame.with_row_index("i").unique("email", keep="first")
+    per_chunk = firsts.group_by(pl.col("i") // _chunks.CHUNK_SIZE).len()["len"]
+    return sum(math.ceil(n / _imports.MAX_CONTACTS) for n in per_chunk)
 
 
 @timed
@@ -169,6 +189,13 @@ def run_g(sizes: Sizes) -> Figure:
     figure.check(
         "search calls ÷ import calls", search["calls"] / imp["calls"], "{:.1f}×", 10, False
     )  # type: ignore[operator]
+    fewest = math.ceil(people / _imports.MAX_CONTACTS)
+    figure.check("import jobs created", imp["jobs"], "{:,.0f}", fewest, at_most=True)
+    figure.info(
+        "import jobs if cut per input chunk",
+        f"{jobs_cut_per_chunk(frame):,} (each {_chunks.CHUNK_SIZE:,}-row chunk's new people "
+        "in jobs of their own)",
+    )
     for name, got in (("import", imp), ("search", search)):
         families = ", ".join(f"{f}: {n:,}" for f, n in sorted(got["by_family"].items()))  # type: ignore[attr-defined]
         contacts_held, tx_held = got["held"]  # type: ignore[misc]

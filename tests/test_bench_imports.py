@@ -21,5 +21,6 @@ def test_f_and_g_run_and_their_pushes_did_their_work() -> None:
         assert g.data[path]["ok"] == people * per
         assert g.data[path]["held"] == (people, people * per)
     assert g.data["import"]["by_family"].get("search", 0) == 0
+    assert g.data["import"]["jobs"] == 1  # the fewest that hold every person
     assert g.data["search"]["by_family"]["search"] == people
     assert all(any(r.met is not None for r in fig.rows) for fig in (f, g))
