@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import polars as pl
@@ -103,9 +103,10 @@ def with_occurrence(content: bytes, occurrence: int) -> bytes:
     return content if occurrence == 0 else content + occurrence.to_bytes(4, "big")
 
 
-def body_digests(bodies: pl.Series) -> list[bytes]:
+def body_digests(bodies: Iterable[str | None]) -> list[bytes]:
     """The digest of each body (compact JSON text), in order."""
-    return [hashlib.sha256(b.encode()).digest()[:12] for b in bodies]
+    sha = hashlib.sha256
+    return [sha(b.encode()).digest()[:12] for b in bodies]  # type: ignore[union-attr]
 
 
 def _sha(text: str) -> bytes:
