@@ -4,7 +4,8 @@ A sync asks three things of the rows a push has carried (docs/architecture.md, "
 and resume"): whether an earlier row of a person was sent (later rows of that person are
 then sent too, in input order), how many earlier rows carried an event's content
 (identical events of one push are told apart by their occurrence), and, at the end, which
-members of the list no row carried (they leave).
+members of the list no row carried and no answer named (they leave): the contact ids
+Qualtrics answered are kept the same way.
 
 Each key is kept as a 64-bit hash (polars' ``hash``: stable within a process, which is all
 a push needs) and a flag saying whether its row was sent: 9 bytes a row in polars columns,
@@ -32,6 +33,7 @@ class Carried:
 
     def __init__(self) -> None:
         self._parts: list[pl.DataFrame] = []
+        self._answered: list[pl.Series] = []  # hashes of the contact ids answered
 
     def add(self, keys: Sequence[bytes], sent: Sequence[bool] | None = None) -> None:
         """Note one chunk's keys (one per row) and whether each row was sent."""
@@ -68,6 +70,21 @@ class Carried:
             return []
         return (~hashes(keys).is_in(self._whole()["h"].implode())).to_list()
 
+    def answer(self, contact_ids: Sequence[str]) -> None:
+        """Note contact ids Qualtrics answered in this push (their people stay in the list)."""
+        if contact_ids:
+            self._answered.append(pl.Series("h", contact_ids, pl.String).hash(seed=0))
+            if len(self._answered) > 8:
+                self._answered = [pl.concat(self._answered)]
+
+    def unanswered(self, contact_ids: Sequence[str]) -> list[bool]:
+        """For each of ``contact_ids``: whether no answer of this push named it."""
+        if not self._answered:
+            return [True] * len(contact_ids)
+        answered = pl.concat(self._answered).implode()
+        asked = pl.Series("h", contact_ids, pl.String).hash(seed=0)
+        return (~asked.is_in(answered)).to_list()
+
     def clear(self) -> None:
-        """Forget every key (a new pass over the input begins)."""
-        self._parts = []
+        """Forget every key and answer (a new pass over the input begins)."""
+        self._parts, self._answered = [], []

@@ -45,7 +45,6 @@ import polars as pl
 from qxframe import _digests, _results
 from qxframe._journal import (
     PENDING,
-    Accepted,
     Entry,
     Identity,
     ImportRow,
@@ -90,6 +89,7 @@ class Resume:
         self.sent: dict[int, _Sent] = {}  # row → what it carries, for this chunk's rows sent
         self.in_jobs: set[int] = set()  # rows of this chunk pending in a recorded job
         self.carried = Carried()  # the keys this push's rows carried so far
+        self.new_journal: bool | None = None  # whether the journal held nothing at the start
 
     def claim(self, constants: Mapping[str, Any]) -> None:
         """Refuse the journal of another destination (``ConfigError``); else claim it."""
@@ -155,15 +155,22 @@ class Resume:
             keys, bodies = self._event_keys(valid)
             texts = [None] * len(rows)
             earlier = {}
-        held = {} if self.full_resync else self.journal.accepted_bodies(keys)
+        if self.new_journal is None:  # a first push: only keys it recorded itself are held
+            self.new_journal = self.journal.is_empty()
+        held = self.journal.held([k for k in keys if k in earlier] if self.new_journal else keys)
         sent_before = {k for k, (_, sent) in earlier.items() if sent}
         hits = [held.get(k) for k in keys]
+        fast = not self.full_resync
         slow_keys = {
             k for k, hit, body in zip(keys, hits, bodies, strict=True)
-            if hit is None or hit[0] != body
+            if not (fast and hit is not None and hit[0] == Status.SUCCESS and hit[1] == body)
         } | sent_before  # fmt: skip
         slow = [i for i, k in enumerate(keys) if k in slow_keys]
-        done, send, recorded = self._decide_rows(valid, slow, rows, keys, bodies, texts, earlier)
+        known = [k for k in slow_keys if k in held]  # the others are new: no entry to read
+        found = self.journal.lookup(known) if known else {}
+        done, send, recorded = self._decide_rows(
+            valid, slow, rows, keys, bodies, texts, earlier, found
+        )
         sending = [False] * len(rows)
         for i, goes in zip(slow, send, strict=True):
             sending[i] = goes
@@ -185,6 +192,7 @@ class Resume:
         bodies: list[bytes],
         texts: list[str | None],
         earlier: Mapping[Key, tuple[int, bool]],
+        found: Mapping[Key, Entry],
     ) -> tuple[list[_results.Outcome], list[bool], list[dict[str, Any] | None]]:
         """The rows at positions ``slow``, decided in input order: the outcomes of those not
         sent, whether each is sent, and the recorded import job of each sent row."""
@@ -195,9 +203,7 @@ class Resume:
         if not slow:
             return done, send, recorded
         part = valid[slow]
-        slow_keys = [keys[i] for i in slow]
-        found = self.journal.lookup(slow_keys)
-        pending = [k for k in slow_keys if k in found and found[k].status == PENDING]
+        pending = [k for k, entry in found.items() if entry.status == PENDING]
         jobs = self.journal.import_rows(pending) if pending and self.journal.writable else {}
         if self.people:
             whos = _digests.who(part)
@@ -243,16 +249,16 @@ class Resume:
 
     def _same(self, same: list[tuple[int, Any]]) -> pl.DataFrame:
         """Result rows of unchanged rows, built column-wise (they are most rows of a sync):
-        ``same`` holds each row and its journal's ``(body, qualtrics_id, contact_id)``."""
+        ``same`` holds each row and its journal's :data:`~qxframe._journal.Held`."""
         if not same:
             return _results.empty()
-        ids = [held[2] if self.people else held[1] for _, held in same]
+        ids = [held[3] if self.people else held[2] for _, held in same]
         return _results.conform(
             pl.DataFrame(
                 {
                     "row": [r for r, _ in same],
                     "qualtrics_id": ids,
-                    "contact_id": [None if self.people else held[2] for _, held in same],
+                    "contact_id": [None if self.people else held[3] for _, held in same],
                 },
                 schema={"row": pl.Int64, "qualtrics_id": pl.String, "contact_id": pl.String},
             ).with_columns(
@@ -305,7 +311,7 @@ class Resume:
 
     def leavers(self) -> list[Member]:
         """This sync's members no row of this push carried and no answer of it named."""
-        return self.journal.leavers(self.carried.missing)
+        return self.journal.leavers(self.carried.missing, self.carried.unanswered)
 
     def forget_carried(self) -> None:
         """Start a new pass over the input (the guard's read-ahead came first)."""
@@ -347,44 +353,56 @@ class Resume:
         self.journal.forget([self.sent[r].key for r in rows])
 
     def record(self, reported: Sequence[_results.Outcome] | pl.DataFrame) -> None:
-        """Record what Qualtrics accepted or refused (committed in batches)."""
-        outcomes = (
-            [_results.Outcome(**r) for r in reported.iter_rows(named=True)]
-            if isinstance(reported, pl.DataFrame)
-            else reported
-        )
-        if self.in_jobs:  # an unknown outcome in a recorded job stays pending: followed again
-            outcomes = [
-                o for o in outcomes
-                if not (o.row in self.in_jobs and o.error_code == OUTCOME_UNKNOWN)
-            ]  # fmt: skip
-        accepted: list[tuple[Key, Accepted]] = []
+        """Record what Qualtrics accepted or refused (committed in batches).
+
+        An import job's outcomes come as a frame: read column-wise, an :class:`Outcome`
+        made only for a row that failed."""
+        if isinstance(reported, pl.DataFrame):
+            table = reported.select(_RECORDED)
+            rows: list[tuple[Any, ...]] = list(table.iter_rows())
+
+            def outcome_at(i: int) -> _results.Outcome:
+                return _results.Outcome(**reported.row(i, named=True))
+        else:
+            rows = [tuple(getattr(o, name) for name in _RECORDED) for o in reported]
+
+            def outcome_at(i: int) -> _results.Outcome:
+                return reported[i]
+
+        jobs = self.in_jobs  # an unknown outcome in a recorded job stays pending: followed again
+        accepted: list[tuple[Any, ...]] = []  # (key, body, qualtrics_id, contact_id, …)
         failed: list[tuple[Key, Refused]] = []
         drop: list[Key] = []
-        answered = [o.qualtrics_id for o in outcomes if self.people and o.qualtrics_id]
+        people = self.people
+        answered = [r[2] for r in rows if people and r[2]]
         old = self.journal.was_preexisting(answered) if self.lists and answered else set()
-        for outcome in outcomes:
-            sent = self.sent[outcome.row]
-            if outcome.status == Status.SUCCESS:
-                member = (
-                    self.people and sent.in_list and self.lists and outcome.qualtrics_id not in old
-                )
-                fields = _digests.fields_of(sent.text) if sent.text is not None else None
-                ids = (
-                    (None, outcome.qualtrics_id)
-                    if self.people
-                    else (outcome.qualtrics_id, outcome.contact_id)
-                )  # a person's id is a contact id
-                accepted.append((sent.key, Accepted(sent.body, fields, *ids, member, sent.who)))
-            elif self.not_journaled is not None and self.not_journaled(outcome):
+        sent_of, lists = self.sent, self.lists
+        texts: list[str] = []  # the bodies accepted (people): digested per field at once
+        for i, (row, status, qualtrics_id, contact_id, _, error_code, _) in enumerate(rows):
+            if jobs and row in jobs and error_code == OUTCOME_UNKNOWN:
+                continue
+            sent = sent_of[row]
+            if status == Status.SUCCESS:
+                if people:  # a person's id is a contact id
+                    member = sent.in_list and lists and qualtrics_id not in old
+                    texts.append(sent.text or "{}")
+                    accepted.append((sent.key, sent.body, None, qualtrics_id, member, sent.who))
+                else:
+                    accepted.append((sent.key, sent.body, qualtrics_id, contact_id, False, None))
+                continue
+            outcome = outcome_at(i)
+            if self.not_journaled is not None and self.not_journaled(outcome):
                 drop.append(sent.key)  # its own write never left: safe to redo
             else:
                 failed.append(
                     (sent.key, Refused(outcome.contact_id, outcome.http_status,
                                        outcome.error_code, outcome.error_message))
                 )  # fmt: skip
-        self.journal.answer(answered)
-        self.journal.accepted(accepted)
+        self.carried.answer(answered)
+        fields = iter(_digests.fields_of_many(texts))
+        self.journal.accepted_rows(
+            (key, body, next(fields) if people else None, *rest) for key, body, *rest in accepted
+        )
         self.journal.refused(failed)
         self.journal.forget(drop)
 
@@ -438,6 +456,12 @@ def _unknown(entry: Entry) -> _results.Outcome:
         error_code=OUTCOME_UNKNOWN,
         error_message=message,
     )
+
+
+#: What :meth:`Resume.record` reads of an outcome, in this order.
+_RECORDED = (
+    "row", "status", "qualtrics_id", "contact_id", "http_status", "error_code", "error_message"
+)  # fmt: skip
 
 
 def _merges(valid: pl.DataFrame, key_fields: Sequence[str]) -> list[bool]:
