@@ -12,11 +12,12 @@ Pure functions over a prepared (canonical) ``valid`` frame, no I/O
   row is the same event next week), keys sorted, as compact JSON;
 - a **body digest**: of the exact JSON text sent;
 - **per-field digests** of a body (``email``, ``embeddedData.region``, …), packed
-  6 bytes a field (2 of the path, 4 of the value): enough to name the fields that changed,
-  never the values.
+  6 bytes a field (2 of the path's SHA-256, the value's CRC-32): enough to name the fields
+  that changed, never the values (journals written before the CRC kept 4 bytes of the
+  value's SHA-256: both are compared).
 
-Digests are SHA-256 prefixes: stable across processes and library versions, unlike
-polars' ``hash_rows``.
+Digests are SHA-256 prefixes (and CRC-32 for field values): stable across processes and
+library versions, unlike polars' ``hash_rows``.
 
 >>> changes(fields_of('{"email":"a@x","embeddedData":{"r":"N"}}'),
 ...         '{"email":"a@x","embeddedData":{"r":"S"}}')
@@ -25,9 +26,11 @@ polars' ``hash_rows``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import polars as pl
@@ -103,9 +106,10 @@ def with_occurrence(content: bytes, occurrence: int) -> bytes:
     return content if occurrence == 0 else content + occurrence.to_bytes(4, "big")
 
 
-def body_digests(bodies: pl.Series) -> list[bytes]:
+def body_digests(bodies: Iterable[str | None]) -> list[bytes]:
     """The digest of each body (compact JSON text), in order."""
-    return [hashlib.sha256(b.encode()).digest()[:12] for b in bodies]
+    sha = hashlib.sha256
+    return [sha(b.encode()).digest()[:12] for b in bodies]  # type: ignore[union-attr]
 
 
 def _sha(text: str) -> bytes:
@@ -122,13 +126,58 @@ def _paths(body: dict[str, Any]) -> list[tuple[str, Any]]:
     return out
 
 
+@functools.lru_cache(maxsize=4096)
+def _path_digest(path: str) -> bytes:
+    """2 bytes of a field path (the same few paths on every row: computed once each)."""
+    return hashlib.sha256(path.encode()).digest()[:2]
+
+
+def _value_digest(value: Any) -> bytes:
+    """4 bytes of a field value's JSON text: its CRC-32 (a change detector, not a secret)."""
+    return zlib.crc32(_dumps(value).encode()).to_bytes(4, "big")
+
+
+def _value_digest_v1(value: Any) -> bytes:
+    """The value digest of journals written before CRC-32 (4 bytes of SHA-256): still
+    compared, so such a journal names the same changes (never all fields)."""
+    return hashlib.sha256(_dumps(value).encode()).digest()[:4]
+
+
 def fields_of(body: str) -> bytes:
     """The per-field digests of a body (its JSON text), packed (see the module docstring)."""
-    packed = bytearray()
-    for path, value in sorted(_paths(json.loads(body))):
-        packed += hashlib.sha256(path.encode()).digest()[:2]
-        packed += hashlib.sha256(_dumps(value).encode()).digest()[:4]
-    return bytes(packed)
+    return fields_of_many([body])[0]
+
+
+def fields_of_many(bodies: Sequence[str]) -> list[bytes]:
+    """:func:`fields_of` of each body, in order: parsed in one call, each path's digest
+    computed once (a push records thousands of bodies at once)."""
+    if not bodies:
+        return []
+    paths: dict[str, bytes] = {}
+    crc, text_of = zlib.crc32, json.encoder.encode_basestring
+    out: list[bytes] = []
+    for parsed in json.loads("[" + ",".join(bodies) + "]"):
+        items: list[tuple[str, Any]] = []
+        for key, value in parsed.items():
+            if type(value) is dict:
+                items.extend((f"{key}.{k}", v) for k, v in value.items())
+            else:
+                items.append((key, value))
+        items.sort()
+        packed = []
+        for path, value in items:
+            at = paths.get(path)
+            if at is None:
+                at = paths[path] = _path_digest(path)
+            kind = type(value)
+            text = (
+                text_of(value) if kind is str
+                else repr(value) if kind is int or kind is float  # as json writes them
+                else _dumps(value)
+            )  # fmt: skip
+            packed.append(at + crc(text.encode()).to_bytes(4, "big"))
+        out.append(b"".join(packed))
+    return out
 
 
 def changes(before: bytes | None, body: str) -> list[str]:
@@ -137,10 +186,9 @@ def changes(before: bytes | None, body: str) -> list[str]:
     the body leaves out is not a change: Qualtrics keeps what it holds."""
     packed = before or b""
     old = {packed[i : i + 6] for i in range(0, len(packed), 6)}
-    return [
-        path
-        for path, value in sorted(_paths(json.loads(body)))
-        if hashlib.sha256(path.encode()).digest()[:2]
-        + hashlib.sha256(_dumps(value).encode()).digest()[:4]
-        not in old
-    ]
+    out = []
+    for path, value in sorted(_paths(json.loads(body))):
+        at = _path_digest(path)
+        if at + _value_digest(value) not in old and at + _value_digest_v1(value) not in old:
+            out.append(path)
+    return out

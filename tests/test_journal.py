@@ -81,6 +81,23 @@ def test_changes_name_the_fields_whose_value_is_not_the_one_accepted():
     assert len(accepted) == 6 * 3  # 6 bytes a field: never the values
 
 
+def test_field_digests_of_a_journal_written_before_crc32_name_the_same_changes():
+    """Journals written before CRC-32 hold 4 bytes of each value's SHA-256: a field whose
+    value did not change is not named (never "every field changed" after an upgrade)."""
+    import hashlib
+    import json
+
+    accepted = {"email": "a@x.org", "embeddedData": {"region": "N", "score": 3, "vip": True}}
+    packed = b"".join(
+        hashlib.sha256(path.encode()).digest()[:2]
+        + hashlib.sha256(json.dumps(value, separators=(",", ":")).encode()).digest()[:4]
+        for path, value in sorted(_digests._paths(accepted))
+    )
+    body = '{"email":"a@x.org","embeddedData":{"region":"S","score":3,"vip":true}}'
+    assert _digests.changes(packed, body) == ["embeddedData.region"]
+    assert _digests.fields_of_many([body, "{}"]) == [_digests.fields_of(body), b""]
+
+
 # -- the file ---------------------------------------------------------------------------------
 
 

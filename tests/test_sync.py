@@ -4,6 +4,7 @@ in its request log."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -141,6 +142,50 @@ def test_events_already_accepted_are_not_sent_again_from_a_new_frame(sb, tmp_pat
     res = qx.upsert_transactions(tuesday.reverse(), **kwargs)  # another frame, another order
     assert res["operation"].to_list() == ["create", "unchanged", "unchanged"]
     assert sb.transactions().height == 3
+
+
+@pytest.mark.parametrize("chunk", [2, 50])
+def test_a_person_repeated_across_chunks_ends_as_the_last_row_says(sb, sync, monkeypatch, chunk):
+    """Row 0 changes u0 and a later row (in another chunk when ``chunk`` is 2) brings back
+    the body the journal holds: Qualtrics holds row 0's by then, so the later row is sent,
+    and a dry run (which records nothing) says so too."""
+    from qxframe.actions import _chunks
+
+    monkeypatch.setattr(_chunks, "CHUNK_SIZE", chunk)
+    sync(people(4))
+    back = people(4).row(0, named=True)
+    changed = people(4).with_columns(
+        region=pl.when(pl.col("ext_ref") == "u0").then(pl.lit("east")).otherwise("region")
+    )
+    expected = ["update", "unchanged", "unchanged", "unchanged", "update"]
+    planned = sync(pl.concat([changed, pl.DataFrame([back])]), dry_run=True)
+    assert planned["operation"].to_list() == expected  # the plan says what the push does
+    res = sync(pl.concat([changed, pl.DataFrame([back])]))
+    assert res["operation"].to_list() == expected
+    held = sb.contacts().filter(pl.col("ext_ref") == "u0")
+    assert json.loads(held["embedded_data"][0])["region"] == back["region"]
+    assert sync(pl.concat([changed, pl.DataFrame([back])]))["operation"].to_list() == [
+        "update", "unchanged", "unchanged", "unchanged", "update"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("chunk", [1, 50])
+def test_identical_events_in_other_chunks_are_told_apart(sb, tmp_path, monkeypatch, chunk):
+    """Three identical transactions are three events, whether one chunk or three carry them;
+    next week's same three are not sent, a fourth is."""
+    from qxframe.actions import _chunks
+
+    monkeypatch.setattr(_chunks, "CHUNK_SIZE", chunk)
+    kwargs = dict(
+        client=sb.client(), directory_id=sb.directory_id, mailing_list_id=sb.mailing_list_id,
+        mapping={"transaction_data": ["item"]}, journal=tmp_path / "events.qxj",
+    )  # fmt: skip
+    three = pl.DataFrame({"email": ["a@example.com"] * 3, "item": ["tea"] * 3})
+    assert qx.upsert_transactions(three, **kwargs)["operation"].to_list() == ["create"] * 3
+    four = pl.concat([three, three.head(1)])
+    res = qx.upsert_transactions(four, **kwargs)
+    assert res["operation"].to_list() == ["unchanged"] * 3 + ["create"]
+    assert sb.transactions().height == 4
 
 
 # -- the guard --------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 the list (``PUT`` of the list member with ``unsubscribed: true``). A member leaves when the
 journal says this sync put them in the list and no row of this push — valid or invalid —
 carries their identity and no answer of this push named their contact id
-(:meth:`qxframe._journal.Journal.leavers`; members already in the list at the journal's
+(:meth:`qxframe.actions._resume.Resume.leavers`; members already in the list at the journal's
 first write into it are never this sync's).
 
 **The guard**: when more would leave than ``max_leave`` of the members the journal holds
@@ -121,11 +121,11 @@ def read_ahead(resume: Resume, chunks: Iterable[Prepared], max_leave: float) -> 
         resume.carry_invalid(prepared.invalid)
         if prepared.valid.height:
             valid_rows += prepared.valid.height
-            resume.journal.see((k, 1, None) for k in resume.keys_of(prepared.valid))
+            resume.carried.add(resume.keys_of(prepared.valid))
     try:
-        guard(resume, len(resume.journal.leavers()), valid_rows, max_leave)
+        guard(resume, len(resume.leavers()), valid_rows, max_leave)
     finally:
-        resume.journal.forget_seen()
+        resume.forget_carried()
 
 
 async def leave(
@@ -139,7 +139,7 @@ async def leave(
 ) -> pl.DataFrame:
     """The members who left: guarded, then removed (or, in a dry run, shown): one result
     row each, ``row`` null."""
-    leavers = resume.journal.leavers()
+    leavers = resume.leavers()
     guard(resume, len(leavers), valid_rows, max_leave)
     operation = Operation.REMOVE if on_leave == "remove" else Operation.UNSUBSCRIBE
     if dry_run or not leavers:

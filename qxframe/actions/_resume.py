@@ -46,10 +46,20 @@ from typing import Any
 import polars as pl
 
 from qxframe import _digests, _results
-from qxframe._journal import PENDING, Accepted, Entry, Identity, ImportRow, Journal, Key, Refused
+from qxframe._journal import (
+    PENDING,
+    Entry,
+    Identity,
+    ImportRow,
+    Journal,
+    Key,
+    Member,
+    Refused,
+)
 from qxframe._payloads import contact_bodies
 from qxframe._results import OUTCOME_UNKNOWN, Operation, Status
 from qxframe.actions._action import JOB_COLUMN, Action, Context
+from qxframe.actions._carried import Carried
 
 PEOPLE = ("contacts",)  # actions keyed by the person (the rest: by the event's content)
 
@@ -81,7 +91,8 @@ class Resume:
         self.lists = False  # the journal read a list's members: successes may be members
         self.sent: dict[int, _Sent] = {}  # row → what it carries, for this chunk's rows sent
         self.in_jobs: set[int] = set()  # rows of this chunk pending in a recorded job
-        self.first = journal.empty()  # nothing recorded before this push
+        self.carried = Carried()  # the keys this push's rows carried so far
+        self.new_journal: bool | None = None  # whether the journal held nothing at the start
 
     def claim(self, constants: Mapping[str, Any]) -> None:
         """Refuse the journal of another destination (``ConfigError``); else claim it."""
@@ -130,44 +141,94 @@ class Resume:
         self.journal.carry(v for v in values if v)
 
     def split(self, valid: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """``(results of rows not sent, rows to send)`` for one chunk's valid rows."""
+        """``(results of rows not sent, rows to send)`` for one chunk's valid rows.
+
+        Most rows of a sync carry the body Qualtrics last accepted for their key: those are
+        decided from three columns of the journal and built into results column-wise. Every
+        row of a key that is not so simple (new, changed, failed, pending, or sent earlier
+        in this push) is decided in input order by :meth:`_decide`.
+        """
         rows = valid["row"].to_list()
         if self.people:
             keys = self.keys_of(valid)
             texts: list[str | None] = list(contact_bodies(valid).to_list())
-            bodies = _digests.body_digests(pl.Series(texts, dtype=pl.String))
-            whos = _digests.who(valid)
-            merges = _merges(valid, self.key_fields)
-            in_list = _in_list(valid)
+            bodies = _digests.body_digests(texts)
+            earlier = self.carried.earlier(keys)
         else:
-            keys, counts = self._event_keys(valid)
-            self.journal.see((k, n, None) for k, n in counts.items())
-            bodies = keys
-            texts = whos = [None] * len(rows)
-            merges = in_list = [False] * len(rows)
-        found = self.journal.lookup(keys)
-        earlier = self.journal.seen(keys) if self.people else {}
-        pending = [k for k in keys if k in found and found[k].status == PENDING]
-        jobs = self.journal.import_rows(pending) if pending and self.journal.writable else {}
+            keys, contents = self._event_keys(valid)
+            self.carried.add(contents)
+            bodies, texts, earlier = keys, [None] * len(rows), {}
+        if self.new_journal is None:  # a first push: only keys it recorded itself are held
+            self.new_journal = self.journal.is_empty()
+        held = self.journal.held([k for k in keys if k in earlier] if self.new_journal else keys)
+        sent_before = {k for k, (_, sent) in earlier.items() if sent}
+        hits = [held.get(k) for k in keys]
+        fast = not self.full_resync
+        slow_keys = {
+            k for k, hit, body in zip(keys, hits, bodies, strict=True)
+            if not (fast and hit is not None and hit[0] == Status.SUCCESS and hit[1] == body)
+        } | sent_before  # fmt: skip
+        slow = [i for i, k in enumerate(keys) if k in slow_keys]
+        known = [k for k in slow_keys if k in held]  # the others are new: no entry to read
+        found = self.journal.lookup(known) if known else {}
+        done, send, recorded = self._decide_rows(
+            valid, slow, rows, keys, bodies, texts, earlier, found
+        )
+        sending = [False] * len(rows)
+        for i, goes in zip(slow, send, strict=True):
+            sending[i] = goes
+        if self.people:
+            self.carried.add(keys, sending)
+        chosen = set(slow)
+        same = [(rows[i], hits[i]) for i in range(len(rows)) if i not in chosen]
+        to_send = valid.filter(pl.Series(sending, dtype=pl.Boolean))
+        if any(job is not None for job in recorded):
+            to_send = to_send.with_columns(pl.Series(JOB_COLUMN, recorded))
+        return _results.assemble([_results.from_outcomes(done), self._same(same)]), to_send
+
+    def _decide_rows(
+        self,
+        valid: pl.DataFrame,
+        slow: list[int],
+        rows: list[int],
+        keys: list[Key],
+        bodies: list[bytes],
+        texts: list[str | None],
+        earlier: Mapping[Key, tuple[int, bool]],
+        found: Mapping[Key, Entry],
+    ) -> tuple[list[_results.Outcome], list[bool], list[dict[str, Any] | None]]:
+        """The rows at positions ``slow``, decided in input order: the outcomes of those not
+        sent, whether each is sent, and the recorded import job of each sent row."""
         self.sent, self.in_jobs = {}, set()
         done: list[_results.Outcome] = []
-        same: list[tuple[int, Entry]] = []  # unchanged: the common case, kept lean
         send: list[bool] = []
         recorded: list[dict[str, Any] | None] = []
-        # a person whose earlier row in this push is sent: later rows are sent too, in order
-        decided = {k: body for k, (_, body) in earlier.items()}
-        fast = not self.full_resync
-        for i, (row, key) in enumerate(zip(rows, keys, strict=True)):
+        if not slow:
+            return done, send, recorded
+        part = valid[slow]
+        pending = [k for k, entry in found.items() if entry.status == PENDING]
+        jobs = self.journal.import_rows(pending) if pending and self.journal.writable else {}
+        if self.people:
+            whos = _digests.who(part)
+            merges = _merges(part, self.key_fields)
+            in_list = _in_list(part)
+        else:
+            whos = [None] * len(slow)
+            merges = in_list = [False] * len(slow)
+        # a person one of whose rows in this push was sent: later rows are sent too, in order
+        decided = {k: sent for k, (_, sent) in earlier.items()}
+        for j, i in enumerate(slow):
+            row, key = rows[i], keys[i]
             entry = found.get(key)
             if (
-                fast
+                not self.full_resync
                 and entry is not None
                 and entry.body == bodies[i]
                 and entry.status == Status.SUCCESS
-                and decided.get(key) is None
+                and not decided.get(key)
             ):
-                same.append((row, entry))
-                decided[key] = None
+                done.append(self._unchanged(entry, row))
+                decided[key] = False
                 send.append(False)
                 continue
             job = jobs.get(key) if entry is not None and entry.status == PENDING else None
@@ -175,35 +236,32 @@ class Resume:
                 verdict: Any = _op(entry, texts[i])
                 self.in_jobs.add(row)
             else:
-                verdict = self._decide(entry, decided.get(key), bodies[i], texts[i], merges[i])
+                verdict = self._decide(entry, decided.get(key, False), bodies[i], texts[i],
+                                       merges[j])  # fmt: skip
             if isinstance(verdict, _results.Outcome):
                 verdict.row = row
                 done.append(verdict)
-                decided.setdefault(key, None)
-            else:
-                self.sent[row] = _Sent(key, bodies[i], texts[i], whos[i], in_list[i], *verdict)
-                decided[key] = bodies[i]
-            send.append(not isinstance(verdict, _results.Outcome))
-            if send[-1]:
-                recorded.append(None if job is None else asdict(job))
-        if self.people:
-            self.journal.see((k, 1, b) for k, b in decided.items())
-        to_send = valid.filter(pl.Series(send, dtype=pl.Boolean))
-        if any(job is not None for job in recorded):
-            to_send = to_send.with_columns(pl.Series(JOB_COLUMN, recorded))
-        return _results.assemble([_results.from_outcomes(done), self._same(same)]), to_send
+                decided.setdefault(key, False)
+                send.append(False)
+                continue
+            self.sent[row] = _Sent(key, bodies[i], texts[i], whos[j], in_list[j], *verdict)
+            decided[key] = True
+            send.append(True)
+            recorded.append(None if job is None else asdict(job))
+        return done, send, recorded
 
-    def _same(self, same: list[tuple[int, Entry]]) -> pl.DataFrame:
-        """Result rows of unchanged rows, built column-wise (they are most rows of a sync)."""
+    def _same(self, same: list[tuple[int, Any]]) -> pl.DataFrame:
+        """Result rows of unchanged rows, built column-wise (they are most rows of a sync):
+        ``same`` holds each row and its journal's :data:`~qxframe._journal.Held`."""
         if not same:
             return _results.empty()
-        ids = [e.contact_id if self.people else e.qualtrics_id for _, e in same]
+        ids = [held[3] if self.people else held[2] for _, held in same]
         return _results.conform(
             pl.DataFrame(
                 {
                     "row": [r for r, _ in same],
                     "qualtrics_id": ids,
-                    "contact_id": [None if self.people else e.contact_id for _, e in same],
+                    "contact_id": [None if self.people else held[3] for _, held in same],
                 },
                 schema={"row": pl.Int64, "qualtrics_id": pl.String, "contact_id": pl.String},
             ).with_columns(
@@ -214,10 +272,10 @@ class Resume:
         )
 
     def _decide(
-        self, entry: Entry | None, before: bytes | None, body: bytes, text: str | None, merges: bool
+        self, entry: Entry | None, sent_before: bool, body: bytes, text: str | None, merges: bool
     ) -> _results.Outcome | tuple[str, str | None]:
         """An outcome for a row not sent, or the ``(operation, changes)`` of one to send."""
-        if self.full_resync or before is not None:  # before: an earlier row of it is sent
+        if self.full_resync or sent_before:  # an earlier row of its key is sent
             return _op(entry, text)
         if entry is None:
             return Operation.CREATE, None
@@ -226,33 +284,33 @@ class Resume:
         if entry.status != Status.SUCCESS or entry.body is None:
             return _op(entry, text)
         if entry.body == body:
-            return self._unchanged(entry)
+            return self._unchanged(entry, -1)
         operation, changes = _op(entry, text)
         if self.people and changes == "[]":  # every field sent is one Qualtrics holds
-            return self._unchanged(entry)
+            return self._unchanged(entry, -1)
         return operation, changes
 
-    def _unchanged(self, entry: Entry | None) -> _results.Outcome:
+    def _unchanged(self, entry: Entry | None, row: int) -> _results.Outcome:
         """A row not sent: Qualtrics holds its body (a person's id is its ``qualtrics_id``)."""
         ids = (None, None) if entry is None else (entry.qualtrics_id, entry.contact_id)
         if self.people:
             ids = (ids[1], None)
         return _results.Outcome(
-            -1, Status.SKIPPED, qualtrics_id=ids[0], contact_id=ids[1],
+            row, Status.SKIPPED, qualtrics_id=ids[0], contact_id=ids[1],
             operation=Operation.UNCHANGED,
         )  # fmt: skip
 
-    def _event_keys(self, valid: pl.DataFrame) -> tuple[list[Key], dict[bytes, int]]:
-        """Events: content digests, told apart by their occurrence in this push; and each
-        content's rows so far, these included (what :meth:`split` records as seen)."""
+    def _event_keys(self, valid: pl.DataFrame) -> tuple[list[Key], list[bytes]]:
+        """Events: content digests, told apart by their occurrence in this push (the keys),
+        and the contents themselves (what :meth:`split` notes as carried)."""
         contents = _digests.event_contents(valid, self.destination_fields)
-        counts = {k: n for k, (n, _) in self.journal.seen(contents).items()}
+        counts = {k: n for k, (n, _) in self.carried.earlier(contents).items()}
         keys: list[Key] = []
         for content in contents:
             n = counts.get(content, 0)
             keys.append(_digests.with_occurrence(content, n))
             counts[content] = n + 1
-        return keys, counts
+        return keys, contents
 
     def new_rows(self, following: pl.DataFrame) -> pl.DataFrame:
         """The rows of ``following`` — the valid rows of the chunks after those split so
@@ -264,11 +322,22 @@ class Resume:
         Events of a journal's first push are all new: this push's own entries are keyed by
         their occurrence in it, which a later chunk's rows never share (no digest is made).
         """
-        if self.full_resync or following.height == 0 or (self.first and not self.people):
+        if self.full_resync or following.height == 0:
+            return following
+        if self.new_journal and not self.people:
             return following
         keys = self.keys_of(following) if self.people else self._event_keys(following)[0]
         found = self.journal.lookup(keys)
         return following.filter(pl.Series([k not in found for k in keys], dtype=pl.Boolean))
+
+    def leavers(self) -> list[Member]:
+        """This sync's members no row of this push carried and no answer of it named."""
+        return self.journal.leavers(self.carried.missing, self.carried.unanswered)
+
+    def forget_carried(self) -> None:
+        """Start a new pass over the input (the guard's read-ahead came first)."""
+        self.carried.clear()
+        self.journal.forget_carried()
 
     def annotate(self, part: pl.DataFrame) -> pl.DataFrame:
         """``operation`` and ``changes`` of the rows sent (or followed) in this chunk."""
@@ -305,44 +374,56 @@ class Resume:
         self.journal.forget([self.sent[r].key for r in rows])
 
     def record(self, reported: Sequence[_results.Outcome] | pl.DataFrame) -> None:
-        """Record what Qualtrics accepted or refused (committed in batches)."""
-        outcomes = (
-            [_results.Outcome(**r) for r in reported.iter_rows(named=True)]
-            if isinstance(reported, pl.DataFrame)
-            else reported
-        )
-        if self.in_jobs:  # an unknown outcome in a recorded job stays pending: followed again
-            outcomes = [
-                o for o in outcomes
-                if not (o.row in self.in_jobs and o.error_code == OUTCOME_UNKNOWN)
-            ]  # fmt: skip
-        accepted: list[tuple[Key, Accepted]] = []
+        """Record what Qualtrics accepted or refused (committed in batches).
+
+        An import job's outcomes come as a frame: read column-wise, an :class:`Outcome`
+        made only for a row that failed."""
+        if isinstance(reported, pl.DataFrame):
+            table = reported.select(_RECORDED)
+            rows: list[tuple[Any, ...]] = list(table.iter_rows())
+
+            def outcome_at(i: int) -> _results.Outcome:
+                return _results.Outcome(**reported.row(i, named=True))
+        else:
+            rows = [tuple(getattr(o, name) for name in _RECORDED) for o in reported]
+
+            def outcome_at(i: int) -> _results.Outcome:
+                return reported[i]
+
+        jobs = self.in_jobs  # an unknown outcome in a recorded job stays pending: followed again
+        accepted: list[tuple[Any, ...]] = []  # (key, body, qualtrics_id, contact_id, …)
         failed: list[tuple[Key, Refused]] = []
         drop: list[Key] = []
-        answered = [o.qualtrics_id for o in outcomes if self.people and o.qualtrics_id]
+        people = self.people
+        answered = [r[2] for r in rows if people and r[2]]
         old = self.journal.was_preexisting(answered) if self.lists and answered else set()
-        for outcome in outcomes:
-            sent = self.sent[outcome.row]
-            if outcome.status == Status.SUCCESS:
-                member = (
-                    self.people and sent.in_list and self.lists and outcome.qualtrics_id not in old
-                )
-                fields = _digests.fields_of(sent.text) if sent.text is not None else None
-                ids = (
-                    (None, outcome.qualtrics_id)
-                    if self.people
-                    else (outcome.qualtrics_id, outcome.contact_id)
-                )  # a person's id is a contact id
-                accepted.append((sent.key, Accepted(sent.body, fields, *ids, member, sent.who)))
-            elif self.not_journaled is not None and self.not_journaled(outcome):
+        sent_of, lists = self.sent, self.lists
+        texts: list[str] = []  # the bodies accepted (people): digested per field at once
+        for i, (row, status, qualtrics_id, contact_id, _, error_code, _) in enumerate(rows):
+            if jobs and row in jobs and error_code == OUTCOME_UNKNOWN:
+                continue
+            sent = sent_of[row]
+            if status == Status.SUCCESS:
+                if people:  # a person's id is a contact id
+                    member = sent.in_list and lists and qualtrics_id not in old
+                    texts.append(sent.text or "{}")
+                    accepted.append((sent.key, sent.body, None, qualtrics_id, member, sent.who))
+                else:
+                    accepted.append((sent.key, sent.body, qualtrics_id, contact_id, False, None))
+                continue
+            outcome = outcome_at(i)
+            if self.not_journaled is not None and self.not_journaled(outcome):
                 drop.append(sent.key)  # its own write never left: safe to redo
             else:
                 failed.append(
                     (sent.key, Refused(outcome.contact_id, outcome.http_status,
                                        outcome.error_code, outcome.error_message))
                 )  # fmt: skip
-        self.journal.answer(answered)
-        self.journal.accepted(accepted)
+        self.carried.answer(answered)
+        fields = iter(_digests.fields_of_many(texts))
+        self.journal.accepted_rows(
+            (key, body, next(fields) if people else None, *rest) for key, body, *rest in accepted
+        )
         self.journal.refused(failed)
         self.journal.forget(drop)
 
@@ -396,6 +477,12 @@ def _unknown(entry: Entry) -> _results.Outcome:
         error_code=OUTCOME_UNKNOWN,
         error_message=message,
     )
+
+
+#: What :meth:`Resume.record` reads of an outcome, in this order.
+_RECORDED = (
+    "row", "status", "qualtrics_id", "contact_id", "http_status", "error_code", "error_message"
+)  # fmt: skip
 
 
 def _merges(valid: pl.DataFrame, key_fields: Sequence[str]) -> list[bool]:
