@@ -59,6 +59,7 @@ class Sizes:
     i_rows: int = 10
     i_repeats: int = 15
     w_people: int = 20_000  # the weekly re-push (figure w)
+    w_memory_people: tuple[int, int] = (20_000, 1_000_000)  # its peak memory, small and large
     time_limit: float = 420.0  # seconds any one measurement may run before it is cut short
 
 
@@ -82,6 +83,7 @@ QUICK = replace(
     r_members=2_000,
     i_repeats=5,
     w_people=5_000,
+    w_memory_people=(5_000, 100_000),
 )
 SMOKE = replace(
     FULL,
@@ -108,6 +110,7 @@ SMOKE = replace(
     r_latency=0.01,
     i_repeats=1,
     w_people=200,
+    w_memory_people=(200, 600),
     time_limit=60.0,
 )
 

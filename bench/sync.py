@@ -13,6 +13,7 @@ run; nothing here is asserted in a test (tests/test_bench_smoke.py runs it at to
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ import polars as pl
 import qxframe as qx
 from bench._common import Figure, Sizes, contacts, cpu_seconds, timed, warm_up
 from bench._remote import RemoteSandbox
+from bench.memory import LIMIT_MB, MAX_GROWTH, measure
 from qxframe._journal import Journal
 from qxframe._prepare import prepare
 from qxframe.actions._registry import ACTIONS
@@ -98,6 +100,11 @@ def run(sizes: Sizes) -> Figure:
                     "api: week 2 writes ÷ (changed + new + left)",
                     synced / wanted, "{:.2f}", 1.05, at_most=True,
                 )  # fmt: skip
+            carried = res.filter(pl.col("operation") != "unchanged").height
+            figure.info(
+                f"{method}: week 2 rows sent (removals included), journal vs full re-push",
+                f"{carried:,} vs {week2.height:,}",
+            )
             figure.info(
                 f"{method}: week 2 writes, journal vs full re-push",
                 f"{synced:,} vs {full:,} "
@@ -120,8 +127,79 @@ def run(sizes: Sizes) -> Figure:
         f"({wanted / people:.0%} of them) takes {minutes_sync:,.0f} minutes."
     )
     data.update(journal_bytes_per_person=size, decide_us=us)
+    data["memory"] = _memory(sizes, figure, folder)
     figure.data = data
     return figure
+
+
+def _memory(sizes: Sizes, figure: Figure, folder: Path) -> dict[str, object]:
+    """Peak RSS of a process that syncs week 1 then week 2 from CSV files (results to a
+    file), at a small and a large size, each against a fresh sandbox in its own process."""
+    peaks: dict[int, float] = {}
+    seen: dict[str, object] = {}
+    for people in sizes.w_memory_people:
+        week1, week2, _ = weeks(people)
+        files = [folder / f"week1-{people}.csv", folder / f"week2-{people}.csv"]
+        week1.write_csv(files[0])
+        week2.write_csv(files[1])
+        del week1, week2
+        with RemoteSandbox(import_rate=1_000_000) as sb:
+            command = [
+                sys.executable, "-m", "bench.sync", "--child", sb.base_url, sb.api_token,
+                sb.directory_id, sb.mailing_list_id, str(folder / f"memory-{people}.qxj"),
+                *map(str, files), str(folder / f"out-{people}"),
+            ]  # fmt: skip
+            child = measure(command, folder, max(sizes.time_limit, people / 500))
+        if child.exit_code != 0:
+            figure.notes.append(f"the {people:,}-person sync failed: {child.output[-400:]}")
+            continue
+        peaks[people] = child.peak_mb
+        seen[str(people)] = json.loads(child.output.strip().splitlines()[-1])
+        cpu = seen[str(people)]
+        figure.info(
+            f"peak RSS, {people:,} people: week 1 by import then week 2 (CPU µs a row)",
+            f"{child.peak_mb:,.0f} MB ({cpu['week1_us']:.1f} µs, {cpu['week2_us']:.1f} µs)",  # type: ignore[index]
+        )
+    if len(peaks) == 2:
+        small, large = sizes.w_memory_people
+        figure.check(f"peak RSS, {large:,} people (MB)", peaks[large], "{:,.0f}", LIMIT_MB,
+                     at_most=True)  # fmt: skip
+        figure.check(
+            f"peak RSS growth from {small:,} to {large:,} people",
+            peaks[large] / peaks[small] - 1, "{:.0%}", MAX_GROWTH, at_most=True,
+        )  # fmt: skip
+    return {"peak_mb": peaks, "children": seen}
+
+
+def _child(argv: list[str]) -> int:
+    """Sync week 1 (import, journal) then week 2 (``on_leave="remove"``) from CSV files,
+    results to parquet files; print the CPU µs a row of each week as JSON."""
+    url, token, directory, mailing_list, journal, week1, week2, out = argv
+    from bench._common import LIFTED
+
+    client = qx.Client(api_token=token, base_url=url, rate_limits=LIFTED)
+    where = dict(
+        client=client, directory_id=directory, mailing_list_id=mailing_list, mapping=MAPPING,
+        method="import", journal=journal, progress=False,
+    )  # fmt: skip
+    spent = []
+    for n, path in enumerate((week1, week2)):
+        started = time.process_time()
+        extra = {"on_leave": "remove"} if n else {}
+        results = qx.upsert_contacts(path, **where, **extra, out=f"{out}-{n}.parquet")
+        counts = results.group_by("status").len().collect()
+        spent.append(time.process_time() - started)
+        if counts.filter(pl.col("status").is_in(["failed", "invalid"])).height:
+            print(counts, file=sys.stderr)
+            return 1
+    rows = pl.scan_csv(week1).select(pl.len()).collect().item()
+    print(json.dumps({"week1_us": spent[0] / rows * 1e6, "week2_us": spent[1] / rows * 1e6}))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 10 and sys.argv[1] == "--child":
+        raise SystemExit(_child(sys.argv[2:]))
 
 
 def _bytes(path: Path) -> int:

@@ -41,6 +41,23 @@ def test_a_mailing_list_not_in_the_directory_is_refused_for_transactions(sb):
     assert writes(sb) == 0 and sb.contacts().height == 0
 
 
+@pytest.mark.parametrize("on_leave", [None, "remove"])
+def test_a_syncs_first_push_into_a_wrong_list_is_the_checks_error(sb, tmp_path, on_leave):
+    """A journal's first write into a list reads the list's members first: a pasted wrong
+    list id is the destination check's ConfigError, not Qualtrics' 404 on that read."""
+    with pytest.raises(qx.ConfigError, match="CG_doesNotExist") as caught:
+        qx.upsert_contacts(
+            PEOPLE,
+            client=sb.client(),
+            directory_id=sb.directory_id,
+            mailing_list_id="CG_doesNotExist",
+            journal=tmp_path / "segment.qxj",
+            on_leave=on_leave,
+        )
+    assert f"qxframe lists --directory-id {sb.directory_id}" in str(caught.value)
+    assert writes(sb) == 0 and sb.contacts().height == 0
+
+
 def test_a_column_of_directories_is_checked_id_by_id(sb):
     frame = PEOPLE.with_columns(
         directory_id=pl.Series([sb.directory_id] * 4 + ["POOL_typo"]),

@@ -126,6 +126,7 @@ async def apush(
         try:
             with current(push.stop):
                 if resume is not None:
+                    await _destination_first(plan, push, constants)
                     await resume.start(push, constants)
                 reader = Ahead(out)
                 chunks = prepared_chunks(source, partial(_prepare, plan), reader.later)
@@ -151,6 +152,15 @@ async def apush(
                 _partial.attach(exc, results, push.sent, journal)
             raise
     return _results.assemble(kept)
+
+
+async def _destination_first(plan: _Plan, push: PushContext, constants: Mapping[str, Any]) -> None:
+    """The destination check, before a journal's first write into a list reads the list's
+    members: a wrong id is the check's ``ConfigError``, not Qualtrics' 404 on that read."""
+    if plan.dry_run or push.client is None or constants.get("directory_id") is None:
+        return
+    given = {k: [v] for k, v in constants.items() if k in ("directory_id", "mailing_list_id")}
+    await _preflight.check(plan.action.name, pl.DataFrame(given), push, push.checked)
 
 
 def _read_ahead(
