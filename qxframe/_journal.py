@@ -61,6 +61,9 @@ PENDING = "pending"  # a write on its way: its outcome is not known yet
 COMMIT_EVERY_ROWS = 500  # outcomes written without a pending mark are committed in batches
 COMMIT_EVERY_SECONDS = 1.0
 _BATCH = 500  # keys per SELECT … IN (…)
+#: SQLite's page cache of an open journal (KiB). The OS caches the file too: on a journal
+#: of 1,000,000 people, lookups took 4.5 µs a key with 8 MB and 5.0 µs with 64 MB.
+CACHE_KIB = 8_192
 _MEMBERS_BATCH = 50_000  # members read at once when looking for leavers
 
 Key = bytes
@@ -284,8 +287,8 @@ class Journal:
             db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
         elif not tables:
             db.executescript(_SCHEMA)  # an empty file opened for lookups: nothing to find
-        db.execute("PRAGMA temp_store=MEMORY")  # this push's keys: tens of bytes each
-        db.execute("PRAGMA cache_size=-65536")  # 64 MB of pages: lookups of a big sync
+        db.execute("PRAGMA temp_store=MEMORY")  # invalid rows' identity values: few
+        db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         db.executescript(_TEMP)
 
     def _lock(self) -> None:
