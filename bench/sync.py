@@ -6,8 +6,11 @@ for ``method="api"`` and ``"import"``: week 2's HTTP writes (POST, PUT, DELETE i
 sandbox's request log) with the journal (and ``on_leave="remove"``) against a full re-push
 without one. Also: client CPU to decide a row (key, body digest, journal lookup:
 ``Resume.split`` on week 2's prepared rows, timed alone), the journal's bytes per person,
-and the client CPU of week 1 with a journal over week 1 without one. Ratios of the same
-run; nothing here is asserted in a test (tests/test_bench_smoke.py runs it at toy size).
+and the client CPU of week 1 with a journal over week 1 without one. Then the peak RSS of
+a process of its own syncing both weeks from CSV files (results to files) at a small and a
+large size (``w_memory_people``: 20,000 and 1,000,000 at full size), beside the same two
+pushes without a journal. Ratios of the same run; nothing here is asserted in a test
+(tests/test_bench_smoke.py runs it at toy size).
 """
 
 from __future__ import annotations
@@ -134,8 +137,10 @@ def run(sizes: Sizes) -> Figure:
 
 def _memory(sizes: Sizes, figure: Figure, folder: Path) -> dict[str, object]:
     """Peak RSS of a process that syncs week 1 then week 2 from CSV files (results to a
-    file), at a small and a large size, each against a fresh sandbox in its own process."""
-    peaks: dict[int, float] = {}
+    file), at a small and a large size, each against a fresh sandbox in its own process;
+    and of the same two pushes without a journal (their share of the growth is not the
+    journal's)."""
+    peaks: dict[str, dict[int, float]] = {"journal": {}, "none": {}}
     seen: dict[str, object] = {}
     for people in sizes.w_memory_people:
         week1, week2, _ = weeks(people)
@@ -143,49 +148,60 @@ def _memory(sizes: Sizes, figure: Figure, folder: Path) -> dict[str, object]:
         week1.write_csv(files[0])
         week2.write_csv(files[1])
         del week1, week2
-        with RemoteSandbox(import_rate=1_000_000) as sb:
-            command = [
-                sys.executable, "-m", "bench.sync", "--child", sb.base_url, sb.api_token,
-                sb.directory_id, sb.mailing_list_id, str(folder / f"memory-{people}.qxj"),
-                *map(str, files), str(folder / f"out-{people}"),
-            ]  # fmt: skip
-            child = measure(command, folder, max(sizes.time_limit, people / 500))
-        if child.exit_code != 0:
-            figure.notes.append(f"the {people:,}-person sync failed: {child.output[-400:]}")
-            continue
-        peaks[people] = child.peak_mb
-        seen[str(people)] = json.loads(child.output.strip().splitlines()[-1])
-        cpu = seen[str(people)]
-        figure.info(
-            f"peak RSS, {people:,} people: week 1 by import then week 2 (CPU µs a row)",
-            f"{child.peak_mb:,.0f} MB ({cpu['week1_us']:.1f} µs, {cpu['week2_us']:.1f} µs)",  # type: ignore[index]
-        )
-    if len(peaks) == 2:
-        small, large = sizes.w_memory_people
-        figure.check(f"peak RSS, {large:,} people (MB)", peaks[large], "{:,.0f}", LIMIT_MB,
+        for kind in ("journal", "none"):
+            with RemoteSandbox(import_rate=1_000_000) as sb:
+                command = [
+                    sys.executable, "-m", "bench.sync", "--child", sb.base_url, sb.api_token,
+                    sb.directory_id, sb.mailing_list_id,
+                    str(folder / f"memory-{people}.qxj") if kind == "journal" else "-",
+                    *map(str, files), str(folder / f"out-{kind}-{people}"),
+                ]  # fmt: skip
+                child = measure(command, folder, max(sizes.time_limit, people / 500))
+            if child.exit_code != 0:
+                figure.notes.append(f"the {people:,}-person push failed: {child.output[-400:]}")
+                continue
+            peaks[kind][people] = child.peak_mb
+            cpu = seen[f"{kind}-{people}"] = json.loads(child.output.strip().splitlines()[-1])
+            figure.info(
+                f"peak RSS, {people:,} people, "
+                + ("journal" if kind == "journal" else "no journal (full re-push)")
+                + ": week 1 by import, then week 2 (CPU µs a row of each)",
+                f"{child.peak_mb:,.0f} MB ({cpu['week1_us']:.1f} µs, {cpu['week2_us']:.1f} µs)",
+            )
+    small, large = sizes.w_memory_people
+    if all(len(p) == 2 for p in peaks.values()):
+        ours = peaks["journal"]
+        figure.check(f"peak RSS, {large:,} people (MB)", ours[large], "{:,.0f}", LIMIT_MB,
                      at_most=True)  # fmt: skip
         figure.check(
             f"peak RSS growth from {small:,} to {large:,} people",
-            peaks[large] / peaks[small] - 1, "{:.0%}", MAX_GROWTH, at_most=True,
+            ours[large] / ours[small] - 1, "{:.0%}", MAX_GROWTH, at_most=True,
         )  # fmt: skip
+        none = peaks["none"]
+        figure.info(
+            f"the same growth without a journal; the journal's share at {large:,} people",
+            f"{none[large] / none[small] - 1:.0%}; {ours[large] - none[large]:+,.0f} MB",
+        )
     return {"peak_mb": peaks, "children": seen}
 
 
 def _child(argv: list[str]) -> int:
-    """Sync week 1 (import, journal) then week 2 (``on_leave="remove"``) from CSV files,
-    results to parquet files; print the CPU µs a row of each week as JSON."""
+    """Push week 1 (import) then week 2 from CSV files, results to parquet files: with a
+    journal and ``on_leave="remove"``, or (journal ``-``) without one, as full re-pushes.
+    Print the CPU µs a row of each week as JSON."""
     url, token, directory, mailing_list, journal, week1, week2, out = argv
     from bench._common import LIFTED
 
     client = qx.Client(api_token=token, base_url=url, rate_limits=LIFTED)
+    synced = journal != "-"
     where = dict(
         client=client, directory_id=directory, mailing_list_id=mailing_list, mapping=MAPPING,
-        method="import", journal=journal, progress=False,
+        method="import", journal=journal if synced else None, progress=False,
     )  # fmt: skip
     spent = []
     for n, path in enumerate((week1, week2)):
         started = time.process_time()
-        extra = {"on_leave": "remove"} if n else {}
+        extra = {"on_leave": "remove"} if n and synced else {}
         results = qx.upsert_contacts(path, **where, **extra, out=f"{out}-{n}.parquet")
         counts = results.group_by("status").len().collect()
         spent.append(time.process_time() - started)
