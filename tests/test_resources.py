@@ -35,12 +35,18 @@ def counts() -> tuple[int, int]:
 
 
 def back_to(before: tuple[int, int], within: float = 5.0) -> tuple[int, int]:
-    """The counts once they are ``before`` again (the sandbox's side of a socket closes a
-    moment after the client's), or as they are after ``within`` seconds."""
+    """The counts once they are no more than ``before`` again (the sandbox's side of a
+    socket closes a moment after the client's), or as they are after ``within`` seconds."""
     deadline = time.monotonic() + within
-    while (now := counts()) != before and time.monotonic() < deadline:
+    while not flat(now := counts(), before) and time.monotonic() < deadline:
         time.sleep(0.05)
     return now
+
+
+def flat(now: tuple[int, int], before: tuple[int, int]) -> bool:
+    """The same threads, and no more descriptors: one fewer is a keep-alive socket of an
+    earlier push that the sandbox closed meanwhile, not a leak (a leak is one a push)."""
+    return now[0] == before[0] and now[1] <= before[1]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -56,17 +62,17 @@ def test_close_releases_the_thread_and_sockets(sb):
     client.whoami()
     assert len(loop_threads()) >= 1 and counts()[0] == before[0] + 1
     client.close()
-    assert back_to(before) == before
+    assert flat(back_to(before), before)
     client.whoami()  # usable again: the loop and the pool are made on demand
     client.close()
-    assert back_to(before) == before
+    assert flat(back_to(before), before)
 
 
 def test_leaving_with_closes_the_client(sb):
     before = counts()
     with sb.client() as client:
         client.whoami()
-    assert back_to(before) == before
+    assert flat(back_to(before), before)
 
 
 def test_a_client_nobody_holds_is_collected_and_closed(sb):
@@ -77,7 +83,7 @@ def test_a_client_nobody_holds_is_collected_and_closed(sb):
     ref = weakref.ref(client)
     del client
     assert ref() is None, "something still refers to the client (a reference cycle?)"
-    assert back_to(before) == before
+    assert flat(back_to(before), before)
 
 
 def test_thirty_clients_dropped_leave_nothing(sb):
@@ -87,7 +93,7 @@ def test_thirty_clients_dropped_leave_nothing(sb):
         client.whoami()
     assert counts()[0] == before[0] + 30
     del clients, client
-    assert back_to(before) == before
+    assert flat(back_to(before), before)
 
 
 def test_the_sandbox_closes_the_clients_it_handed_out():
@@ -96,7 +102,7 @@ def test_the_sandbox_closes_the_clients_it_handed_out():
         client = box.client()
         client.whoami()
     assert not client._loop_thread.started
-    assert back_to(before) == before
+    assert flat(back_to(before), before)
 
 
 def test_an_async_client_closes_its_pool_with_the_loop(sb):
@@ -122,7 +128,7 @@ def test_a_thousand_sync_pushes_hold_threads_and_fds_flat(sb):
         push()
     after = back_to(before)
     print(f"sync: threads, fds before {before} after {after}")
-    assert after == before
+    assert flat(after, before), (after, before)
     assert sb.workflow_events().height == PUSHES + 10
 
 
@@ -141,5 +147,5 @@ def test_a_thousand_async_pushes_on_successive_loops_hold_threads_and_fds_flat(s
         asyncio.run(push())
     after = back_to(before)
     print(f"async: threads, fds before {before} after {after}")
-    assert after == before
+    assert flat(after, before), (after, before)
     assert len(client._pools) == 0
