@@ -63,6 +63,10 @@ SCHEMA: dict[str, pl.DataType] = {
     "operation": pl.String(),
     "changes": pl.String(),
 }
+#: The identity columns a sync's removal rows carry (``row`` null: who left the list),
+#: after :data:`SCHEMA` in a results file written for a push with ``on_leave``.
+IDENTITY: Final = ("ext_ref", "email", "phone")
+WITH_IDENTITY: dict[str, pl.DataType] = SCHEMA | {name: pl.String() for name in IDENTITY}
 
 
 @dataclass(slots=True)
@@ -150,11 +154,13 @@ def from_dry_run(
     return conform(frame.with_columns(status=pl.lit(Status.DRY_RUN), attempts=pl.lit(0, pl.Int64)))
 
 
-def conform(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add the missing columns as nulls and order/cast them as :data:`SCHEMA`."""
+def conform(frame: pl.DataFrame, *, identity: bool = False) -> pl.DataFrame:
+    """Add the missing columns as nulls and order/cast them as :data:`SCHEMA` (with
+    ``identity``: :data:`WITH_IDENTITY`)."""
+    schema = WITH_IDENTITY if identity else SCHEMA
     return frame.select(
         (pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtype).alias(name)
-        for name, dtype in SCHEMA.items()
+        for name, dtype in schema.items()
     )
 
 

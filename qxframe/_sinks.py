@@ -70,9 +70,11 @@ class ResultsWriter:
         *,
         keep: Iterable[Any] = (),
         schema: Mapping[str, pl.DataType] | None = None,
+        identity: bool = False,
     ) -> None:
         self.path = Path(path)
         self._schema = schema
+        self._identity = identity  # a sync's removal rows: identity columns kept
         self.kind = results_kind(self.path)
         self.rows = 0
         self._keep = [k for k in keep if isinstance(k, str | Path)]
@@ -112,7 +114,7 @@ class ResultsWriter:
         if not self._started:
             self._start()
         if self._schema is None:
-            part = _results.conform(part)
+            part = _results.conform(part, identity=self._identity)
         else:
             part = part.select(pl.col(n).cast(t) for n, t in self._schema.items())
         if self.unwritten:  # the file stopped at an earlier part: keep order, keep these
@@ -188,7 +190,9 @@ class ResultsWriter:
         os.replace(staged, self.path)
 
     def _empty(self) -> pl.DataFrame:
-        return _results.empty() if self._schema is None else pl.DataFrame(schema=self._schema)
+        if self._schema is not None:
+            return pl.DataFrame(schema=self._schema)
+        return _results.conform(_results.empty(), identity=self._identity)
 
     def __enter__(self) -> ResultsWriter:
         return self.open()
@@ -276,12 +280,22 @@ class Tally:
 
 
 def scan_results(path: str | Path) -> pl.LazyFrame:
-    """A results file (.csv or .parquet) as a LazyFrame with the results schema."""
+    """A results file (.csv or .parquet) as a LazyFrame with the results schema (and the
+    identity columns of removal rows, when a sync wrote them)."""
     if results_kind(path) == "csv":
-        return pl.scan_csv(path, schema=_results.SCHEMA)
-    return pl.scan_parquet(path).select(
-        pl.col(name).cast(dtype) for name, dtype in _results.SCHEMA.items()
-    )
+        try:
+            header = pl.read_csv(path, n_rows=0, infer_schema=False).columns
+        except pl.exceptions.NoDataError:  # nothing written yet (a full disk, say)
+            header = []
+        return pl.scan_csv(path, schema=_schema_of(header))
+    scan = pl.scan_parquet(path)
+    schema = _schema_of(scan.collect_schema().names())
+    return scan.select(pl.col(name).cast(dtype) for name, dtype in schema.items())
+
+
+def _schema_of(columns: list[str]) -> dict[str, pl.DataType]:
+    """The results schema a file's columns say it holds."""
+    return _results.WITH_IDENTITY if columns == list(_results.WITH_IDENTITY) else _results.SCHEMA
 
 
 def read_results(path: str | Path) -> pl.DataFrame:
@@ -301,5 +315,5 @@ def read_results(path: str | Path) -> pl.DataFrame:
 
 def _check_columns(columns: list[str]) -> None:
     """``ValueError`` unless a results CSV's header is the results columns, in order."""
-    if columns != list(_results.SCHEMA):
+    if columns not in (list(_results.SCHEMA), list(_results.WITH_IDENTITY)):
         raise ValueError(f"its columns are {', '.join(columns[:12]) or 'none'}")

@@ -41,6 +41,7 @@ from qxframe._results import (
     Status,
     assemble,
     collect,
+    conform,
     empty,
 )
 from qxframe._sinks import ResultsWriter, Tally, read_results
@@ -76,6 +77,7 @@ __all__ = [
     "check_base_url",
     "check_datacenter",
     "collect",
+    "conform",
     "count_rows",
     "destinations",
     "empty",

@@ -611,7 +611,9 @@ def _push(args: argparse.Namespace, frame: Any, positions: Any = None, merge: An
             if merge is not None:
                 sinks.append(retried.append)
             elif args.out is not None:  # nothing is created before the journal's lock is held
-                sinks.append(stack.enter_context(ResultsWriter(args.out, keep=keep)))
+                identity = getattr(args, "on_leave", None) is not None  # who left, by name
+                writer = ResultsWriter(args.out, keep=keep, identity=identity)
+                sinks.append(stack.enter_context(writer))
 
             def sink(part: Any) -> None:
                 if positions is not None:
@@ -652,16 +654,17 @@ def _write_merged(out: str, keep: Any, earlier: Any, parts: list[Any]) -> None:
     (a retried row the push stopped before sending keeps its earlier outcome)."""
     import polars as pl
 
-    from qxframe._skins import ResultsWriter, Status, assemble
+    from qxframe._skins import ResultsWriter, Status, assemble, conform
 
+    identity = "ext_ref" in earlier.columns  # a sync's results: its removal rows say who
     new = assemble(parts).filter(pl.col("status") != Status.NOT_SENT) if parts else None
     merged = earlier
     if new is not None and new.height:
         kept = earlier.filter(pl.col("row").is_null() | ~pl.col("row").is_in(new["row"].to_list()))
-        merged = pl.concat([kept, new.select(earlier.columns)]).sort(
+        merged = pl.concat([kept, conform(new, identity=identity)]).sort(
             "row", nulls_last=True, maintain_order=True
         )
-    with ResultsWriter(out, keep=keep) as writer:
+    with ResultsWriter(out, keep=keep, identity=identity) as writer:
         writer(merged)
     print(f"Merged: {out} holds every row of the push, the retried ones with their new outcome.")
 

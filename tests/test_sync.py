@@ -188,6 +188,21 @@ def test_identical_events_in_other_chunks_are_told_apart(sb, tmp_path, monkeypat
     assert sb.transactions().height == 4
 
 
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_a_results_file_says_who_left_by_name(sb, sync, tmp_path, suffix):
+    """With ``out=``, removal rows keep their identity columns, as in memory; input rows
+    have them null, and the file reads back as results."""
+    sync(people(6), on_leave="remove")
+    out = tmp_path / f"week2.{suffix}"
+    written = sync(people(4), on_leave="remove", max_leave=2, out=out).collect()
+    removals = written.filter(pl.col("row").is_null()).sort("ext_ref")
+    assert removals.select("ext_ref", "email", "operation").rows() == [
+        ("u4", "p4@example.com", "remove"), ("u5", "p5@example.com", "remove")
+    ]  # fmt: skip
+    assert written.filter(pl.col("row").is_not_null())["ext_ref"].is_null().all()
+    assert read_results(out).equals(written)
+
+
 # -- the guard --------------------------------------------------------------------------------
 
 
@@ -364,4 +379,6 @@ def test_a_sync_killed_mid_way_resumes_sending_nothing_twice(tmp_path, phase):
     assert (removals["operation"] == "remove").all() and (removals["status"] == "success").all()
     if phase == "rows":  # the kill came before any removal: all of them in the resumed push
         assert removals.height == left
+        assert set(removals["ext_ref"]) == gone  # the results file says who left, by name
+        assert removals["email"].to_list() == [f"p{r[1:]}@example.com" for r in removals["ext_ref"]]
     assert "operations:" in third.stdout.decode()

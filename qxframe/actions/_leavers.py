@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from qxframe.actions._resume import Resume
 
 ON_LEAVE = ("remove", "unsubscribe")
-IDENTITY_COLUMNS = ("ext_ref", "email", "phone")
+IDENTITY_COLUMNS = _results.IDENTITY
 
 
 def check(

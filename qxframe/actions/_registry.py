@@ -105,7 +105,8 @@ async def _run(
 ) -> Results:
     if out is None:
         return await apush(action, frame, sink=sink, **given)
-    writer = ResultsWriter(out, keep=(frame, given.get("journal")))
+    identity = given.get("on_leave") is not None  # removal rows say who left
+    writer = ResultsWriter(out, keep=(frame, given.get("journal")), identity=identity)
     try:
         with writer:
             await apush(action, frame, sink=writer, **given)
