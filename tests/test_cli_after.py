@@ -199,6 +199,34 @@ def test_retry_merge_writes_the_whole_push_with_the_retried_rows_outcomes(sb, tm
     assert sb.workflow_events().height == 4 + 1  # row 1 landed once, row 0 now too
 
 
+def test_retry_merge_keeps_a_syncs_removal_rows_and_who_left(sb, tmp_path, capsys):
+    """A sync's results file names who left (ext_ref, email, phone after the usual
+    columns); merging a retry into it keeps those rows and columns."""
+    week1 = pl.DataFrame({"ext_ref": [f"u{i}" for i in range(6)],
+                          "email": [f"p{i}@example.com" for i in range(6)]})  # fmt: skip
+    where = ["--directory-id", sb.directory_id, "--mailing-list-id", sb.mailing_list_id]
+    where += ["--journal", str(tmp_path / "j.qxj"), "--method", "api", "--concurrency", "1"]
+    assert cli.main(["push", "contacts", write_csv(tmp_path, week1, "w1.csv"), *where]) == 0
+    new = pl.DataFrame({"ext_ref": ["u9"], "email": ["p9@example.com"]})
+    week2 = write_csv(tmp_path, pl.concat([week1.head(5), new]), "w2.csv")
+    results, merged = str(tmp_path / "week2.csv"), tmp_path / "merged.parquet"
+    sb.fail_next("contacts", status=400)
+    sync = ["--on-leave", "remove", "--max-leave", "1"]
+    assert cli.main(["push", "contacts", week2, *where, *sync, "--out", results]) == 1
+    before = read_results(results)
+    assert before.filter(pl.col("row").is_null())[["ext_ref", "email"]].rows() == [
+        ("u5", "p5@example.com")
+    ]
+    capsys.readouterr()
+    retry = ["retry", "contacts", results, week2, *where[:4], "--out", str(merged), "--merge"]
+    assert cli.main(retry) == 0
+    after = read_results(merged)
+    assert before["status"].to_list() == ["skipped"] * 5 + ["failed", "success"]
+    assert after["status"].to_list() == ["skipped"] * 5 + ["success"] * 2
+    assert after.columns == before.columns
+    assert after.filter(pl.col("row").is_null()).equals(before.filter(pl.col("row").is_null()))
+
+
 def test_retry_merge_needs_out(sb, tmp_path, capsys):
     source, results, _ = first_push(sb, tmp_path, capsys)
     argv = ["retry", "workflow", results, source, "--workflow-url", sb.workflow_url, "--merge"]
