@@ -263,7 +263,9 @@ def test_the_report_maps_back_by_source_index_string_or_integer():
         {"sourceIndexId": 0, "contactId": "CID_other"},  # a repeat: the first entry counts
         {"sourceIndexId": " 4 ", "contactId": "CID_4"},
     ]
-    job.entries, job.unprocessed = entries, [1]
+    job.add_page(entries[:2])  # the repeat of index 0 is on the next page: the first counts
+    job.add_page(entries[2:])
+    job.unprocessed = [1]
     out = _import_job.map_report(job)
     assert out["row"].to_list() == [10, 11, 12, 13, 14]
     assert out["status"].to_list() == ["success", "failed", "failed", "failed", "success"]

@@ -99,10 +99,17 @@ class ImportJob:
     request_id: str | None = None
     attempts: int = 0  # every HTTP attempt its rows depended on (splits included)
     unprocessed: list[object] = field(default_factory=list)  # indexes Qualtrics skipped
-    entries: list[dict[str, object]] = field(default_factory=list)  # the report
+    report: list[pl.DataFrame] = field(default_factory=list)  # its pages, as read (frames)
+    reported: int = 0  # entries its report held
     counted: int | None = None  # added + updated + failed, as its last status said
     gave_up: str | None = None  # why it was not followed to the end (a stall, a status)
     error: QxError | None = None  # why it was refused, or lost
+
+    def add_page(self, entries: list[dict[str, object]]) -> None:
+        """One page of the report, kept as a frame of the four fields read (a job's report
+        is thousands of entries: held as objects, several jobs' reports cost tens of MB)."""
+        self.report.append(_report_frame(entries))
+        self.reported += len(entries)
 
     @classmethod
     def recorded(cls, rows: pl.DataFrame) -> ImportJob:
@@ -310,10 +317,10 @@ async def read_report(ctx: Context, job: ImportJob) -> None:
             reply, page, token = await ctx.api.aimport_report_page(
                 job.directory_id, job.import_id, token
             )
-            job.entries.extend(page)
+            job.add_page(page)
             if token is None:
                 break
-            if token in seen or len(job.entries) > job.rows.len():
+            if token in seen or job.reported > job.rows.len():
                 # a report that repeats a page, or holds more entries than the job has
                 # rows, is looping: stop reading it, and say so
                 job.state, job.error = JobState.LOST, _looping(reply, job, token in seen)
@@ -386,7 +393,7 @@ def percent_complete(result: object) -> float | None:
 def _nothing_done(job: ImportJob) -> bool:
     """Completed with every count 0 and an empty report, although it had contacts to
     process (not all of them unprocessed at once)."""
-    return job.counted == 0 and not job.entries and job.rows.len() > len(job.unprocessed)
+    return job.counted == 0 and not job.reported and job.rows.len() > len(job.unprocessed)
 
 
 def _nothing_message(job: ImportJob) -> str:
@@ -470,7 +477,9 @@ def map_report(job: ImportJob) -> pl.DataFrame:
     )
     index = job.indexes if job.indexes is not None else pl.int_range(job.rows.len(), eager=True)
     rows = pl.DataFrame({"_index": index.cast(pl.Int64), "row": job.rows})
-    joined = rows.join(_report_frame(job.entries), on="_index", how="left")
+    report = pl.concat(job.report) if job.report else _report_frame([])
+    first = report.unique("_index", keep="first", maintain_order=True)  # across pages too
+    joined = rows.join(first, on="_index", how="left")
     found = pl.col("_contact_id").is_not_null()
     gone = pl.col("_index").is_in(skipped.implode())
     coded = pl.col("_code").is_not_null()
