@@ -17,15 +17,23 @@ row is sent once more as an update).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import polars as pl
 
 _SCHEMA = {"h": pl.UInt64, "sent": pl.Boolean}
+T = TypeVar("T", pl.DataFrame, pl.Series)
 
 
 def hashes(keys: Sequence[bytes]) -> pl.Series:
     """The 64-bit hash of each key, in order."""
     return pl.Series("h", keys, dtype=pl.Binary).hash(seed=0)
+
+
+def _few(parts: list[T]) -> list[T]:
+    """``parts``, concatenated into one once there are more than 8 (a lookup concatenates
+    the parts it reads: a few, not one per chunk)."""
+    return [pl.concat(parts, rechunk=True)] if len(parts) > 8 else parts
 
 
 class Carried:
@@ -40,9 +48,7 @@ class Carried:
         if not keys:
             return
         flags = pl.Series("sent", [False] * len(keys) if sent is None else sent, pl.Boolean)
-        self._parts.append(pl.DataFrame([hashes(keys), flags]))
-        if len(self._parts) > 8:  # few parts: one concatenation, not one per chunk
-            self._parts = [pl.concat(self._parts, rechunk=True)]
+        self._parts = _few([*self._parts, pl.DataFrame([hashes(keys), flags])])
 
     def _whole(self) -> pl.DataFrame:
         if not self._parts:
@@ -73,9 +79,8 @@ class Carried:
     def answer(self, contact_ids: Sequence[str]) -> None:
         """Note contact ids Qualtrics answered in this push (their people stay in the list)."""
         if contact_ids:
-            self._answered.append(pl.Series("h", contact_ids, pl.String).hash(seed=0))
-            if len(self._answered) > 8:
-                self._answered = [pl.concat(self._answered)]
+            asked = pl.Series("h", contact_ids, pl.String).hash(seed=0)
+            self._answered = _few([*self._answered, asked])
 
     def unanswered(self, contact_ids: Sequence[str]) -> list[bool]:
         """For each of ``contact_ids``: whether no answer of this push named it."""

@@ -144,7 +144,7 @@ class Resume:
         """``(results of rows not sent, rows to send)`` for one chunk's valid rows.
 
         Most rows of a sync carry the body Qualtrics last accepted for their key: those are
-        decided from three columns of the journal and built into results column-wise. Every
+        decided from four columns of the journal and built into results column-wise. Every
         row of a key that is not so simple (new, changed, failed, pending, or sent earlier
         in this push) is decided in input order by :meth:`_decide`.
         """
@@ -220,17 +220,6 @@ class Resume:
         for j, i in enumerate(slow):
             row, key = rows[i], keys[i]
             entry = found.get(key)
-            if (
-                not self.full_resync
-                and entry is not None
-                and entry.body == bodies[i]
-                and entry.status == Status.SUCCESS
-                and not decided.get(key)
-            ):
-                done.append(self._unchanged(entry, row))
-                decided[key] = False
-                send.append(False)
-                continue
             job = jobs.get(key) if entry is not None and entry.status == PENDING else None
             if job is not None:  # followed in its job, not sent again
                 verdict: Any = _op(entry, texts[i])
@@ -284,19 +273,19 @@ class Resume:
         if entry.status != Status.SUCCESS or entry.body is None:
             return _op(entry, text)
         if entry.body == body:
-            return self._unchanged(entry, -1)
+            return self._unchanged(entry)
         operation, changes = _op(entry, text)
         if self.people and changes == "[]":  # every field sent is one Qualtrics holds
-            return self._unchanged(entry, -1)
+            return self._unchanged(entry)
         return operation, changes
 
-    def _unchanged(self, entry: Entry | None, row: int) -> _results.Outcome:
+    def _unchanged(self, entry: Entry | None) -> _results.Outcome:
         """A row not sent: Qualtrics holds its body (a person's id is its ``qualtrics_id``)."""
         ids = (None, None) if entry is None else (entry.qualtrics_id, entry.contact_id)
         if self.people:
             ids = (ids[1], None)
         return _results.Outcome(
-            row, Status.SKIPPED, qualtrics_id=ids[0], contact_id=ids[1],
+            -1, Status.SKIPPED, qualtrics_id=ids[0], contact_id=ids[1],
             operation=Operation.UNCHANGED,
         )  # fmt: skip
 
@@ -327,7 +316,7 @@ class Resume:
         if self.new_journal and not self.people:
             return following
         keys = self.keys_of(following) if self.people else self._event_keys(following)[0]
-        found = self.journal.lookup(keys)
+        found = self.journal.held(keys)
         return following.filter(pl.Series([k not in found for k in keys], dtype=pl.Boolean))
 
     def leavers(self) -> list[Member]:
