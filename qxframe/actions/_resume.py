@@ -98,6 +98,16 @@ class Resume:
         """Refuse the journal of another destination (``ConfigError``); else claim it."""
         self.journal.claim(Identity.of(self.action, dict(constants)))
 
+    def reads_members(self, constants: Mapping[str, Any]) -> bool:
+        """Whether :meth:`start` reads the list's members: this sync's first write into it."""
+        mailing_list = constants.get("mailing_list_id")
+        return (
+            self.people
+            and mailing_list is not None
+            and self.journal.writable
+            and self.journal.meta("members_read") != mailing_list
+        )
+
     async def start(self, push: Context, constants: Mapping[str, Any]) -> None:
         """Before any write: the key fields, and the list's members before this sync's first
         write into it."""
@@ -120,7 +130,7 @@ class Resume:
         if mailing_list is None:
             self.lists = self.journal.meta("members_read") is not None
             return
-        if self.journal.meta("members_read") != mailing_list and self.journal.writable:
+        if self.reads_members(constants):
             members = await push.api.alist_member_ids(constants["directory_id"], mailing_list)
             self.journal.preexisting(members)
             self.journal.set_meta("members_read", mailing_list)

@@ -126,7 +126,8 @@ async def apush(
         try:
             with current(push.stop):
                 if resume is not None:
-                    await _destination_first(plan, push, constants)
+                    if resume.reads_members(constants):  # else: no request before the guard
+                        await _destination_first(plan, push, constants)
                     await resume.start(push, constants)
                 reader = Ahead(out)
                 chunks = prepared_chunks(source, partial(_prepare, plan), reader.later)
