@@ -28,23 +28,39 @@ def payloads(results: pl.DataFrame) -> list[dict | None]:
 
 def journal_successes(path: Path) -> int:
     """How many rows the journal at ``path`` records as succeeded (0 before it exists)."""
+    return journal_count(path, "SELECT count(*) FROM entries WHERE status = 'success'")
+
+
+def journal_count(path: Path, query: str) -> int:
+    """The count ``query`` reads from the journal at ``path`` (0 before it exists)."""
     if not path.exists():
         return 0
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
-            found = db.execute("SELECT count(*) FROM entries WHERE status = 'success'")
-            return int(found.fetchone()[0])
+            return int(db.execute(query).fetchone()[0])
     except sqlite3.Error:
         return 0
 
 
 def sigkill_once_recorded(
-    process: subprocess.Popen, journal: Path, successes: int, within: float
+    process: subprocess.Popen,
+    journal: Path,
+    successes: int,
+    within: float,
+    *,
+    and_then: str | None = None,
 ) -> int:
-    """SIGKILL ``process`` once its journal records ``successes`` rows (failing the test if
-    that takes over ``within`` seconds or the process ends first); return the count then."""
+    """SIGKILL ``process`` once its journal records ``successes`` rows — and, with
+    ``and_then``, once that query counts at least one row too — failing the test if that
+    takes over ``within`` seconds or the process ends first; return the successes then."""
+
+    def ready() -> bool:
+        if journal_successes(journal) < successes:
+            return False
+        return and_then is None or journal_count(journal, and_then) > 0
+
     deadline = time.monotonic() + within
-    while journal_successes(journal) < successes and process.poll() is None:
+    while not ready() and process.poll() is None:
         assert time.monotonic() < deadline, "the first push recorded no success in time"
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)

@@ -456,7 +456,11 @@ def test_a_push_killed_while_jobs_run_resumes_from_their_reports_without_a_secon
         argv = [sys.executable, "-c", SCRIPT, sb.base_url, sb.api_token]
         argv += [sb.plain_directory_id, sb.plain_mailing_list_id, str(journal), str(out)]
         first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        done_before = sigkill_once_recorded(first, journal, 40, within=30)
+        running = (  # a job created and recorded, its rows not reported yet
+            "SELECT count(*) FROM import_rows i JOIN entries e ON e.key = i.key "
+            "WHERE e.status = 'pending'"
+        )
+        done_before = sigkill_once_recorded(first, journal, 40, within=30, and_then=running)
         second = subprocess.run(argv, capture_output=True, timeout=120)
         assert second.returncode == 0, second.stderr.decode()
         jobs, held = sb.imports(), sb.contacts()
