@@ -180,6 +180,65 @@ def fields_of_many(bodies: Sequence[str]) -> list[bytes]:
     return out
 
 
+#: A member of a flat JSON object whose text holds no backslash: every string literal is
+#: then ``"[^"]*"``, so the members are found exactly (key, then the value's JSON text).
+_FLAT_MEMBER = r'"([^"\\]*)":("[^"\\]*"|[^,"{}]+)'
+
+
+def fields_of_frame(valid: pl.DataFrame) -> list[bytes]:
+    """:func:`fields_of` of each row's contact body (``_payloads.contact_bodies``), in
+    order, byte for byte, computed column-wise: the body's values are JSON text already
+    (each value's digest is of that text), so no body is parsed and no Python object is
+    made per field but the value's text. Embedded data is split into members in polars;
+    a row whose embedded data holds a backslash (an escaped character) goes through
+    :func:`fields_of_many`.
+    """
+    from qxframe._payloads import contact_bodies, contact_members
+
+    if valid.height == 0:
+        return []
+    at = pl.int_range(pl.len(), dtype=pl.UInt32).alias("i")
+    parts: list[pl.DataFrame] = []
+    escaped: list[int] = []
+    for key, text in contact_members(valid):
+        if key != "embeddedData":
+            parts.append(valid.select(at, pl.lit(key).alias("path"), text.alias("text")))
+            continue
+        found = valid.select(
+            at,
+            text.str.contains("\\", literal=True).fill_null(False).alias("escaped"),
+            text.str.extract_all(_FLAT_MEMBER).alias("m"),
+        )
+        escaped = found.filter("escaped")["i"].to_list()
+        pairs = found.filter(~pl.col("escaped")).select("i", "m").explode("m")
+        member = pl.col("m").str.extract_groups(_FLAT_MEMBER)
+        parts.append(
+            pairs.select(
+                "i",
+                pl.concat_str(pl.lit("embeddedData."), member.struct[0]).alias("path"),
+                member.struct[1].alias("text"),
+            )
+        )
+    long = pl.concat(parts).drop_nulls("text").sort("i", "path")
+    paths = {p: _path_digest(p) for p in long["path"].unique().to_list()}
+    crcs = map(zlib.crc32, map(str.encode, long["text"].to_list()))
+    packed = [
+        paths[path] + crc.to_bytes(4, "big")
+        for path, crc in zip(long["path"].to_list(), crcs, strict=True)
+    ]
+    out = [b""] * valid.height
+    start = 0
+    runs = long["i"].rle().struct.unnest()
+    for count, row in zip(runs["len"].to_list(), runs["value"].to_list(), strict=True):
+        out[row] = b"".join(packed[start : start + count])
+        start += count
+    if escaped:
+        redone = fields_of_many(contact_bodies(valid[escaped]).to_list())
+        for row, fields in zip(escaped, redone, strict=True):
+            out[row] = fields
+    return out
+
+
 def changes(before: bytes | None, body: str) -> list[str]:
     """The field paths of ``body`` whose value is not the one ``before`` (per-field digests
     of the body last accepted) holds: new fields, and fields with another value. A field

@@ -96,6 +96,13 @@ ON CONFLICT DO UPDATE SET status = 'success', body = excluded.body, fields = exc
     member = max(member, excluded.member), who = coalesce(excluded.who, who),
     http_status = NULL, error_code = NULL, error_message = NULL
 """
+_PERSON_ACCEPTED = """
+INSERT INTO entries VALUES (?, 'success', ?, ?, NULL, ?, {member}, ?, NULL, NULL, NULL)
+ON CONFLICT DO UPDATE SET status = 'success', body = excluded.body, fields = excluded.fields,
+    qualtrics_id = NULL, contact_id = excluded.contact_id,
+    member = max(member, excluded.member), who = coalesce(excluded.who, who),
+    http_status = NULL, error_code = NULL, error_message = NULL
+"""
 _FAILED = """
 INSERT INTO entries VALUES (?, 'failed', NULL, NULL, NULL, ?, 0, ?, ?, ?, ?)
 ON CONFLICT DO UPDATE SET status = 'failed', contact_id = coalesce(excluded.contact_id, contact_id),
@@ -429,6 +436,11 @@ class Journal:
         self.commit()
 
     @_stored
+    def has_preexisting(self) -> bool:
+        """Whether anyone was a member of the list before this journal first wrote into it."""
+        return self._db.execute("SELECT 1 FROM preexisting LIMIT 1").fetchone() is not None
+
+    @_stored
     def was_preexisting(self, contact_ids: Iterable[str]) -> set[str]:
         """Those of ``contact_ids`` that were members before this sync's first write."""
         found: set[str] = set()
@@ -474,6 +486,18 @@ class Journal:
         who)`` tuples (a push records thousands at once), written in key order: neighbouring
         keys share pages, so an import job's 10,000 rows touch far fewer of them."""
         self._write(_ACCEPTED, sorted(rows, key=_first))
+        self._maybe_commit()
+
+    @_stored
+    def accepted_people(
+        self, rows: list[tuple[Key, bytes, bytes, str, str | None]], *, member: bool
+    ) -> None:
+        """:meth:`accepted_rows` of people: ``(key, body, fields, contact_id, who)`` tuples,
+        each a member of the list (``member``) or not. Five values a row are bound, not
+        seven (binding is most of SQLite's cost here). ``rows`` are sorted in place, by key
+        alone: a key's rows keep their order, so its last write is recorded last."""
+        rows.sort(key=_first)
+        self._write(_PERSON_ACCEPTED.format(member=int(member)), rows)
         self._maybe_commit()
 
     @_stored

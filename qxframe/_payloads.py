@@ -150,14 +150,22 @@ def workflow_body(row: Mapping[str, Any], run_id: str | None = None) -> dict[str
 # --- column builders: the same bodies as compact JSON text, one per row -------------------
 
 
-def contact_bodies(frame: pl.DataFrame) -> pl.Series:
-    """``compact_json(contact_body(row))`` for every row of a ``valid`` frame."""
+def contact_members(frame: pl.DataFrame) -> list[tuple[str, pl.Expr]]:
+    """``(body key, JSON text of its value)`` of each member a contact body of ``frame``
+    can have, in body order; the text is null where the member is left out (embedded data
+    is the JSON text of an object)."""
     members = []
     for column, key in _CONTACT_KEYS:
         if column in frame.columns:
             v = pl.col(column)
             text = v if column == "embedded_data" else value_text(v, frame.schema[column])
-            members.append(member(key, text))
+            members.append((key, text))
+    return members
+
+
+def contact_bodies(frame: pl.DataFrame) -> pl.Series:
+    """``compact_json(contact_body(row))`` for every row of a ``valid`` frame."""
+    members = [member(key, text) for key, text in contact_members(frame)]
     return _select(frame, json_object(members))
 
 

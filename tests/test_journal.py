@@ -11,6 +11,7 @@ import pytest
 import qxframe as qx
 from qxframe import _digests
 from qxframe._journal import Accepted, Identity, Journal, peek
+from qxframe._payloads import contact_bodies
 from qxframe._prepare import prepare
 from tests.helpers import bodies
 
@@ -103,6 +104,34 @@ def test_field_digests_of_a_journal_written_before_crc32_name_the_same_changes()
 
 def accepted(i: int) -> Accepted:
     return Accepted(i.to_bytes(12, "big"), None, None, f"CID_{i}", False, None)
+
+
+def test_field_digests_column_wise_are_those_of_each_body():
+    """Embedded data whose keys differ by row, whose strings hold the characters that
+    delimit JSON (and escapes, which take the per-body path), numbers and booleans."""
+    embedded = [
+        '{"plan":"free","score":0,"city":"Paris"}',
+        '{"note":"a,b:{c}","n":-1.5e-05,"ok":true}',
+        '{"quote":"say \\"hi\\"","path":"C:\\\\x"}',
+        None,
+        '{"é":"ü","z":"日本"}',
+        '{"city":"Paris"}',
+    ]
+    frame = pl.DataFrame(
+        {
+            "ext_ref": [f"X{i}" for i in range(len(embedded))],
+            "email": ["a@x.org", None, "b@x.org", "c@x.org", None, "d@x.org"],
+            "embedded_data": embedded,
+        }
+    )
+    valid = prepare(
+        frame, "contacts", mapping=None, constants={"directory_id": "POOL_1"},
+        allowed_origin=None,
+    ).valid  # fmt: skip
+    assert valid.height == len(embedded)
+    texts = contact_bodies(valid).to_list()
+    assert _digests.fields_of_frame(valid) == _digests.fields_of_many(texts)
+    assert _digests.changes(_digests.fields_of_frame(valid)[1], texts[1]) == []
 
 
 def test_journal_is_wal_and_records_are_committed_in_batches(tmp_path):

@@ -12,6 +12,7 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from qxframe._digests import fields_of_frame, fields_of_many
 from qxframe._jsontext import compact_json, value_text
 from qxframe._payloads import (
     contact_bodies,
@@ -147,6 +148,8 @@ def test_contacts(frame: pl.DataFrame) -> None:
     rows = list(prepared.valid.iter_rows(named=True))
     texts = [compact_json(contact_body(r)) for r in rows]
     assert contact_bodies(prepared.valid).to_list() == texts
+    # a journal's per-field digests, column-wise, are those of the bodies' texts
+    assert fields_of_frame(prepared.valid) == fields_of_many(texts)
     check_decimals(frame, rows, texts, "embeddedData")
     for text in texts:
         assert no_nulls(json.loads(text))

@@ -382,3 +382,18 @@ def test_a_sync_killed_mid_way_resumes_sending_nothing_twice(tmp_path, phase):
         assert set(removals["ext_ref"]) == gone  # the results file says who left, by name
         assert removals["email"].to_list() == [f"p{r[1:]}@example.com" for r in removals["ext_ref"]]
     assert "operations:" in third.stdout.decode()
+
+
+@pytest.mark.parametrize("method", ["api", "import"])
+def test_a_person_twice_in_one_push_is_remembered_by_their_last_row(sync, method):
+    """Both rows are sent, in order; the journal holds the second body, so next week the
+    second is unchanged and the first is an update naming the field."""
+    first, second = people(), people().with_columns(region=pl.lit("west"))
+    res = sync(pl.concat([first, second]), method=method)
+    assert qx.summary(res)["failed"] == 0
+
+    again = sync(second, method=method)
+    assert qx.summary(again)["unchanged"] == N
+    back = sync(first, method=method)
+    assert qx.summary(back)["update"] == N
+    assert set(back["changes"].to_list()) == {'["embeddedData.region"]'}

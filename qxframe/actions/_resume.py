@@ -70,7 +70,7 @@ class _Sent:
 
     key: Key
     body: bytes
-    text: str | None  # the body's JSON text (people: to digest per field once accepted)
+    fields: bytes | None  # people: the body's per-field digests (kept once accepted)
     who: str | None
     in_list: bool
     operation: str
@@ -93,6 +93,7 @@ class Resume:
         self.in_jobs: set[int] = set()  # rows of this chunk pending in a recorded job
         self.carried = Carried()  # the keys this push's rows carried so far
         self.new_journal: bool | None = None  # whether the journal held nothing at the start
+        self.old_members: bool | None = None  # whether anyone was a member before this sync
 
     def claim(self, constants: Mapping[str, Any]) -> None:
         """Refuse the journal of another destination (``ConfigError``); else claim it."""
@@ -192,6 +193,10 @@ class Resume:
         chosen = set(slow)
         same = [(rows[i], hits[i]) for i in range(len(rows)) if i not in chosen]
         to_send = valid.filter(pl.Series(sending, dtype=pl.Boolean))
+        if self.people:
+            digested = _digests.fields_of_frame(to_send)
+            for row, fields in zip(to_send["row"].to_list(), digested, strict=True):
+                self.sent[row].fields = fields
         if any(job is not None for job in recorded):
             to_send = to_send.with_columns(pl.Series(JOB_COLUMN, recorded))
         return _results.assemble([_results.from_outcomes(done), self._same(same)]), to_send
@@ -243,7 +248,7 @@ class Resume:
                 decided.setdefault(key, False)
                 send.append(False)
                 continue
-            self.sent[row] = _Sent(key, bodies[i], texts[i], whos[j], in_list[j], *verdict)
+            self.sent[row] = _Sent(key, bodies[i], None, whos[j], in_list[j], *verdict)
             decided[key] = True
             send.append(True)
             recorded.append(None if job is None else asdict(job))
@@ -390,14 +395,18 @@ class Resume:
                 return reported[i]
 
         jobs = self.in_jobs  # an unknown outcome in a recorded job stays pending: followed again
-        accepted: list[tuple[Any, ...]] = []  # (key, body, qualtrics_id, contact_id, …)
+        accepted: list[tuple[Any, ...]] = []  # events: what Journal.accepted_rows writes
+        members: list[Any] = []  # people accepted, put in the list by this sync
+        others: list[Any] = []  # people accepted, not members by this sync's doing
         failed: list[tuple[Key, Refused]] = []
         drop: list[Key] = []
         people = self.people
         answered = [r[2] for r in rows if people and r[2]]
-        old = self.journal.was_preexisting(answered) if self.lists and answered else set()
+        if self.old_members is None:  # fixed once the list's members are read (start)
+            self.old_members = self.journal.has_preexisting()
+        asks = self.lists and self.old_members and answered
+        old = self.journal.was_preexisting(answered) if asks else set()
         sent_of, lists = self.sent, self.lists
-        texts: list[str] = []  # the bodies accepted (people): digested per field at once
         for i, (row, status, qualtrics_id, contact_id, _, error_code, _) in enumerate(rows):
             if jobs and row in jobs and error_code == OUTCOME_UNKNOWN:
                 continue
@@ -405,10 +414,12 @@ class Resume:
             if status == Status.SUCCESS:
                 if people:  # a person's id is a contact id
                     member = sent.in_list and lists and qualtrics_id not in old
-                    texts.append(sent.text or "{}")
-                    accepted.append((sent.key, sent.body, None, qualtrics_id, member, sent.who))
+                    person = (sent.key, sent.body, sent.fields, qualtrics_id, sent.who)
+                    (members if member else others).append(person)
                 else:
-                    accepted.append((sent.key, sent.body, qualtrics_id, contact_id, False, None))
+                    accepted.append(
+                        (sent.key, sent.body, None, qualtrics_id, contact_id, False, None)
+                    )
                 continue
             outcome = outcome_at(i)
             if self.not_journaled is not None and self.not_journaled(outcome):
@@ -419,10 +430,9 @@ class Resume:
                                        outcome.error_code, outcome.error_message))
                 )  # fmt: skip
         self.carried.answer(answered)
-        fields = iter(_digests.fields_of_many(texts))
-        self.journal.accepted_rows(
-            (key, body, next(fields) if people else None, *rest) for key, body, *rest in accepted
-        )
+        self.journal.accepted_rows(accepted)
+        self.journal.accepted_people(members, member=True)
+        self.journal.accepted_people(others, member=False)
         self.journal.refused(failed)
         self.journal.forget(drop)
 
