@@ -1,9 +1,9 @@
 """What the skins — the CLI and the widgets — use of the library beyond its public names.
 
-``cli.py``, ``_cli_inputs.py`` and ``widgets/`` import ``qxframe`` (the public names),
-``qxframe.exceptions``, their own modules, and this module: nothing else of the library
-(docs/architecture.md, "Layers"; ``tests/test_architecture.py`` holds them to it). What
-is here is what a person's view of a push needs and the public API does not offer:
+``cli/`` and ``widgets/`` import ``qxframe`` (the public names), ``qxframe.exceptions``,
+their own modules, and this module: nothing else of the library (docs/architecture.md,
+"Layers"; ``tests/test_architecture.py`` holds them to it). What is here is what a
+person's view of a push needs and the public API does not offer:
 
 - starting a push and stopping it (:func:`start_push`, :class:`PushHandle`: the one way
   into a push, the same one the public functions take), and the live preview

@@ -9,8 +9,9 @@ import re
 import polars as pl
 import pytest
 
-from qxframe import _cli_output, cli
+from qxframe import cli
 from qxframe._sinks import read_results
+from qxframe.cli import _output
 from tests import test_cli_push
 from tests.test_cli_push import PEOPLE, write_csv
 
@@ -143,7 +144,7 @@ def test_a_token_with_a_line_break_is_named_as_the_variable(tmp_path, no_env, mo
 
 def test_words_already_the_command_s_are_left_alone():
     message = "QUALTRICS_API_TOKEN is not set; --directory-id POOL_… and the directory_id column"
-    assert _cli_output.in_cli_words(message) == message
+    assert _output.in_cli_words(message) == message
 
 
 # -- after the run ---------------------------------------------------------------------------

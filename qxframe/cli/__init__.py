@@ -2,13 +2,13 @@
 
 This module owns argument parsing; the work is done by library functions, and what the
 command prints (progress bar, summaries, tables, errors in its own words) is in
-:mod:`qxframe._cli_output`. Each subcommand is one ``_add_<name>(subparsers)`` function
+:mod:`qxframe.cli._output`. Each subcommand is one ``_add_<name>(subparsers)`` function
 that registers its parser with :func:`_command` (its help ends with examples) and sets
 ``handler`` to a ``_run_<name>(args) -> int`` function; :func:`main` dispatches and returns
 the exit code (0 ok, 1 some rows failed, 2 usage, configuration or authentication errors,
 130 interrupted). Errors are converted to messages and exit codes here, at the edge, and
 nowhere else. What FILE means (``-``, ``--delimiter``) and what a resumed push prints
-after its summary are in :mod:`qxframe._cli_inputs`.
+after its summary are in :mod:`qxframe.cli._inputs`.
 
 Subcommands:
 
@@ -39,8 +39,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
-from qxframe import _cli_inputs, _cli_output
-from qxframe._cli_output import LISTED_ROWS, in_cli_words, listed, summarize
 from qxframe._skins import (
     OUTCOME_UNKNOWN,
     action_names,
@@ -49,6 +47,8 @@ from qxframe._skins import (
     options_for,
     positive,
 )
+from qxframe.cli import _inputs, _output
+from qxframe.cli._output import LISTED_ROWS, in_cli_words, listed, summarize
 from qxframe.exceptions import ConfigError
 
 ENVIRONMENT = (
@@ -243,7 +243,7 @@ def _run_directories(args: argparse.Namespace) -> int:
             "contacts": lambda r: "" if r["contact_count"] is None else str(r["contact_count"]),
             dedup: lambda r: ", ".join(r["deduplication_criteria"] or []) or "(nothing)",
         }
-        print(_cli_output.table(found, columns))
+        print(_output.table(found, columns))
         print("Next: qxframe lists --directory-id POOL_…   (a directory's mailing lists)")
         return 0
 
@@ -274,7 +274,7 @@ def _run_lists(args: argparse.Namespace) -> int:
             "name": lambda r: r["name"] or "",
             "contacts": lambda r: "" if r["contact_count"] is None else str(r["contact_count"]),
         }
-        print(_cli_output.table(found, columns))
+        print(_output.table(found, columns))
         return 0
 
     return _at_edge(work)
@@ -547,7 +547,7 @@ def _count(text: str) -> int:
 def _run_push(args: argparse.Namespace) -> int:
     if _refused_without_yes(args):
         return 2
-    return _at_edge(lambda: _push(args, _cli_inputs.source(args, args.file)))
+    return _at_edge(lambda: _push(args, _inputs.source(args, args.file)))
 
 
 def _run_retry(args: argparse.Namespace) -> int:
@@ -558,7 +558,7 @@ def _run_retry(args: argparse.Namespace) -> int:
 
 def _at_edge(work: Any) -> int:
     """Run ``work``; turn qxframe's errors into a message on stderr (in the command's
-    words, :func:`~qxframe._cli_output.in_cli_words`) and an exit status."""
+    words, :func:`~qxframe.cli._output.in_cli_words`) and an exit status."""
     from qxframe.exceptions import AuthError, ConfigError, QxError
 
     try:
@@ -601,8 +601,8 @@ def _push(args: argparse.Namespace, frame: Any, positions: Any = None, merge: An
     names = [d.name for d in destinations(args.action)]
     constants: dict[str, Any] = {name: getattr(args, name) for name in names}
     client, mapping = _client(args.dry_run), _mapping(args.action, args.map)
-    before = _cli_inputs.journal_before(args.journal, frame)
-    keep = (_cli_inputs.path_of(frame), getattr(args, "results", None), args.journal)
+    before = _inputs.journal_before(args.journal, frame)
+    keep = (_inputs.path_of(frame), getattr(args, "results", None), args.journal)
     show = not args.no_progress and sys.stderr.isatty()
     retried: list[Any] = []
     try:
@@ -621,7 +621,7 @@ def _push(args: argparse.Namespace, frame: Any, positions: Any = None, merge: An
                 for each in sinks:
                     each(part)
 
-            bar = _cli_output.Bar(count_rows(frame), f"qxframe {args.action}", show=show)
+            bar = _output.Bar(count_rows(frame), f"qxframe {args.action}", show=show)
             start_push(
                 args.action,
                 frame,
@@ -645,7 +645,7 @@ def _push(args: argparse.Namespace, frame: Any, positions: Any = None, merge: An
     if merge is not None:
         _write_merged(args.out, keep, merge, retried)
     summarize(f"{args.command} {args.action}", tally, args.out)
-    _cli_inputs.say_resumed(tally, before, frame)
+    _inputs.say_resumed(tally, before, frame)
     return 0 if tally.ok else 1
 
 
@@ -681,7 +681,7 @@ def _retry(args: argparse.Namespace) -> int:
         ResultsWriter(args.out, keep=(args.file, args.results)).open()
     results = read_results(args.results)
     index = "__qxframe_source_row__"
-    read = _cli_inputs.source(args, args.file)
+    read = _inputs.source(args, args.file)
     if getattr(args, "json_columns", None) is not None or json_columns_of(read):
         args.json_columns = sorted({*(args.json_columns or ()), *json_columns_of(read)})
     source = pl.concat(list(iter_chunks(read)), how="vertical").with_row_index(index)
@@ -858,7 +858,7 @@ def _run_plan(args: argparse.Namespace) -> int:
         with _client(dry_run=False) as client:
             planned = collect(
                 qx.plan_contacts(
-                    _cli_inputs.source(args, args.file),
+                    _inputs.source(args, args.file),
                     client=client,
                     directory_id=args.directory_id,
                     mailing_list_id=args.mailing_list_id,
@@ -933,7 +933,3 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     return int(args.handler(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
