@@ -15,6 +15,7 @@ import pytest
 import qxframe as qx
 from qxframe import cli
 from qxframe._sinks import read_results
+from qxframe.cli import _edge
 from tests.helpers import sigkill_once_recorded
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +34,7 @@ def sb(live, monkeypatch):
     live.reset()
     monkeypatch.setenv("QUALTRICS_BASE_URL", live.base_url)
     monkeypatch.setenv("QUALTRICS_API_TOKEN", live.api_token)
-    monkeypatch.setattr(cli, "_client", lambda dry_run: live.client())
+    monkeypatch.setattr(_edge, "client", lambda dry_run: live.client())
     return live
 
 
@@ -165,7 +166,7 @@ def test_missing_file_exits_2(tmp_path, no_env, capsys):
 
 def test_refused_token_exits_2_and_is_never_echoed(sb, tmp_path, monkeypatch, capsys):
     secret = "sekrit-token-123"
-    monkeypatch.setattr(cli, "_client", lambda dry_run: qx.Client(secret, base_url=sb.base_url))
+    monkeypatch.setattr(_edge, "client", lambda dry_run: qx.Client(secret, base_url=sb.base_url))
     argv = ["push", "contacts", write_csv(tmp_path, PEOPLE), "--directory-id", sb.directory_id]
     assert cli.main(argv) == 2
     captured = capsys.readouterr()
@@ -174,7 +175,7 @@ def test_refused_token_exits_2_and_is_never_echoed(sb, tmp_path, monkeypatch, ca
 
 
 def test_the_token_comes_from_the_environment(sb, tmp_path, monkeypatch, capsys):
-    monkeypatch.undo()  # the real _client: Client.from_env()
+    monkeypatch.undo()  # the real _edge.client: Client.from_env()
     monkeypatch.setenv("QUALTRICS_BASE_URL", sb.base_url)
     monkeypatch.setenv("QUALTRICS_API_TOKEN", sb.api_token)
     argv = ["push", "contacts", write_csv(tmp_path, PEOPLE.head(1)), "--directory-id"]
@@ -185,7 +186,7 @@ def test_the_token_comes_from_the_environment(sb, tmp_path, monkeypatch, capsys)
 
 
 def test_an_oauth_client_comes_from_the_environment(sb, tmp_path, monkeypatch, capsys):
-    monkeypatch.undo()  # the real _client: Client.from_env()
+    monkeypatch.undo()  # the real _edge.client: Client.from_env()
     monkeypatch.delenv("QUALTRICS_API_TOKEN", raising=False)
     monkeypatch.setenv("QUALTRICS_BASE_URL", sb.base_url)
     monkeypatch.setenv("QUALTRICS_CLIENT_ID", sb.oauth_client_id)
@@ -490,7 +491,7 @@ def test_next_weeks_file_sends_only_what_changed_and_another_destination_exits_2
 
 
 def test_environment_values_with_a_trailing_newline_work(sb, tmp_path, monkeypatch, capsys):
-    monkeypatch.undo()  # the real _client: Client.from_env()
+    monkeypatch.undo()  # the real _edge.client: Client.from_env()
     monkeypatch.setenv("QUALTRICS_BASE_URL", sb.base_url + "\n")
     monkeypatch.setenv("QUALTRICS_API_TOKEN", sb.api_token + "\r\n")
     argv = ["push", "contacts", write_csv(tmp_path, PEOPLE.head(1)), "--directory-id"]

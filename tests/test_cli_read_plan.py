@@ -9,6 +9,7 @@ import qxframe as qx
 from qxframe import cli
 from qxframe._read import CONTACT_SCHEMA
 from qxframe._sinks import read_results
+from qxframe.cli import _edge
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def live():
 def sb(live, monkeypatch):
     """The sandbox, with the CLI's client pointing at it (told its rate limits)."""
     live.reset()
-    monkeypatch.setattr(cli, "_client", lambda dry_run: live.client())
+    monkeypatch.setattr(_edge, "client", lambda dry_run: live.client())
     return live
 
 

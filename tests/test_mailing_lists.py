@@ -7,6 +7,7 @@ import pytest
 
 import qxframe as qx
 from qxframe import cli
+from qxframe.cli import _edge
 from tests.helpers import bodies
 
 PEOPLE = pl.DataFrame(
@@ -104,7 +105,7 @@ def test_a_list_create_that_may_have_landed_is_repeated_only_if_it_would_merge(s
 
 
 def test_the_cli_takes_mailing_list_id_for_contacts(sb, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "_client", lambda dry_run: sb.client())
+    monkeypatch.setattr(_edge, "client", lambda dry_run: sb.client())
     path = tmp_path / "in.csv"
     PEOPLE.write_csv(path)
     argv = ["push", "contacts", str(path), "--directory-id", sb.directory_id]

@@ -11,6 +11,7 @@ import qxframe as qx
 from qxframe import cli
 from qxframe._results import worth_sending_again
 from qxframe._sinks import read_results
+from qxframe.cli import _edge
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def env(sb, monkeypatch):
     """The CLI pointed at the sandbox."""
     monkeypatch.setenv("QUALTRICS_BASE_URL", sb.base_url)
     monkeypatch.setenv("QUALTRICS_API_TOKEN", sb.api_token)
-    monkeypatch.setattr(cli, "_client", lambda dry_run: sb.client())
+    monkeypatch.setattr(_edge, "client", lambda dry_run: sb.client())
     return sb
 
 

@@ -137,12 +137,12 @@ def test_a_refused_token_after_unknown_outcomes_carries_them(sb):
 
 def test_the_cli_exits_1_for_an_error_raised_after_sending():
     """``.sent`` decides: a ConfigError (else exit 2) raised after rows were sent exits 1."""
-    from qxframe.cli import _at_edge
+    from qxframe.cli._edge import at_edge
 
     def fail(sent: int) -> int:
         error = qx.ConfigError("reading in.csv failed at line 26")
         error.sent = sent
         raise error
 
-    assert _at_edge(lambda: fail(20)) == 1
-    assert _at_edge(lambda: fail(0)) == 2
+    assert at_edge(lambda: fail(20)) == 1
+    assert at_edge(lambda: fail(0)) == 2

@@ -15,6 +15,7 @@ import qxframe as qx
 from qxframe import cli
 from qxframe._inputs import count_rows, iter_chunks, json_columns_of
 from qxframe._jsonpaths import field_paths
+from qxframe.cli import _edge
 
 
 def received(sb) -> list[dict]:
@@ -175,7 +176,7 @@ def test_json_columns_naming_a_missing_column_is_a_mapping_error(sb):
 
 
 def test_the_cli_takes_json_columns(sb, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(cli, "_client", lambda dry_run: sb.client())
+    monkeypatch.setattr(_edge, "client", lambda dry_run: sb.client())
     path = tmp_path / "events.csv"
     path.write_text(CSV, encoding="utf-8")
     argv = ["push", "workflow", str(path), "--workflow-url", sb.workflow_url, "--no-progress"]
