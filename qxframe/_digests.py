@@ -26,9 +26,11 @@ library versions, unlike polars' ``hash_rows``.
 
 from __future__ import annotations
 
+import array
 import functools
 import hashlib
 import json
+import sys
 import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -220,18 +222,28 @@ def fields_of_frame(valid: pl.DataFrame) -> list[bytes]:
             )
         )
     long = pl.concat(parts).drop_nulls("text").sort("i", "path")
-    paths = {p: _path_digest(p) for p in long["path"].unique().to_list()}
-    crcs = map(zlib.crc32, map(str.encode, long["text"].to_list()))
-    packed = [
-        paths[path] + crc.to_bytes(4, "big")
-        for path, crc in zip(long["path"].to_list(), crcs, strict=True)
-    ]
+    # each field as one 48-bit number, the path's 2 bytes over the value's CRC-32, packed
+    # big-endian 8 bytes apiece; the two high bytes of each are then cut out
+    paths = long["path"].unique()
+    high = pl.Series([int.from_bytes(_path_digest(p), "big") << 32 for p in paths], dtype=pl.UInt64)
+    crcs = pl.Series(
+        list(map(zlib.crc32, map(str.encode, long["text"].to_list()))), dtype=pl.UInt64
+    )
+    numbers = long.select(
+        pl.col("path").replace_strict(paths, high, return_dtype=pl.UInt64) | crcs
+    ).to_series()
+    packed = array.array("Q", numbers.to_list())
+    if sys.byteorder == "little":
+        packed.byteswap()
+    buffer = bytearray(packed.tobytes())
+    del buffer[0::8]  # 7 bytes a field now
+    del buffer[0::7]  # 6
     out = [b""] * valid.height
     start = 0
     runs = long["i"].rle().struct.unnest()
     for count, row in zip(runs["len"].to_list(), runs["value"].to_list(), strict=True):
-        out[row] = b"".join(packed[start : start + count])
-        start += count
+        out[row] = bytes(buffer[start : start + 6 * count])
+        start += 6 * count
     if escaped:
         redone = fields_of_many(contact_bodies(valid[escaped]).to_list())
         for row, fields in zip(escaped, redone, strict=True):

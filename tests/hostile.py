@@ -135,7 +135,8 @@ class HostileProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
         self.rules: list[Rule] = []
-        self.seen: list[Seen] = []
+        self.seen: list[Seen] = []  # each request and what the upstream answered it
+        self.arrived: list[tuple[str, str]] = []  # (method, path) of each request, once read
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -159,8 +160,11 @@ class HostileProxy:
         return self
 
     def count(self, method: str, path: str) -> int:
-        """How many requests like these reached the proxy."""
-        return sum(s.method == method and path in s.path for s in self.seen)
+        """How many requests like these reached the proxy (counted when read, before any
+        answer: a client that gave up on one while it was forwarded still sent it)."""
+        with self._lock:
+            arrived = list(self.arrived)
+        return sum(m == method and path in p for m, p in arrived)
 
     def start(self) -> HostileProxy:
         self._thread.start()
@@ -197,6 +201,8 @@ class HostileProxy:
         self._tasks.add(task)
         try:
             seen = await self._read(reader)
+            with self._lock:
+                self.arrived.append((seen[0], seen[1]))
             answer = await self._answer(seen)
             await self._write(writer, answer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):

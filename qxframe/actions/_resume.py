@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import polars as pl
@@ -64,17 +64,52 @@ from qxframe.actions._carried import Carried
 PEOPLE = ("contacts",)  # actions keyed by the person (the rest: by the event's content)
 
 
-@dataclass(slots=True)
-class _Sent:
-    """What the journal needs of a row being sent, to record its outcome."""
+class _Sending:
+    """What the journal needs of this chunk's rows being sent, to record their outcomes:
+    one list a column, a row found by its position (:meth:`at`), so a chunk of 50,000 new
+    people makes no Python object a row but its key, digests and identity text."""
 
-    key: Key
-    body: bytes
-    fields: bytes | None  # people: the body's per-field digests (kept once accepted)
-    who: str | None
-    in_list: bool
-    operation: str
-    changes: str | None
+    __slots__ = ("_at", "bodies", "changes", "fields", "in_list", "keys", "operations", "whos")
+
+    def __init__(self) -> None:
+        self._at: dict[int, int] = {}
+        self.keys: list[Key] = []
+        self.bodies: list[bytes] = []
+        self.fields: list[bytes | None] = []  # people: per-field digests (kept once accepted)
+        self.whos: list[str | None] = []
+        self.in_list: list[bool] = []
+        self.operations: list[str] = []
+        self.changes: list[str | None] = []
+
+    def add(
+        self,
+        rows: Sequence[int],
+        keys: Sequence[Key],
+        bodies: Sequence[bytes],
+        whos: Sequence[str | None],
+        in_list: Sequence[bool],
+        operations: Sequence[str],
+        changes: Sequence[str | None],
+    ) -> None:
+        """Rows being sent, one value of each column a row."""
+        start = len(self.keys)
+        self._at.update(zip(rows, range(start, start + len(rows)), strict=True))
+        self.keys.extend(keys)
+        self.bodies.extend(bodies)
+        self.fields.extend([None] * len(rows))
+        self.whos.extend(whos)
+        self.in_list.extend(in_list)
+        self.operations.extend(operations)
+        self.changes.extend(changes)
+
+    def at(self, row: int) -> int:
+        return self._at[row]
+
+    def rows(self) -> list[int]:
+        return list(self._at)
+
+    def __len__(self) -> int:
+        return len(self.keys)
 
 
 class Resume:
@@ -89,7 +124,7 @@ class Resume:
         self.full_resync = full_resync
         self.key_fields: tuple[str, ...] = ()
         self.lists = False  # the journal read a list's members: successes may be members
-        self.sent: dict[int, _Sent] = {}  # row → what it carries, for this chunk's rows sent
+        self.sent = _Sending()  # what this chunk's rows being sent carry
         self.in_jobs: set[int] = set()  # rows of this chunk pending in a recorded job
         self.carried = Carried()  # the keys this push's rows carried so far
         self.new_journal: bool | None = None  # whether the journal held nothing at the start
@@ -193,12 +228,14 @@ class Resume:
         chosen = set(slow)
         same = [(rows[i], hits[i]) for i in range(len(rows)) if i not in chosen]
         to_send = valid.filter(pl.Series(sending, dtype=pl.Boolean))
+        sent_rows = to_send["row"].to_list()
         if self.people:
             digested = _digests.fields_of_frame(to_send)
-            for row, fields in zip(to_send["row"].to_list(), digested, strict=True):
-                self.sent[row].fields = fields
-        if any(job is not None for job in recorded):
-            to_send = to_send.with_columns(pl.Series(JOB_COLUMN, recorded))
+            for row, fields in zip(sent_rows, digested, strict=True):
+                self.sent.fields[self.sent.at(row)] = fields
+        if recorded:
+            column = [recorded.get(row) for row in sent_rows]
+            to_send = to_send.with_columns(pl.Series(JOB_COLUMN, column))
         return _results.assemble([_results.from_outcomes(done), self._same(same)]), to_send
 
     def _decide_rows(
@@ -211,13 +248,17 @@ class Resume:
         texts: list[str | None],
         earlier: Mapping[Key, tuple[int, bool]],
         found: Mapping[Key, Entry],
-    ) -> tuple[list[_results.Outcome], list[bool], list[dict[str, Any] | None]]:
+    ) -> tuple[list[_results.Outcome], list[bool], dict[int, dict[str, Any]]]:
         """The rows at positions ``slow``, decided in input order: the outcomes of those not
-        sent, whether each is sent, and the recorded import job of each sent row."""
-        self.sent, self.in_jobs = {}, set()
+        sent, whether each is sent, and the recorded import job of each row followed in one.
+
+        A row whose key the journal holds nothing for is a ``create`` whatever came before
+        it (an earlier row of its key is a ``create`` too): such rows, all of a first push,
+        are decided together."""
+        self.sent, self.in_jobs = _Sending(), set()
         done: list[_results.Outcome] = []
-        send: list[bool] = []
-        recorded: list[dict[str, Any] | None] = []
+        send = [True] * len(slow)
+        recorded: dict[int, dict[str, Any]] = {}
         if not slow:
             return done, send, recorded
         part = valid[slow]
@@ -230,15 +271,27 @@ class Resume:
         else:
             whos = [None] * len(slow)
             merges = in_list = [False] * len(slow)
+        new = [j for j, i in enumerate(slow) if keys[i] not in found]
+        if new:
+            self.sent.add(
+                [rows[slow[j]] for j in new], [keys[slow[j]] for j in new],
+                [bodies[slow[j]] for j in new], [whos[j] for j in new],
+                [in_list[j] for j in new], [Operation.CREATE] * len(new), [None] * len(new),
+            )  # fmt: skip
+        if len(new) == len(slow):
+            return done, send, recorded
         # a person one of whose rows in this push was sent: later rows are sent too, in order
         decided = {k: sent for k, (_, sent) in earlier.items()}
         for j, i in enumerate(slow):
             row, key = rows[i], keys[i]
             entry = found.get(key)
-            job = jobs.get(key) if entry is not None and entry.status == PENDING else None
+            if entry is None:  # decided above
+                continue
+            job = jobs.get(key) if entry.status == PENDING else None
             if job is not None:  # followed in its job, not sent again
                 verdict: Any = _op(entry, texts[i])
                 self.in_jobs.add(row)
+                recorded[row] = asdict(job)
             else:
                 verdict = self._decide(entry, decided.get(key, False), bodies[i], texts[i],
                                        merges[j])  # fmt: skip
@@ -246,12 +299,13 @@ class Resume:
                 verdict.row = row
                 done.append(verdict)
                 decided.setdefault(key, False)
-                send.append(False)
+                send[j] = False
                 continue
-            self.sent[row] = _Sent(key, bodies[i], None, whos[j], in_list[j], *verdict)
+            operation, changes = verdict
+            self.sent.add(
+                [row], [key], [bodies[i]], [whos[j]], [in_list[j]], [operation], [changes]
+            )
             decided[key] = True
-            send.append(True)
-            recorded.append(None if job is None else asdict(job))
         return done, send, recorded
 
     def _same(self, same: list[tuple[int, Any]]) -> pl.DataFrame:
@@ -348,11 +402,7 @@ class Resume:
         if not self.sent or part.height == 0:
             return part
         ops = pl.DataFrame(
-            {
-                "row": list(self.sent),
-                "_op": [s.operation for s in self.sent.values()],
-                "_ch": [s.changes for s in self.sent.values()],
-            },
+            {"row": self.sent.rows(), "_op": self.sent.operations, "_ch": self.sent.changes},
             schema={"row": pl.Int64, "_op": pl.String, "_ch": pl.String},
         )
         joined = part.join(ops, on="row", how="left", maintain_order="left")
@@ -362,12 +412,16 @@ class Resume:
 
     def sending(self, rows: Sequence[int]) -> None:
         """Commit ``pending`` for ``rows`` before a write that must not be repeated."""
-        self.journal.mark_pending([(self.sent[r].key, self.sent[r].who) for r in rows])
+        sent, at = self.sent, self.sent.at
+        self.journal.mark_pending([(sent.keys[at(r)], sent.whos[at(r)]) for r in rows])
 
     def remember(self, rows: Sequence[int], job: ImportRow, unprocessed: Collection[int]) -> None:
         """Record (and commit) the remote job ``rows`` went out in, in their order."""
         items = [
-            (self.sent[r].key, replace(job, source_index=i, unprocessed=i in unprocessed))
+            (
+                self.sent.keys[self.sent.at(r)],
+                replace(job, source_index=i, unprocessed=i in unprocessed),
+            )
             for i, r in enumerate(rows)
         ]
         self.journal.record_jobs(items)
@@ -375,7 +429,7 @@ class Resume:
 
     def forget(self, rows: Sequence[int]) -> None:
         """Nothing of ``rows``' write landed: undo their ``pending`` marks."""
-        self.journal.forget([self.sent[r].key for r in rows])
+        self.journal.forget([self.sent.keys[self.sent.at(r)] for r in rows])
 
     def record(self, reported: Sequence[_results.Outcome] | pl.DataFrame) -> None:
         """Record what Qualtrics accepted or refused (committed in batches).
@@ -406,28 +460,31 @@ class Resume:
             self.old_members = self.journal.has_preexisting()
         asks = self.lists and self.old_members and answered
         old = self.journal.was_preexisting(answered) if asks else set()
-        sent_of, lists = self.sent, self.lists
+        sent, lists = self.sent, self.lists
+        at, keys, bodies, fields, whos, in_list = (
+            sent.at, sent.keys, sent.bodies, sent.fields, sent.whos, sent.in_list
+        )  # fmt: skip
         for i, (row, status, qualtrics_id, contact_id, _, error_code, _) in enumerate(rows):
             if jobs and row in jobs and error_code == OUTCOME_UNKNOWN:
                 continue
-            sent = sent_of[row]
+            k = at(row)
             if status == Status.SUCCESS:
                 if people:  # a person's id is a contact id
-                    member = sent.in_list and lists and qualtrics_id not in old
-                    person = (sent.key, sent.body, sent.fields, qualtrics_id, sent.who)
+                    member = in_list[k] and lists and qualtrics_id not in old
+                    person = (keys[k], bodies[k], fields[k], qualtrics_id, whos[k])
                     (members if member else others).append(person)
                 else:
                     accepted.append(
-                        (sent.key, sent.body, None, qualtrics_id, contact_id, False, None)
+                        (keys[k], bodies[k], None, qualtrics_id, contact_id, False, None)
                     )
                 continue
             outcome = outcome_at(i)
             if self.not_journaled is not None and self.not_journaled(outcome):
-                drop.append(sent.key)  # its own write never left: safe to redo
+                drop.append(keys[k])  # its own write never left: safe to redo
             else:
                 failed.append(
-                    (sent.key, Refused(outcome.contact_id, outcome.http_status,
-                                       outcome.error_code, outcome.error_message))
+                    (keys[k], Refused(outcome.contact_id, outcome.http_status,
+                                      outcome.error_code, outcome.error_message))
                 )  # fmt: skip
         self.carried.answer(answered)
         self.journal.accepted_rows(accepted)
