@@ -83,3 +83,12 @@ def test_the_log_has_a_line_per_request_and_never_the_query(running):
         "GET /API/v3/no/such/thing 404 -\n",
         "GET /API/v3/whoami 401 reads\n",
     ]
+
+
+@pytest.mark.parametrize("port", ["-5", "70000", "eighty"])
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(port):
+    from qxframe.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["sandbox", "--port", port])
+    assert stopped.value.code == 2

@@ -32,7 +32,7 @@ def add_sandbox(subparsers: Any) -> None:
         ],
     )
     parser.add_argument(
-        "--port", type=int, default=0, help="port on 127.0.0.1 (default 0: pick a free one)"
+        "--port", type=_port, default=0, help="port on 127.0.0.1 (default 0: pick a free one)"
     )
     parser.add_argument(
         "--latency",
@@ -64,6 +64,18 @@ def add_sandbox(subparsers: Any) -> None:
         help="print one line per request: method, path, status, endpoint family",
     )
     parser.set_defaults(handler=_run_sandbox)
+
+
+def _port(text: str) -> int:
+    """``--port``: 0 (any free port) to 65535; argparse turns what this raises into a usage
+    error naming the option (exit 2)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"give a port from 0 to 65535, not {text!r}")
+    return port
 
 
 def _sandbox_banner(sb: Any) -> str:
