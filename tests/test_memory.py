@@ -1,17 +1,20 @@
 """What keeps a long push's memory flat (docs/architecture.md, "Memory"), counted, not timed.
 
-Each test counts something whose number must not grow with the input. Against the sandbox
-over loopback.
+Each test counts something whose number must not grow with the input: import bodies held
+at once, answers left for Python's cyclic collector. Against the sandbox over loopback;
+the sandbox's import clock and the client's sleeps are fake.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 
 import httpx
 import polars as pl
 
 import qxframe as qx
+from qxframe.actions import _import_job, _imports
 from tests.helpers import bodies
 
 
@@ -19,6 +22,49 @@ def people(n: int) -> pl.DataFrame:
     return pl.DataFrame({"email": [f"p{i}@example.com" for i in range(n)]}).with_columns(
         first_name=pl.lit("P")
     )
+
+
+def test_at_most_two_import_bodies_are_held_while_every_job_of_a_chunk_runs(
+    sb, fake_time, monkeypatch
+):
+    """Eight jobs of one chunk: all eight are unfinished at once (the sandbox moves no job
+    on until the eighth is created), but no more than ``BODIES`` bodies exist at once."""
+    monkeypatch.setattr(_imports, "MAX_CONTACTS", 5)
+    answered: list[str] = []
+    monkeypatch.setattr(sb._imports, "import_rate", 1.0)  # 5 s a job, on the sandbox clock
+    monkeypatch.setattr(sb._imports, "clock", lambda: 0.0 if len(answered) < 8 else 1e6)
+    client = sb.client(sleep=fake_time.sleep, clock=fake_time.clock)
+    alive = {"now": 0, "most": 0}
+    build = _import_job.ImportJob.body
+
+    def counted(job: _import_job.ImportJob) -> bytes:
+        alive["now"] += 1
+        alive["most"] = max(alive["most"], alive["now"])
+        return build(job)
+
+    create = client.acreate_import
+
+    async def slow_create(*args, **kwargs):
+        for _ in range(50):  # every other job may build its body meanwhile, if it may
+            await asyncio.sleep(0)
+        reply = await create(*args, **kwargs)
+        alive["now"] -= 1  # answered: the body is dropped
+        answered.append(reply.result["id"])
+        return reply
+
+    monkeypatch.setattr(_import_job.ImportJob, "body", counted)
+    monkeypatch.setattr(client, "acreate_import", slow_create)
+    res = qx.upsert_contacts(
+        people(40),
+        client=client,
+        directory_id=sb.directory_id,
+        mailing_list_id=sb.mailing_list_id,
+        method="import",
+        progress=False,
+    )
+    assert res["status"].to_list() == ["success"] * 40  # none stalled: all ran side by side
+    assert sb.imports().height == 8 and len(answered) == 8
+    assert alive["most"] == _imports.BODIES == 2
 
 
 def test_an_answer_is_freed_without_the_cyclic_collector(sb):

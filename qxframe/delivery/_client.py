@@ -312,9 +312,12 @@ class Client:
     ) -> Reply:
         """``POST …/mailinglists/{ml}/transactioncontacts``: start an import job (202;
         ``result``: ``id``, ``contacts.unprocessed``, ``tracking.url``; docs/qualtrics-api.md §9).
-        ``body`` may be the JSON text itself (built column-wise by the caller)."""
+        ``body`` may be the JSON text itself, or its UTF-8 bytes (built column-wise by the
+        caller)."""
         path = self._list_path(directory_id, mailing_list_id) + "/transactioncontacts"
         route = Route("imports", repeatable=repeatable)
+        if isinstance(body, bytes):
+            return await self.asend("POST", path, route=route, content=body)
         if isinstance(body, str):
             return await self.asend("POST", path, route=route, content=body.encode())
         return await self.asend("POST", path, route=route, json=body)
