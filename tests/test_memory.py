@@ -1,8 +1,8 @@
 """What keeps a long push's memory flat (docs/architecture.md, "Memory"), counted, not timed.
 
 Each test counts something whose number must not grow with the input: import bodies held
-at once, answers left for Python's cyclic collector. Against the sandbox over loopback;
-the sandbox's import clock and the client's sleeps are fake.
+at once, answers left for Python's cyclic collector, results parts decoded at once. Against
+the sandbox over loopback; the sandbox's import clock and the client's sleeps are fake.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import httpx
 import polars as pl
 
 import qxframe as qx
+from qxframe import _sinks
 from qxframe.actions import _import_job, _imports
 from tests.helpers import bodies
 
@@ -90,3 +91,23 @@ def test_an_answer_is_freed_without_the_cyclic_collector(sb):
         gc.enable()
     assert res["status"].to_list() == ["success"] * 30 and bodies(sb, "imports") == 1
     assert left == []
+
+
+def test_a_parquet_results_file_is_combined_a_part_at_a_time(tmp_path, monkeypatch):
+    """Closing reads the parts one after the other, in order, each once (polars' own scan
+    of many files decodes ahead of the writer)."""
+    read: list[str] = []
+    real = pl.read_parquet
+
+    def reading(source, *args, **kwargs):
+        read.append(source.name)
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(pl, "read_parquet", reading)
+    out = tmp_path / "results.parquet"
+    parts = [pl.DataFrame({"row": range(i * 3, i * 3 + 3), "status": "success"}) for i in range(4)]
+    with _sinks.ResultsWriter(out) as writer:
+        for part in parts:
+            writer(part)
+    assert read == [f"part-{i:08d}.parquet" for i in range(4)]
+    assert real(out)["row"].to_list() == list(range(12))
