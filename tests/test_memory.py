@@ -1,8 +1,9 @@
 """What keeps a long push's memory flat (docs/architecture.md, "Memory"), counted, not timed.
 
 Each test counts something whose number must not grow with the input: import bodies held
-at once, answers left for Python's cyclic collector, results parts decoded at once. Against
-the sandbox over loopback; the sandbox's import clock and the client's sleeps are fake.
+at once, answers left for Python's cyclic collector, results parts decoded at once, passes
+over an input file. Against the sandbox over loopback; the sandbox's import clock and the
+client's sleeps are fake.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import gc
 
 import httpx
 import polars as pl
+import pytest
 
 import qxframe as qx
 from qxframe import _sinks
-from qxframe.actions import _import_job, _imports
+from qxframe.actions import _import_job, _imports, _runner
 from tests.helpers import bodies
 
 
@@ -111,3 +113,22 @@ def test_a_parquet_results_file_is_combined_a_part_at_a_time(tmp_path, monkeypat
             writer(part)
     assert read == [f"part-{i:08d}.parquet" for i in range(4)]
     assert real(out)["row"].to_list() == list(range(12))
+
+
+@pytest.mark.parametrize(("progress", "passes"), [(False, 0), (None, 1)])
+def test_a_file_is_counted_ahead_only_for_a_progress_bar(tmp_path, monkeypatch, progress, passes):
+    """A bar needs the total; without one, a file is not read an extra time to count it."""
+    path = tmp_path / "people.csv"
+    people(5).with_columns(
+        directory_id=pl.lit("POOL_1234567890abcde"), mailing_list_id=pl.lit("CG_1234567890abcde")
+    ).write_csv(path)
+    counted: list[object] = []
+    count = _runner.count_rows
+
+    def counting(source):
+        counted.append(source)
+        return count(source)
+
+    monkeypatch.setattr(_runner, "count_rows", counting)
+    res = qx.upsert_contacts(str(path), dry_run=True, progress=progress)
+    assert res.height == 5 and len(counted) == passes
