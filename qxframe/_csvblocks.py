@@ -43,7 +43,7 @@ import polars as pl
 from qxframe._csvlines import CsvError, diagnose
 from qxframe.exceptions import first_line
 
-BLOCK_BYTES = 8 << 20
+BLOCK_BYTES = 1 << 20
 MAX_RECORD_BYTES = 64 << 20
 _BOM = b"\xef\xbb\xbf"
 _QUOTE = b'"'

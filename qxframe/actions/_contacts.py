@@ -101,11 +101,15 @@ async def send(valid: pl.DataFrame, ctx: Context) -> None:
     if ctx.client is None or not _imports.use_import(ctx, imports, valid):
         return await send_rows(valid, ctx)
     framed = _imports.with_bodies(valid)
-    to_import = _imports.importable(valid) & ~_imports.oversized(framed)
-    by_row = framed.filter(~to_import).drop("_contact", "_bytes")
-    await asyncio.gather(
-        _imports.send_imports(ctx, imports, framed.filter(to_import)), send_rows(by_row, ctx)
-    )
+    to_import = framed.select(_imports.importable(valid) & ~_imports.oversized(framed))
+    if to_import.to_series().all():  # the usual case: nothing to filter, no copy made
+        imported, by_row = framed, valid.clear()
+    else:
+        imported = framed.filter(to_import.to_series())
+        by_row = valid.filter(~to_import.to_series())
+    sending = _imports.send_imports(ctx, imports, imported)
+    del framed, imported  # held by the jobs alone: each job's bodies go once it is created
+    await asyncio.gather(sending, send_rows(by_row, ctx))
 
 
 async def send_rows(valid: pl.DataFrame, ctx: Context) -> None:

@@ -36,6 +36,7 @@ with ``import_nothing_done``, one reason naming the ids to check.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -142,8 +143,12 @@ class ImportJob:
             for part in (slice(0, half), slice(half, None))
         ]
 
-    def body(self) -> str:
-        return '{"contacts":[' + ",".join(self.contacts.to_list()) + "]}"
+    def body(self) -> bytes:
+        """The create's JSON body, joined in polars: no Python string per contact."""
+        joined = pl.concat_str(
+            pl.lit('{"contacts":['), pl.lit(self.contacts).str.join(","), pl.lit("]}")
+        )
+        return pl.select(joined.cast(pl.Binary)).item()
 
 
 async def run(
@@ -153,22 +158,25 @@ async def run(
     *,
     report: bool,
     timeout: float = IMPORT_TIMEOUT,
+    bodies: asyncio.Semaphore | None = None,
 ) -> pl.DataFrame:
     """Take ``job`` through its life; its rows' results (``report``: and report them).
 
     ``slots`` is held from the create until the report is read: at most that many jobs
-    unfinished at once. ``timeout``: seconds without progress before it is given up on.
+    unfinished at once. ``bodies`` only while its body is built and sent (see
+    :func:`create`). ``timeout``: seconds without progress before it is given up on.
     """
     async with slots:
         if job.state is JobState.PLANNED:
-            await create(ctx, job)
+            await create(ctx, job, bodies)
         if job.state is JobState.CREATED:
             await follow(ctx, job, show=report, timeout=timeout)
         if job.state is JobState.COMPLETE:
             await read_report(ctx, job)
     if job.state is JobState.REFUSED and _splittable(job):
         halves = [
-            await run(ctx, half, slots, report=report, timeout=timeout) for half in job.halves()
+            await run(ctx, half, slots, report=report, timeout=timeout, bodies=bodies)
+            for half in job.halves()
         ]
         return pl.concat(halves)
     results = outcomes(job)
@@ -191,18 +199,26 @@ async def resume(ctx: Context, rows: pl.DataFrame, *, timeout: float = IMPORT_TI
 # -- 1. create -------------------------------------------------------------------------
 
 
-async def create(ctx: Context, job: ImportJob) -> None:
-    """Create the job (→ CREATED or REFUSED); while the import queue is full, wait."""
+async def create(ctx: Context, job: ImportJob, bodies: asyncio.Semaphore | None = None) -> None:
+    """Create the job (→ CREATED or REFUSED); while the import queue is full, wait.
+
+    Its body (up to 5 MB) is built only once one of ``bodies`` is free, and dropped once
+    Qualtrics answered: however many jobs a chunk makes, at most that many bodies are
+    held at once (docs/architecture.md, "Memory"); the jobs created go on being followed
+    side by side.
+    """
     risky = [] if job.merges else job.rows.to_list()
-    send = partial(
-        ctx.api.acreate_import,
-        job.directory_id,
-        job.mailing_list_id,
-        job.body(),
-        repeatable=job.merges,
-    )
     while True:
-        answer = await ctx.call(send, risky_rows=risky)
+        async with bodies if bodies is not None else contextlib.nullcontext():
+            send = partial(
+                ctx.api.acreate_import,
+                job.directory_id,
+                job.mailing_list_id,
+                job.body(),
+                repeatable=job.merges,
+            )
+            answer = await ctx.call(send, risky_rows=risky)
+            del send  # the body, before the next job's may be built
         if not _queue_full(answer):
             break
         ctx.forget(risky)  # refused whole: nothing landed

@@ -30,6 +30,9 @@ from qxframe.exceptions import ConfigError
 
 MAX_CONTACTS = 10_000
 MAX_BYTES = 5_000_000
+#: Import bodies built and being sent at once, at most (a body is up to ``MAX_BYTES``);
+#: the jobs created are followed side by side all the same, ``import_jobs`` at most.
+BODIES = 2
 AUTO_MIN_ROWS = 1_000  # "auto" imports a push of at least this many rows
 _WRAP = len('{"contacts":[]}')
 
@@ -45,6 +48,7 @@ class Imports:
     import_timeout: float = IMPORT_TIMEOUT  # seconds a job may go without progress
     directories: Directories = field(default_factory=Directories)
     _slots: asyncio.Semaphore | None = None
+    _bodies: asyncio.Semaphore | None = None
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Imports:
@@ -60,6 +64,13 @@ class Imports:
         if self._slots is None:  # made on the push's loop
             self._slots = asyncio.Semaphore(self.import_jobs)
         return self._slots
+
+    @property
+    def bodies(self) -> asyncio.Semaphore:
+        """Import bodies built and being sent at once (:data:`BODIES`), whatever the jobs."""
+        if self._bodies is None:  # made on the push's loop
+            self._bodies = asyncio.Semaphore(BODIES)
+        return self._bodies
 
 
 def importable(valid: pl.DataFrame) -> pl.Expr:
@@ -83,8 +94,17 @@ def use_import(ctx: Context, imports: Imports, valid: pl.DataFrame) -> bool:
 
 
 def with_bodies(valid: pl.DataFrame) -> pl.DataFrame:
-    """``valid`` with ``_contact`` (the row's import contact object) and ``_bytes``."""
-    return valid.with_columns(contact_bodies(valid).alias("_contact")).with_columns(
+    """``valid`` with ``_contact`` (the row's import contact object) and ``_bytes``.
+
+    Built :data:`MAX_CONTACTS` rows at a time: building JSON text takes several times its
+    size in intermediate columns, which a whole 50,000-row chunk at once would hold
+    together (docs/architecture.md, "Memory")."""
+    parts = [
+        contact_bodies(valid.slice(start, MAX_CONTACTS))
+        for start in range(0, valid.height, MAX_CONTACTS)
+    ]
+    bodies = pl.concat(parts, rechunk=False) if parts else contact_bodies(valid)
+    return valid.with_columns(bodies.alias("_contact")).with_columns(
         pl.col("_contact").str.len_bytes().cast(pl.Int64).alias("_bytes")
     )
 
@@ -96,7 +116,7 @@ def plan_jobs(frame: pl.DataFrame) -> list[ImportJob]:
     cumulative sum of sizes (``search_sorted``): a loop per job, not per row.
     """
     jobs: list[ImportJob] = []
-    for part in frame.partition_by("directory_id", "mailing_list_id", maintain_order=True):
+    for part in _parts(frame, "directory_id", "mailing_list_id"):
         ends = (part["_bytes"] + 1).cum_sum()  # +1: the comma or bracket after it
         start, n = 0, part.height
         while start < n:
@@ -129,7 +149,21 @@ def waves(frame: pl.DataFrame) -> list[pl.DataFrame]:
         return [frame]
     nth = pl.int_range(pl.len()).over(pl.struct(keys)).alias("_wave")
     marked = frame.with_columns(nth)
+    if not marked["_wave"].max():  # no identity twice (the usual case): no copy made
+        return [frame]
     return [w.drop("_wave") for w in marked.partition_by("_wave", maintain_order=True)]
+
+
+def _parts(frame: pl.DataFrame, *by: str) -> list[pl.DataFrame]:
+    """``frame.partition_by(*by)`` in order, but ``[frame]`` itself (no copy of its bodies)
+    when every row has the first row's values, as in a push to one list."""
+    if frame.height == 0:
+        return []
+    first = frame.select(by).row(0, named=True)
+    same = (pl.col(c).eq_missing(pl.lit(first[c], frame.schema[c])) for c in by)
+    if frame.select(pl.all_horizontal(same).all()).item():
+        return [frame]
+    return frame.partition_by(*by, maintain_order=True)
 
 
 async def send_imports(
@@ -141,6 +175,7 @@ async def send_imports(
     nothing: their transactions do).
     """
     planned = plan_waves(await with_merges(ctx, imports.directories, frame))
+    del frame  # its bodies live on in the jobs' slices, freed as the jobs are created
     return await run_waves(ctx, imports, planned, report=report)
 
 
@@ -164,7 +199,14 @@ async def run_waves(
     parts: list[pl.DataFrame] = []
     for jobs in planned:
         runs = [
-            run(ctx, job, imports.slots, report=report, timeout=imports.import_timeout)
+            run(
+                ctx,
+                job,
+                imports.slots,
+                report=report,
+                timeout=imports.import_timeout,
+                bodies=imports.bodies,
+            )
             for job in jobs
         ]
         parts.extend(await asyncio.gather(*runs))
@@ -174,12 +216,10 @@ async def run_waves(
 async def with_merges(ctx: Context, known: Directories, frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` with ``_merges``: the directory deduplicates on fields the row carries
     (never on ``phone``, which an import cannot carry), so a second copy would merge."""
-    parts = []
-    for part in frame.partition_by("directory_id", maintain_order=True):
-        fields = await dedup_fields(ctx, known, part["directory_id"][0])
-        usable = bool(fields) and "phone" not in fields and set(fields) <= set(part.columns)
-        merges = (
-            pl.all_horizontal(pl.col(f).is_not_null() for f in fields) if usable else pl.lit(False)
-        )
-        parts.append(part.with_columns(merges.alias("_merges")))
-    return pl.concat(parts).sort("row") if parts else frame.with_columns(_merges=pl.lit(False))
+    merges = pl.lit(False)
+    for directory in frame["directory_id"].unique(maintain_order=True).to_list():
+        fields = await dedup_fields(ctx, known, directory)
+        if bool(fields) and "phone" not in fields and set(fields) <= set(frame.columns):
+            carried = pl.all_horizontal(pl.col(f).is_not_null() for f in fields)
+            merges = pl.when(pl.col("directory_id") == directory).then(carried).otherwise(merges)
+    return frame.with_columns(merges.alias("_merges"))  # one column added: nothing copied

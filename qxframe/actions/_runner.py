@@ -365,6 +365,6 @@ def progress_bar(source: Any, progress: Any, label: str) -> Any:
         return progress
     from tqdm.auto import tqdm
 
-    total = count_rows(source)
+    total = count_rows(source) if progress is not False else None  # no pass over a file
     show = progress if progress is not None else (total is None or total > PROGRESS_THRESHOLD)
     return tqdm(total=total, disable=not show, unit="row", desc=f"qxframe {label}", leave=True)

@@ -312,9 +312,12 @@ class Client:
     ) -> Reply:
         """``POST …/mailinglists/{ml}/transactioncontacts``: start an import job (202;
         ``result``: ``id``, ``contacts.unprocessed``, ``tracking.url``; docs/qualtrics-api.md §9).
-        ``body`` may be the JSON text itself (built column-wise by the caller)."""
+        ``body`` may be the JSON text itself, or its UTF-8 bytes (built column-wise by the
+        caller)."""
         path = self._list_path(directory_id, mailing_list_id) + "/transactioncontacts"
         route = Route("imports", repeatable=repeatable)
+        if isinstance(body, bytes):
+            return await self.asend("POST", path, route=route, content=body)
         if isinstance(body, str):
             return await self.asend("POST", path, route=route, content=body.encode())
         return await self.asend("POST", path, route=route, json=body)
@@ -491,8 +494,8 @@ class Client:
         )
         if self._oauth is not None and bearer:
             fetch = functools.partial(self._fetch_token, pool)
-            return await pool.send(request, auth=BearerAuth(self._oauth, fetch))
-        return await pool.send(request)
+            return unbound(await pool.send(request, auth=BearerAuth(self._oauth, fetch)))
+        return unbound(await pool.send(request))
 
     def _api_token(self) -> Secret:
         if self._token is None:
@@ -510,7 +513,7 @@ class Client:
             headers=headers,
             extensions={"qx_route": TOKEN_ROUTE},
         )
-        return await pool.send(request)
+        return unbound(await pool.send(request))
 
     async def _all_pages(
         self, path: str, params: dict[str, str] | None = None
@@ -611,3 +614,17 @@ def _release(pools: Pools, loop_thread: LoopThread) -> None:
     loop ends), then close the pools of other loops still alive. The client's finalizer."""
     loop_thread.close()
     pools.close()
+
+
+def unbound(response: httpx.Response) -> httpx.Response:
+    """``response`` (read whole and closed by httpx) without the stream httpx bound to it.
+
+    httpx's ``BoundAsyncStream`` refers to its response, and the response to it: a
+    reference cycle, so an answer — and its request, the body sent with it — is freed only
+    by Python's cyclic collector. In a process holding many long-lived objects (polars,
+    pandera) the oldest generation is seldom collected, so the answers of a long push
+    piled up: a million-row import push kept tens of MB of report pages and import
+    bodies (docs/architecture.md, "Memory"). The answer's bytes stay in ``content``.
+    """
+    response.stream = httpx.ByteStream(b"")
+    return response

@@ -1,0 +1,134 @@
+"""What keeps a long push's memory flat (docs/architecture.md, "Memory"), counted, not timed.
+
+Each test counts something whose number must not grow with the input: import bodies held
+at once, answers left for Python's cyclic collector, results parts decoded at once, passes
+over an input file. Against the sandbox over loopback; the sandbox's import clock and the
+client's sleeps are fake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+
+import httpx
+import polars as pl
+import pytest
+
+import qxframe as qx
+from qxframe import _sinks
+from qxframe.actions import _import_job, _imports, _runner
+from tests.helpers import bodies
+
+
+def people(n: int) -> pl.DataFrame:
+    return pl.DataFrame({"email": [f"p{i}@example.com" for i in range(n)]}).with_columns(
+        first_name=pl.lit("P")
+    )
+
+
+def test_at_most_two_import_bodies_are_held_while_every_job_of_a_chunk_runs(
+    sb, fake_time, monkeypatch
+):
+    """Eight jobs of one chunk: all eight are unfinished at once (the sandbox moves no job
+    on until the eighth is created), but no more than ``BODIES`` bodies exist at once."""
+    monkeypatch.setattr(_imports, "MAX_CONTACTS", 5)
+    answered: list[str] = []
+    monkeypatch.setattr(sb._imports, "import_rate", 1.0)  # 5 s a job, on the sandbox clock
+    monkeypatch.setattr(sb._imports, "clock", lambda: 0.0 if len(answered) < 8 else 1e6)
+    client = sb.client(sleep=fake_time.sleep, clock=fake_time.clock)
+    alive = {"now": 0, "most": 0}
+    build = _import_job.ImportJob.body
+
+    def counted(job: _import_job.ImportJob) -> bytes:
+        alive["now"] += 1
+        alive["most"] = max(alive["most"], alive["now"])
+        return build(job)
+
+    create = client.acreate_import
+
+    async def slow_create(*args, **kwargs):
+        for _ in range(50):  # every other job may build its body meanwhile, if it may
+            await asyncio.sleep(0)
+        reply = await create(*args, **kwargs)
+        alive["now"] -= 1  # answered: the body is dropped
+        answered.append(reply.result["id"])
+        return reply
+
+    monkeypatch.setattr(_import_job.ImportJob, "body", counted)
+    monkeypatch.setattr(client, "acreate_import", slow_create)
+    res = qx.upsert_contacts(
+        people(40),
+        client=client,
+        directory_id=sb.directory_id,
+        mailing_list_id=sb.mailing_list_id,
+        method="import",
+        progress=False,
+    )
+    assert res["status"].to_list() == ["success"] * 40  # none stalled: all ran side by side
+    assert sb.imports().height == 8 and len(answered) == 8
+    assert alive["most"] == _imports.BODIES == 2
+
+
+def test_an_answer_is_freed_without_the_cyclic_collector(sb):
+    """httpx binds each response's stream to it (a cycle): unbound, an answer and its
+    request (the body sent) go as soon as nothing refers to them."""
+    gc.collect()
+    gc.disable()
+    try:
+        res = qx.upsert_contacts(
+            people(30),
+            client=sb.client(),
+            directory_id=sb.directory_id,
+            mailing_list_id=sb.mailing_list_id,
+            method="import",
+            progress=False,
+        )
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        left = [o for o in gc.garbage if isinstance(o, httpx.Response | httpx.Request)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert res["status"].to_list() == ["success"] * 30 and bodies(sb, "imports") == 1
+    assert left == []
+
+
+def test_a_parquet_results_file_is_combined_a_part_at_a_time(tmp_path, monkeypatch):
+    """Closing reads the parts one after the other, in order, each once (polars' own scan
+    of many files decodes ahead of the writer)."""
+    read: list[str] = []
+    real = pl.read_parquet
+
+    def reading(source, *args, **kwargs):
+        read.append(source.name)
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(pl, "read_parquet", reading)
+    out = tmp_path / "results.parquet"
+    parts = [pl.DataFrame({"row": range(i * 3, i * 3 + 3), "status": "success"}) for i in range(4)]
+    with _sinks.ResultsWriter(out) as writer:
+        for part in parts:
+            writer(part)
+    assert read == [f"part-{i:08d}.parquet" for i in range(4)]
+    assert real(out)["row"].to_list() == list(range(12))
+
+
+@pytest.mark.parametrize(("progress", "passes"), [(False, 0), (None, 1)])
+def test_a_file_is_counted_ahead_only_for_a_progress_bar(tmp_path, monkeypatch, progress, passes):
+    """A bar needs the total; without one, a file is not read an extra time to count it."""
+    path = tmp_path / "people.csv"
+    people(5).with_columns(
+        directory_id=pl.lit("POOL_1234567890abcde"), mailing_list_id=pl.lit("CG_1234567890abcde")
+    ).write_csv(path)
+    counted: list[object] = []
+    count = _runner.count_rows
+
+    def counting(source):
+        counted.append(source)
+        return count(source)
+
+    monkeypatch.setattr(_runner, "count_rows", counting)
+    res = qx.upsert_contacts(str(path), dry_run=True, progress=progress)
+    assert res.height == 5 and len(counted) == passes
