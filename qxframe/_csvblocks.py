@@ -34,6 +34,7 @@ import contextlib
 import csv
 import io
 import re
+from collections import deque
 from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple, Protocol
@@ -90,12 +91,9 @@ def read_chunks(
         raise CsvError(header.line, "there is no header line: the input is empty")
     names = header_names(header.data, separator, header.line)
     empty = _parse(header.data, b"", separator)  # NoDataError for a file of blank lines
-    yielded = False
     parsed = _parsed(header, body, runs, separator, len(names))
     with contextlib.closing(_ahead(parsed)) as frames:
-        for chunk in _resliced(frames, chunk_size):
-            yielded = True
-            yield chunk
+        yielded = yield from _resliced(frames, chunk_size)
     if not yielded:
         yield empty
 
@@ -324,14 +322,27 @@ def _parse(header: bytes, body: bytes, separator: str) -> pl.DataFrame:
     return pl.read_csv(io.BytesIO(header + body), infer_schema=False, separator=separator)
 
 
-def _resliced(frames: Iterator[pl.DataFrame], chunk_size: int) -> Iterator[pl.DataFrame]:
-    """The rows of ``frames`` again, cut into frames of exactly ``chunk_size`` rows."""
+def _resliced(
+    frames: Iterator[pl.DataFrame], chunk_size: int
+) -> Generator[pl.DataFrame, None, bool]:
+    """The rows of ``frames`` again, cut into frames of exactly ``chunk_size`` rows; returns
+    whether it yielded any. A chunk handed over is not held here while the caller uses it
+    (only the rows after it are)."""
     pending: pl.DataFrame | None = None
+    cut: deque[pl.DataFrame] = deque()  # what is yielded is taken out of it first
+    yielded = False
     for parsed in frames:
         frame = parsed if pending is None else pl.concat([pending, parsed], rechunk=False)
         whole = frame.height - frame.height % chunk_size
-        for start in range(0, whole, chunk_size):
-            yield frame.slice(start, chunk_size)
+        cut.extend(frame.slice(start, chunk_size) for start in range(0, whole, chunk_size))
         pending = frame.slice(whole) if whole < frame.height else None
+        del frame, parsed
+        while cut:
+            yielded = True
+            yield cut.popleft()
     if pending is not None:
-        yield pending
+        cut.append(pending)
+        del pending
+        yield cut.popleft()
+        return True
+    return yielded

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import io
+import weakref
 
 import httpx
 import polars as pl
 import pytest
 
 import qxframe as qx
-from qxframe import _sinks
-from qxframe.actions import _import_job, _imports, _runner
+from qxframe import _csvblocks, _sinks
+from qxframe._prepare import Prepared
+from qxframe.actions import _chunks, _import_job, _imports, _runner
 from tests.helpers import bodies
 
 
@@ -132,3 +135,37 @@ def test_a_file_is_counted_ahead_only_for_a_progress_bar(tmp_path, monkeypatch, 
     monkeypatch.setattr(_runner, "count_rows", counting)
     res = qx.upsert_contacts(str(path), dry_run=True, progress=progress)
     assert res.height == 5 and len(counted) == passes
+
+
+@pytest.mark.parametrize("chunk_size", [30, 100])  # the last chunk cut short, and whole
+def test_a_chunk_of_a_file_is_not_held_by_the_reader_once_prepared(
+    tmp_path, monkeypatch, chunk_size
+):
+    """While a chunk is sent, the rows as read are gone: only its prepared rows are held
+    (the reader keeps at most the rows after it)."""
+    monkeypatch.setattr(_chunks, "CHUNK_SIZE", chunk_size)
+    path = tmp_path / "people.csv"
+    people(100).write_csv(path)
+    given: list[weakref.ref[pl.DataFrame]] = []
+
+    def prepare(chunk: pl.DataFrame, offset: int) -> Prepared:
+        given.append(weakref.ref(chunk))
+        return Prepared(valid=chunk.select(pl.len()), invalid=pl.DataFrame())
+
+    rows = []
+    for prepared in _chunks.prepared_chunks(str(path), prepare, lambda part: None):
+        assert given[-1]() is None  # while this chunk's prepared rows are in use
+        rows.append(prepared.valid.item())
+    assert rows == [chunk_size] * (100 // chunk_size) + (
+        [100 % chunk_size] if 100 % chunk_size else []
+    )
+
+
+def test_the_csv_reader_holds_no_chunk_it_handed_over():
+    data = b"a,b\n" + b"".join(b"%d,x\n" % i for i in range(100))
+    chunks = _csvblocks.read_chunks(io.BytesIO(data), 10, block_bytes=64)
+    first = next(chunks)
+    handed = weakref.ref(first)
+    del first
+    assert handed() is None
+    assert sum(chunk.height for chunk in chunks) == 90

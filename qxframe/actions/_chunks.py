@@ -54,8 +54,10 @@ def prepared_chunks(
             if offset:
                 out(_partial.not_sent(offset, chunk.height))
             raise
+        height = chunk.height
+        del chunk  # the rows as read: not held while the chunk is sent
         yield prepared
-        offset += chunk.height
+        offset += height
 
 
 def _in_memory(source: Any) -> bool:
