@@ -182,6 +182,8 @@ def fields_of_many(bodies: Sequence[str]) -> list[bytes]:
     return out
 
 
+#: Rows whose fields :func:`fields_of_frame` computes at once.
+FIELDS_AT_ONCE = 10_000
 #: A member of a flat JSON object whose text holds no backslash: every string literal is
 #: then ``"[^"]*"``, so the members are found exactly (key, then the value's JSON text).
 _FLAT_MEMBER = r'"([^"\\]*)":("[^"\\]*"|[^,"{}]+)'
@@ -194,9 +196,19 @@ def fields_of_frame(valid: pl.DataFrame) -> list[bytes]:
     made per field but the value's text. Embedded data is split into members in polars;
     a row whose embedded data holds a backslash (an escaped character) goes through
     :func:`fields_of_many`.
+
+    :data:`FIELDS_AT_ONCE` rows at a time: a row's fields, their texts and their numbers
+    are held a few times over while computed, and a whole 50,000-row chunk of them at once
+    added some 30 MB to a first push's peak (docs/architecture.md, "Memory").
     """
     from qxframe._payloads import contact_bodies, contact_members
 
+    if valid.height > FIELDS_AT_ONCE:
+        return [
+            fields
+            for start in range(0, valid.height, FIELDS_AT_ONCE)
+            for fields in fields_of_frame(valid.slice(start, FIELDS_AT_ONCE))
+        ]
     if valid.height == 0:
         return []
     at = pl.int_range(pl.len(), dtype=pl.UInt32).alias("i")

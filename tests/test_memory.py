@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import io
+import sys
 import weakref
 
 import httpx
@@ -18,7 +19,7 @@ import polars as pl
 import pytest
 
 import qxframe as qx
-from qxframe import _csvblocks, _sinks
+from qxframe import _csvblocks, _digests, _payloads, _sinks
 from qxframe._prepare import Prepared
 from qxframe.actions import _chunks, _import_job, _imports, _runner
 from tests.helpers import bodies
@@ -169,3 +170,32 @@ def test_the_csv_reader_holds_no_chunk_it_handed_over():
     del first
     assert handed() is None
     assert sum(chunk.height for chunk in chunks) == 90
+
+
+def test_a_first_push_digests_its_rows_fields_a_slice_at_a_time(sb, tmp_path, monkeypatch):
+    """A sync digests each sent row's fields column-wise; a chunk's rows are taken
+    ``FIELDS_AT_ONCE`` at a time, and the journal holds the same digests as row by row."""
+    monkeypatch.setattr(_digests, "FIELDS_AT_ONCE", 10)
+    heights: list[int] = []
+    members = _payloads.contact_members
+
+    def counted(valid: pl.DataFrame):
+        if sys._getframe(1).f_code.co_name == "fields_of_frame":
+            heights.append(valid.height)
+        return members(valid)
+
+    monkeypatch.setattr(_payloads, "contact_members", counted)
+    frame = people(25).with_columns(last_name=pl.lit("Q"))
+    res = qx.upsert_contacts(
+        frame,
+        client=sb.client(),
+        directory_id=sb.directory_id,
+        mailing_list_id=sb.mailing_list_id,
+        method="import",
+        journal=tmp_path / "sync.qxj",
+        progress=False,
+    )
+    assert res["status"].to_list() == ["success"] * 25 and heights == [10, 10, 5]
+    valid = frame.with_columns(row=pl.int_range(25, dtype=pl.Int64))
+    texts = _payloads.contact_bodies(valid).to_list()
+    assert _digests.fields_of_frame(valid) == _digests.fields_of_many(texts)
