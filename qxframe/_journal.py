@@ -89,20 +89,20 @@ _ENTRY = (
     "status, body, fields, qualtrics_id, contact_id, member, who, http_status, error_code, "
     "error_message"
 )
-_ACCEPTED = """
-INSERT INTO entries VALUES (?, 'success', ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)
+_ON_ACCEPTED = """
 ON CONFLICT DO UPDATE SET status = 'success', body = excluded.body, fields = excluded.fields,
     qualtrics_id = excluded.qualtrics_id, contact_id = excluded.contact_id,
     member = max(member, excluded.member), who = coalesce(excluded.who, who),
     http_status = NULL, error_code = NULL, error_message = NULL
 """
-_PERSON_ACCEPTED = """
-INSERT INTO entries VALUES (?, 'success', ?, ?, NULL, ?, {member}, ?, NULL, NULL, NULL)
-ON CONFLICT DO UPDATE SET status = 'success', body = excluded.body, fields = excluded.fields,
-    qualtrics_id = NULL, contact_id = excluded.contact_id,
-    member = max(member, excluded.member), who = coalesce(excluded.who, who),
-    http_status = NULL, error_code = NULL, error_message = NULL
-"""
+_ACCEPTED = "INSERT INTO entries VALUES (?, 'success', ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)" + (
+    _ON_ACCEPTED
+)
+#: People: no qualtrics_id (their id is the contact id), membership the same for all rows.
+_PERSON_ACCEPTED = (
+    "INSERT INTO entries VALUES (?, 'success', ?, ?, NULL, ?, {member}, ?, NULL, NULL, NULL)"
+    + _ON_ACCEPTED
+)
 _FAILED = """
 INSERT INTO entries VALUES (?, 'failed', NULL, NULL, NULL, ?, 0, ?, ?, ?, ?)
 ON CONFLICT DO UPDATE SET status = 'failed', contact_id = coalesce(excluded.contact_id, contact_id),

@@ -105,6 +105,9 @@ class _Sending:
     def at(self, row: int) -> int:
         return self._at[row]
 
+    def key(self, row: int) -> Key:
+        return self.keys[self._at[row]]
+
     def rows(self) -> list[int]:
         return list(self._at)
 
@@ -412,16 +415,13 @@ class Resume:
 
     def sending(self, rows: Sequence[int]) -> None:
         """Commit ``pending`` for ``rows`` before a write that must not be repeated."""
-        sent, at = self.sent, self.sent.at
-        self.journal.mark_pending([(sent.keys[at(r)], sent.whos[at(r)]) for r in rows])
+        sent = self.sent
+        self.journal.mark_pending([(sent.key(r), sent.whos[sent.at(r)]) for r in rows])
 
     def remember(self, rows: Sequence[int], job: ImportRow, unprocessed: Collection[int]) -> None:
         """Record (and commit) the remote job ``rows`` went out in, in their order."""
         items = [
-            (
-                self.sent.keys[self.sent.at(r)],
-                replace(job, source_index=i, unprocessed=i in unprocessed),
-            )
+            (self.sent.key(r), replace(job, source_index=i, unprocessed=i in unprocessed))
             for i, r in enumerate(rows)
         ]
         self.journal.record_jobs(items)
@@ -429,7 +429,7 @@ class Resume:
 
     def forget(self, rows: Sequence[int]) -> None:
         """Nothing of ``rows``' write landed: undo their ``pending`` marks."""
-        self.journal.forget([self.sent.keys[self.sent.at(r)] for r in rows])
+        self.journal.forget([self.sent.key(r) for r in rows])
 
     def record(self, reported: Sequence[_results.Outcome] | pl.DataFrame) -> None:
         """Record what Qualtrics accepted or refused (committed in batches).
