@@ -25,7 +25,7 @@ _SCHEMA = {"h": pl.UInt64, "sent": pl.Boolean}
 T = TypeVar("T", pl.DataFrame, pl.Series)
 
 
-def hashes(keys: Sequence[bytes]) -> pl.Series:
+def hashes(keys: Sequence[bytes] | pl.Series) -> pl.Series:
     """The 64-bit hash of each key, in order."""
     return pl.Series("h", keys, dtype=pl.Binary).hash(seed=0)
 
@@ -43,9 +43,9 @@ class Carried:
         self._parts: list[pl.DataFrame] = []
         self._answered: list[pl.Series] = []  # hashes of the contact ids answered
 
-    def add(self, keys: Sequence[bytes], sent: Sequence[bool] | None = None) -> None:
+    def add(self, keys: Sequence[bytes] | pl.Series, sent: Sequence[bool] | None = None) -> None:
         """Note one chunk's keys (one per row) and whether each row was sent."""
-        if not keys:
+        if len(keys) == 0:
             return
         flags = pl.Series("sent", [False] * len(keys) if sent is None else sent, pl.Boolean)
         self._parts = _few([*self._parts, pl.DataFrame([hashes(keys), flags])])
@@ -55,10 +55,10 @@ class Carried:
             return pl.DataFrame(schema=_SCHEMA)
         return self._parts[0] if len(self._parts) == 1 else pl.concat(self._parts)
 
-    def earlier(self, keys: Sequence[bytes]) -> dict[bytes, tuple[int, bool]]:
+    def earlier(self, keys: Sequence[bytes] | pl.Series) -> dict[bytes, tuple[int, bool]]:
         """For each of ``keys`` an earlier chunk carried: ``(rows that carried it, whether
         one of them was sent)``."""
-        if not self._parts or not keys:
+        if not self._parts or len(keys) == 0:
             return {}
         asked = pl.DataFrame([hashes(keys), pl.Series("key", keys, pl.Binary)])
         found = (

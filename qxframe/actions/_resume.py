@@ -62,6 +62,8 @@ from qxframe.actions._action import JOB_COLUMN, Action, Context
 from qxframe.actions._carried import Carried
 
 PEOPLE = ("contacts",)  # actions keyed by the person (the rest: by the event's content)
+#: Rows :meth:`Resume.split` decides at once (docs/architecture.md, "Memory").
+SPLIT_AT_ONCE = 10_000
 
 
 class _Sending:
@@ -196,19 +198,85 @@ class Resume:
         decided from four columns of the journal and built into results column-wise. Every
         row of a key that is not so simple (new, changed, failed, pending, or sent earlier
         in this push) is decided in input order by :meth:`_decide`.
+
+        The rows are decided :data:`SPLIT_AT_ONCE` at a time, in order: a slice's keys, body
+        texts and digests and the journal's entries for them are Python objects, a few
+        hundred bytes a row, and a whole 50,000-row chunk of them at once raised a sync's
+        peak (docs/architecture.md, "Memory"). A person's rows in an earlier slice count as
+        an earlier row of this push, as those of an earlier chunk do: the same verdicts.
         """
-        rows = valid["row"].to_list()
+        self.sent, self.in_jobs = _Sending(), set()
+        if self.new_journal is None:  # a first push: only keys it recorded itself are held
+            self.new_journal = self.journal.is_empty()
         if self.people:
-            keys = self.keys_of(valid)
-            texts: list[str | None] = list(contact_bodies(valid).to_list())
-            bodies = _digests.body_digests(texts)
-            earlier = self.carried.earlier(keys)
+            every = self._person_keys(valid)
+            earlier = self.carried.earlier(every)
+            # keys of more than one row of this chunk: whether an earlier slice sent one
+            repeated = set(every.filter(every.is_duplicated()).to_list())
         else:
             keys, contents = self._event_keys(valid)
             self.carried.add(contents)
-            bodies, texts, earlier = keys, [None] * len(rows), {}
-        if self.new_journal is None:  # a first push: only keys it recorded itself are held
-            self.new_journal = self.journal.is_empty()
+        within: dict[Key, tuple[int, bool]] = {}
+        done: list[_results.Outcome] = []
+        same: list[pl.DataFrame] = []
+        sending: list[bool] = []
+        recorded: dict[int, dict[str, Any]] = {}
+        for start in range(0, valid.height, SPLIT_AT_ONCE):
+            part = valid.slice(start, SPLIT_AT_ONCE)
+            if self.people:
+                cut = every.slice(start, SPLIT_AT_ONCE).to_list()
+                texts: list[str | None] = list(contact_bodies(part).to_list())
+                bodies = _digests.body_digests(texts)
+                ahead = _with_within(earlier, within)
+            else:
+                cut = keys[start : start + SPLIT_AT_ONCE]
+                bodies, texts, ahead = cut, [None] * len(cut), {}
+            goes = self._split_part(part, cut, bodies, texts, ahead, done, same, recorded)
+            sending.extend(goes)
+            if self.people and repeated:
+                for key, sent in zip(cut, goes, strict=True):
+                    if key in repeated:
+                        n, before = within.get(key, (0, False))
+                        within[key] = (n + 1, before or sent)
+            del cut, texts, bodies, ahead
+        if self.people:
+            self.carried.add(every, sending)
+        to_send = valid.filter(pl.Series(sending, dtype=pl.Boolean))
+        sent_rows = to_send["row"].to_list()
+        if self.people:
+            digested = _digests.fields_of_frame(to_send)
+            for row, fields in zip(sent_rows, digested, strict=True):
+                self.sent.fields[self.sent.at(row)] = fields
+        if recorded:
+            column = [recorded.get(row) for row in sent_rows]
+            to_send = to_send.with_columns(pl.Series(JOB_COLUMN, column))
+        return _results.assemble([_results.from_outcomes(done), *same]), to_send
+
+    def _person_keys(self, valid: pl.DataFrame) -> pl.Series:
+        """The key of each row's person, :data:`SPLIT_AT_ONCE` rows at a time, as one
+        column (16 bytes a row, not a Python object each)."""
+        parts = [
+            pl.Series("key", self.keys_of(valid.slice(start, SPLIT_AT_ONCE)), pl.Binary)
+            for start in range(0, valid.height, SPLIT_AT_ONCE)
+        ]
+        return pl.concat(parts) if parts else pl.Series("key", [], pl.Binary)
+
+    def _split_part(
+        self,
+        valid: pl.DataFrame,
+        keys: list[Key],
+        bodies: list[bytes],
+        texts: list[str | None],
+        earlier: Mapping[Key, tuple[int, bool]],
+        done: list[_results.Outcome],
+        same: list[pl.DataFrame],
+        recorded: dict[int, dict[str, Any]],
+    ) -> list[bool]:
+        """One slice of :meth:`split`: whether each of its rows is sent; the outcomes of
+        rows not sent go to ``done`` (decided one by one) and ``same`` (unchanged rows, as
+        a results frame), the recorded import job of a row followed in one to
+        ``recorded``."""
+        rows = valid["row"].to_list()
         held = self.journal.held([k for k in keys if k in earlier] if self.new_journal else keys)
         sent_before = {k for k, (_, sent) in earlier.items() if sent}
         hits = [held.get(k) for k in keys]
@@ -220,26 +288,19 @@ class Resume:
         slow = [i for i, k in enumerate(keys) if k in slow_keys]
         known = [k for k in slow_keys if k in held]  # the others are new: no entry to read
         found = self.journal.lookup(known) if known else {}
-        done, send, recorded = self._decide_rows(
+        outcomes, send, jobs = self._decide_rows(
             valid, slow, rows, keys, bodies, texts, earlier, found
         )
+        done.extend(outcomes)
+        recorded.update(jobs)
         sending = [False] * len(rows)
         for i, goes in zip(slow, send, strict=True):
             sending[i] = goes
-        if self.people:
-            self.carried.add(keys, sending)
         chosen = set(slow)
-        same = [(rows[i], hits[i]) for i in range(len(rows)) if i not in chosen]
-        to_send = valid.filter(pl.Series(sending, dtype=pl.Boolean))
-        sent_rows = to_send["row"].to_list()
-        if self.people:
-            digested = _digests.fields_of_frame(to_send)
-            for row, fields in zip(sent_rows, digested, strict=True):
-                self.sent.fields[self.sent.at(row)] = fields
-        if recorded:
-            column = [recorded.get(row) for row in sent_rows]
-            to_send = to_send.with_columns(pl.Series(JOB_COLUMN, column))
-        return _results.assemble([_results.from_outcomes(done), self._same(same)]), to_send
+        unchanged = [(rows[i], hits[i]) for i in range(len(rows)) if i not in chosen]
+        if unchanged:
+            same.append(self._same(unchanged))
+        return sending
 
     def _decide_rows(
         self,
@@ -258,7 +319,6 @@ class Resume:
         A row whose key the journal holds nothing for is a ``create`` whatever came before
         it (an earlier row of its key is a ``create`` too): such rows, all of a first push,
         are decided together."""
-        self.sent, self.in_jobs = _Sending(), set()
         done: list[_results.Outcome] = []
         send = [True] * len(slow)
         recorded: dict[int, dict[str, Any]] = {}
@@ -549,6 +609,20 @@ def _unknown(entry: Entry) -> _results.Outcome:
 _RECORDED = (
     "row", "status", "qualtrics_id", "contact_id", "http_status", "error_code", "error_message"
 )  # fmt: skip
+
+
+def _with_within(
+    earlier: dict[Key, tuple[int, bool]], within: Mapping[Key, tuple[int, bool]]
+) -> dict[Key, tuple[int, bool]]:
+    """``earlier`` (the rows of earlier chunks that carried a key: how many, whether one
+    was sent) with those of this chunk's earlier slices (``within``, the same counts)."""
+    if not within:
+        return earlier
+    merged = dict(earlier)
+    for key, (n, sent) in within.items():
+        m, before = merged.get(key, (0, False))
+        merged[key] = (m + n, before or sent)
+    return merged
 
 
 def _merges(valid: pl.DataFrame, key_fields: Sequence[str]) -> list[bool]:
