@@ -32,8 +32,9 @@ def hashes(keys: Sequence[bytes] | pl.Series) -> pl.Series:
 
 def _few(parts: list[T]) -> list[T]:
     """``parts``, concatenated into one once there are more than 8 (a lookup concatenates
-    the parts it reads: a few, not one per chunk)."""
-    return [pl.concat(parts, rechunk=True)] if len(parts) > 8 else parts
+    the parts it reads: a few, not one per chunk). Not copied into one buffer: a copy of a
+    million rows' hashes beside the hashes themselves raised a sync's peak by their size."""
+    return [pl.concat(parts, rechunk=False)] if len(parts) > 8 else parts
 
 
 class Carried:
@@ -74,7 +75,11 @@ class Carried:
         """For each of ``keys``: whether no row of the push carried it."""
         if not keys:
             return []
-        return (~hashes(keys).is_in(self._whole()["h"].implode())).to_list()
+        # the carried hashes found among those asked, then the asked among those: a set of
+        # the asked hashes is built, not one of every carried row's (16 MB a million)
+        asked, carried = hashes(keys), self._whole()["h"]
+        found = carried.filter(carried.is_in(asked.implode()))
+        return (~asked.is_in(found.implode())).to_list()
 
     def answer(self, contact_ids: Sequence[str]) -> None:
         """Note contact ids Qualtrics answered in this push (their people stay in the list)."""

@@ -241,7 +241,8 @@ class Resume:
             del cut, texts, bodies, ahead
         if self.people:
             self.carried.add(every, sending)
-        to_send = valid.filter(pl.Series(sending, dtype=pl.Boolean))
+        # every row sent (a first push): the chunk itself, not a copy of it
+        to_send = valid if all(sending) else valid.filter(pl.Series(sending, dtype=pl.Boolean))
         sent_rows = to_send["row"].to_list()
         if self.people:
             digested = _digests.fields_of_frame(to_send)
