@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import io
+import sqlite3
 import sys
 import weakref
 
@@ -19,9 +20,9 @@ import polars as pl
 import pytest
 
 import qxframe as qx
-from qxframe import _csvblocks, _digests, _payloads, _sinks
+from qxframe import _csvblocks, _digests, _journal, _payloads, _sinks
 from qxframe._prepare import Prepared
-from qxframe.actions import _chunks, _import_job, _imports, _runner
+from qxframe.actions import _carried, _chunks, _import_job, _imports, _resume, _runner
 from tests.helpers import bodies
 
 
@@ -199,3 +200,104 @@ def test_a_first_push_digests_its_rows_fields_a_slice_at_a_time(sb, tmp_path, mo
     valid = frame.with_columns(row=pl.int_range(25, dtype=pl.Int64))
     texts = _payloads.contact_bodies(valid).to_list()
     assert _digests.fields_of_frame(valid) == _digests.fields_of_many(texts)
+
+
+def _weeks() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """25 people; then u1 and u12 changed, u3 left, two new, and rows of one person in
+    more than one slice of ten: u2 again at the end changed, u1 (sent earlier: sent again)
+    and u5 again unchanged, u7 twice."""
+    week1 = people(25).with_columns(
+        ext_ref=pl.format("u{}", pl.int_range(25)), region=pl.lit("north")
+    )
+    region = pl.when(pl.col("ext_ref").is_in(["u1", "u12"])).then(pl.lit("east"))
+    week2 = pl.concat(
+        [
+            week1.filter(pl.col("ext_ref") != "u3").with_columns(
+                region=region.otherwise(pl.col("region"))
+            ),
+            people(2).with_columns(
+                email=pl.format("new{}@example.com", pl.int_range(2)),
+                ext_ref=pl.format("n{}", pl.int_range(2)),
+                region=pl.lit("west"),
+            ),
+            week1.filter(pl.col("ext_ref").is_in(["u1", "u2", "u5", "u7"])).with_columns(
+                region=pl.when(pl.col("ext_ref") == "u2").then(pl.lit("south")).otherwise(
+                    pl.col("region")
+                )
+            ),
+            week1.filter(pl.col("ext_ref") == "u7"),
+        ]
+    )
+    return week1, week2
+
+
+@pytest.mark.parametrize("method", ["api", "import"])
+def test_a_sync_decides_a_chunk_a_slice_at_a_time_with_the_same_verdicts(
+    sb, tmp_path, monkeypatch, method
+):
+    """``Resume.split`` makes its Python objects a row (keys, body texts and digests, the
+    journal's entries) for ``SPLIT_AT_ONCE`` rows at a time, not for a whole chunk; a
+    person's rows in an earlier slice count as earlier rows: the results and the journal
+    are those of the chunk decided whole."""
+    asked: list[int] = []
+    held = _journal.Journal.held
+
+    def counted(journal, keys):
+        asked.append(len(keys))
+        return held(journal, keys)
+
+    monkeypatch.setattr(_journal.Journal, "held", counted)
+    week1, week2 = _weeks()
+
+    def sync(at_once: int, journal: str) -> list[pl.DataFrame]:
+        monkeypatch.setattr(_resume, "SPLIT_AT_ONCE", at_once)
+        sb.reset()
+        out = []
+        for n, week in enumerate((week1, week2)):
+            res = qx.upsert_contacts(
+                week,
+                client=sb.client(),
+                directory_id=sb.directory_id,
+                mailing_list_id=sb.mailing_list_id,
+                mapping={"embedded_data": ["region"]},
+                method=method,
+                journal=tmp_path / journal,
+                progress=False,
+                **({"on_leave": "remove"} if n else {}),
+            )
+            out.append(res.select("row", "status", "operation", "changes", "error_code"))
+        return out
+
+    whole = sync(1000, "whole.qxj")
+    asked.clear()
+    sliced = sync(10, "sliced.qxj")
+    assert max(asked) == 10 and sum(asked) == len(week2)  # week 1: a first push asks none
+    assert [s.equals(w) for s, w in zip(sliced, whole, strict=True)] == [True, True]
+    counts = qx.summary(sliced[1])
+    assert [counts[k] for k in ("update", "create", "unchanged", "remove")] == [4, 2, 25, 1]
+    columns = "key, status, body, fields, member, who"
+    stored = [
+        sqlite3.connect(tmp_path / name).execute(f"SELECT {columns} FROM entries ORDER BY key")
+        for name in ("whole.qxj", "sliced.qxj")
+    ]
+    assert stored[0].fetchall() == stored[1].fetchall()
+
+
+def test_leavers_are_found_without_a_set_of_every_carried_row(monkeypatch):
+    """``Carried.missing`` (asked for each batch of members) builds a set of the keys it is
+    asked about, never of every row the push carried (a million rows: 16 MB a batch)."""
+    carried = _carried.Carried()
+    keys = [i.to_bytes(16, "big") for i in range(1_000)]
+    for start in range(0, 1_000, 100):
+        carried.add(keys[start : start + 100])
+    sets: list[int] = []
+    is_in = pl.Series.is_in
+
+    def counted(self, other, *args, **kwargs):
+        sets.append(other.explode().len() if other.dtype == pl.List else other.len())
+        return is_in(self, other, *args, **kwargs)
+
+    monkeypatch.setattr(pl.Series, "is_in", counted)
+    asked = [*keys[:5], *(i.to_bytes(16, "big") for i in range(5_000, 5_005))]
+    assert carried.missing(asked) == [False] * 5 + [True] * 5
+    assert sets and max(sets) <= len(asked)
