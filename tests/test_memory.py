@@ -221,9 +221,9 @@ def _weeks() -> tuple[pl.DataFrame, pl.DataFrame]:
                 region=pl.lit("west"),
             ),
             week1.filter(pl.col("ext_ref").is_in(["u1", "u2", "u5", "u7"])).with_columns(
-                region=pl.when(pl.col("ext_ref") == "u2").then(pl.lit("south")).otherwise(
-                    pl.col("region")
-                )
+                region=pl.when(pl.col("ext_ref") == "u2")
+                .then(pl.lit("south"))
+                .otherwise(pl.col("region"))
             ),
             week1.filter(pl.col("ext_ref") == "u7"),
         ]

@@ -121,7 +121,7 @@ def read_ahead(resume: Resume, chunks: Iterable[Prepared], max_leave: float) -> 
         resume.carry_invalid(prepared.invalid)
         if prepared.valid.height:
             valid_rows += prepared.valid.height
-            resume.carried.add(resume.keys_of(prepared.valid))
+            resume.carried.add(resume.key_column(prepared.valid))
     try:
         guard(resume, len(resume.leavers()), valid_rows, max_leave)
     finally:

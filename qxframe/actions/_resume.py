@@ -209,7 +209,7 @@ class Resume:
         if self.new_journal is None:  # a first push: only keys it recorded itself are held
             self.new_journal = self.journal.is_empty()
         if self.people:
-            every = self._person_keys(valid)
+            every = self.key_column(valid)
             earlier = self.carried.earlier(every)
             # keys of more than one row of this chunk: whether an earlier slice sent one
             repeated = set(every.filter(every.is_duplicated()).to_list())
@@ -253,9 +253,9 @@ class Resume:
             to_send = to_send.with_columns(pl.Series(JOB_COLUMN, column))
         return _results.assemble([_results.from_outcomes(done), *same]), to_send
 
-    def _person_keys(self, valid: pl.DataFrame) -> pl.Series:
-        """The key of each row's person, :data:`SPLIT_AT_ONCE` rows at a time, as one
-        column (16 bytes a row, not a Python object each)."""
+    def key_column(self, valid: pl.DataFrame) -> pl.Series:
+        """:meth:`keys_of` as one column (16 bytes a row, not a Python object each), made
+        :data:`SPLIT_AT_ONCE` rows at a time."""
         parts = [
             pl.Series("key", self.keys_of(valid.slice(start, SPLIT_AT_ONCE)), pl.Binary)
             for start in range(0, valid.height, SPLIT_AT_ONCE)
