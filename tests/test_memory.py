@@ -9,6 +9,7 @@ client's sleeps are fake.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import io
 import sqlite3
@@ -239,14 +240,20 @@ def test_a_sync_decides_a_chunk_a_slice_at_a_time_with_the_same_verdicts(
     journal's entries) for ``SPLIT_AT_ONCE`` rows at a time, not for a whole chunk; a
     person's rows in an earlier slice count as earlier rows: the results and the journal
     are those of the chunk decided whole."""
-    asked: list[int] = []
-    held = _journal.Journal.held
+    asked: list[int] = []  # keys whose entries the journal was asked for at once
+    texts: list[int] = []  # rows whose body texts were made at once
+    held, bodies = _journal.Journal.held, _resume.contact_bodies
 
     def counted(journal, keys):
         asked.append(len(keys))
         return held(journal, keys)
 
+    def made(valid):
+        texts.append(valid.height)
+        return bodies(valid)
+
     monkeypatch.setattr(_journal.Journal, "held", counted)
+    monkeypatch.setattr(_resume, "contact_bodies", made)
     week1, week2 = _weeks()
 
     def sync(at_once: int, journal: str) -> list[pl.DataFrame]:
@@ -269,18 +276,22 @@ def test_a_sync_decides_a_chunk_a_slice_at_a_time_with_the_same_verdicts(
         return out
 
     whole = sync(1000, "whole.qxj")
+    assert max(asked) == len(week2) and texts == [len(week1), len(week2)]
     asked.clear()
+    texts.clear()
     sliced = sync(10, "sliced.qxj")
     assert max(asked) == 10 and sum(asked) == len(week2)  # week 1: a first push asks none
+    assert texts == [10, 10, 5, 10, 10, 10, 1]
     assert [s.equals(w) for s, w in zip(sliced, whole, strict=True)] == [True, True]
     counts = qx.summary(sliced[1])
     assert [counts[k] for k in ("update", "create", "unchanged", "remove")] == [4, 2, 25, 1]
-    columns = "key, status, body, fields, member, who"
-    stored = [
-        sqlite3.connect(tmp_path / name).execute(f"SELECT {columns} FROM entries ORDER BY key")
-        for name in ("whole.qxj", "sliced.qxj")
-    ]
-    assert stored[0].fetchall() == stored[1].fetchall()
+
+    def entries(name: str) -> list[tuple]:
+        with contextlib.closing(sqlite3.connect(tmp_path / name)) as db:
+            query = "SELECT key, status, body, fields, member, who FROM entries ORDER BY key"
+            return db.execute(query).fetchall()
+
+    assert entries("whole.qxj") == entries("sliced.qxj")
 
 
 def test_leavers_are_found_without_a_set_of_every_carried_row(monkeypatch):
