@@ -16,6 +16,7 @@ pushes without a journal. Ratios of the same run; nothing here is asserted in a 
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -34,6 +35,9 @@ from qxframe.actions._resume import Resume
 
 MAPPING = {"embedded_data": ["plan", "score", "city"]}
 WRITES_PER_MINUTE = 500  # Qualtrics' per-row contact writes (docs/qualtrics-api.md §11)
+#: First pushes with and without a journal, alternated: one pair's ratio moved by 0.2 from
+#: run to run on this machine; the median of three is what the figure checks.
+FIRST_PUSH_PAIRS = 3
 
 
 def weeks(people: int) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
@@ -74,16 +78,20 @@ def run(sizes: Sizes) -> Figure:
         client.whoami()
         where = dict(client=client, directory_id=sb.directory_id, progress=False)
         where["mailing_list_id"] = sb.mailing_list_id
+        journals: dict[str, Path] = {}
         for method in ("api", "import"):
-            journal = folder / f"{method}.qxj"
-            sb.reset()
-            cpu = cpu_seconds()
-            qx.upsert_contacts(week1, **where, mapping=MAPPING, method=method)
-            plain_cpu = cpu_seconds() - cpu
-            sb.reset()
-            cpu = cpu_seconds()
-            qx.upsert_contacts(week1, **where, mapping=MAPPING, method=method, journal=journal)
-            journal_cpu = cpu_seconds() - cpu
+            ratios = []
+            for pair in range(FIRST_PUSH_PAIRS):  # alternating: the machine's drift hits both
+                journal = journals[method] = folder / f"{method}-{pair}.qxj"  # week 2: the last
+                sb.reset()
+                cpu = cpu_seconds()
+                qx.upsert_contacts(week1, **where, mapping=MAPPING, method=method)
+                plain_cpu = cpu_seconds() - cpu
+                sb.reset()
+                cpu = cpu_seconds()
+                qx.upsert_contacts(week1, **where, mapping=MAPPING, method=method, journal=journal)
+                ratios.append((cpu_seconds() - cpu) / plain_cpu)
+            ratio = statistics.median(ratios)
             before = sb.requests().height
             res = qx.upsert_contacts(
                 week2, **where, mapping=MAPPING, method=method, journal=journal,
@@ -96,7 +104,7 @@ def run(sizes: Sizes) -> Figure:
             counts = qx.summary(res)
             data[method] = {
                 "writes_sync": synced, "writes_full": full, "counts": counts,
-                "first_push_cpu_ratio": journal_cpu / plain_cpu,
+                "first_push_cpu_ratio": ratio, "first_push_cpu_ratios": ratios,
             }  # fmt: skip
             if method == "api":
                 figure.check(
@@ -116,11 +124,16 @@ def run(sizes: Sizes) -> Figure:
             )
             figure.check(
                 f"{method}: client CPU of a first push, journal ÷ none",
-                journal_cpu / plain_cpu, "{:.2f}", 1.5, at_most=True,
+                ratio, "{:.2f}", 1.5, at_most=True,
             )  # fmt: skip
-        size = _bytes(folder / "api.qxj") / people
+            figure.info(
+                f"{method}: the same, each of {FIRST_PUSH_PAIRS} alternating pairs (the median "
+                "is checked)",
+                ", ".join(f"{r:.2f}" for r in ratios),
+            )
+        size = _bytes(journals["api"]) / people
         figure.check("journal bytes per person", size, "{:.0f}", 200, at_most=True)
-        us = _decide_us(week2, sb.directory_id, sb.mailing_list_id, folder / "api.qxj")
+        us = _decide_us(week2, sb.directory_id, sb.mailing_list_id, journals["api"])
         figure.check("client CPU µs to decide an unchanged row", us, "{:.1f}", 10.0, at_most=True)
     minutes_full = 1_000_000 / WRITES_PER_MINUTE
     minutes_sync = 1_000_000 * wanted / people / WRITES_PER_MINUTE

@@ -166,6 +166,21 @@ def test_a_failed_or_pending_write_keeps_the_body_last_accepted(tmp_path):
         )  # fmt: skip
 
 
+def test_a_key_accepted_twice_in_one_record_keeps_its_last_body(tmp_path):
+    """Rows are written sorted by key (neighbours share pages), but a key's own rows keep
+    their order: the body recorded is the last one Qualtrics accepted, whatever the bytes
+    of the two bodies (here the later one sorts first)."""
+    key, other = b"k" * 16, b"a" * 16
+    later, earlier = (1).to_bytes(12, "big"), (9).to_bytes(12, "big")
+    with Journal(tmp_path / "j.sqlite") as journal:
+        journal.accepted_people(
+            [(key, earlier, b"", "CID_1", None), (other, later, b"", "CID_2", None),
+             (key, later, b"", "CID_1", None)],
+            member=False,
+        )  # fmt: skip
+        assert journal.lookup([key])[key].body == later
+
+
 def test_one_push_at_a_time_per_journal(tmp_path):
     with Journal(tmp_path / "j.sqlite"):
         with pytest.raises(qx.ConfigError, match="in use by another push"):
