@@ -205,9 +205,7 @@ def fields_of_frame(valid: pl.DataFrame) -> list[bytes]:
 
     if valid.height > FIELDS_AT_ONCE:
         return [
-            fields
-            for start in range(0, valid.height, FIELDS_AT_ONCE)
-            for fields in fields_of_frame(valid.slice(start, FIELDS_AT_ONCE))
+            fields for part in valid.iter_slices(FIELDS_AT_ONCE) for fields in fields_of_frame(part)
         ]
     if valid.height == 0:
         return []

@@ -99,10 +99,7 @@ def with_bodies(valid: pl.DataFrame) -> pl.DataFrame:
     Built :data:`MAX_CONTACTS` rows at a time: building JSON text takes several times its
     size in intermediate columns, which a whole 50,000-row chunk at once would hold
     together (docs/architecture.md, "Memory")."""
-    parts = [
-        contact_bodies(valid.slice(start, MAX_CONTACTS))
-        for start in range(0, valid.height, MAX_CONTACTS)
-    ]
+    parts = [contact_bodies(part) for part in valid.iter_slices(MAX_CONTACTS)]
     bodies = pl.concat(parts, rechunk=False) if parts else contact_bodies(valid)
     return valid.with_columns(bodies.alias("_contact")).with_columns(
         pl.col("_contact").str.len_bytes().cast(pl.Int64).alias("_bytes")

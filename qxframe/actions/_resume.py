@@ -257,8 +257,8 @@ class Resume:
         """:meth:`keys_of` as one column (16 bytes a row, not a Python object each), made
         :data:`SPLIT_AT_ONCE` rows at a time."""
         parts = [
-            pl.Series("key", self.keys_of(valid.slice(start, SPLIT_AT_ONCE)), pl.Binary)
-            for start in range(0, valid.height, SPLIT_AT_ONCE)
+            pl.Series("key", self.keys_of(part), pl.Binary)
+            for part in valid.iter_slices(SPLIT_AT_ONCE)
         ]
         return pl.concat(parts) if parts else pl.Series("key", [], pl.Binary)
 
