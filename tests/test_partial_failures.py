@@ -94,14 +94,24 @@ def test_with_out_the_file_holds_the_settled_rows_when_the_error_is_raised(
 
 
 def test_a_lazyframe_failing_on_collect_later_carries_what_was_sent(sb, small_chunks):
+    """Whatever was sent before the error is carried by it, and nothing else was sent.
+
+    How much that is belongs to polars: up to 2.1 its streaming engine raised a batch's
+    error in order, after the batches before it (rows were sent: ``make test-min``); from
+    2.2 it may raise it before the first batch, having computed ahead (nothing sent). A
+    file qxframe reads itself fails in order (the CSV tests above)."""
     lazy = rows(60, bad=55).lazy().with_columns(STRICT_EXT_REF["ext_ref"].alias("ext_ref"))
     with pytest.raises(qx.QxError) as info:
         qx.upsert_contacts(lazy, client=sb.client(), directory_id=sb.directory_id)
     error = info.value
-    assert error.sent > 0 and error.sent == sb.contacts().height
-    sent = error.results.filter(pl.col("status") == "success")
-    assert sent.height == error.sent
-    assert f"{error.sent} row(s) had been sent" in str(error)
+    assert error.sent == sb.contacts().height
+    assert "oops" in str(error)
+    if error.sent:
+        sent = error.results.filter(pl.col("status") == "success")
+        assert sent.height == error.sent
+        assert f"{error.sent} row(s) had been sent" in str(error)
+    else:
+        assert "had been sent" not in str(error)
 
 
 def test_the_same_push_with_its_journal_resumes_after_the_fix(sb, small_chunks, tmp_path):
