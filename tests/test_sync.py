@@ -397,3 +397,44 @@ def test_a_person_twice_in_one_push_is_remembered_by_their_last_row(sync, method
     back = sync(first, method=method)
     assert qx.summary(back)["update"] == N
     assert set(back["changes"].to_list()) == {'["embeddedData.region"]'}
+
+
+def _layout(path) -> str:
+    with sqlite3.connect(path) as db:
+        (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'entries'").fetchone()
+    return "without rowid" if sql.rstrip().upper().endswith("WITHOUT ROWID") else "rowid"
+
+
+def test_a_journal_of_the_earlier_layout_keeps_syncing_as_it_is(sb, sync, monkeypatch):
+    """Journals made before entries became a rowid table hold them WITHOUT ROWID: the same
+    queries read and write them, so next week's push is decided exactly as on a new one."""
+    from qxframe import _journal
+
+    earlier = _journal._SCHEMA.replace("error_message TEXT\n);", "error_message TEXT\n) WITHOUT ROWID;")
+    assert earlier != _journal._SCHEMA
+    monkeypatch.setattr(_journal, "_SCHEMA", earlier)
+    first = sync(people(), on_leave="remove")
+    monkeypatch.undo()
+    assert _layout(sync.journal) == "without rowid" and qx.summary(first)["create"] == N
+    sb._store.state.requests.clear()
+
+    res = sync(week2(people()), on_leave="remove")
+
+    counts = qx.summary(res)
+    assert (counts["create"], counts["update"], counts["unchanged"], counts["remove"]) == (
+        2, 2, N - 4, 2,
+    )  # fmt: skip
+    assert writes(sb).height == 2 + 2 + 2
+    assert _layout(sync.journal) == "without rowid"  # read and written as it is
+    again = sync(week2(people()), on_leave="remove")
+    assert qx.summary(again)["unchanged"] == N and writes(sb).height == 6
+
+
+def test_a_new_journal_keeps_entries_in_a_rowid_table_keyed_uniquely(sync, tmp_path):
+    sync(people(3))
+    assert _layout(sync.journal) == "rowid"
+    with sqlite3.connect(sync.journal) as db:
+        indexes = db.execute("PRAGMA index_list('entries')").fetchall()
+        unique = [name for _, name, is_unique, *_ in indexes if is_unique]
+        (column,) = [r[2] for r in db.execute(f"PRAGMA index_info('{unique[0]}')")]
+    assert column == "key"
