@@ -410,7 +410,9 @@ def test_a_journal_of_the_earlier_layout_keeps_syncing_as_it_is(sb, sync, monkey
     queries read and write them, so next week's push is decided exactly as on a new one."""
     from qxframe import _journal
 
-    earlier = _journal._SCHEMA.replace("error_message TEXT\n);", "error_message TEXT\n) WITHOUT ROWID;")
+    earlier = _journal._SCHEMA.replace(
+        "error_message TEXT\n);", "error_message TEXT\n) WITHOUT ROWID;"
+    )
     assert earlier != _journal._SCHEMA
     monkeypatch.setattr(_journal, "_SCHEMA", earlier)
     first = sync(people(), on_leave="remove")
