@@ -294,6 +294,31 @@ def test_a_sync_decides_a_chunk_a_slice_at_a_time_with_the_same_verdicts(
     assert entries("whole.qxj") == entries("sliced.qxj")
 
 
+def test_contact_ids_answered_one_at_a_time_are_hashed_a_batch_at_a_time(monkeypatch):
+    """A push sending a request a row answers one contact id at a time: ``Carried`` hashes
+    them a batch at a time (one polars call per id cost 45-95 us, more as the push grew),
+    and every id answered, hashed yet or still waiting, counts as answered."""
+    monkeypatch.setattr(_carried, "ANSWERS_AT_ONCE", 100)
+    carried = _carried.Carried()
+    hashed: list[int] = []
+    hash_ = pl.Series.hash
+
+    def counted(self, *args, **kwargs):
+        hashed.append(self.len())
+        return hash_(self, *args, **kwargs)
+
+    monkeypatch.setattr(pl.Series, "hash", counted)
+    ids = [f"CID_{i:05d}" for i in range(250)]
+    for one in ids:
+        carried.answer([one])
+    assert hashed == [100, 100]  # the last 50 wait
+    asked = [ids[0], ids[150], ids[249], "CID_never", ids[99]]
+    assert carried.unanswered(asked) == [False, False, False, True, False]
+    assert hashed[2] == 50  # hashed when asked
+    carried.clear()
+    assert carried.unanswered(ids[:3]) == [True, True, True]
+
+
 def test_leavers_are_found_without_a_set_of_every_carried_row(monkeypatch):
     """``Carried.missing`` (asked for each batch of members) builds a set of the keys it is
     asked about, never of every row the push carried (a million rows: 16 MB a batch)."""
