@@ -223,37 +223,47 @@ def fields_of_frame(valid: pl.DataFrame) -> list[bytes]:
         )
         escaped = found.filter("escaped")["i"].to_list()
         pairs = found.filter(~pl.col("escaped")).select("i", "m").explode("m")
-        member = pl.col("m").str.extract_groups(_FLAT_MEMBER)
+        # a member is "key":value and its key holds no quote: split at the first '":'
+        member = pl.col("m").str.splitn('":', 2)
         parts.append(
             pairs.select(
                 "i",
-                pl.concat_str(pl.lit("embeddedData."), member.struct[0]).alias("path"),
+                pl.concat_str(
+                    pl.lit("embeddedData."), member.struct[0].str.strip_prefix('"')
+                ).alias("path"),
                 member.struct[1].alias("text"),
             )
         )
-    long = pl.concat(parts).drop_nulls("text").sort("i", "path")
+    long = pl.concat(parts).drop_nulls("text")
     # each field as one 48-bit number, the path's 2 bytes over the value's CRC-32, packed
-    # big-endian 8 bytes apiece; the two high bytes of each are then cut out
-    paths = long["path"].unique()
+    # big-endian 8 bytes apiece; the two high bytes of each are then cut out. A row's fields
+    # are put in path order by one integer: its position times the paths, plus its path's
+    # rank among them (the code of an Enum of the sorted paths)
+    paths = long["path"].unique().sort()
     high = pl.Series([int.from_bytes(_path_digest(p), "big") << 32 for p in paths], dtype=pl.UInt64)
+    rank = pl.col("path").cast(pl.Enum(paths)).to_physical().cast(pl.UInt64)
     crcs = pl.Series(
-        list(map(zlib.crc32, map(str.encode, long["text"].to_list()))), dtype=pl.UInt64
+        "crc", list(map(zlib.crc32, long["text"].cast(pl.Binary).to_list())), pl.UInt64
     )
-    numbers = long.select(
-        pl.col("path").replace_strict(paths, high, return_dtype=pl.UInt64) | crcs
-    ).to_series()
+    long = long.select(
+        "i", (pl.col("i").cast(pl.UInt64) * len(paths) + rank).alias("at"), rank.alias("rank")
+    ).with_columns(crc=crcs)
+    long = long.sort("at")
+    numbers = long.select(pl.lit(high).gather(pl.col("rank")) | pl.col("crc")).to_series()
     packed = array.array("Q", numbers.to_list())
     if sys.byteorder == "little":
         packed.byteswap()
     buffer = bytearray(packed.tobytes())
     del buffer[0::8]  # 7 bytes a field now
     del buffer[0::7]  # 6
+    data = bytes(buffer)
     out = [b""] * valid.height
     start = 0
     runs = long["i"].rle().struct.unnest()
     for count, row in zip(runs["len"].to_list(), runs["value"].to_list(), strict=True):
-        out[row] = bytes(buffer[start : start + 6 * count])
-        start += 6 * count
+        end = start + 6 * count
+        out[row] = data[start:end]
+        start = end
     if escaped:
         redone = fields_of_many(contact_bodies(valid[escaped]).to_list())
         for row, fields in zip(escaped, redone, strict=True):
