@@ -237,18 +237,15 @@ def fields_of_frame(valid: pl.DataFrame) -> list[bytes]:
     long = pl.concat(parts).drop_nulls("text")
     # each field as one 48-bit number, the path's 2 bytes over the value's CRC-32, packed
     # big-endian 8 bytes apiece; the two high bytes of each are then cut out. A row's fields
-    # are put in path order by one integer: its position times the paths, plus its path's
-    # rank among them (the code of an Enum of the sorted paths)
+    # are put in path order by the path's rank among them (the code of an Enum of the
+    # sorted paths), not by its text
     paths = long["path"].unique().sort()
     high = pl.Series([int.from_bytes(_path_digest(p), "big") << 32 for p in paths], dtype=pl.UInt64)
-    rank = pl.col("path").cast(pl.Enum(paths)).to_physical().cast(pl.UInt64)
     crcs = pl.Series(
         "crc", list(map(zlib.crc32, long["text"].cast(pl.Binary).to_list())), pl.UInt64
     )
-    long = long.select(
-        "i", (pl.col("i").cast(pl.UInt64) * len(paths) + rank).alias("at"), rank.alias("rank")
-    ).with_columns(crc=crcs)
-    long = long.sort("at")
+    rank = pl.col("path").cast(pl.Enum(paths)).to_physical().alias("rank")
+    long = long.select("i", rank).with_columns(crcs).sort("i", "rank")
     numbers = long.select(pl.lit(high).gather(pl.col("rank")) | pl.col("crc")).to_series()
     packed = array.array("Q", numbers.to_list())
     if sys.byteorder == "little":
