@@ -12,7 +12,7 @@ how to go on.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +94,13 @@ def attach(error: BaseException, results: Any, sent: int, journal: str | Path | 
         error.args = (error.message,)
     else:
         error.add_note(note)
+
+
+def also(error: BaseException, step: Callable[..., object], *args: Any) -> None:
+    """Run ``step`` while ``error`` is on its way out: an exception ``step`` raises too is
+    noted on ``error`` instead of replacing it (a full disk failing the journal first and
+    the results file next reports the journal)."""
+    try:
+        step(*args)
+    except Exception as then:
+        error.add_note(f"Then, also: {then}")

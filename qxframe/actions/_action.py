@@ -18,6 +18,10 @@ the ``Reply``, or the ``QxError`` Qualtrics (or the wire) answered with — a va
 into a row's outcome by :func:`outcome_of`. A write that must not be sent twice names its
 rows (``risky_rows``) so the journal can mark them before it leaves.
 
+An action that names who its rows are (``Action.identities``) may be given a chunk while
+earlier chunks are still being sent: a chunk none of whose people is in those
+(docs/architecture.md, "Chunks in flight"). Each chunk's send has its own :class:`Context`.
+
 An action that asks for it (``Action.looks_ahead``) may read the valid rows of the next
 chunks before they are handed over (:meth:`Context.ahead`, at most :data:`LOOK_AHEAD`
 chunks, so a push holds a bounded number of rows): to prepare work for them — transactions
@@ -64,16 +68,30 @@ LOOK_AHEAD = 2
 class Context(Protocol):
     """What an action is given for one push (made by the runner)."""
 
-    #: The push's client; None only in a dry run or preview given none.
-    client: Client | None
-    #: What ``Action.start`` returned for this push.
-    state: Any
-    #: Rows of an in-memory input (None when the input is streamed).
-    input_rows: int | None
-    #: Groups of rows in progress at once, at most (``concurrency=``).
-    concurrency: int
-    #: When the push started (UTC).
-    started: datetime
+    @property
+    def client(self) -> Client | None:
+        """The push's client; None only in a dry run or preview given none."""
+        ...
+
+    @property
+    def state(self) -> Any:
+        """What ``Action.start`` returned for this push."""
+        ...
+
+    @property
+    def input_rows(self) -> int | None:
+        """Rows of an in-memory input (None when the input is streamed)."""
+        ...
+
+    @property
+    def concurrency(self) -> int:
+        """Groups of rows in progress at once, at most (``concurrency=``)."""
+        ...
+
+    @property
+    def started(self) -> datetime:
+        """When the push started (UTC)."""
+        ...
 
     @property
     def api(self) -> Client:
@@ -141,6 +159,11 @@ class Action:
     not_journaled: Callable[[_results.Outcome], bool] | None = None
     #: ``send`` may read the next chunks' rows (:meth:`Context.ahead`) in a push that sends
     looks_ahead: bool = False
+    #: who each valid row is, as one hash a row, for an action whose chunks may be sent
+    #: side by side: a chunk starts while earlier ones are still being sent unless one of
+    #: its rows' identities is among theirs (rows of one person keep their input order
+    #: across chunks); None: a chunk is sent once the one before it is done
+    identities: Callable[[pl.DataFrame], pl.Series] | None = None
 
     @property
     def constants(self) -> tuple[str, ...]:

@@ -125,9 +125,25 @@ async def send_rows(valid: pl.DataFrame, ctx: Context) -> None:
     await run_groups(groups, upsert, ctx.concurrency)
 
 
+def identities(valid: pl.DataFrame) -> pl.Series:
+    """Who each row is, as one hash (``ext_ref`` and ``email``, as import waves tell people
+    apart; the per-row path's key, which adds ``phone``, is finer): rows of one person in
+    chunks sent side by side keep their order (:mod:`qxframe.actions._flight`)."""
+    keys = _imports.identity(valid)
+    if not keys:
+        return pl.Series("identity", [0] * valid.height, pl.UInt64)  # one person to order
+    return valid.select(pl.struct(keys).hash().alias("identity")).to_series()
+
+
 def dry_run(valid: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     """Each row's body: the same contact object whether it goes alone or in an import job."""
     return _results.from_dry_run(valid["row"], contact_bodies(valid))
 
 
-CONTACTS = Action(name="contacts", send=send, dry_run=dry_run, start=Imports.from_options)
+CONTACTS = Action(
+    name="contacts",
+    send=send,
+    dry_run=dry_run,
+    start=Imports.from_options,
+    identities=identities,
+)

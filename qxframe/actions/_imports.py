@@ -135,13 +135,7 @@ def oversized(frame: pl.DataFrame) -> pl.Expr:
 
 def waves(frame: pl.DataFrame) -> list[pl.DataFrame]:
     """Rows split so that rows of one identity land in successive waves, in input order."""
-    keys = [
-        pl.col(c).cast(pl.String).str.strip_chars()
-        for c in ("ext_ref", "email")
-        if c in frame.columns
-    ]
-    if "email" in frame.columns:
-        keys[-1] = keys[-1].str.to_lowercase()
+    keys = identity(frame)
     if not keys:
         return [frame]
     nth = pl.int_range(pl.len()).over(pl.struct(keys)).alias("_wave")
@@ -149,6 +143,19 @@ def waves(frame: pl.DataFrame) -> list[pl.DataFrame]:
     if not marked["_wave"].max():  # no identity twice (the usual case): no copy made
         return [frame]
     return [w.drop("_wave") for w in marked.partition_by("_wave", maintain_order=True)]
+
+
+def identity(frame: pl.DataFrame) -> list[pl.Expr]:
+    """Who a row is to the import: its ``ext_ref`` and ``email`` (trimmed, the e-mail
+    lower-cased), those of the two ``frame`` has; rows equal in both are one person."""
+    keys = [
+        pl.col(c).cast(pl.String).str.strip_chars()
+        for c in ("ext_ref", "email")
+        if c in frame.columns
+    ]
+    if "email" in frame.columns:
+        keys[-1] = keys[-1].str.to_lowercase()
+    return keys
 
 
 def _parts(frame: pl.DataFrame, *by: str) -> list[pl.DataFrame]:

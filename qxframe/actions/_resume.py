@@ -66,15 +66,23 @@ PEOPLE = ("contacts",)  # actions keyed by the person (the rest: by the event's 
 SPLIT_AT_ONCE = 10_000
 
 
-class _Sending:
-    """What the journal needs of this chunk's rows being sent, to record their outcomes:
-    one list a column, a row found by its position (:meth:`at`), so a chunk of 50,000 new
-    people makes no Python object a row but its key, digests and identity text."""
+class Sending:
+    """What the journal needs of one chunk's rows being sent, to record their outcomes:
+    one list a column, a row found by its position (:meth:`at`), so a chunk of new people
+    makes no Python object a row but its key, digests and identity text.
 
-    __slots__ = ("_at", "bodies", "changes", "fields", "in_list", "keys", "operations", "whos")
+    :meth:`Resume.split` makes one a chunk; the chunk's context hands it back with every
+    mark and outcome of its rows (:meth:`Resume.sending`, :meth:`Resume.record`, …), so
+    that chunks sent side by side each record into their own (docs/architecture.md,
+    "Chunks in flight")."""
+
+    __slots__ = (
+        "_at", "bodies", "changes", "fields", "in_jobs", "in_list", "keys", "operations", "whos"
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self._at: dict[int, int] = {}
+        self.in_jobs: set[int] = set()  # rows pending in a recorded job (followed in it)
         self.keys: list[Key] = []
         self.bodies: list[bytes] = []
         self.fields: list[bytes | None] = []  # people: per-field digests (kept once accepted)
@@ -129,8 +137,6 @@ class Resume:
         self.full_resync = full_resync
         self.key_fields: tuple[str, ...] = ()
         self.lists = False  # the journal read a list's members: successes may be members
-        self.sent = _Sending()  # what this chunk's rows being sent carry
-        self.in_jobs: set[int] = set()  # rows of this chunk pending in a recorded job
         self.carried = Carried()  # the keys this push's rows carried so far
         self.new_journal: bool | None = None  # whether the journal held nothing at the start
         self.old_members: bool | None = None  # whether anyone was a member before this sync
@@ -191,8 +197,11 @@ class Resume:
         values = [v for w in _digests.who(plain) for v in (w or "").split("\x1f")]
         self.journal.carry(v for v in values if v)
 
-    def split(self, valid: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """``(results of rows not sent, rows to send)`` for one chunk's valid rows.
+    def split(
+        self, valid: pl.DataFrame, people: pl.Series | None = None
+    ) -> tuple[pl.DataFrame, pl.DataFrame, Sending]:
+        """``(results of rows not sent, rows to send, what recording them needs)`` for one
+        chunk's valid rows; ``people``: their :meth:`key_column`, when already made (people).
 
         Most rows of a sync carry the body Qualtrics last accepted for their key: those are
         decided from four columns of the journal and built into results column-wise. Every
@@ -205,11 +214,11 @@ class Resume:
         peak (docs/architecture.md, "Memory"). A person's rows in an earlier slice count as
         an earlier row of this push, as those of an earlier chunk do: the same verdicts.
         """
-        self.sent, self.in_jobs = _Sending(), set()
+        chunk = Sending()
         if self.new_journal is None:  # a first push: only keys it recorded itself are held
             self.new_journal = self.journal.is_empty()
         if self.people:
-            every = self.key_column(valid)
+            every = self.key_column(valid) if people is None else people
             earlier = self.carried.earlier(every)
             # keys of more than one row of this chunk: whether an earlier slice sent one
             repeated = set(every.filter(every.is_duplicated()).to_list())
@@ -231,7 +240,7 @@ class Resume:
             else:
                 cut = keys[start : start + SPLIT_AT_ONCE]
                 bodies, texts, ahead = cut, [None] * len(cut), {}
-            goes = self._split_part(part, cut, bodies, texts, ahead, done, same, recorded)
+            goes = self._split_part(part, cut, bodies, texts, ahead, done, same, recorded, chunk)
             sending.extend(goes)
             if self.people and repeated:
                 for key, sent in zip(cut, goes, strict=True):
@@ -247,11 +256,11 @@ class Resume:
         if self.people:
             digested = _digests.fields_of_frame(to_send)
             for row, fields in zip(sent_rows, digested, strict=True):
-                self.sent.fields[self.sent.at(row)] = fields
+                chunk.fields[chunk.at(row)] = fields
         if recorded:
             column = [recorded.get(row) for row in sent_rows]
             to_send = to_send.with_columns(pl.Series(JOB_COLUMN, column))
-        return _results.assemble([_results.from_outcomes(done), *same]), to_send
+        return _results.assemble([_results.from_outcomes(done), *same]), to_send, chunk
 
     def key_column(self, valid: pl.DataFrame) -> pl.Series:
         """:meth:`keys_of` as one column (16 bytes a row, not a Python object each), made
@@ -272,6 +281,7 @@ class Resume:
         done: list[_results.Outcome],
         same: list[pl.DataFrame],
         recorded: dict[int, dict[str, Any]],
+        chunk: Sending,
     ) -> list[bool]:
         """One slice of :meth:`split`: whether each of its rows is sent; the outcomes of
         rows not sent go to ``done`` (decided one by one) and ``same`` (unchanged rows, as
@@ -290,7 +300,7 @@ class Resume:
         known = [k for k in slow_keys if k in held]  # the others are new: no entry to read
         found = self.journal.lookup(known) if known else {}
         outcomes, send, jobs = self._decide_rows(
-            valid, slow, rows, keys, bodies, texts, earlier, found
+            valid, slow, rows, keys, bodies, texts, earlier, found, chunk
         )
         done.extend(outcomes)
         recorded.update(jobs)
@@ -313,6 +323,7 @@ class Resume:
         texts: list[str | None],
         earlier: Mapping[Key, tuple[int, bool]],
         found: Mapping[Key, Entry],
+        chunk: Sending,
     ) -> tuple[list[_results.Outcome], list[bool], dict[int, dict[str, Any]]]:
         """The rows at positions ``slow``, decided in input order: the outcomes of those not
         sent, whether each is sent, and the recorded import job of each row followed in one.
@@ -337,7 +348,7 @@ class Resume:
             merges = in_list = [False] * len(slow)
         new = [j for j, i in enumerate(slow) if keys[i] not in found]
         if new:
-            self.sent.add(
+            chunk.add(
                 [rows[slow[j]] for j in new], [keys[slow[j]] for j in new],
                 [bodies[slow[j]] for j in new], [whos[j] for j in new],
                 [in_list[j] for j in new], [Operation.CREATE] * len(new), [None] * len(new),
@@ -354,7 +365,7 @@ class Resume:
             job = jobs.get(key) if entry.status == PENDING else None
             if job is not None:  # followed in its job, not sent again
                 verdict: Any = _op(entry, texts[i])
-                self.in_jobs.add(row)
+                chunk.in_jobs.add(row)
                 recorded[row] = asdict(job)
             else:
                 verdict = self._decide(entry, decided.get(key, False), bodies[i], texts[i],
@@ -366,9 +377,7 @@ class Resume:
                 send[j] = False
                 continue
             operation, changes = verdict
-            self.sent.add(
-                [row], [key], [bodies[i]], [whos[j]], [in_list[j]], [operation], [changes]
-            )
+            chunk.add([row], [key], [bodies[i]], [whos[j]], [in_list[j]], [operation], [changes])
             decided[key] = True
         return done, send, recorded
 
@@ -461,12 +470,12 @@ class Resume:
         self.carried.clear()
         self.journal.forget_carried()
 
-    def annotate(self, part: pl.DataFrame) -> pl.DataFrame:
-        """``operation`` and ``changes`` of the rows sent (or followed) in this chunk."""
-        if not self.sent or part.height == 0:
+    def annotate(self, part: pl.DataFrame, sending: Sending) -> pl.DataFrame:
+        """``operation`` and ``changes`` of the rows sent (or followed) in one chunk."""
+        if not sending or part.height == 0:
             return part
         ops = pl.DataFrame(
-            {"row": self.sent.rows(), "_op": self.sent.operations, "_ch": self.sent.changes},
+            {"row": sending.rows(), "_op": sending.operations, "_ch": sending.changes},
             schema={"row": pl.Int64, "_op": pl.String, "_ch": pl.String},
         )
         joined = part.join(ops, on="row", how="left", maintain_order="left")
@@ -474,25 +483,27 @@ class Resume:
             operation=pl.coalesce("operation", "_op"), changes=pl.coalesce("changes", "_ch")
         ).drop("_op", "_ch")
 
-    def sending(self, rows: Sequence[int]) -> None:
-        """Commit ``pending`` for ``rows`` before a write that must not be repeated."""
-        sent = self.sent
+    def sending(self, rows: Sequence[int], sent: Sending) -> None:
+        """Commit ``pending`` for ``rows`` (of the chunk ``sent`` is of) before a write that
+        must not be repeated."""
         self.journal.mark_pending([(sent.key(r), sent.whos[sent.at(r)]) for r in rows])
 
-    def remember(self, rows: Sequence[int], job: ImportRow, unprocessed: Collection[int]) -> None:
+    def remember(
+        self, rows: Sequence[int], job: ImportRow, unprocessed: Collection[int], sent: Sending
+    ) -> None:
         """Record (and commit) the remote job ``rows`` went out in, in their order."""
         items = [
-            (self.sent.key(r), replace(job, source_index=i, unprocessed=i in unprocessed))
+            (sent.key(r), replace(job, source_index=i, unprocessed=i in unprocessed))
             for i, r in enumerate(rows)
         ]
         self.journal.record_jobs(items)
-        self.in_jobs.update(rows)
+        sent.in_jobs.update(rows)
 
-    def forget(self, rows: Sequence[int]) -> None:
+    def forget(self, rows: Sequence[int], sent: Sending) -> None:
         """Nothing of ``rows``' write landed: undo their ``pending`` marks."""
-        self.journal.forget([self.sent.key(r) for r in rows])
+        self.journal.forget([sent.key(r) for r in rows])
 
-    def record(self, reported: Sequence[_results.Outcome] | pl.DataFrame) -> None:
+    def record(self, reported: Sequence[_results.Outcome] | pl.DataFrame, sent: Sending) -> None:
         """Record what Qualtrics accepted or refused (committed in batches).
 
         An import job's outcomes come as a frame: read column-wise, an :class:`Outcome`
@@ -509,7 +520,7 @@ class Resume:
             def outcome_at(i: int) -> _results.Outcome:
                 return reported[i]
 
-        jobs = self.in_jobs  # an unknown outcome in a recorded job stays pending: followed again
+        jobs = sent.in_jobs  # an unknown outcome in a recorded job stays pending: followed again
         accepted: list[tuple[Any, ...]] = []  # events: what Journal.accepted_rows writes
         members: list[Any] = []  # people accepted, put in the list by this sync
         others: list[Any] = []  # people accepted, not members by this sync's doing
@@ -521,7 +532,7 @@ class Resume:
             self.old_members = self.journal.has_preexisting()
         asks = self.lists and self.old_members and answered
         old = self.journal.was_preexisting(answered) if asks else set()
-        sent, lists = self.sent, self.lists
+        lists = self.lists
         at, keys, bodies, fields, whos, in_list = (
             sent.at, sent.keys, sent.bodies, sent.fields, sent.whos, sent.in_list
         )  # fmt: skip

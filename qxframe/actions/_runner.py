@@ -43,8 +43,9 @@ from qxframe._results import Status
 from qxframe.actions import _leavers, _preflight
 from qxframe.actions._action import Action
 from qxframe.actions._chunks import Ahead, prepared_chunks
-from qxframe.actions._context import DEFAULT_CONCURRENCY, Aborted, PushContext
-from qxframe.actions._resume import Resume, default_operation
+from qxframe.actions._context import DEFAULT_CONCURRENCY, Aborted, ChunkContext, PushContext
+from qxframe.actions._flight import CHUNKS_IN_FLIGHT, Flight, Sent
+from qxframe.actions._resume import Resume, Sending, default_operation
 from qxframe.delivery._config import positive
 from qxframe.delivery._stop import Stop, Stopped, current, current_stop, finish
 from qxframe.exceptions import ConfigError
@@ -119,6 +120,8 @@ async def apush(
     push.stop.bind()
     kept: list[pl.DataFrame] = []
     out = _Out(sink if sink is not None else kept.append)
+    side_by_side = action.identities is not None and not dry_run
+    flight = Flight(out, push.stop, CHUNKS_IN_FLIGHT if side_by_side else 1)
     with ExitStack() as stack:
         push.progress = stack.enter_context(progress_bar(source, progress, action.name))
         resume = push.journal = _journal_for(journal, plan, stack, full_resync)
@@ -128,30 +131,44 @@ async def apush(
                 if resume is not None:
                     if resume.reads_members(constants):  # else: no request before the guard
                         await _destination_first(plan, push, constants)
-                    await resume.start(push, constants)
-                reader = Ahead(out)
+                    await resume.start(push.chunk(), constants)
+                reader = Ahead(flight.hand)
                 chunks = prepared_chunks(source, partial(_prepare, plan), reader.later)
                 if on_leave is not None and resume is not None:
                     chunks = _read_ahead(plan, source, chunks, resume, max_leave)
                 if action.looks_ahead and not dry_run:
                     push.peek = reader.peek
                 valid_rows = 0
-                for prepared in reader.over(chunks):
-                    valid_rows += prepared.valid.height
-                    await _push_chunk(plan, prepared, push, out)
-                    if push.stop.requested:
+                ordered = reader.over(chunks)
+                while True:
+                    await flight.room()  # one chunk at a time: the last one done first
+                    if push.stop.requested:  # no chunk read once told to stop
                         raise Stopped
+                    prepared = next(ordered, None)
+                    if prepared is None:
+                        break
+                    valid_rows += prepared.valid.height
+                    await _launch(plan, prepared, push, flight)
+                await flight.drain()
                 if on_leave is not None and resume is not None:
                     out(await _leavers.leave(
-                        push, resume, on_leave, constants, valid_rows, max_leave, dry_run
+                        push.chunk(), resume, on_leave, constants, valid_rows, max_leave, dry_run
                     ))  # fmt: skip
-        except BaseException as exc:
+        except BaseException as raised:
+            from_chunk = flight.failed
+            earlier = await flight.settle()  # every chunk's rows handed over, in order
+            # a chunk before the error's own that ended in one: what a push sending one
+            # chunk at a time would have raised
+            exc = earlier if earlier is not None and not from_chunk else raised
             results = None if sink is not None else _results.assemble(kept)
             if push.stop.requested and isinstance(exc, Stopped | asyncio.CancelledError):
                 raise _partial.interrupted(results, push.sent, out.rows, journal) from None
             if out.rows or push.sent:
                 _partial.attach(exc, results, push.sent, journal)
-            raise
+            if exc is raised:
+                raise
+            exc.add_note(f"Then, also: {raised!r}")
+            raise exc from None
     return _results.assemble(kept)
 
 
@@ -161,7 +178,7 @@ async def _destination_first(plan: _Plan, push: PushContext, constants: Mapping[
     if plan.dry_run or push.client is None or constants.get("directory_id") is None:
         return
     given = {k: [v] for k, v in constants.items() if k in ("directory_id", "mailing_list_id")}
-    await _preflight.check(plan.action.name, pl.DataFrame(given), push, push.checked)
+    await _preflight.check(plan.action.name, pl.DataFrame(given), push.chunk(), push.checked)
 
 
 def _read_ahead(
@@ -236,7 +253,7 @@ def preview(
     parts = [_results.from_invalid(prepared.invalid)]
     if prepared.valid.height:
         push = PushContext(None, action.start(_options(action, {})))
-        parts.append(action.dry_run(prepared.valid, push))
+        parts.append(action.dry_run(prepared.valid, push.chunk()))
     return _results.assemble(parts)
 
 
@@ -252,36 +269,65 @@ def _prepare(plan: _Plan, chunk: pl.DataFrame, offset: int) -> Prepared:
     )
 
 
-async def _push_chunk(plan: _Plan, prepared: Prepared, push: PushContext, out: _Out) -> None:
-    """Push one prepared chunk; hand its results (sorted by input position) to ``out``.
-
-    Stopped or failing part-way, the chunk's unreported rows are handed over too.
-    """
+async def _launch(plan: _Plan, prepared: Prepared, push: PushContext, flight: Flight) -> None:
+    """Decide one prepared chunk and start sending it, once no chunk in flight holds one of
+    its people (:mod:`qxframe.actions._flight`); its results (sorted by input position)
+    go out in their turn. Stopped or failing part-way, the chunk's unreported rows are
+    handed over too."""
+    resume, valid = push.journal, prepared.valid
+    keys = identities = None
+    if flight.limit > 1 and plan.action.identities is not None and valid.height:
+        if resume is not None and resume.people:
+            keys = resume.key_column(valid)  # the journal's person: kept in order too
+        identities = _identities(plan.action.identities(valid), keys)
+    await flight.clear_of(identities)
     parts = [_results.from_invalid(prepared.invalid)]
     push.advance(prepared.invalid.height)
-    valid = prepared.valid
-    if push.journal is not None:
-        push.journal.carry_invalid(prepared.invalid)
-    if push.journal is not None and valid.height:
-        done, valid = push.journal.split(valid)
+    sending = None
+    if resume is not None:
+        resume.carry_invalid(prepared.invalid)
+    if resume is not None and valid.height:
+        done, valid, sending = resume.split(valid, keys)
         parts.append(done)
         push.advance(done.height)
-    push.begin_chunk()
+    flight.launch(_sent(plan, valid, push.chunk(sending), parts), identities)
+
+
+def _identities(own: pl.Series, keys: pl.Series | None) -> pl.Series:
+    if keys is None:
+        return own
+    return pl.concat([own.cast(pl.UInt64), keys.hash().cast(pl.UInt64)], rechunk=True)
+
+
+async def _sent(
+    plan: _Plan, valid: pl.DataFrame, ctx: ChunkContext, parts: list[pl.DataFrame]
+) -> Sent:
+    """One chunk's send: its results (``parts`` so far, and those of ``valid``), and the
+    error that ended it, if any (raised by the flight once the results are out)."""
+    error: BaseException | None = None
     try:
-        parts.append(await _send(plan, valid, push))
-    except BaseException as exc:
-        parts.append(push.unreported(valid))
-        _after(exc, out, _operations(_results.assemble(parts), plan.action.name, push.journal))
-        raise
-    out(_operations(_results.assemble(parts), plan.action.name, push.journal))
+        parts.append(await _send(plan, valid, ctx))
+    except BaseException as exc:  # handed to the flight, raised in order
+        parts.append(ctx.unreported(valid))
+        error = exc
+    part = _results.assemble(parts)
+    try:
+        part = _operations(part, plan.action.name, ctx.push.journal, ctx.sending)
+    except Exception as exc:
+        if error is None:
+            raise
+        error.add_note(f"Then, also: {exc}")
+    return part, error
 
 
-def _operations(part: pl.DataFrame, action: str, resume: Resume | None) -> pl.DataFrame:
+def _operations(
+    part: pl.DataFrame, action: str, resume: Resume | None, sending: Sending | None
+) -> pl.DataFrame:
     """``operation`` (and ``changes``) for every row that was sent, dry-run or skipped: the
     journal's verdicts when there is one, else an upsert (contacts) or a create (events);
     null for an invalid or a not-sent row."""
-    if resume is not None:
-        part = resume.annotate(part)
+    if resume is not None and sending is not None:
+        part = resume.annotate(part, sending)
     unsent = pl.col("status").is_in([Status.INVALID, Status.NOT_SENT])
     default = pl.coalesce("operation", pl.lit(default_operation(action)))
     return part.with_columns(
@@ -290,44 +336,34 @@ def _operations(part: pl.DataFrame, action: str, resume: Resume | None) -> pl.Da
     )
 
 
-def _after(error: BaseException, step: Callable[..., object], *args: Any) -> None:
-    """Run ``step`` while ``error`` is on its way out: an exception ``step`` raises too is
-    noted on ``error`` instead of replacing it (a full disk failing the journal first and
-    the results file next reports the journal)."""
-    try:
-        step(*args)
-    except Exception as also:
-        error.add_note(f"Then, also: {also}")
-
-
-async def _send(plan: _Plan, valid: pl.DataFrame, push: PushContext) -> pl.DataFrame:
+async def _send(plan: _Plan, valid: pl.DataFrame, ctx: ChunkContext) -> pl.DataFrame:
     """The results of ``valid``: dry-run, or sent by the action and checked."""
-    action = plan.action
+    action, push = plan.action, ctx.push
     if valid.height == 0:
         return _results.empty()
     if plan.dry_run:
         if action.before_dry_run is not None:  # may read settings (transactions' paths)
-            await action.before_dry_run(valid, push)
-        part = action.dry_run(valid, push)
+            await action.before_dry_run(valid, ctx)
+        part = action.dry_run(valid, ctx)
         push.advance(valid.height)
         return part
     if push.stop.requested:
         raise Stopped
-    await _preflight.check(action.name, valid, push, push.checked)
-    work = asyncio.ensure_future(action.send(valid, push))
+    await _preflight.check(action.name, valid, ctx, push.checked)
+    work = asyncio.ensure_future(action.send(valid, ctx))
     try:
         await finish(work, push.stop)
         work.result()
     except BaseException as exc:
         if push.journal is not None:
-            _after(exc, push.journal.flush)
+            _partial.also(exc, push.journal.flush)
         if isinstance(exc, Aborted):
             assert push.fatal is not None
             raise push.fatal from None
         raise
     if push.journal is not None:
         push.journal.flush()
-    return push.results(valid)
+    return ctx.results(valid)
 
 
 def _journal_for(
