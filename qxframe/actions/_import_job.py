@@ -49,6 +49,7 @@ from qxframe._journal import ImportRow
 from qxframe._results import OUTCOME_UNKNOWN, Status
 from qxframe.actions._action import JOB_COLUMN, Context, member_id
 from qxframe.delivery._envelope import Reply, unreadable
+from qxframe.delivery._stop import Stopped
 from qxframe.exceptions import (
     ApiError,
     BadRequestError,
@@ -169,10 +170,16 @@ async def run(
     async with slots:
         if job.state is JobState.PLANNED:
             await create(ctx, job, bodies)
-        if job.state is JobState.CREATED:
-            await follow(ctx, job, show=report, timeout=timeout)
-        if job.state is JobState.COMPLETE:
-            await read_report(ctx, job)
+        try:
+            if job.state is JobState.CREATED:
+                await follow(ctx, job, show=report, timeout=timeout)
+            if job.state is JobState.COMPLETE:
+                await read_report(ctx, job)
+        except (Stopped, asyncio.CancelledError):  # the job runs on in Qualtrics
+            job.state, job.gave_up = JobState.LOST, "the push was stopped while it ran"
+            if report:
+                ctx.report(outcomes(job), shown=job)
+            raise
     if job.state is JobState.REFUSED and _splittable(job):
         halves = [
             await run(ctx, half, slots, report=report, timeout=timeout, bodies=bodies)
