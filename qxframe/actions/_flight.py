@@ -38,8 +38,10 @@ from qxframe import _partial
 from qxframe.delivery._stop import Stop
 
 #: Chunks of an action that names its rows' identities being sent at once, at most: with
-#: 20,000-row chunks, up to 60,000 rows and, by import, six jobs of 10,000.
-CHUNKS_IN_FLIGHT = 3
+#: 20,000-row chunks, up to 40,000 rows and, by import, four jobs of 10,000 (three chunks:
+#: 15 MB more at the peak of a 1,000,000-person sync with a journal; docs/architecture.md,
+#: "Memory").
+CHUNKS_IN_FLIGHT = 2
 Sent = tuple[pl.DataFrame, BaseException | None]  # a chunk's results, and what ended it
 
 
