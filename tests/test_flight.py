@@ -160,6 +160,25 @@ def test_a_chunk_that_fails_stops_the_others_and_every_row_is_accounted_for(sb, 
     assert (results.filter(pl.col("status") == "not_sent")["attempts"] == 0).all()
 
 
+def test_a_later_chunk_failing_to_prepare_fails_once_the_chunks_in_flight_are_sent(
+    sb, small, tmp_path
+):
+    """Chunk 3 fails to prepare while chunk 2 is being sent: chunk 2 is sent to its end,
+    its results go out before chunk 3's rows (not_sent), and the error goes on."""
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    people().with_columns(
+        n=pl.int_range(pl.len()).cast(pl.String).replace({"50": "oops"})
+    ).write_csv(source)
+    strict = pl.col("n").cast(pl.Int64, strict=True).cast(pl.String)
+    mapping = {"embedded_data": ["region"], "first_name": strict}
+    with pytest.raises(qx.ConfigError) as info:
+        push(small, sb, source, mapping=mapping, out=out)
+    for results in (info.value.results.collect(), pl.read_csv(out)):  # a scan of out=
+        assert results["row"].to_list() == list(range(N))
+        assert results["status"].to_list() == ["success"] * 2 * CHUNK + ["not_sent"] * CHUNK
+    assert sb.contacts().height == 2 * CHUNK
+
+
 def test_a_push_stopped_with_two_chunks_jobs_running_resumes_sending_nothing_twice(
     sb, small, monkeypatch, tmp_path
 ):
@@ -190,6 +209,44 @@ def test_a_push_stopped_with_two_chunks_jobs_running_resumes_sending_nothing_twi
     assert held.height == N and held["ext_ref"].n_unique() == N
     by_ref = dict(zip(held["ext_ref"], held["contact_id"], strict=True))
     assert res["qualtrics_id"].to_list() == [by_ref[f"u{i}"] for i in range(N)]
+
+
+def test_a_job_followed_when_the_push_stops_leaves_its_rows_unknown_and_is_followed_again(
+    sb, small, monkeypatch, tmp_path
+):
+    """A job created is not "not sent": it goes on in Qualtrics. Its rows end
+    outcome_unknown, naming it; resumed with the journal, the job is followed, not made
+    again."""
+    journal = tmp_path / "j.qxj"
+    follow, create_import, creates = _import_job.follow, qx.Client.acreate_import, []
+
+    async def stop_then_follow(ctx, job, **kwargs):
+        current_stop().request()
+        await follow(ctx, job, **kwargs)
+
+    async def second_heard_late(client, *args, **kwargs):
+        reply = await create_import(client, *args, **kwargs)
+        creates.append(reply)
+        if len(creates) == 2:  # created in Qualtrics; its answer heard after the stop
+            await asyncio.sleep(0.2)
+        return reply
+
+    monkeypatch.setattr(_import_job, "follow", stop_then_follow)
+    monkeypatch.setattr(qx.Client, "acreate_import", second_heard_late)
+    plain = {"directory_id": sb.plain_directory_id, "mailing_list_id": sb.plain_mailing_list_id}
+    with pytest.raises(qx.PushInterrupted) as info:
+        push(small, sb, people(CHUNK), journal=journal, **plain)
+    results, created = info.value.results, sb.imports()["contacts"].sum()
+    unknown = results.filter(pl.col("error_code") == "outcome_unknown")
+    assert created > 0 and unknown.height == created == info.value.sent
+    assert "not followed to its end: the push was stopped" in unknown["error_message"][0]
+    assert results.filter(pl.col("status") == "not_sent").height == CHUNK - created
+    monkeypatch.setattr(_import_job, "follow", follow)
+    monkeypatch.setattr(qx.Client, "acreate_import", create_import)
+    res = push(small, sb, people(CHUNK), journal=journal, **plain)
+    assert set(res["status"].to_list()) <= {"success", "skipped"}
+    assert sb.imports()["contacts"].sum() == CHUNK  # the first job followed, not made again
+    assert sb.contacts()["ext_ref"].n_unique() == sb.contacts().height == CHUNK
 
 
 def test_one_chunk_at_a_time_for_an_action_that_does_not_name_its_people():

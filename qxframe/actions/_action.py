@@ -214,14 +214,31 @@ async def run_groups(
     its order; an error stops the workers after their current group, then is raised.
     """
     items = iter(groups)
+    failed = False
 
     async def worker() -> None:
+        nonlocal failed
         for group in items:
-            await work(group)
+            if failed:
+                return
+            try:
+                await work(group)
+            except BaseException:
+                failed = True
+                raise
 
-    results = await asyncio.gather(
-        *(worker() for _ in range(max(1, min(concurrency, len(groups))))), return_exceptions=True
-    )
+    await all_of(*(worker() for _ in range(max(1, min(concurrency, len(groups))))))
+
+
+async def all_of(*work: Awaitable[T]) -> list[T]:
+    """Await ``work`` side by side, every one to its end; then raise the first error.
+
+    ``asyncio.gather`` alone raises a child's error at once and leaves the others running,
+    unawaited: a push stopped while two import jobs were being created ended, and closed
+    its journal, before the second job was recorded in it. Nothing outlives this call.
+    """
+    results = await asyncio.gather(*work, return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException):
             raise result
+    return results  # type: ignore[return-value]  # no exception left among them

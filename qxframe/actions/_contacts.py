@@ -9,7 +9,6 @@ every deduplication field, so that Qualtrics would merge a second copy
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -24,6 +23,7 @@ from qxframe.actions._action import (
     Action,
     Answer,
     Context,
+    all_of,
     outcome_of,
     rows_of,
     run_groups,
@@ -109,7 +109,7 @@ async def send(valid: pl.DataFrame, ctx: Context) -> None:
         by_row = valid.filter(~to_import.to_series())
     sending = _imports.send_imports(ctx, imports, imported)
     del framed, imported  # held by the jobs alone: each job's bodies go once it is created
-    await asyncio.gather(sending, send_rows(by_row, ctx))
+    await all_of(sending, send_rows(by_row, ctx))
 
 
 async def send_rows(valid: pl.DataFrame, ctx: Context) -> None:

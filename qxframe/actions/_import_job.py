@@ -47,7 +47,7 @@ import polars as pl
 from qxframe import _results
 from qxframe._journal import ImportRow
 from qxframe._results import OUTCOME_UNKNOWN, Status
-from qxframe.actions._action import JOB_COLUMN, Context, member_id
+from qxframe.actions._action import JOB_COLUMN, Context, all_of, member_id
 from qxframe.delivery._envelope import Reply, unreadable
 from qxframe.delivery._stop import Stopped
 from qxframe.exceptions import (
@@ -198,7 +198,7 @@ async def resume(ctx: Context, rows: pl.DataFrame, *, timeout: float = IMPORT_TI
     by_id = rows.with_columns(_id=pl.col(JOB_COLUMN).struct.field("import_id"))
     jobs = [j.drop("_id") for j in by_id.partition_by("_id", maintain_order=True)]
     slots = asyncio.Semaphore(len(jobs))  # already created: no new job waits for these
-    await asyncio.gather(
+    await all_of(
         *(run(ctx, ImportJob.recorded(j), slots, report=True, timeout=timeout) for j in jobs)
     )
 

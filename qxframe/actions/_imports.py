@@ -22,7 +22,7 @@ import polars as pl
 from qxframe import _results
 from qxframe._fields import METHODS
 from qxframe._payloads import contact_bodies
-from qxframe.actions._action import Context
+from qxframe.actions._action import Context, all_of
 from qxframe.actions._dedup import Directories, dedup_fields
 from qxframe.actions._import_job import IMPORT_TIMEOUT, ImportJob, run
 from qxframe.delivery._config import positive
@@ -213,7 +213,7 @@ async def run_waves(
             )
             for job in jobs
         ]
-        parts.extend(await asyncio.gather(*runs))
+        parts.extend(await all_of(*runs))
     return pl.concat(parts) if parts else _results.empty()
 
 

@@ -29,6 +29,7 @@ import polars as pl
 from qxframe import _digests, _results
 from qxframe._journal import Member
 from qxframe._results import Operation, Status
+from qxframe.actions._action import all_of
 from qxframe.exceptions import ConfigError, QxError
 
 if TYPE_CHECKING:
@@ -169,7 +170,7 @@ async def leave(
         async with slots:
             await one(member)
 
-    await asyncio.gather(*(bounded(m) for m in leavers))
+    await all_of(*(bounded(m) for m in leavers))
     return _frame(done)
 
 
