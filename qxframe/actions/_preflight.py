@@ -20,6 +20,7 @@ push (:class:`Checked`).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -56,10 +57,17 @@ class Checked:
     directories: Directories = field(default_factory=Directories)  # unless the action's
     lists: dict[str, set[str]] = field(default_factory=dict)  # directory → its lists
     blind: bool = False  # the token may not list them: Qualtrics' answers will say
+    #: one check at a time: chunks sent side by side check what the first has not yet
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 async def check(action: str, valid: pl.DataFrame, ctx: Context, checked: Checked) -> None:
     """Raise before anything of ``valid`` is sent if the push cannot succeed as set up."""
+    async with checked.lock:
+        await _check(action, valid, ctx, checked)
+
+
+async def _check(action: str, valid: pl.DataFrame, ctx: Context, checked: Checked) -> None:
     client = ctx.api
     if action == "workflow":
         if not client.can_trigger_workflows:

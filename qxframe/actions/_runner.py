@@ -10,7 +10,9 @@ hands the valid rows to the action's ``send`` (or ``dry_run``) with this push's
 journal, the progress bar and the results through that context alone; when ``send``
 returns, the chunk's results are taken from it, every row handed over checked reported
 once. Each chunk's results go to a ``sink`` when one is given (memory stays bounded),
-else into the one results frame returned.
+else into the one results frame returned, in input order. A contacts chunk is sent while
+the one before it still is (:mod:`qxframe.actions._flight`): each chunk's send has its own
+:class:`~qxframe.actions._context.ChunkContext`.
 
 An in-memory frame (polars or pandas) is mapped and validated whole before its first
 request; a streamed input (a file, a LazyFrame) chunk by chunk (:mod:`qxframe.actions._chunks`).
@@ -141,7 +143,7 @@ async def apush(
                 valid_rows = 0
                 ordered = reader.over(chunks)
                 while True:
-                    await flight.room()  # one chunk at a time: the last one done first
+                    await flight.room()  # fewer chunks being sent than the flight allows
                     if push.stop.requested:  # no chunk read once told to stop
                         raise Stopped
                     prepared = next(ordered, None)
