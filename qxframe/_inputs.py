@@ -43,7 +43,7 @@ from qxframe._jsonrows import JsonRows, is_json_lines
 from qxframe.delivery._config import positive
 from qxframe.exceptions import ConfigError, first_line
 
-DEFAULT_CHUNK_SIZE = 20_000
+DEFAULT_CHUNK_SIZE = 50_000
 _UTF8_PROBE_BYTES = 1 << 20
 _BIG_CSV_BYTES = 1 << 30  # count_rows gives None above: counting is a pass over the file
 _GZIP_RATIO = 8  # a gzipped file counts as this many times its size

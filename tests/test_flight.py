@@ -39,7 +39,7 @@ def people(n: int = N, start: int = 0) -> pl.DataFrame:
 def small(sb, fake_time, monkeypatch):
     """Chunks of 20 rows, jobs of 10 contacts; the sandbox's imports on the fake clock,
     10 contacts a second (a job takes a second of it: followed with polls)."""
-    monkeypatch.setattr(_chunks, "CHUNK_SIZE", CHUNK)
+    monkeypatch.setattr(_chunks, "FLIGHT_CHUNK_SIZE", CHUNK)
     monkeypatch.setattr(_imports, "MAX_CONTACTS", JOB)
     sb._imports.clock, sb._imports.import_rate = fake_time.clock, 10
     yield sb.client(sleep=fake_time.sleep)
@@ -77,6 +77,9 @@ def test_a_chunk_is_sent_while_the_one_before_it_still_is(sb, small):
     # chunk 2's first job was created before chunk 1's first job was done with
     assert made[2][0] < made[0][1]
     assert sb.contacts()["ext_ref"].n_unique() == N
+    # the destination was checked once, not once a chunk in flight
+    reads = sb.requests().filter(pl.col("method") == "GET")["path"]
+    assert reads.str.ends_with("/mailinglists").sum() == 1
 
 
 def test_a_person_in_two_chunks_is_written_in_input_order(sb, small):
@@ -199,7 +202,7 @@ def test_a_push_stopped_with_two_chunks_jobs_running_resumes_sending_nothing_twi
     results = info.value.results
     assert results["row"].to_list() == sorted(set(results["row"].to_list()))
     monkeypatch.undo()
-    monkeypatch.setattr(_chunks, "CHUNK_SIZE", CHUNK)
+    monkeypatch.setattr(_chunks, "FLIGHT_CHUNK_SIZE", CHUNK)
     monkeypatch.setattr(_imports, "MAX_CONTACTS", JOB)
     res = push(small, sb, people(), journal=journal, **plain)
     assert res["row"].to_list() == list(range(N))
@@ -263,7 +266,7 @@ import sys
 import polars as pl
 import qxframe as qx
 from qxframe.actions import _chunks, _imports
-_chunks.CHUNK_SIZE, _imports.MAX_CONTACTS = 100, 20
+_chunks.FLIGHT_CHUNK_SIZE, _imports.MAX_CONTACTS = 100, 20
 base, token, directory_id, mailing_list_id, journal, out = sys.argv[1:]
 frame = pl.DataFrame({"email": [f"p{i}@example.com" for i in range(600)]})
 client = qx.Client(api_token=token, base_url=base, rate_limits={"imports": 6000})

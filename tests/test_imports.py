@@ -81,7 +81,7 @@ def test_auto_counts_an_in_memory_frame_whole_and_a_streamed_one_per_chunk(
 ):
     from qxframe.actions import _chunks
 
-    monkeypatch.setattr(_chunks, "CHUNK_SIZE", 15)
+    monkeypatch.setattr(_chunks, "FLIGHT_CHUNK_SIZE", 15)
     push(timed, sb, people(30))
     assert (bodies(sb, "imports"), bodies(sb, "contacts")) == (2, 0)  # a job per chunk
     sb.reset()

@@ -31,6 +31,7 @@ def text_of(error: BaseException) -> str:
 @pytest.fixture
 def small_chunks(monkeypatch):
     monkeypatch.setattr(chunks, "CHUNK_SIZE", 10)
+    monkeypatch.setattr(chunks, "FLIGHT_CHUNK_SIZE", 10)
 
 
 def test_an_in_memory_frame_failing_at_row_55000_sends_nothing(sb):

@@ -151,7 +151,8 @@ def test_a_person_repeated_across_chunks_ends_as_the_last_row_says(sb, sync, mon
     and a dry run (which records nothing) says so too."""
     from qxframe.actions import _chunks
 
-    monkeypatch.setattr(_chunks, "CHUNK_SIZE", chunk)
+    monkeypatch.setattr(_chunks, "CHUNK_SIZE", chunk)  # the dry run's
+    monkeypatch.setattr(_chunks, "FLIGHT_CHUNK_SIZE", chunk)  # the push's: sent side by side
     sync(people(4))
     back = people(4).row(0, named=True)
     changed = people(4).with_columns(

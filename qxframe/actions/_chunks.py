@@ -31,23 +31,32 @@ from qxframe._prepare import Prepared
 from qxframe.actions._action import LOOK_AHEAD
 
 CHUNK_SIZE = DEFAULT_CHUNK_SIZE  # input rows per chunk (journal flush, results part)
+#: input rows per chunk of an action whose chunks are sent side by side (contacts;
+#: ``actions._flight``): two of them in flight hold less than one of ``CHUNK_SIZE``, and
+#: keep four import jobs running where one chunk of ``CHUNK_SIZE`` ran five, then waited
+FLIGHT_CHUNK_SIZE = 20_000
 PrepareChunk = Callable[[pl.DataFrame, int], Prepared]  # (chunk, offset of its first row)
 
 
 def prepared_chunks(
-    source: Any, prepare: PrepareChunk, out: Callable[[pl.DataFrame], object]
+    source: Any,
+    prepare: PrepareChunk,
+    out: Callable[[pl.DataFrame], object],
+    size: int | None = None,
 ) -> Iterator[Prepared]:
-    """The input, prepared: an in-memory frame whole (then cut), a streamed one per chunk.
+    """The input, prepared: an in-memory frame whole (then cut), a streamed one per chunk
+    of ``size`` rows (default :data:`CHUNK_SIZE`).
 
     A chunk of a streamed input that fails to prepare (after earlier chunks were sent) is
     handed to ``out`` as ``not_sent`` rows before the error goes on.
     """
+    size = CHUNK_SIZE if size is None else size
     if _in_memory(source):
-        whole = pl.concat(list(iter_chunks(source, chunk_size=CHUNK_SIZE)), rechunk=False)
-        yield from _cut(prepare(whole, 0), whole.height, CHUNK_SIZE)
+        whole = pl.concat(list(iter_chunks(source, chunk_size=size)), rechunk=False)
+        yield from _cut(prepare(whole, 0), whole.height, size)
         return
     offset = 0
-    for chunk in iter_chunks(source, chunk_size=CHUNK_SIZE):
+    for chunk in iter_chunks(source, chunk_size=size):
         try:
             prepared = prepare(chunk, offset)
         except BaseException:

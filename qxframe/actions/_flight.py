@@ -5,8 +5,8 @@ the next chunk starts would leave the push running ever fewer requests towards e
 end — by import, a 20,000-row chunk runs two jobs of 10,000 and nothing else until both
 are done. So for an action that names who its rows are (``Action.identities``: contacts),
 the runner starts the next chunk while up to :data:`CHUNKS_IN_FLIGHT` chunks are being
-sent, and chunk size bounds the memory a push holds, not how much of it is in flight
-(docs/architecture.md, "Chunks in flight").
+sent, and chunk size (``_chunks.FLIGHT_CHUNK_SIZE``, 20,000 rows) bounds the memory a push
+holds, not how much of it is in flight (docs/architecture.md, "Chunks in flight").
 
 What stays as it was with one chunk at a time:
 

@@ -42,7 +42,7 @@ from qxframe._inputs import count_rows, json_columns_of
 from qxframe._journal import Journal
 from qxframe._prepare import Prepared, check_constants, prepare
 from qxframe._results import Status
-from qxframe.actions import _leavers, _preflight
+from qxframe.actions import _chunks, _leavers, _preflight
 from qxframe.actions._action import Action
 from qxframe.actions._chunks import Ahead, prepared_chunks
 from qxframe.actions._context import DEFAULT_CONCURRENCY, Aborted, ChunkContext, PushContext
@@ -135,9 +135,10 @@ async def apush(
                         await _destination_first(plan, push, constants)
                     await resume.start(push.chunk(), constants)
                 reader = Ahead(flight.hand)
-                chunks = prepared_chunks(source, partial(_prepare, plan), reader.later)
+                size = _chunks.FLIGHT_CHUNK_SIZE if side_by_side else _chunks.CHUNK_SIZE
+                chunks = prepared_chunks(source, partial(_prepare, plan), reader.later, size)
                 if on_leave is not None and resume is not None:
-                    chunks = _read_ahead(plan, source, chunks, resume, max_leave)
+                    chunks = _read_ahead(plan, source, chunks, resume, max_leave, size)
                 if action.looks_ahead and not dry_run:
                     push.peek = reader.peek
                 valid_rows = 0
@@ -184,7 +185,12 @@ async def _destination_first(plan: _Plan, push: PushContext, constants: Mapping[
 
 
 def _read_ahead(
-    plan: _Plan, source: Any, chunks: Iterator[Prepared], resume: Resume, max_leave: float
+    plan: _Plan,
+    source: Any,
+    chunks: Iterator[Prepared],
+    resume: Resume,
+    max_leave: float,
+    size: int,
 ) -> Iterator[Prepared]:
     """The guard of ``on_leave`` before any request, when the input can be read twice (an
     in-memory frame's prepared chunks are kept for the push itself)."""
@@ -194,7 +200,7 @@ def _read_ahead(
         kept = list(chunks)
         _leavers.read_ahead(resume, kept, max_leave)
         return iter(kept)
-    again = prepared_chunks(source, partial(_prepare, plan), _ignore)
+    again = prepared_chunks(source, partial(_prepare, plan), _ignore, size)
     _leavers.read_ahead(resume, again, max_leave)
     return chunks
 
