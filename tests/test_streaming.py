@@ -16,7 +16,7 @@ import qxframe as qx
 from qxframe._inputs import DEFAULT_CHUNK_SIZE
 from qxframe._results import SCHEMA, Outcome, from_outcomes
 from qxframe._sinks import ResultsWriter, Tally, read_results, scan_results
-from qxframe.actions import _chunks
+from qxframe.actions import _chunks, _flight
 from qxframe.actions._contacts import CONTACTS
 from qxframe.actions._runner import apush
 from qxframe.exceptions import ConfigError
@@ -134,16 +134,17 @@ def test_out_is_written_as_the_push_goes(tmp_path):
             return await real(*args, **kwargs)
 
         client.acreate_contact = create
-        chunk = _chunks.FLIGHT_CHUNK_SIZE  # contacts: chunks sent side by side
-        frame = people(2 * chunk + 2).with_columns(
-            email=pl.when(pl.int_range(0, 2 * chunk + 2) < 2 * chunk)
+        chunk, flying = _chunks.FLIGHT_CHUNK_SIZE, _flight.CHUNKS_IN_FLIGHT  # contacts
+        invalid = (flying + 1) * chunk  # more chunks than are sent side by side
+        frame = people(invalid + 2).with_columns(
+            email=pl.when(pl.int_range(0, invalid + 2) < invalid)
             .then(pl.lit("bad@"))
             .otherwise("email")
         )
         lazy = qx.upsert_contacts(frame, client=client, directory_id=sb.directory_id, out=out)
-    # while the third chunk is sent, the first (all invalid) is written, and maybe the
-    # second: results go out in order as each chunk before it is done
-    assert len(seen) == 2 and all(chunk <= n <= 2 * chunk for n in seen)
+    # while the last chunk is sent, the first ones (all invalid) are written: results go
+    # out in order as each chunk before them is done
+    assert len(seen) == 2 and all(2 * chunk <= n <= invalid for n in seen)
     assert qx.summary(lazy.collect())["success"] == 2
 
 

@@ -32,9 +32,9 @@ from qxframe.actions._action import LOOK_AHEAD
 
 CHUNK_SIZE = DEFAULT_CHUNK_SIZE  # input rows per chunk (journal flush, results part)
 #: input rows per chunk of an action whose chunks are sent side by side (contacts;
-#: ``actions._flight``): two of them in flight hold less than one of ``CHUNK_SIZE``, and
+#: ``actions._flight``): four of them in flight hold less than one of ``CHUNK_SIZE``, and
 #: keep four import jobs running where one chunk of ``CHUNK_SIZE`` ran five, then waited
-FLIGHT_CHUNK_SIZE = 20_000
+FLIGHT_CHUNK_SIZE = 10_000
 PrepareChunk = Callable[[pl.DataFrame, int], Prepared]  # (chunk, offset of its first row)
 
 

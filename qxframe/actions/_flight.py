@@ -2,10 +2,10 @@
 
 A chunk's send ends when its slowest request or import job does. Waiting for that before
 the next chunk starts would leave the push running ever fewer requests towards each chunk's
-end — by import, a 20,000-row chunk runs two jobs of 10,000 and nothing else until both
-are done. So for an action that names who its rows are (``Action.identities``: contacts),
+end — by import, a 10,000-row chunk is one job, and nothing else would run until it is
+done. So for an action that names who its rows are (``Action.identities``: contacts),
 the runner starts the next chunk while up to :data:`CHUNKS_IN_FLIGHT` chunks are being
-sent, and chunk size (``_chunks.FLIGHT_CHUNK_SIZE``, 20,000 rows) bounds the memory a push
+sent, and chunk size (``_chunks.FLIGHT_CHUNK_SIZE``, 10,000 rows) bounds the memory a push
 holds, not how much of it is in flight (docs/architecture.md, "Chunks in flight").
 
 What stays as it was with one chunk at a time:
@@ -38,10 +38,9 @@ from qxframe import _partial
 from qxframe.delivery._stop import Stop
 
 #: Chunks of an action that names its rows' identities being sent at once, at most: with
-#: 20,000-row chunks, up to 40,000 rows and, by import, four jobs of 10,000 (three chunks:
-#: 15 MB more at the peak of a 1,000,000-person sync with a journal; docs/architecture.md,
-#: "Memory").
-CHUNKS_IN_FLIGHT = 2
+#: 10,000-row chunks (``_chunks.FLIGHT_CHUNK_SIZE``), up to 40,000 rows and, by import,
+#: four jobs (docs/architecture.md, "Memory", for what other sizes measured).
+CHUNKS_IN_FLIGHT = 4
 Sent = tuple[pl.DataFrame, BaseException | None]  # a chunk's results, and what ended it
 
 
