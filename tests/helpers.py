@@ -67,3 +67,33 @@ def sigkill_once_recorded(
     process.wait(10)
     assert process.returncode == -signal.SIGKILL, "the push ended before it was killed"
     return journal_successes(journal)
+
+
+IMPORT_PUSH = """
+import sys
+import polars as pl
+import qxframe as qx
+from qxframe.actions import _chunks, _imports
+
+base, token, directory_id, mailing_list_id, journal, out, rows, jobs, chunk = sys.argv[1:]
+_imports.MAX_CONTACTS, _chunks.FLIGHT_CHUNK_SIZE = 20, int(chunk)
+frame = pl.DataFrame({"email": [f"p{i}@example.com" for i in range(int(rows))]})
+client = qx.Client(api_token=token, base_url=base, rate_limits={"imports": 6000})
+res = qx.upsert_contacts(
+    frame, client=client, directory_id=directory_id, mailing_list_id=mailing_list_id,
+    method="import", import_jobs=int(jobs), journal=journal, progress=False,
+)
+res.write_parquet(out)
+"""
+
+
+def import_push(sb, journal: Path, out: Path, *, rows: int, jobs: int, chunk: int) -> list[str]:
+    """The command of a process that pushes ``rows`` people by import (jobs of 20, at most
+    ``jobs`` at once, contacts' chunks of ``chunk`` rows) with ``journal`` into ``sb``'s
+    list of its directory that does not deduplicate (a job made twice would make each of
+    its contacts twice), results to ``out``: a push to kill and resume."""
+    import sys
+
+    argv = [sys.executable, "-c", IMPORT_PUSH, sb.base_url, sb.api_token]
+    argv += [sb.plain_directory_id, sb.plain_mailing_list_id, str(journal), str(out)]
+    return [*argv, str(rows), str(jobs), str(chunk)]

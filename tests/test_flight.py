@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 
 import polars as pl
 import pytest
@@ -19,7 +18,7 @@ import pytest
 import qxframe as qx
 from qxframe.actions import _chunks, _flight, _import_job, _imports
 from qxframe.delivery._stop import current_stop
-from tests.helpers import sigkill_once_recorded
+from tests.helpers import import_push, sigkill_once_recorded
 
 CHUNK, JOB, N = 20, 10, 60
 
@@ -261,28 +260,10 @@ def test_one_chunk_at_a_time_for_an_action_that_does_not_name_its_people():
     assert _flight.CHUNKS_IN_FLIGHT > 1
 
 
-SCRIPT = """
-import sys
-import polars as pl
-import qxframe as qx
-from qxframe.actions import _chunks, _imports
-_chunks.FLIGHT_CHUNK_SIZE, _imports.MAX_CONTACTS = 100, 20
-base, token, directory_id, mailing_list_id, journal, out = sys.argv[1:]
-frame = pl.DataFrame({"email": [f"p{i}@example.com" for i in range(600)]})
-client = qx.Client(api_token=token, base_url=base, rate_limits={"imports": 6000})
-res = qx.upsert_contacts(
-    frame, client=client, directory_id=directory_id, mailing_list_id=mailing_list_id,
-    method="import", journal=journal, progress=False,
-)
-res.write_parquet(out)
-"""
-
-
 def test_a_push_killed_with_several_chunks_jobs_running_resumes_without_a_second_job(tmp_path):
     journal, out = tmp_path / "j.sqlite", tmp_path / "out.parquet"
     with qx.sandbox(import_rate=50, seed=5) as sb:  # 0.4 s a job of 20
-        argv = [sys.executable, "-c", SCRIPT, sb.base_url, sb.api_token]
-        argv += [sb.plain_directory_id, sb.plain_mailing_list_id, str(journal), str(out)]
+        argv = import_push(sb, journal, out, rows=600, jobs=25, chunk=100)  # 5 jobs a chunk
         first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         running = (  # jobs of more than one chunk created and recorded, not yet reported
             "SELECT count(DISTINCT i.import_id) > 5 FROM import_rows i "

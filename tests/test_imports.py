@@ -17,7 +17,7 @@ import qxframe as qx
 from qxframe._sandbox import _ep_imports
 from qxframe._sandbox import _imports as sandbox_imports
 from qxframe.actions import _import_job, _imports
-from tests.helpers import bodies, payloads, sigkill_once_recorded
+from tests.helpers import bodies, import_push, payloads, sigkill_once_recorded
 
 
 def people(n: int, start: int = 0, **extra) -> pl.DataFrame:
@@ -429,32 +429,13 @@ def test_a_transactions_dry_run_names_each_lookups_path(sb, timed):
 
 # -- killed while jobs run, then resumed ---------------------------------------------------------
 
-SCRIPT = """
-import sys
-import polars as pl
-import qxframe as qx
-from qxframe.actions import _imports
-
-_imports.MAX_CONTACTS = 20
-base, token, directory_id, mailing_list_id, journal, out = sys.argv[1:]
-frame = pl.DataFrame({"email": [f"p{i}@example.com" for i in range(300)]})
-client = qx.Client(api_token=token, base_url=base, rate_limits={"imports": 6000})
-res = qx.upsert_contacts(
-    frame, client=client, directory_id=directory_id, mailing_list_id=mailing_list_id,
-    method="import", import_jobs=2, journal=journal, progress=False,
-)
-res.write_parquet(out)
-"""
-
 
 def test_a_push_killed_while_jobs_run_resumes_from_their_reports_without_a_second_job(tmp_path):
     import subprocess
-    import sys
 
     journal, out = tmp_path / "j.sqlite", tmp_path / "out.parquet"
     with qx.sandbox(import_rate=100, seed=5) as sb:  # 0.2 s a job of 20
-        argv = [sys.executable, "-c", SCRIPT, sb.base_url, sb.api_token]
-        argv += [sb.plain_directory_id, sb.plain_mailing_list_id, str(journal), str(out)]
+        argv = import_push(sb, journal, out, rows=300, jobs=2, chunk=10_000)  # one chunk
         first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         running = (  # a job created and recorded, its rows not reported yet
             "SELECT count(*) FROM import_rows i JOIN entries e ON e.key = i.key "
